@@ -1,0 +1,3 @@
+module github.com/rollwave/rollwave/tools/fleetsim
+
+go 1.25.0
