@@ -1,0 +1,48 @@
+# Every target loops over the modules of go.work: `go test ./...` at the root does not cross
+# modules, and go mod tidy ignores go.work.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Evaluated when a target needs it, so `make help` works without a Go toolchain.
+MODULES = $(shell go list -m -f '{{.Dir}}')
+
+# for_each_module runs $(1) in every module directory, stopping at the first failure and naming it.
+define for_each_module
+	@for dir in $(MODULES); do \
+		rel="$${dir#$(CURDIR)/}"; \
+		echo "==> $$rel: $(1)"; \
+		(cd "$$dir" && $(1)) || { echo "FAIL in module $$rel: $(1)" >&2; exit 1; }; \
+	done
+endef
+
+.PHONY: help
+help: ## print this help
+	@echo "rollwave make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## install the test dependencies (moto server, pinned) into .venv
+	@scripts/deps.sh
+
+.PHONY: test
+test: deps ## run every module's tests with -race (stops at the first failing module)
+	$(call for_each_module,go test -race -count=1 ./...)
+
+.PHONY: lint
+lint: ## gofmt check and go vet, every module
+	@out="$$(gofmt -l $(MODULES))"; if [[ -n "$$out" ]]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
+	$(call for_each_module,go vet ./...)
+
+.PHONY: tidy
+tidy: ## go mod tidy, every module
+	$(call for_each_module,go mod tidy)
+
+.PHONY: tidy-check
+tidy-check: ## fail if go mod tidy would change any module
+	$(call for_each_module,go mod tidy -diff)
+
+.PHONY: bench
+bench: ## run the benchmarks of every module
+	$(call for_each_module,go test -run '^$$' -bench . -benchmem ./...)
