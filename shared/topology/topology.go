@@ -1,0 +1,282 @@
+// Package topology is the single source of truth for rollwave's queues and event routing: the
+// SQS queue names, their dead-letter queues and redrive policies, visibility timeouts, retention
+// and long-poll waits, the EventBridge rules that route ECS events to the workers that wait on
+// them, and the queue policies that let EventBridge deliver.
+//
+//	rollwave-scanner ─► scanner ─► rollwave-patcher ─► patcher ─► rollwave-drainer ─► drainer
+//	                                    ▲                                               │
+//	                                    └───────────────────────────────────────────────┘
+//	                      patcher (reboot) ─► rollwave-verifier ─► verifier
+//	EventBridge: aws.ecs "ECS Container Instance State Change" ─► rollwave-drainer-events
+//	                                                           ─► rollwave-verifier-events
+//	Every queue Q has a dead-letter queue Q-dlq and a redrive policy.
+//
+// The values are data (Default) so that the local bootstrap (Bootstrap) and the Terraform
+// module's tests compare against the same thing; Resolve finds an existing deployment.
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultPrefix is the prefix of every queue and rule name unless configured otherwise.
+const DefaultPrefix = "rollwave"
+
+// Logical queue names: the keys of Topology.Queues and Resolved.Queues. The physical name is
+// "<prefix>-<logical>".
+const (
+	Scanner        = "scanner"
+	Patcher        = "patcher"
+	Drainer        = "drainer"
+	Verifier       = "verifier"
+	DrainerEvents  = "drainer-events"
+	VerifierEvents = "verifier-events"
+)
+
+// DeadLetterSuffix is appended to a queue's name to name its dead-letter queue.
+const DeadLetterSuffix = "-dlq"
+
+// ECS events routed to the workers.
+const (
+	ECSSource                       = "aws.ecs"
+	ECSContainerInstanceStateChange = "ECS Container Instance State Change"
+)
+
+// rollwave's own pipeline events (published by shared/notify). Nothing in the topology routes
+// them yet: a deployment that wants alerts adds a rule with PipelineEventPattern and its own
+// target. Bootstrap never creates a rule without a target (on moto such a rule would match
+// nothing harmful, but a schedule-only rule would match everything; see Bootstrap).
+const (
+	PipelineEventSource  = "rollwave"
+	PipelineEventPattern = `{"source":["rollwave"]}`
+	pipelineRuleSuffix   = "-pipeline-events"
+)
+
+// DeadLetterRetention is how long a dead-letter queue keeps a message: the SQS maximum, so that
+// a person has two weeks to look at a failure.
+const DeadLetterRetention = 14 * 24 * time.Hour
+
+// Topology is the whole set of queues and rules of one deployment.
+type Topology struct {
+	Prefix string
+	// Queues in creation order (each one's dead-letter queue is created before it).
+	Queues []Queue
+	// Rules route events to queues; each one has exactly one target.
+	Rules []Rule
+}
+
+// Queue is one work queue and its dead-letter queue.
+type Queue struct {
+	// Logical is the name without prefix, one of the constants above.
+	Logical string
+	// Name is the SQS queue name, "<prefix>-<logical>".
+	Name string
+	// VisibilityTimeout is the queue's default visibility. Workers extend it while a handler runs,
+	// so it bounds how long a crashed worker's message stays hidden, not how long a step may take.
+	VisibilityTimeout time.Duration
+	// MessageRetention is how long SQS keeps an unprocessed message.
+	MessageRetention time.Duration
+	// ReceiveWait is the long-poll wait (ReceiveMessageWaitTimeSeconds).
+	ReceiveWait time.Duration
+	// MaxReceiveCount is the redrive policy's maxReceiveCount: after that many receives SQS moves
+	// the message to the dead-letter queue. The queue worker moves a failing message itself when
+	// it reaches this count, with the error as reason, so the redrive is only a backstop.
+	MaxReceiveCount int
+	// DeadLetter is the queue's dead-letter queue.
+	DeadLetter DeadLetterQueue
+}
+
+// DeadLetterQueue is where a queue's failed and malformed messages end.
+type DeadLetterQueue struct {
+	Name             string
+	MessageRetention time.Duration
+}
+
+// Rule is an EventBridge rule on the default event bus with a single SQS target.
+type Rule struct {
+	Name        string
+	Description string
+	// EventPattern is the rule's event pattern, compact JSON with sorted keys.
+	EventPattern string
+	// Target is the logical name of the queue that receives the matching events.
+	Target string
+	// TargetID is the target's Id within the rule.
+	TargetID string
+}
+
+// Default returns the topology of a deployment whose names start with prefix (DefaultPrefix when
+// empty). Its ECS rules match events of every cluster; see RestrictToClusters.
+func Default(prefix string) Topology {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	work := func(logical string, visibility time.Duration, maxReceive int) Queue {
+		name := prefix + "-" + logical
+		return Queue{
+			Logical:           logical,
+			Name:              name,
+			VisibilityTimeout: visibility,
+			MessageRetention:  4 * 24 * time.Hour,
+			ReceiveWait:       20 * time.Second,
+			MaxReceiveCount:   maxReceive,
+			DeadLetter:        DeadLetterQueue{Name: name + DeadLetterSuffix, MessageRetention: DeadLetterRetention},
+		}
+	}
+	events := func(logical string) Queue {
+		q := work(logical, 30*time.Second, 5)
+		// An ECS event is only a hint that wakes a waiter (the waiters re-check the APIs), so an
+		// old one is worthless.
+		q.MessageRetention = 1 * time.Hour
+		return q
+	}
+	t := Topology{
+		Prefix: prefix,
+		Queues: []Queue{
+			// The scanner and the patcher fail or finish within one receive; a handful of
+			// receives covers transient API errors.
+			work(Scanner, 2*time.Minute, 5),
+			work(Patcher, 2*time.Minute, 5),
+			// The drainer and the verifier wait by returning RetryAfter, which is a receive too;
+			// the job's own deadline, not the receive count, ends a wait that takes too long, so
+			// their redrive limit is high.
+			work(Drainer, 2*time.Minute, 100),
+			work(Verifier, 2*time.Minute, 100),
+			events(DrainerEvents),
+			events(VerifierEvents),
+		},
+	}
+	for _, target := range []string{DrainerEvents, VerifierEvents} {
+		t.Rules = append(t.Rules, Rule{
+			Name:         prefix + "-ecs-instance-to-" + target,
+			Description:  "ECS container instance state changes for the " + target + " queue",
+			EventPattern: ECSContainerInstancePattern(nil),
+			Target:       target,
+			TargetID:     "sqs-" + prefix + "-" + target,
+		})
+	}
+	return t
+}
+
+// RestrictToClusters returns a copy of t whose ECS rules only match events of the given cluster
+// ARNs (detail.clusterArn). No ARNs leaves the rules matching every cluster.
+func (t Topology) RestrictToClusters(clusterARNs []string) Topology {
+	out := t
+	out.Queues = append([]Queue(nil), t.Queues...)
+	out.Rules = append([]Rule(nil), t.Rules...)
+	for i, r := range out.Rules {
+		if strings.Contains(r.EventPattern, ECSContainerInstanceStateChange) {
+			out.Rules[i].EventPattern = ECSContainerInstancePattern(clusterARNs)
+		}
+	}
+	return out
+}
+
+// Queue returns the queue whose logical name is logical.
+func (t Topology) Queue(logical string) (Queue, bool) {
+	for _, q := range t.Queues {
+		if q.Logical == logical {
+			return q, true
+		}
+	}
+	return Queue{}, false
+}
+
+// PipelineRuleName is the name a deployment gives the rule that routes rollwave's own pipeline
+// events (PipelineEventPattern).
+func (t Topology) PipelineRuleName() string { return t.Prefix + pipelineRuleSuffix }
+
+// RulesTargeting returns the rules whose target is the queue logical.
+func (t Topology) RulesTargeting(logical string) []Rule {
+	var rules []Rule
+	for _, r := range t.Rules {
+		if r.Target == logical {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+// ECSContainerInstancePattern is the event pattern of ECS container instance state changes,
+// restricted to clusterARNs when there are any.
+func ECSContainerInstancePattern(clusterARNs []string) string {
+	p := map[string]any{
+		"source":      []string{ECSSource},
+		"detail-type": []string{ECSContainerInstanceStateChange},
+	}
+	if len(clusterARNs) > 0 {
+		p["detail"] = map[string]any{"clusterArn": clusterARNs}
+	}
+	return mustJSON(p)
+}
+
+// RedrivePolicy is the value of a queue's RedrivePolicy attribute.
+type RedrivePolicy struct {
+	DeadLetterTargetARN string `json:"deadLetterTargetArn"`
+	MaxReceiveCount     int    `json:"maxReceiveCount"`
+}
+
+// RedriveAllowPolicy is the value of a dead-letter queue's RedriveAllowPolicy attribute: only its
+// own source queue may use it.
+type RedriveAllowPolicy struct {
+	RedrivePermission string   `json:"redrivePermission"`
+	SourceQueueARNs   []string `json:"sourceQueueArns"`
+}
+
+// PolicyDocument is an IAM resource policy, as set on a queue's Policy attribute.
+type PolicyDocument struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a PolicyDocument.
+type Statement struct {
+	Sid       string                       `json:"Sid"`
+	Effect    string                       `json:"Effect"`
+	Principal map[string]string            `json:"Principal"`
+	Action    string                       `json:"Action"`
+	Resource  string                       `json:"Resource"`
+	Condition map[string]map[string]string `json:"Condition"`
+}
+
+// EventsPrincipal is the service principal of EventBridge.
+const EventsPrincipal = "events.amazonaws.com"
+
+// QueuePolicy is the policy of an event queue: EventBridge may send to queueARN, on behalf of the
+// given rules only (aws:SourceArn), one statement per rule.
+func QueuePolicy(queueARN string, ruleNames, ruleARNs []string) PolicyDocument {
+	doc := PolicyDocument{Version: "2012-10-17"}
+	for i, arn := range ruleARNs {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:       "AllowEventBridge-" + ruleNames[i],
+			Effect:    "Allow",
+			Principal: map[string]string{"Service": EventsPrincipal},
+			Action:    "sqs:SendMessage",
+			Resource:  queueARN,
+			Condition: map[string]map[string]string{"ArnEquals": {"aws:SourceArn": arn}},
+		})
+	}
+	return doc
+}
+
+// JSON is the document as compact JSON.
+func (d PolicyDocument) JSON() string { return mustJSON(d) }
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // only static, marshalable types reach here
+	}
+	return string(b)
+}
+
+// seconds renders d as whole seconds, rounding up, as SQS attributes want.
+func seconds(d time.Duration) string {
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
+	}
+	return fmt.Sprint(int64(s))
+}
