@@ -1,0 +1,126 @@
+// Package queue is the SQS plumbing every rollwave worker shares: a Worker that long-polls one
+// queue and runs a Handler on each message with bounded concurrency, and a Publisher that
+// forwards a job to the next queue.
+//
+// A handler's Outcome maps to exactly one queue action:
+//
+//	Done()              delete the message
+//	RetryAfter(d, why)  change its visibility to d: waiting, not a failure
+//	Retry(err)          transient failure: visibility backoff by receive count; at the queue's
+//	                    maxReceiveCount the worker moves it to the dead-letter queue, err as reason
+//	Poison(why)         malformed or permanent: send it to the dead-letter queue with the reason
+//	                    at once, then delete it
+//
+// While a handler runs its message stays hidden (the worker extends the visibility every third of
+// the visibility timeout). On shutdown the worker stops receiving, gives in-flight handlers a grace
+// period, then cancels their context and returns the unfinished messages to the queue at once.
+package queue
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Sender is the part of *sqs.Client that the Publisher uses.
+type Sender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Client is the part of *sqs.Client that the Worker uses: receiving, settling a message (delete,
+// change its visibility) and sending it to the dead-letter queue.
+type Client interface {
+	Sender
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Message attributes the worker sets on a message it sends to a dead-letter queue.
+const (
+	AttrReason       = "rollwave.reason"
+	AttrSourceQueue  = "rollwave.source-queue"
+	AttrReceiveCount = "rollwave.receive-count"
+	AttrFailedAt     = "rollwave.failed-at"
+)
+
+// maxMessageAttributes is SQS's limit of message attributes per message.
+const maxMessageAttributes = 10
+
+// Message is one received SQS message.
+type Message struct {
+	ID   string
+	Body []byte
+	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first delivery. Every receive
+	// counts, those that ended in RetryAfter too.
+	ReceiveCount int
+	// SentAt is when the message was sent to this queue.
+	SentAt time.Time
+	// Attributes are the message attributes of type String or Number.
+	Attributes map[string]string
+
+	receiptHandle string
+}
+
+func messageFrom(m types.Message) Message {
+	msg := Message{
+		ID:            deref(m.MessageId),
+		Body:          []byte(deref(m.Body)),
+		receiptHandle: deref(m.ReceiptHandle),
+	}
+	if n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil {
+		msg.ReceiveCount = n
+	}
+	if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+		msg.SentAt = time.UnixMilli(ms).UTC()
+	}
+	for k, v := range m.MessageAttributes {
+		if v.StringValue == nil {
+			continue
+		}
+		if msg.Attributes == nil {
+			msg.Attributes = map[string]string{}
+		}
+		msg.Attributes[k] = *v.StringValue
+	}
+	return msg
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// stringAttributes renders attrs as SQS String message attributes.
+func stringAttributes(attrs map[string]string) map[string]types.MessageAttributeValue {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make(map[string]types.MessageAttributeValue, len(attrs))
+	for k, v := range attrs {
+		out[k] = types.MessageAttributeValue{DataType: ptr("String"), StringValue: ptr(v)}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// seconds renders d as whole seconds for SQS, rounding up and clamping to [0, max].
+func seconds(d, max time.Duration) int32 {
+	if d < 0 {
+		d = 0
+	}
+	if d > max {
+		d = max
+	}
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
+	}
+	return int32(s)
+}

@@ -1,0 +1,461 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/rs/zerolog"
+
+	"github.com/rollwave/rollwave/shared/topology"
+)
+
+// SQS limits the worker respects.
+const (
+	maxVisibility   = 12 * time.Hour
+	maxDelay        = 15 * time.Minute
+	maxWait         = 20 * time.Second
+	maxReceiveBatch = 10
+	// actionTimeout bounds one settling call (delete, visibility, dead-letter send); settling
+	// runs on a context that survives shutdown, so that a message is never left half-settled.
+	actionTimeout = 10 * time.Second
+)
+
+// Config is one worker's queue and policy.
+type Config struct {
+	// QueueURL is the queue to consume; DeadLetterURL its dead-letter queue.
+	QueueURL      string
+	DeadLetterURL string
+	// MaxReceiveCount is the queue's redrive maxReceiveCount (topology.Queue.MaxReceiveCount).
+	MaxReceiveCount int
+	// VisibilityTimeout hides a received message; the worker extends it every third of it while
+	// the handler runs. Whole seconds, at least 1 s.
+	VisibilityTimeout time.Duration
+	// WaitTime is the long-poll wait of each receive, at most 20 s.
+	WaitTime time.Duration
+	// Concurrency is how many handlers run at once; the worker never holds more messages.
+	Concurrency int
+	// ShutdownGrace is how long in-flight handlers may go on after Run's context is cancelled
+	// before their own context is cancelled.
+	ShutdownGrace time.Duration
+	// Backoff is the retry policy of Retry.
+	Backoff Backoff
+}
+
+// Defaults of ConfigFor.
+const (
+	DefaultConcurrency   = 4
+	DefaultShutdownGrace = 10 * time.Second
+)
+
+// ConfigFor is the configuration of a worker on queue q of the topology, located by r, with the
+// default concurrency, grace and backoff.
+func ConfigFor(q topology.Queue, r topology.ResolvedQueue) Config {
+	return Config{
+		QueueURL:          r.URL,
+		DeadLetterURL:     r.DeadLetterURL,
+		MaxReceiveCount:   q.MaxReceiveCount,
+		VisibilityTimeout: q.VisibilityTimeout,
+		WaitTime:          q.ReceiveWait,
+		Concurrency:       DefaultConcurrency,
+		ShutdownGrace:     DefaultShutdownGrace,
+		Backoff:           DefaultBackoff,
+	}
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.QueueURL == "" {
+		errs = append(errs, errors.New("queue url is empty"))
+	}
+	if c.DeadLetterURL == "" {
+		errs = append(errs, errors.New("dead-letter queue url is empty"))
+	}
+	if c.MaxReceiveCount < 1 {
+		errs = append(errs, fmt.Errorf("max receive count %d is below 1", c.MaxReceiveCount))
+	}
+	if c.VisibilityTimeout < time.Second || c.VisibilityTimeout > maxVisibility {
+		errs = append(errs, fmt.Errorf("visibility timeout %s is outside [1s, 12h]", c.VisibilityTimeout))
+	}
+	if c.WaitTime < 0 || c.WaitTime > maxWait {
+		errs = append(errs, fmt.Errorf("wait time %s is outside [0, 20s]", c.WaitTime))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("concurrency %d is below 1", c.Concurrency))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace))
+	}
+	if err := c.Backoff.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Worker consumes one queue. Create it with NewWorker; call Run once.
+type Worker struct {
+	client Client
+	cfg    Config
+	handle Handler
+	log    zerolog.Logger
+	source string // the queue's name, for logs and the dead-letter attribute
+}
+
+// NewWorker returns a worker that runs h on the messages of cfg.QueueURL, logging to log.
+func NewWorker(client Client, cfg Config, h Handler, log zerolog.Logger) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configure worker: %w", err)
+	}
+	if h == nil {
+		return nil, errors.New("configure worker: handler is nil")
+	}
+	source := cfg.QueueURL[strings.LastIndex(cfg.QueueURL, "/")+1:]
+	return &Worker{
+		client: client, cfg: cfg, handle: h, source: source,
+		log: log.With().Str("queue", source).Logger(),
+	}, nil
+}
+
+// Run receives and handles messages until ctx is cancelled, then shuts down: it stops
+// receiving, lets in-flight handlers finish for up to ShutdownGrace, then cancels their context
+// and returns their messages to the queue (visibility 0) as they return. If handlers have still
+// not returned another ShutdownGrace later, Run returns their messages itself and returns an
+// error; otherwise it returns nil. Receive errors are logged and retried with backoff.
+func (w *Worker) Run(ctx context.Context) error {
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+	var (
+		wg       sync.WaitGroup
+		inflight sync.Map // *delivery -> struct{}
+		slots    = make(chan struct{}, w.cfg.Concurrency)
+		failures int
+	)
+	w.log.Info().Int("concurrency", w.cfg.Concurrency).Msg("worker started")
+	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		n := 1
+	fill:
+		for n < min(w.cfg.Concurrency, maxReceiveBatch) {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break fill
+			}
+		}
+		msgs, err := w.receive(ctx, n)
+		for range n - len(msgs) {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			delay := min(time.Duration(1<<min(failures-1, 5))*time.Second, 30*time.Second)
+			w.log.Warn().Err(err).Dur("retry_in", delay).Msg("receive failed")
+			wait(ctx, delay)
+			continue
+		}
+		failures = 0
+		for _, m := range msgs {
+			d := &delivery{msg: m, stopHeartbeat: func() {}}
+			inflight.Store(d, struct{}{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				defer inflight.Delete(d)
+				if ctx.Err() != nil { // received as shutdown began: give it back untouched
+					w.settle(d, Retry(context.Canceled), true)
+					return
+				}
+				w.process(handlerCtx, d)
+			}()
+		}
+	}
+
+	w.log.Info().Dur("grace", w.cfg.ShutdownGrace).Msg("worker stopping")
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if !waitFor(done, w.cfg.ShutdownGrace) {
+		cancelHandlers()
+		if !waitFor(done, w.cfg.ShutdownGrace) {
+			n := 0
+			inflight.Range(func(k, _ any) bool {
+				d := k.(*delivery)
+				d.mu.Lock()
+				stop := d.stopHeartbeat
+				d.mu.Unlock()
+				stop()
+				w.settle(d, Retry(errors.New("handler did not return")), true)
+				n++
+				return true
+			})
+			return fmt.Errorf("stop worker %s: %d handlers did not return after their context was cancelled", w.source, n)
+		}
+	}
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+func (w *Worker) receive(ctx context.Context, n int) ([]Message, error) {
+	out, err := w.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:            &w.cfg.QueueURL,
+		MaxNumberOfMessages: int32(n),
+		WaitTimeSeconds:     seconds(w.cfg.WaitTime, maxWait),
+		VisibilityTimeout:   seconds(w.cfg.VisibilityTimeout, maxVisibility),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+			types.MessageSystemAttributeNameApproximateReceiveCount,
+			types.MessageSystemAttributeNameSentTimestamp,
+		},
+		MessageAttributeNames: []string{"All"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", w.source, err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msgs = append(msgs, messageFrom(m))
+	}
+	return msgs, nil
+}
+
+// delivery is one received message until it is settled; settled guards against settling twice
+// when Run gives up on a handler that does not return.
+type delivery struct {
+	msg           Message
+	stopHeartbeat func()
+	mu            sync.Mutex
+	settled       bool
+	log           *logState
+}
+
+func (d *delivery) claim() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.settled {
+		return false
+	}
+	d.settled = true
+	return true
+}
+
+func (w *Worker) process(handlerCtx context.Context, d *delivery) {
+	ctx := WithLogger(handlerCtx, w.log.With().
+		Str("message_id", d.msg.ID).Int("receive_count", d.msg.ReceiveCount).Logger())
+	d.mu.Lock()
+	d.log = ctx.Value(logKey{}).(*logState)
+	d.stopHeartbeat = w.heartbeat(ctx, d)
+	d.mu.Unlock()
+	start := time.Now()
+	o := w.call(ctx, d.msg)
+	d.stopHeartbeat()
+	w.settleLogged(ctx, d, o, handlerCtx.Err() != nil, time.Since(start))
+}
+
+// call runs the handler, turning a panic into Retry.
+func (w *Worker) call(ctx context.Context, m Message) (o Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			o = Retry(fmt.Errorf("handler panicked: %v", r))
+		}
+	}()
+	o = w.handle(ctx, m)
+	if o.kind == 0 {
+		o = Retry(errors.New("handler returned no outcome"))
+	}
+	return o
+}
+
+// heartbeat extends the message's visibility every third of the visibility timeout until the
+// returned stop is called; stop waits for the heartbeat to end, so that no extension races the
+// settling action.
+func (w *Worker) heartbeat(ctx context.Context, d *delivery) (stop func()) {
+	quit := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(w.cfg.VisibilityTimeout / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if err := w.changeVisibility(ctx, d.msg, w.cfg.VisibilityTimeout); err != nil {
+					Logger(ctx).Warn().Err(err).Msg("extend visibility failed")
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(quit); <-ended })
+	}
+}
+
+func (w *Worker) settleLogged(ctx context.Context, d *delivery, o Outcome, shutdown bool, took time.Duration) {
+	w.settleWith(Logger(ctx), d, o, shutdown, took)
+}
+
+func (w *Worker) settle(d *delivery, o Outcome, shutdown bool) {
+	l := w.log.With().Str("message_id", d.msg.ID).Int("receive_count", d.msg.ReceiveCount).Logger()
+	d.mu.Lock()
+	if d.log != nil {
+		l = *Logger(context.WithValue(context.Background(), logKey{}, d.log))
+	}
+	d.mu.Unlock()
+	w.settleWith(&l, d, o, shutdown, 0)
+}
+
+// settleWith applies the one queue action of o and logs it. Actions run on their own context:
+// a message must be settled even while the worker shuts down.
+func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown bool, took time.Duration) {
+	if !d.claim() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	defer cancel()
+	m := d.msg
+	ev := func(e *zerolog.Event) *zerolog.Event {
+		if took > 0 {
+			e = e.Dur("took", took)
+		}
+		return e.Str("outcome", o.String())
+	}
+	switch {
+	case o.kind == kindDone:
+		if err := w.delete(ctx, m); err != nil {
+			ev(l.Error()).Err(err).Msg("delete failed; the message will be redelivered")
+			return
+		}
+		ev(l.Info()).Msg("done")
+	case o.kind == kindRetryAfter && m.ReceiveCount >= w.cfg.MaxReceiveCount:
+		delay := min(max(o.delay, 0), maxDelay)
+		if err := w.requeue(ctx, m, delay); err != nil {
+			ev(l.Error()).Err(err).Msg("requeue failed; the message will be redelivered")
+			return
+		}
+		ev(l.Info()).Dur("delay", delay).Msg("waiting: requeued to reset the receive count")
+	case o.kind == kindRetryAfter:
+		if err := w.changeVisibility(ctx, m, o.delay); err != nil {
+			ev(l.Error()).Err(err).Msg("change visibility failed")
+			return
+		}
+		ev(l.Info()).Dur("delay", o.delay).Msg("waiting")
+	case o.kind == kindRetry && shutdown:
+		if err := w.changeVisibility(ctx, m, 0); err != nil {
+			ev(l.Warn()).Err(err).Msg("return to queue at shutdown failed")
+			return
+		}
+		ev(l.Info()).Msg("returned to the queue at shutdown")
+	case o.kind == kindRetry && m.ReceiveCount >= w.cfg.MaxReceiveCount:
+		reason := fmt.Sprintf("retry %d of %d failed: %v", m.ReceiveCount, w.cfg.MaxReceiveCount, o.err)
+		if err := w.deadLetter(ctx, m, reason); err != nil {
+			ev(l.Error()).Err(err).Msg("dead-letter failed; the redrive policy is the backstop")
+			return
+		}
+		ev(l.Error()).Err(o.err).Msg("gave up: moved to the dead-letter queue")
+	case o.kind == kindRetry:
+		delay := w.cfg.Backoff.Delay(m.ReceiveCount)
+		if err := w.changeVisibility(ctx, m, delay); err != nil {
+			ev(l.Warn()).Err(o.err).AnErr("visibility_error", err).Msg("failed; backoff not applied")
+			return
+		}
+		ev(l.Warn()).Err(o.err).Dur("delay", delay).Msg("failed; will retry")
+	case o.kind == kindPoison:
+		if err := w.deadLetter(ctx, m, o.reason); err != nil {
+			ev(l.Error()).Err(err).Msg("dead-letter failed; the message will be redelivered")
+			return
+		}
+		ev(l.Error()).Msg("poison: moved to the dead-letter queue")
+	}
+}
+
+func (w *Worker) delete(ctx context.Context, m Message) error {
+	_, err := w.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &w.cfg.QueueURL, ReceiptHandle: &m.receiptHandle})
+	if err != nil {
+		return fmt.Errorf("delete message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+func (w *Worker) changeVisibility(ctx context.Context, m Message, d time.Duration) error {
+	_, err := w.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &w.cfg.QueueURL, ReceiptHandle: &m.receiptHandle,
+		VisibilityTimeout: seconds(d, maxVisibility),
+	})
+	if err != nil {
+		return fmt.Errorf("change visibility of message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// deadLetter sends the original body to the dead-letter queue with the reason, then deletes the
+// message: send first, so a failure between the two leaves a duplicate, never a loss.
+func (w *Worker) deadLetter(ctx context.Context, m Message, reason string) error {
+	attrs := map[string]string{
+		AttrReason:       reason,
+		AttrSourceQueue:  w.source,
+		AttrReceiveCount: strconv.Itoa(m.ReceiveCount),
+		AttrFailedAt:     time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	for k, v := range m.Attributes {
+		if _, ours := attrs[k]; !ours && len(attrs) < maxMessageAttributes {
+			attrs[k] = v
+		}
+	}
+	if _, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: &w.cfg.DeadLetterURL, MessageBody: ptr(string(m.Body)),
+		MessageAttributes: stringAttributes(attrs),
+	}); err != nil {
+		return fmt.Errorf("send message %s to the dead-letter queue: %w", m.ID, err)
+	}
+	return w.delete(ctx, m)
+}
+
+// requeue sends a copy of the message with delay, then deletes the original.
+func (w *Worker) requeue(ctx context.Context, m Message, delay time.Duration) error {
+	if _, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: &w.cfg.QueueURL, MessageBody: ptr(string(m.Body)),
+		MessageAttributes: stringAttributes(m.Attributes),
+		DelaySeconds:      seconds(delay, maxDelay),
+	}); err != nil {
+		return fmt.Errorf("requeue message %s: %w", m.ID, err)
+	}
+	return w.delete(ctx, m)
+}
+
+// wait blocks for d or until ctx is done.
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// waitFor reports whether done closed within d.
+func waitFor(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
