@@ -1,0 +1,227 @@
+package update
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Limit is the most instances of a cluster that may be out of service at once: a count ("1",
+// "2") or a percentage of the cluster's instances ("20%"). The zero Limit is invalid; use
+// ParseLimit or DefaultLimit.
+type Limit struct {
+	n       int
+	percent bool
+}
+
+// DefaultLimit is one instance per cluster, as the original updater.
+var DefaultLimit = Limit{n: 1}
+
+// ParseLimit parses a count of at least 1 ("1", "2") or a percentage from 1% to 100% ("20%").
+func ParseLimit(s string) (Limit, error) {
+	num, percent := strings.CutSuffix(strings.TrimSpace(s), "%")
+	n, err := strconv.Atoi(num)
+	switch {
+	case err != nil:
+		return Limit{}, fmt.Errorf("parse limit %q: want a count like 2 or a percentage like 20%%", s)
+	case percent && (n < 1 || n > 100):
+		return Limit{}, fmt.Errorf("parse limit %q: a percentage must be from 1%% to 100%%", s)
+	case n < 1:
+		return Limit{}, fmt.Errorf("parse limit %q: a count must be at least 1", s)
+	}
+	return Limit{n: n, percent: percent}, nil
+}
+
+// Max returns how many of total instances may be out of service: the count, or the percentage
+// of total rounded down but at least 1 (so a small cluster still makes progress).
+func (l Limit) Max(total int) int {
+	if !l.percent {
+		return l.n
+	}
+	return max(total*l.n/100, 1)
+}
+
+// String formats l as ParseLimit accepts it.
+func (l Limit) String() string {
+	if l.percent {
+		return strconv.Itoa(l.n) + "%"
+	}
+	return strconv.Itoa(l.n)
+}
+
+// InstanceView is what admission needs to know about one container instance of the cluster, as
+// read from ECS (DescribeContainerInstances) just before deciding.
+type InstanceView struct {
+	ARN            string
+	EC2InstanceID  string // optional; names the instance in reasons when set
+	Status         string // ACTIVE, DRAINING, REGISTERING, ...
+	AgentConnected bool
+	Job            string // rollwave.job value, "" when absent
+	Stage          Stage  // rollwave.stage value
+}
+
+// OutOfService reports whether the instance counts against the limit: its status is not ACTIVE
+// (whoever drained it), or its stage is admitting or later (rollwave took it, or is about to).
+// A disconnected agent alone does not count: agents reconnect several times an hour as a matter
+// of course, and counting the flaps would stall every rollout.
+func (v InstanceView) OutOfService() bool {
+	return v.Status != "ACTIVE" || v.Stage.TakenOutOfService()
+}
+
+func (v InstanceView) name() string {
+	if v.EC2InstanceID != "" {
+		return v.EC2InstanceID
+	}
+	if i := strings.LastIndexByte(v.ARN, '/'); i >= 0 {
+		return v.ARN[i+1:]
+	}
+	return v.ARN
+}
+
+// why says in a word or two why the instance is out of service.
+func (v InstanceView) why() string {
+	switch {
+	case v.Stage.TakenOutOfService():
+		return string(v.Stage)
+	case v.Stage == StageFailed:
+		return "failed, " + strings.ToLower(v.Status)
+	}
+	return strings.ToLower(v.Status) + ", not by rollwave"
+}
+
+// Action is what admission tells the drainer to do.
+type Action string
+
+// The three actions.
+const (
+	// Proceed: drain (CanClaim: write the claim, then call Admit).
+	Proceed Action = "proceed"
+	// BackOff: not now; withdraw the claim (stage back to staged) if one was written, and ask again
+	// later with jitter.
+	BackOff Action = "back-off"
+	// Refuse: never for this job; the instance is out of service for someone else's reasons (or
+	// the job's claim is gone). Withdraw any claim and end the job as Decision.Outcome says.
+	Refuse Action = "refuse"
+)
+
+// Decision is the answer of CanClaim or Admit.
+type Decision struct {
+	Action       Action
+	OutOfService int     // instances counted out of service, including the job's own claim
+	Max          int     // Limit.Max(total)
+	Reason       string  // for people: "cluster prod: 1 of at most 1 instances out of service (i-abc draining)"
+	Outcome      Outcome // set when Action is Refuse
+}
+
+// Proceed reports whether the decision is to proceed.
+func (d Decision) Proceed() bool { return d.Action == Proceed }
+
+// CanClaim is the drainer's pre-check before it writes its claim (stage=admitting) on the
+// instance that job me owns (rollwave.job == me): whether the cluster's out-of-service count, with
+// the claim added, would stay within the limit. It saves a write and an immediate back-off when
+// the cluster is plainly full; it decides nothing on its own: only Admit, after the claim is
+// written and the cluster re-read, may let the drain proceed.
+func CanClaim(cluster string, limit Limit, instances []InstanceView, me string) Decision {
+	mine, ok := find(instances, me)
+	if !ok {
+		return refuse(cluster, limit, instances, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
+	}
+	if d, refused := refuseForeignDrain(cluster, limit, instances, mine); refused {
+		return d
+	}
+	count, others := 1, []string{}
+	for _, v := range instances {
+		if v.Job == me && v.ARN == mine.ARN {
+			continue
+		}
+		if v.OutOfService() {
+			count++
+			others = append(others, v.name()+" "+v.why())
+		}
+	}
+	return decide(cluster, limit, len(instances), count, others, "claim")
+}
+
+// Admit is the drainer's check after it wrote its claim (stage=admitting on the instance whose
+// rollwave.job is me) and re-read the cluster: proceed only if the number of out-of-service
+// instances, counting every claim (ours and other jobs', since any of them may be proceeding), is
+// within the limit. Two drainers that claim at the same time cannot both proceed beyond the limit:
+// whichever re-reads last sees both claims and backs off when they do not both fit (the first may
+// back off too; both then retry with jitter). An instance already past admitting was admitted
+// before (a redelivered message): Proceed. A claim that is missing is refused, as is a claimed
+// instance that someone else set DRAINING meanwhile (rollwave must not re-activate it later).
+func Admit(cluster string, limit Limit, instances []InstanceView, me string) Decision {
+	mine, ok := find(instances, me)
+	if !ok {
+		return refuse(cluster, limit, instances, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
+	}
+	switch {
+	case mine.Stage.DrainedByRollwave():
+		d := decide(cluster, limit, len(instances), 0, nil, "")
+		d.Action, d.Reason = Proceed, fmt.Sprintf("cluster %s: %s was admitted before (stage %s)", cluster, mine.name(), mine.Stage)
+		return d
+	case mine.Stage != StageAdmitting:
+		return refuse(cluster, limit, instances, Failed(CodeDrainFailed,
+			fmt.Sprintf("%s has no claim to admit (stage %q)", mine.name(), mine.Stage)))
+	}
+	if d, refused := refuseForeignDrain(cluster, limit, instances, mine); refused {
+		return d
+	}
+	count, others := 0, []string{}
+	for _, v := range instances {
+		if !v.OutOfService() {
+			continue
+		}
+		count++
+		if v.ARN != mine.ARN {
+			others = append(others, v.name()+" "+v.why())
+		}
+	}
+	return decide(cluster, limit, len(instances), count, others, "admit")
+}
+
+func find(instances []InstanceView, job string) (InstanceView, bool) {
+	for _, v := range instances {
+		if job != "" && v.Job == job {
+			return v, true
+		}
+	}
+	return InstanceView{}, false
+}
+
+// refuseForeignDrain refuses when the job's own instance is out of service by its status before
+// rollwave drained it: someone else drained it, and rollwave must neither count it as its own
+// nor ever re-activate it.
+func refuseForeignDrain(cluster string, limit Limit, instances []InstanceView, mine InstanceView) (Decision, bool) {
+	if mine.Status == "ACTIVE" {
+		return Decision{}, false
+	}
+	return refuse(cluster, limit, instances, Skipped(CodeDrainedByOther,
+		fmt.Sprintf("%s is %s and rollwave did not drain it; it is left as it is", mine.name(), mine.Status))), true
+}
+
+func refuse(cluster string, limit Limit, instances []InstanceView, o Outcome) Decision {
+	return Decision{Action: Refuse, Max: limit.Max(len(instances)), Outcome: o,
+		Reason: fmt.Sprintf("cluster %s: %s", cluster, o.Message)}
+}
+
+func decide(cluster string, limit Limit, total, count int, others []string, what string) Decision {
+	d := Decision{Action: Proceed, OutOfService: count, Max: limit.Max(total)}
+	if count > d.Max {
+		d.Action = BackOff
+	}
+	detail := ""
+	if len(others) > 0 {
+		detail = " (" + strings.Join(others, ", ") + ")"
+	}
+	switch {
+	case what == "":
+	case d.Action == Proceed:
+		d.Reason = fmt.Sprintf("cluster %s: %d of at most %d instances out of service with this %s, limit %s%s",
+			cluster, count, d.Max, what, limit, detail)
+	default:
+		d.Reason = fmt.Sprintf("cluster %s: %d of at most %d instances out of service with this %s, over the limit %s%s",
+			cluster, count, d.Max, what, limit, detail)
+	}
+	return d
+}

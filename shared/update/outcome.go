@@ -1,0 +1,94 @@
+package update
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Result is how a job ended.
+type Result string
+
+// The four results.
+const (
+	ResultUpdated   Result = "updated"   // the instance runs the new version and serves again
+	ResultSkipped   Result = "skipped"   // nothing was done, on purpose (see the code)
+	ResultFailed    Result = "failed"    // something went wrong (see the code)
+	ResultDuplicate Result = "duplicate" // another job owns the instance; this one did nothing
+)
+
+// Code is a short machine-readable reason, stable across releases: dashboards and alerts match on
+// it, people read Outcome.Message.
+type Code string
+
+// Reason codes. docs/job.md lists them with what each means for the instance.
+const (
+	CodeUpdated Code = "updated" // ResultUpdated always carries this code
+
+	// skipped
+	CodeNoUpdate       Code = "no-update"        // update check says Idle: nothing to install
+	CodeStandaloneTask Code = "standalone-task"  // a task not started by a service runs there
+	CodeDrainedByOther Code = "drained-by-other" // the instance is out of service, not by rollwave
+	CodeInstanceGone   Code = "instance-gone"    // deregistered or terminated
+	CodeDryRun         Code = "dry-run"          // the job asked to change nothing
+
+	// failed
+	CodeStagingFailed        Code = "staging-failed"          // apiclient update apply failed; nothing drained
+	CodeDrainTimeout         Code = "drain-timeout"           // tasks still running at the drain deadline
+	CodeDrainFailed          Code = "drain-failed"            // ECS refused DRAINING
+	CodeRebootFailed         Code = "reboot-failed"           // the reboot command could not be sent
+	CodeNeverCameBack        Code = "never-came-back"         // no agent/SSM after the reboot by the deadline
+	CodeBootFailedRolledBack Code = "boot-failed-rolled-back" // booted the old version: Bottlerocket rolled back
+	CodeUnexpectedVersion    Code = "unexpected-version"      // booted neither the old nor the target version
+	CodeUnverifiable         Code = "unverifiable"            // no target and no fromVersion to compare with
+	CodeReactivateFailed     Code = "reactivate-failed"       // ECS refused ACTIVE after the update
+
+	// duplicate
+	CodeJobInFlight Code = "job-in-flight" // rollwave.job names another job
+)
+
+// Outcome is a job's end: a result, a reason code and a message for people.
+type Outcome struct {
+	Result  Result `json:"result"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// Updated is the outcome of a job that moved the instance from one version to another.
+func Updated(from, to string) Outcome {
+	if from == "" {
+		return Outcome{Result: ResultUpdated, Code: CodeUpdated, Message: "updated to " + to}
+	}
+	return Outcome{Result: ResultUpdated, Code: CodeUpdated, Message: fmt.Sprintf("updated from %s to %s", from, to)}
+}
+
+// Skipped is the outcome of a job that did nothing on purpose.
+func Skipped(code Code, message string) Outcome {
+	return Outcome{Result: ResultSkipped, Code: code, Message: message}
+}
+
+// Failed is the outcome of a job that went wrong.
+func Failed(code Code, message string) Outcome {
+	return Outcome{Result: ResultFailed, Code: code, Message: message}
+}
+
+// Duplicate is the outcome of a job that found the instance owned by job other.
+func Duplicate(other string) Outcome {
+	return Outcome{Result: ResultDuplicate, Code: CodeJobInFlight, Message: fmt.Sprintf("job %s already owns the instance", other)}
+}
+
+// String is "result (code): message", the form history notes and logs use.
+func (o Outcome) String() string {
+	return fmt.Sprintf("%s (%s): %s", o.Result, o.Code, o.Message)
+}
+
+func (o Outcome) validate() error {
+	switch o.Result {
+	case ResultUpdated, ResultSkipped, ResultFailed, ResultDuplicate:
+	default:
+		return fmt.Errorf("result %q is not updated, skipped, failed or duplicate", o.Result)
+	}
+	if o.Code == "" {
+		return errors.New("code missing")
+	}
+	return nil
+}
