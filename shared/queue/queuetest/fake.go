@@ -1,0 +1,424 @@
+// Package queuetest provides a stateful in-memory SQS for tests of code built on package queue,
+// and the contract suite that both this fake and real SQS (moto) pass.
+package queuetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/rollwave/rollwave/shared/queue"
+)
+
+var _ ContractClient = (*SQS)(nil)
+var _ queue.Client = (*SQS)(nil)
+
+const (
+	account = "123456789012"
+	region  = "us-east-1"
+)
+
+// SQS is an in-memory SQS: standard queues with visibility, receive counts, delays, long polling
+// that honours ctx, and the redrive to a dead-letter queue after maxReceiveCount (at the next
+// receive, as SQS does). It uses the time package, so it runs on synctest's clock inside a bubble.
+// The zero value is not usable; call NewSQS.
+type SQS struct {
+	mu       sync.Mutex
+	queues   map[string]*fakeQueue // by URL
+	seq      int
+	changed  chan struct{} // closed and replaced on every change, to wake long polls
+	failNext map[string][]error
+	calls    map[string]int
+}
+
+type fakeQueue struct {
+	name, url, arn string
+	attrs          map[string]string
+	msgs           []*fakeMessage
+	dlq            string // ARN
+	maxReceive     int
+}
+
+type fakeMessage struct {
+	id, body     string
+	attrs        map[string]types.MessageAttributeValue
+	sentAt       time.Time
+	visibleAt    time.Time
+	receiveCount int
+	handle       string
+}
+
+// NewSQS returns an empty fake.
+func NewSQS() *SQS {
+	return &SQS{
+		queues:   map[string]*fakeQueue{},
+		changed:  make(chan struct{}),
+		failNext: map[string][]error{},
+		calls:    map[string]int{},
+	}
+}
+
+// FailNext makes the next call of op (an SQS operation name such as "DeleteMessage") return err.
+// Several calls queue up, one failure per call.
+func (s *SQS) FailNext(op string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext[op] = append(s.failNext[op], err)
+}
+
+// Calls returns how many times op was called, failed calls included.
+func (s *SQS) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
+}
+
+// MessageState is a message as the fake holds it.
+type MessageState struct {
+	ID           string
+	Body         string
+	Attributes   map[string]string
+	ReceiveCount int
+	VisibleAt    time.Time
+}
+
+// Messages returns the messages of the queue at url, in send order.
+func (s *SQS) Messages(url string) []MessageState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[url]
+	if q == nil {
+		return nil
+	}
+	var out []MessageState
+	for _, m := range q.msgs {
+		st := MessageState{ID: m.id, Body: m.body, ReceiveCount: m.receiveCount, VisibleAt: m.visibleAt}
+		for k, v := range m.attrs {
+			if st.Attributes == nil {
+				st.Attributes = map[string]string{}
+			}
+			st.Attributes[k] = deref(v.StringValue)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// CreateQueue creates a standard queue, or returns the existing one of that name. It honours the
+// VisibilityTimeout and RedrivePolicy attributes; the dead-letter queue must exist.
+func (s *SQS) CreateQueue(_ context.Context, in *sqs.CreateQueueInput, _ ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("CreateQueue"); err != nil {
+		return nil, err
+	}
+	name := deref(in.QueueName)
+	url := "https://sqs." + region + ".amazonaws.com/" + account + "/" + name
+	if _, ok := s.queues[url]; ok {
+		return &sqs.CreateQueueOutput{QueueUrl: &url}, nil
+	}
+	q := &fakeQueue{name: name, url: url, arn: "arn:aws:sqs:" + region + ":" + account + ":" + name, attrs: map[string]string{"VisibilityTimeout": "30"}}
+	for k, v := range in.Attributes {
+		q.attrs[k] = v
+	}
+	if rp, ok := in.Attributes["RedrivePolicy"]; ok {
+		var p struct {
+			DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+			MaxReceiveCount     any    `json:"maxReceiveCount"`
+		}
+		if err := json.Unmarshal([]byte(rp), &p); err != nil {
+			return nil, apiError("InvalidAttributeValue", "RedrivePolicy: "+err.Error())
+		}
+		if s.byARN(p.DeadLetterTargetArn) == nil {
+			return nil, apiError("AWS.SimpleQueueService.NonExistentQueue", "Could not find DLQ for "+p.DeadLetterTargetArn)
+		}
+		n, err := strconv.Atoi(fmt.Sprint(p.MaxReceiveCount))
+		if err != nil || n < 1 {
+			return nil, apiError("InvalidAttributeValue", "RedrivePolicy: bad maxReceiveCount")
+		}
+		q.dlq, q.maxReceive = p.DeadLetterTargetArn, n
+	}
+	s.queues[url] = q
+	return &sqs.CreateQueueOutput{QueueUrl: &url}, nil
+}
+
+// GetQueueAttributes answers QueueArn, the approximate counts and the attributes set at creation.
+func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("GetQueueAttributes"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	visible, hidden := 0, 0
+	for _, m := range q.msgs {
+		if m.visibleAt.After(now) {
+			hidden++
+		} else {
+			visible++
+		}
+	}
+	all := map[string]string{
+		"QueueArn":                              q.arn,
+		"ApproximateNumberOfMessages":           strconv.Itoa(visible),
+		"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(hidden),
+	}
+	for k, v := range q.attrs {
+		all[k] = v
+	}
+	out := map[string]string{}
+	for _, name := range in.AttributeNames {
+		if name == types.QueueAttributeNameAll {
+			out = all
+			break
+		}
+		if v, ok := all[string(name)]; ok {
+			out[string(name)] = v
+		}
+	}
+	return &sqs.GetQueueAttributesOutput{Attributes: out}, nil
+}
+
+// SendMessage appends a message, hidden for its DelaySeconds.
+func (s *SQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SendMessage"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if in.DelaySeconds < 0 || in.DelaySeconds > 900 {
+		return nil, apiError("InvalidParameterValue", "DelaySeconds out of range")
+	}
+	if len(in.MessageAttributes) > 10 {
+		return nil, apiError("InvalidParameterValue", "too many message attributes")
+	}
+	s.seq++
+	now := time.Now()
+	m := &fakeMessage{
+		id: fmt.Sprintf("msg-%d", s.seq), body: deref(in.MessageBody), attrs: in.MessageAttributes,
+		sentAt: now, visibleAt: now.Add(time.Duration(in.DelaySeconds) * time.Second),
+	}
+	q.msgs = append(q.msgs, m)
+	s.notify()
+	return &sqs.SendMessageOutput{MessageId: &m.id}, nil
+}
+
+// ReceiveMessage returns up to MaxNumberOfMessages visible messages, waiting up to
+// WaitTimeSeconds (or until ctx is done) for one to appear. A message whose receive count has
+// reached the redrive policy's maxReceiveCount moves to the dead-letter queue instead.
+func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	s.mu.Lock()
+	if err := s.enter("ReceiveMessage"); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if in.MaxNumberOfMessages < 0 || in.MaxNumberOfMessages > 10 || in.WaitTimeSeconds < 0 || in.WaitTimeSeconds > 20 {
+		s.mu.Unlock()
+		return nil, apiError("InvalidParameterValue", "MaxNumberOfMessages or WaitTimeSeconds out of range")
+	}
+	s.mu.Unlock()
+	max := int(in.MaxNumberOfMessages)
+	if max == 0 {
+		max = 1
+	}
+	deadline := time.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
+	for {
+		s.mu.Lock()
+		q, err := s.queue(in.QueueUrl)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		visibility := time.Duration(in.VisibilityTimeout) * time.Second
+		if in.VisibilityTimeout == 0 {
+			v, _ := strconv.Atoi(q.attrs["VisibilityTimeout"])
+			visibility = time.Duration(v) * time.Second
+		}
+		got, next := s.take(q, max, visibility)
+		changed := s.changed
+		s.mu.Unlock()
+		now := time.Now()
+		if len(got) > 0 || !now.Before(deadline) {
+			return &sqs.ReceiveMessageOutput{Messages: got}, nil
+		}
+		wake := deadline
+		if !next.IsZero() && next.Before(wake) {
+			wake = next
+		}
+		t := time.NewTimer(wake.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// take receives up to max visible messages of q; next is when the next hidden one shows.
+func (s *SQS) take(q *fakeQueue, max int, visibility time.Duration) (got []types.Message, next time.Time) {
+	now := time.Now()
+	kept := q.msgs[:0]
+	for _, m := range q.msgs {
+		if m.visibleAt.After(now) || len(got) == max {
+			if m.visibleAt.After(now) && (next.IsZero() || m.visibleAt.Before(next)) {
+				next = m.visibleAt
+			}
+			kept = append(kept, m)
+			continue
+		}
+		if q.dlq != "" && m.receiveCount >= q.maxReceive {
+			if dlq := s.byARN(q.dlq); dlq != nil {
+				m.visibleAt, m.handle = now, ""
+				dlq.msgs = append(dlq.msgs, m)
+				s.notify()
+				continue
+			}
+		}
+		s.seq++
+		m.receiveCount++
+		m.visibleAt = now.Add(visibility)
+		m.handle = fmt.Sprintf("%s#%d", m.id, s.seq)
+		got = append(got, types.Message{
+			MessageId:         ptr(m.id),
+			Body:              ptr(m.body),
+			ReceiptHandle:     ptr(m.handle),
+			MessageAttributes: m.attrs,
+			Attributes: map[string]string{
+				"ApproximateReceiveCount": strconv.Itoa(m.receiveCount),
+				"SentTimestamp":           strconv.FormatInt(m.sentAt.UnixMilli(), 10),
+			},
+		})
+		if m.visibleAt.After(now) && (next.IsZero() || m.visibleAt.Before(next)) {
+			next = m.visibleAt
+		}
+		kept = append(kept, m)
+	}
+	q.msgs = kept
+	return got, next
+}
+
+// DeleteMessage deletes the message of the receipt handle of its latest receive.
+func (s *SQS) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("DeleteMessage"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range q.msgs {
+		if m.handle != "" && m.handle == deref(in.ReceiptHandle) {
+			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+			s.notify()
+			return &sqs.DeleteMessageOutput{}, nil
+		}
+	}
+	return nil, apiError("ReceiptHandleIsInvalid", "receipt handle "+deref(in.ReceiptHandle)+" is invalid")
+}
+
+// ChangeMessageVisibility hides an in-flight message for VisibilityTimeout seconds from now
+// (0 makes it visible at once).
+func (s *SQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("ChangeMessageVisibility"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if in.VisibilityTimeout < 0 || in.VisibilityTimeout > 43200 {
+		return nil, apiError("InvalidParameterValue", "VisibilityTimeout out of range")
+	}
+	now := time.Now()
+	for _, m := range q.msgs {
+		if m.handle != "" && m.handle == deref(in.ReceiptHandle) {
+			if !m.visibleAt.After(now) {
+				return nil, apiError("MessageNotInflight", "message "+m.id+" is not in flight")
+			}
+			m.visibleAt = now.Add(time.Duration(in.VisibilityTimeout) * time.Second)
+			s.notify()
+			return &sqs.ChangeMessageVisibilityOutput{}, nil
+		}
+	}
+	return nil, apiError("ReceiptHandleIsInvalid", "receipt handle "+deref(in.ReceiptHandle)+" is invalid")
+}
+
+// QueueNames lists the names of all queues, sorted.
+func (s *SQS) QueueNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, q := range s.queues {
+		names = append(names, q.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// enter counts a call of op and returns the failure queued for it, if any. Callers hold s.mu.
+func (s *SQS) enter(op string) error {
+	s.calls[op]++
+	if errs := s.failNext[op]; len(errs) > 0 {
+		s.failNext[op] = errs[1:]
+		return errs[0]
+	}
+	return nil
+}
+
+func (s *SQS) queue(url *string) (*fakeQueue, error) {
+	q := s.queues[deref(url)]
+	if q == nil {
+		return nil, apiError("AWS.SimpleQueueService.NonExistentQueue", "queue "+deref(url)+" does not exist")
+	}
+	return q, nil
+}
+
+func (s *SQS) byARN(arn string) *fakeQueue {
+	for _, q := range s.queues {
+		if q.arn == arn {
+			return q
+		}
+	}
+	return nil
+}
+
+func (s *SQS) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func apiError(code, msg string) error {
+	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultClient}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func ptr[T any](v T) *T { return &v }
