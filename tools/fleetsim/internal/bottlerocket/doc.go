@@ -18,18 +18,24 @@
 // uninitialised (a raw GET /updates/status answers 404) and any update command
 // initialises it as Idle before acting.
 //
-//	         refresh (no chosen update, or refresh failed)
-//	        ┌──────┐
-//	        ▼      │  refresh (chosen update)       prepare
-//	     ┌──────┐ ─┴──────────────────► ┌───────────┐ ──────► ┌────────┐ ◄─┐ prepare
-//	boot►│ Idle │                       │ Available │         │ Staged │ ──┘ (again)
-//	     └──────┘ ◄──────────────────── └───────────┘ ◄────── └────────┘
-//	              refresh: none chosen,  ▲      prepare failed   │    ▲
-//	              or refresh failed      └─ refresh (chosen)     │    │ deactivate
-//	                                                    activate ▼    │ (update cancel)
-//	                                                          ┌───────┐
-//	                                                          │ Ready │
-//	                                                          └───────┘
+//	           refresh: none chosen, or refresh failed
+//	        ┌─────────────────────────────────────────┐
+//	        ▼           refresh: chosen update         │
+//	     ┌──────┐ ──────────────────────────────► ┌───────────┐ ◄── refresh: chosen update
+//	boot►│ Idle │ ◄── refresh: none chosen        │ Available │
+//	     └──────┘                                 └───────────┘
+//	                                          prepare │     ▲ prepare failed
+//	                                                  ▼     │
+//	                                              ┌────────┐ ◄── prepare (again)
+//	                                              │ Staged │
+//	                                              └────────┘
+//	                                      activate │     ▲ deactivate
+//	                                               ▼     │ (update cancel)
+//	                                              ┌───────┐
+//	                                              │ Ready │
+//	                                              └───────┘
+//
+//	Staged and Ready keep their state on refresh; every state is lost on boot.
 //
 // Allowed transitions (thar-be-updates' drive_state_machine):
 //

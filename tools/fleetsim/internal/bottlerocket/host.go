@@ -5,7 +5,9 @@ import (
 )
 
 // Clock is the simulator's virtual clock. AfterFunc callbacks run under the
-// simulator's lock, so Host need not be goroutine-safe.
+// simulator's lock, so Host need not be goroutine-safe. AfterFunc must not
+// call f before it returns, even for d == 0; callbacks due at the same instant
+// should run in the order they were scheduled.
 type Clock interface {
 	Now() time.Time
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
