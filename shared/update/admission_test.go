@@ -1,0 +1,263 @@
+package update
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestParseLimit(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{"1", "1", false},
+		{"2", "2", false},
+		{"20%", "20%", false},
+		{"100%", "100%", false},
+		{" 3 ", "3", false},
+		{"0", "", true},
+		{"-1", "", true},
+		{"0%", "", true},
+		{"101%", "", true},
+		{"", "", true},
+		{"one", "", true},
+		{"20 %", "", true},
+		{"1.5", "", true},
+	}
+	for _, tt := range tests {
+		got, err := ParseLimit(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseLimit(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if err == nil && got.String() != tt.want {
+			t.Errorf("ParseLimit(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLimitMax(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit string
+		total int
+		want  int
+	}{
+		{"a count is the count", "2", 10, 2},
+		{"a count does not depend on the cluster size", "2", 1, 2},
+		{"a percentage of the instances", "20%", 10, 2},
+		{"a percentage rounds down", "20%", 14, 2},
+		{"a percentage is at least one instance", "20%", 3, 1},
+		{"a percentage of an empty cluster is still one", "20%", 0, 1},
+		{"100% is every instance", "100%", 7, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := ParseLimit(tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := l.Max(tt.total); got != tt.want {
+				t.Errorf("ParseLimit(%q).Max(%d) = %d, want %d", tt.limit, tt.total, got, tt.want)
+			}
+		})
+	}
+	if got := DefaultLimit.Max(50); got != 1 {
+		t.Errorf("DefaultLimit.Max(50) = %d, want 1", got)
+	}
+}
+
+// instance builders for the admission tables
+func serving(id string) InstanceView {
+	return InstanceView{ARN: "arn:aws:ecs:eu-west-1:123456789012:container-instance/prod/" + id, EC2InstanceID: id, Status: "ACTIVE", AgentConnected: true}
+}
+func owned(id, job string, s Stage) InstanceView {
+	v := serving(id)
+	v.Job, v.Stage = job, s
+	return v
+}
+func withStatus(v InstanceView, status string) InstanceView { v.Status = status; return v }
+func disconnected(v InstanceView) InstanceView             { v.AgentConnected = false; return v }
+
+func TestCanClaim(t *testing.T) {
+	one, two := DefaultLimit, Limit{n: 2}
+	tests := []struct {
+		name       string
+		limit      Limit
+		instances  []InstanceView
+		wantAction Action
+		wantReason string
+	}{
+		{"an idle cluster has room for the claim", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), serving("i-b")},
+			Proceed, "cluster prod: 1 of at most 1 instances out of service with this claim, limit 1"},
+		{"another job draining fills a limit of one", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), owned("i-abc", "other", StageDraining)},
+			BackOff, "cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-abc draining)"},
+		{"another job's claim counts as out of service", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), owned("i-abc", "other", StageAdmitting)},
+			BackOff, "cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-abc admitting)"},
+		{"an instance a person drained counts", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), withStatus(serving("i-abc"), "DRAINING")},
+			BackOff, "cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-abc draining, not by rollwave)"},
+		{"a failed instance left draining counts", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), withStatus(owned("i-abc", "old", StageFailed), "DRAINING")},
+			BackOff, "cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-abc failed, draining)"},
+		{"a failed instance that serves again does not count", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), owned("i-abc", "old", StageFailed)},
+			Proceed, "cluster prod: 1 of at most 1 instances out of service with this claim, limit 1"},
+		{"a staged instance of another job still serves", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), owned("i-abc", "other", StageStaged)},
+			Proceed, "cluster prod: 1 of at most 1 instances out of service with this claim, limit 1"},
+		{"a disconnected agent alone does not count", one,
+			[]InstanceView{owned("i-me", "me", StageStaged), disconnected(serving("i-abc"))},
+			Proceed, "cluster prod: 1 of at most 1 instances out of service with this claim, limit 1"},
+		{"a limit of two leaves room beside one drain", two,
+			[]InstanceView{owned("i-me", "me", StageStaged), owned("i-abc", "other", StageRebooting)},
+			Proceed, "cluster prod: 2 of at most 2 instances out of service with this claim, limit 2 (i-abc rebooting)"},
+		{"a redelivered claim is not counted twice", one,
+			[]InstanceView{owned("i-me", "me", StageAdmitting), serving("i-b")},
+			Proceed, "cluster prod: 1 of at most 1 instances out of service with this claim, limit 1"},
+		{"an instance a person drained before the claim is refused, never taken over", one,
+			[]InstanceView{withStatus(owned("i-me", "me", StageStaged), "DRAINING")},
+			Refuse, "cluster prod: i-me is DRAINING and rollwave did not drain it; it is left as it is"},
+		{"an instance that no longer carries the job is refused", one,
+			[]InstanceView{serving("i-b")},
+			Refuse, "cluster prod: no instance of the cluster carries rollwave.job=me"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := CanClaim("prod", tt.limit, tt.instances, "me")
+			if d.Action != tt.wantAction || d.Reason != tt.wantReason {
+				t.Errorf("CanClaim() = %s %q, want %s %q", d.Action, d.Reason, tt.wantAction, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestAdmit(t *testing.T) {
+	one, two := DefaultLimit, Limit{n: 2}
+	tests := []struct {
+		name        string
+		limit       Limit
+		instances   []InstanceView
+		wantAction  Action
+		wantReason  string
+		wantOutcome Code
+	}{
+		{"our claim alone fits a limit of one", one,
+			[]InstanceView{owned("i-me", "me", StageAdmitting), serving("i-b")},
+			Proceed, "cluster prod: 1 of at most 1 instances out of service with this admit, limit 1", ""},
+		{"our claim beside another job's claim exceeds a limit of one: back off", one,
+			[]InstanceView{owned("i-me", "me", StageAdmitting), owned("i-abc", "other", StageAdmitting)},
+			BackOff, "cluster prod: 2 of at most 1 instances out of service with this admit, over the limit 1 (i-abc admitting)", ""},
+		{"our claim beside a drain in progress exceeds a limit of one", one,
+			[]InstanceView{owned("i-me", "me", StageAdmitting), owned("i-abc", "other", StageDraining)},
+			BackOff, "cluster prod: 2 of at most 1 instances out of service with this admit, over the limit 1 (i-abc draining)", ""},
+		{"two claims fit a limit of two", two,
+			[]InstanceView{owned("i-me", "me", StageAdmitting), owned("i-abc", "other", StageAdmitting), serving("i-c")},
+			Proceed, "cluster prod: 2 of at most 2 instances out of service with this admit, limit 2 (i-abc admitting)", ""},
+		{"a percentage limit is taken of the cluster size", Limit{n: 50, percent: true},
+			[]InstanceView{owned("i-me", "me", StageAdmitting), owned("i-abc", "other", StageVerifying), serving("i-c"), serving("i-d")},
+			Proceed, "cluster prod: 2 of at most 2 instances out of service with this admit, limit 50% (i-abc verifying)", ""},
+		{"an instance already past admitting was admitted before (redelivery)", one,
+			[]InstanceView{withStatus(owned("i-me", "me", StageDraining), "DRAINING"), owned("i-abc", "other", StageAdmitting)},
+			Proceed, "cluster prod: i-me was admitted before (stage draining)", ""},
+		{"a claim someone else drained meanwhile is refused, never re-activated later", one,
+			[]InstanceView{withStatus(owned("i-me", "me", StageAdmitting), "DRAINING")},
+			Refuse, "cluster prod: i-me is DRAINING and rollwave did not drain it; it is left as it is", CodeDrainedByOther},
+		{"without a claim there is nothing to admit", one,
+			[]InstanceView{owned("i-me", "me", StageStaged)},
+			Refuse, `cluster prod: i-me has no claim to admit (stage "staged")`, CodeDrainFailed},
+		{"a vanished instance is refused", one,
+			[]InstanceView{serving("i-b")},
+			Refuse, "cluster prod: no instance of the cluster carries rollwave.job=me", CodeInstanceGone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Admit("prod", tt.limit, tt.instances, "me")
+			if d.Action != tt.wantAction || d.Reason != tt.wantReason || d.Outcome.Code != tt.wantOutcome {
+				t.Errorf("Admit() = %s %q (outcome %q), want %s %q (outcome %q)",
+					d.Action, d.Reason, d.Outcome.Code, tt.wantAction, tt.wantReason, tt.wantOutcome)
+			}
+			if d.Proceed() != (tt.wantAction == Proceed) {
+				t.Errorf("Admit().Proceed() = %v, want %v", d.Proceed(), tt.wantAction == Proceed)
+			}
+		})
+	}
+}
+
+// TestRacingClaimsNeverExceedTheLimit plays every interleaving of N drainers, each doing
+// claim -> re-read -> Admit (and withdrawing its claim when it does not proceed), against
+// clusters with some instances already out of service, and checks the invariant: the instances
+// allowed to proceed, plus those already out of service, never exceed the limit.
+func TestRacingClaimsNeverExceedTheLimit(t *testing.T) {
+	tests := []struct {
+		limit    Limit
+		size     int
+		racers   int
+		outAlrdy int
+	}{
+		{DefaultLimit, 4, 2, 0},
+		{DefaultLimit, 4, 3, 0},
+		{DefaultLimit, 4, 2, 1},
+		{Limit{n: 2}, 5, 3, 0},
+		{Limit{n: 2}, 5, 3, 1},
+		{Limit{n: 50, percent: true}, 6, 4, 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("limit %s, %d instances, %d racers, %d out already", tt.limit, tt.size, tt.racers, tt.outAlrdy), func(t *testing.T) {
+			// Each racer performs two events: 0 = write claim, 1 = read + decide.
+			var play func(order []int, counts []int)
+			play = func(order []int, counts []int) {
+				if len(order) == 2*tt.racers {
+					checkInterleaving(t, tt.limit, tt.size, tt.racers, tt.outAlrdy, order)
+					return
+				}
+				for r := 0; r < tt.racers; r++ {
+					if counts[r] < 2 {
+						counts[r]++
+						play(append(order, r), counts)
+						counts[r]--
+					}
+				}
+			}
+			play(nil, make([]int, tt.racers))
+		})
+	}
+}
+
+func checkInterleaving(t *testing.T, limit Limit, size, racers, outAlready int, order []int) {
+	t.Helper()
+	cluster := make([]InstanceView, size)
+	for i := range cluster {
+		cluster[i] = serving(fmt.Sprintf("i-%d", i))
+	}
+	for i := 0; i < outAlready; i++ {
+		cluster[size-1-i] = withStatus(owned(fmt.Sprintf("i-%d", size-1-i), fmt.Sprintf("old-%d", i), StageVerifying), "DRAINING")
+	}
+	for r := 0; r < racers; r++ {
+		cluster[r] = owned(fmt.Sprintf("i-%d", r), fmt.Sprintf("job-%d", r), StageStaged)
+	}
+	step := make([]int, racers)
+	proceeded := 0
+	for _, r := range order {
+		job := fmt.Sprintf("job-%d", r)
+		if step[r] == 0 {
+			cluster[r].Stage = StageAdmitting
+		} else {
+			d := Admit("prod", limit, append([]InstanceView(nil), cluster...), job)
+			if d.Proceed() {
+				cluster[r].Stage = StageDraining
+				proceeded++
+			} else {
+				cluster[r].Stage = StageStaged // withdraw the claim
+			}
+		}
+		step[r]++
+	}
+	if max := limit.Max(size); proceeded+outAlready > max {
+		t.Errorf("interleaving %v: %d proceeded with %d already out of service, over the limit %d", order, proceeded, outAlready, max)
+	}
+}

@@ -1,0 +1,55 @@
+package update
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rollwave/rollwave/shared/bottlerocket"
+)
+
+func TestVerify(t *testing.T) {
+	status := func(state bottlerocket.UpdateState, active string) bottlerocket.Status {
+		return bottlerocket.Status{UpdateState: state, ActivePartition: &bottlerocket.Partition{Image: bottlerocket.Image{Version: active}}}
+	}
+	targeted := Job{FromVersion: "1.19.5", TargetVersion: "1.20.3"}
+	untargeted := Job{FromVersion: "1.19.5"}
+	tests := []struct {
+		name   string
+		job    Job
+		status bottlerocket.Status
+		want   Verdict
+	}{
+		{"running the target is updated", targeted, status(bottlerocket.StateIdle, "1.20.3"),
+			Verdict{Done: true, Outcome: Updated("1.19.5", "1.20.3")}},
+		{"running the target with a newer update already available is still updated", targeted, status(bottlerocket.StateAvailable, "1.20.3"),
+			Verdict{Done: true, Outcome: Updated("1.19.5", "1.20.3")}},
+		{"without a target, any version other than the old one is updated", untargeted, status(bottlerocket.StateIdle, "1.20.4"),
+			Verdict{Done: true, Outcome: Updated("1.19.5", "1.20.4")}},
+		{"the old version with the update Ready has not rebooted yet", targeted, status(bottlerocket.StateReady, "1.19.5"),
+			Verdict{Reason: "still runs 1.19.5 with the update Ready: not rebooted yet"}},
+		{"the old version with the update Ready and no target: wait too", untargeted, status(bottlerocket.StateReady, "1.19.5"),
+			Verdict{Reason: "still runs 1.19.5 with the update Ready: not rebooted yet"}},
+		{"the old version and Available: the new version did not boot", targeted, status(bottlerocket.StateAvailable, "1.19.5"),
+			Verdict{Done: true, Outcome: Failed(CodeBootFailedRolledBack,
+				"booted 1.19.5 again (update state Available): the new version did not boot and Bottlerocket rolled back")}},
+		{"the old version and Idle: rolled back as well", untargeted, status(bottlerocket.StateIdle, "1.19.5"),
+			Verdict{Done: true, Outcome: Failed(CodeBootFailedRolledBack,
+				"booted 1.19.5 again (update state Idle): the new version did not boot and Bottlerocket rolled back")}},
+		{"a version that is neither old nor target fails", targeted, status(bottlerocket.StateIdle, "1.20.2"),
+			Verdict{Done: true, Outcome: Failed(CodeUnexpectedVersion, "runs 1.20.2, neither the target 1.20.3 nor the previous 1.19.5")}},
+		{"the target without a known old version is updated", Job{TargetVersion: "1.20.3"}, status(bottlerocket.StateIdle, "1.20.3"),
+			Verdict{Done: true, Outcome: Updated("", "1.20.3")}},
+		{"nothing to compare with cannot be verified", Job{}, status(bottlerocket.StateIdle, "1.20.3"),
+			Verdict{Done: true, Outcome: Failed(CodeUnverifiable, "runs 1.20.3, but the job has neither targetVersion nor fromVersion to compare with")}},
+		{"versions compare by precedence: build metadata is ignored", targeted, status(bottlerocket.StateIdle, "1.20.3+abc"),
+			Verdict{Done: true, Outcome: Updated("1.19.5", "1.20.3+abc")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Verify(tt.job, tt.status)); diff != "" {
+				t.Errorf("Verify() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
