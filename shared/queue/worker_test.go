@@ -1,0 +1,447 @@
+package queue_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/rs/zerolog"
+
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/queue/queuetest"
+)
+
+// fixture is a fake SQS with one queue (maxReceiveCount 3) and its dead-letter queue, and the
+// worker configuration for it. Use it inside a synctest bubble.
+type fixture struct {
+	sqs *queuetest.SQS
+	cfg queue.Config
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	f := fixture{sqs: queuetest.NewSQS()}
+	ctx := t.Context()
+	dlq, err := f.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: ptr("rollwave-patcher-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := f.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: ptr("rollwave-patcher"), Attributes: map[string]string{
+		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:rollwave-patcher-dlq","maxReceiveCount":3}`,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = queue.Config{
+		QueueURL: *q.QueueUrl, DeadLetterURL: *dlq.QueueUrl, MaxReceiveCount: 3,
+		VisibilityTimeout: 30 * time.Second, WaitTime: 20 * time.Second, Concurrency: 2,
+		ShutdownGrace: 10 * time.Second, Backoff: queue.Backoff{Initial: 5 * time.Second, Max: time.Minute},
+	}
+	return f
+}
+
+func (f fixture) send(t *testing.T, body string) {
+	t.Helper()
+	if _, err := queue.NewPublisher(f.sqs).Send(t.Context(), f.cfg.QueueURL, []byte(body), 0, map[string]string{"rollwave.job": "j-1"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs a worker until the returned stop is called; stop returns Run's error.
+func (f fixture) start(t *testing.T, h queue.Handler, log zerolog.Logger) (stop func() error) {
+	t.Helper()
+	w, err := queue.NewWorker(f.sqs, f.cfg, h, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	result := make(chan error, 1)
+	go func() { result <- w.Run(ctx) }()
+	return func() error { cancel(); return <-result }
+}
+
+func testLog(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
+
+// advance lets fake time pass inside a synctest bubble.
+func advance(d time.Duration) {
+	<-time.After(d)
+	synctest.Wait()
+}
+
+func TestOutcomeMapsToOneQueueAction(t *testing.T) {
+	type want struct {
+		queue      []queuetest.MessageState
+		deadLetter []queuetest.MessageState
+	}
+	jobAttr := map[string]string{"rollwave.job": "j-1"}
+	tests := []struct {
+		name    string
+		outcome queue.Outcome
+		want    func(received time.Time) want
+	}{
+		{"done deletes", queue.Done(), func(time.Time) want { return want{} }},
+		{"retry after hides for the delay", queue.RetryAfter(90*time.Second, "drain in progress"), func(r time.Time) want {
+			return want{queue: []queuetest.MessageState{{Body: "job", Attributes: jobAttr, ReceiveCount: 1, VisibleAt: r.Add(90 * time.Second)}}}
+		}},
+		{"retry hides for the first backoff", queue.Retry(errors.New("throttled")), func(r time.Time) want {
+			return want{queue: []queuetest.MessageState{{Body: "job", Attributes: jobAttr, ReceiveCount: 1, VisibleAt: r.Add(5 * time.Second)}}}
+		}},
+		{"poison moves to the dead-letter queue", queue.Poison("decode job: bad schema"), func(r time.Time) want {
+			return want{deadLetter: []queuetest.MessageState{{Body: "job", VisibleAt: r, Attributes: map[string]string{
+				"rollwave.job": "j-1", queue.AttrReason: "decode job: bad schema", queue.AttrSourceQueue: "rollwave-patcher",
+				queue.AttrReceiveCount: "1", queue.AttrFailedAt: r.UTC().Format(time.RFC3339Nano),
+			}}}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFixture(t)
+				var received time.Time
+				stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+					received = time.Now()
+					return tt.outcome
+				}, testLog(t))
+				f.send(t, "job")
+				synctest.Wait()
+				got := want{queue: f.sqs.Messages(f.cfg.QueueURL), deadLetter: f.sqs.Messages(f.cfg.DeadLetterURL)}
+				ignore := cmpopts.IgnoreFields(queuetest.MessageState{}, "ID")
+				if diff := cmp.Diff(tt.want(received), got, cmp.AllowUnexported(want{}), ignore, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("state after %s (-want +got):\n%s", tt.outcome, diff)
+				}
+				if err := stop(); err != nil {
+					t.Errorf("Run() = %v", err)
+				}
+			})
+		})
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	b := queue.Backoff{Initial: 5 * time.Second, Max: time.Minute}
+	for _, tt := range []struct {
+		receiveCount int
+		want         time.Duration
+	}{{1, 5 * time.Second}, {2, 10 * time.Second}, {3, 20 * time.Second}, {4, 40 * time.Second}, {5, time.Minute}, {500, time.Minute}} {
+		if got := b.Delay(tt.receiveCount); got != tt.want {
+			t.Errorf("Delay(%d) = %s, want %s", tt.receiveCount, got, tt.want)
+		}
+	}
+	if got := (queue.Backoff{}).Delay(7); got != 0 {
+		t.Errorf("zero Backoff.Delay(7) = %s, want 0", got)
+	}
+}
+
+func TestRetryBacksOffThenDeadLettersAtMaxReceiveCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		start := time.Now()
+		var at []time.Duration
+		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+			at = append(at, time.Since(start))
+			return queue.Retry(errors.New("describe instance: throttled"))
+		}, testLog(t))
+		f.send(t, "job")
+		advance(time.Minute)
+		if diff := cmp.Diff([]time.Duration{0, 5 * time.Second, 15 * time.Second}, at); diff != "" {
+			t.Errorf("handler calls since start (-want +got):\n%s", diff)
+		}
+		dl := f.sqs.Messages(f.cfg.DeadLetterURL)
+		if len(dl) != 1 || dl[0].Attributes[queue.AttrReason] != "retry 3 of 3 failed: describe instance: throttled" || dl[0].Attributes[queue.AttrReceiveCount] != "3" {
+			t.Errorf("dead-letter queue = %+v, want the job with reason \"retry 3 of 3 failed: describe instance: throttled\" and receive count 3", dl)
+		}
+		if n := len(f.sqs.Messages(f.cfg.QueueURL)); n != 0 {
+			t.Errorf("queue holds %d messages, want 0", n)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+func TestRetryAfterAtMaxReceiveCountRequeues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+			return queue.RetryAfter(time.Hour, "waiting for the drain")
+		}, testLog(t))
+		f.send(t, "job")
+		advance(2*time.Hour + time.Second) // receives at 0, 1h, 2h: the third reaches maxReceiveCount
+		now := time.Now()
+		got := f.sqs.Messages(f.cfg.QueueURL)
+		if len(got) != 1 || got[0].ReceiveCount != 0 || got[0].VisibleAt.Sub(now) != 15*time.Minute-time.Second || got[0].Attributes["rollwave.job"] != "j-1" {
+			t.Errorf("queue = %+v, want one fresh copy (receive count 0, with its attributes) visible 15 min after the third receive", got)
+		}
+		if n := len(f.sqs.Messages(f.cfg.DeadLetterURL)); n != 0 {
+			t.Errorf("dead-letter queue holds %d messages, want 0: waiting is not failing", n)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+func TestHeartbeatKeepsLongStepHidden(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		done := make(chan struct{})
+		stop := f.start(t, func(ctx context.Context, _ queue.Message) queue.Outcome {
+			defer close(done)
+			select {
+			case <-time.After(5 * time.Minute): // ten visibility timeouts
+				return queue.Done()
+			case <-ctx.Done():
+				return queue.Retry(ctx.Err())
+			}
+		}, testLog(t))
+		f.send(t, "job")
+		for range 9 {
+			advance(30 * time.Second)
+			if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 || !got[0].VisibleAt.After(time.Now()) || got[0].ReceiveCount != 1 {
+				t.Fatalf("at %s the queue holds %+v, want the message hidden and received once", time.Now(), got)
+			}
+		}
+		<-done
+		synctest.Wait()
+		if n := len(f.sqs.Messages(f.cfg.QueueURL)); n != 0 {
+			t.Errorf("queue holds %d messages after Done, want 0", n)
+		}
+		if got, want := f.sqs.Calls("ChangeMessageVisibility"), 30; got != want {
+			t.Errorf("ChangeMessageVisibility calls = %d, want %d (every 10 s for 5 min)", got, want)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+func TestShutdown(t *testing.T) {
+	tests := []struct {
+		name string
+		// handler runs until release is closed or, if honourCtx, until ctx is done.
+		work, grace  time.Duration
+		ignoreCtx    bool
+		wantRunTook  time.Duration
+		wantErr      bool
+		wantInQueue  bool
+	}{
+		{name: "handler finishing within the grace completes", work: 4 * time.Second, grace: 10 * time.Second, wantRunTook: 4 * time.Second},
+		{name: "handler past the grace is cancelled and its message returned", work: time.Hour, grace: 10 * time.Second, wantRunTook: 10 * time.Second, wantInQueue: true},
+		{name: "handler ignoring its context is abandoned and its message returned", work: time.Hour, grace: 10 * time.Second, ignoreCtx: true, wantRunTook: 20 * time.Second, wantErr: true, wantInQueue: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFixture(t)
+				f.cfg.ShutdownGrace = tt.grace
+				started, release := make(chan struct{}), make(chan struct{})
+				stop := f.start(t, func(ctx context.Context, _ queue.Message) queue.Outcome {
+					close(started)
+					cancelled := ctx.Done()
+					if tt.ignoreCtx {
+						cancelled = nil
+					}
+					select {
+					case <-time.After(tt.work):
+						return queue.Done()
+					case <-release:
+						return queue.Done()
+					case <-cancelled:
+						return queue.Retry(ctx.Err())
+					}
+				}, testLog(t))
+				f.send(t, "job")
+				<-started
+				begin := time.Now()
+				err := stop()
+				if took := time.Since(begin); took != tt.wantRunTook || (err != nil) != tt.wantErr {
+					t.Errorf("Run() = %v after %s, want error %t after %s", err, took, tt.wantErr, tt.wantRunTook)
+				}
+				got := f.sqs.Messages(f.cfg.QueueURL)
+				switch {
+				case tt.wantInQueue && (len(got) != 1 || got[0].VisibleAt.After(time.Now())):
+					t.Errorf("queue = %+v, want the message visible again at once", got)
+				case !tt.wantInQueue && len(got) != 0:
+					t.Errorf("queue = %+v, want it empty", got)
+				}
+				close(release)
+				synctest.Wait()
+				if tt.wantInQueue && len(f.sqs.Messages(f.cfg.QueueURL)) != 1 {
+					t.Errorf("a late outcome of an abandoned handler settled the message again")
+				}
+			})
+		})
+	}
+}
+
+func TestWorkerNeverHoldsMoreMessagesThanFreeSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.cfg.Concurrency = 3
+		release := make(chan struct{})
+		stop := f.start(t, func(ctx context.Context, _ queue.Message) queue.Outcome {
+			select {
+			case <-release:
+				return queue.Done()
+			case <-ctx.Done():
+				return queue.Retry(ctx.Err())
+			}
+		}, testLog(t))
+		for range 10 {
+			f.send(t, "job")
+		}
+		synctest.Wait()
+		hidden := 0
+		for _, m := range f.sqs.Messages(f.cfg.QueueURL) {
+			if m.VisibleAt.After(time.Now()) {
+				hidden++
+			}
+		}
+		if hidden != 3 {
+			t.Errorf("%d messages in flight, want 3 (the concurrency)", hidden)
+		}
+		close(release)
+		synctest.Wait()
+		if n := len(f.sqs.Messages(f.cfg.QueueURL)); n != 0 {
+			t.Errorf("queue holds %d messages, want 0", n)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+func TestFailedSettlementLosesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.send(t, "job")
+		f.sqs.FailNext("ReceiveMessage", errors.New("connection reset"))
+		f.sqs.FailNext("SendMessage", errors.New("throttled")) // the first dead-letter send
+		calls := 0
+		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+			calls++
+			return queue.Poison("unknown schema version")
+		}, testLog(t))
+		advance(time.Second) // the receive backoff
+		synctest.Wait()
+		if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 {
+			t.Fatalf("after a failed dead-letter send the queue holds %+v, want the message kept", got)
+		}
+		advance(f.cfg.VisibilityTimeout)
+		if calls != 2 || len(f.sqs.Messages(f.cfg.QueueURL)) != 0 || len(f.sqs.Messages(f.cfg.DeadLetterURL)) != 1 {
+			t.Errorf("after redelivery: %d handler calls, queue %+v, dead-letter queue %+v; want 2 calls, the message in the dead-letter queue only",
+				calls, f.sqs.Messages(f.cfg.QueueURL), f.sqs.Messages(f.cfg.DeadLetterURL))
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+func TestPanicIsRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome { panic("nil map") }, testLog(t))
+		f.send(t, "job")
+		synctest.Wait()
+		if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 || got[0].VisibleAt.Sub(time.Now()) != 5*time.Second {
+			t.Errorf("queue = %+v, want the message hidden for the first backoff", got)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the worker's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEveryLogLineOfAJobCarriesItsFields(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var out syncBuffer
+		stop := f.start(t, func(ctx context.Context, _ queue.Message) queue.Outcome {
+			queue.Annotate(ctx, queue.Fields{Job: "j-1", Cluster: "prod", Instance: "i-0abc"})
+			queue.Logger(ctx).Info().Msg("staging")
+			return queue.Done()
+		}, zerolog.New(&out))
+		f.send(t, "job")
+		synctest.Wait()
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+		var lines []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line %q is not JSON: %v", l, err)
+			}
+			if m["message_id"] != nil {
+				lines = append(lines, m)
+			}
+		}
+		if len(lines) != 2 {
+			t.Fatalf("log lines about the message = %v, want 2 (the handler's and the outcome)", lines)
+		}
+		for _, l := range lines {
+			for k, want := range map[string]any{"job": "j-1", "cluster": "prod", "instance": "i-0abc", "queue": "rollwave-patcher"} {
+				if l[k] != want {
+					t.Errorf("log line %v: %s = %v, want %v", l, k, l[k], want)
+				}
+			}
+		}
+	})
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	err := queue.Config{WaitTime: time.Minute}.Validate()
+	for _, want := range []string{"queue url", "dead-letter queue url", "max receive count", "visibility timeout", "wait time", "concurrency"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Config{}.Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestPublisherSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		p := queue.NewPublisher(f.sqs)
+		if _, err := p.Send(t.Context(), f.cfg.QueueURL, []byte("job"), 1500*time.Millisecond, map[string]string{"k": "v"}); err != nil {
+			t.Fatalf("Send() = %v", err)
+		}
+		got := f.sqs.Messages(f.cfg.QueueURL)
+		want := []queuetest.MessageState{{Body: "job", Attributes: map[string]string{"k": "v"}, VisibleAt: time.Now().Add(2 * time.Second)}}
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(queuetest.MessageState{}, "ID")); diff != "" {
+			t.Errorf("queue after Send (-want +got):\n%s", diff)
+		}
+		if _, err := p.Send(t.Context(), f.cfg.QueueURL, []byte("job"), 16*time.Minute, nil); err == nil {
+			t.Errorf("Send() with a 16 min delay = nil, want an error")
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
