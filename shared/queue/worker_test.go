@@ -228,11 +228,11 @@ func TestShutdown(t *testing.T) {
 	tests := []struct {
 		name string
 		// handler runs until release is closed or, if honourCtx, until ctx is done.
-		work, grace  time.Duration
-		ignoreCtx    bool
-		wantRunTook  time.Duration
-		wantErr      bool
-		wantInQueue  bool
+		work, grace time.Duration
+		ignoreCtx   bool
+		wantRunTook time.Duration
+		wantErr     bool
+		wantInQueue bool
 	}{
 		{name: "handler finishing within the grace completes", work: 4 * time.Second, grace: 10 * time.Second, wantRunTook: 4 * time.Second},
 		{name: "handler past the grace is cancelled and its message returned", work: time.Hour, grace: 10 * time.Second, wantRunTook: 10 * time.Second, wantInQueue: true},
