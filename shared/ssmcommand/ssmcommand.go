@@ -1,0 +1,384 @@
+// Package ssmcommand is rollwave's adapter for SSM Run Command: it runs a command document on
+// instances and waits for the output, sends a command without waiting (the reboot), answers
+// whether a command was already sent (so the reboot happens once per job, even across
+// crashes) and reports which instances the SSM agent serves.
+//
+// The adapter owns the SendCommand limit of 50 instance IDs, the polling of
+// GetCommandInvocation (InvocationDoesNotExist right after sending is normal), paging, error
+// classification (errors.go) and the mapping to the plain types below.
+package ssmcommand
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+// ssmAPI lists the SSM operations the adapter calls, with the SDK's signatures, so that
+// *ssm.Client satisfies it.
+type ssmAPI interface {
+	SendCommand(ctx context.Context, params *ssm.SendCommandInput, optFns ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
+	GetCommandInvocation(ctx context.Context, params *ssm.GetCommandInvocationInput, optFns ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
+	ListCommands(ctx context.Context, params *ssm.ListCommandsInput, optFns ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error)
+	DescribeInstanceInformation(ctx context.Context, params *ssm.DescribeInstanceInformationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
+}
+
+var _ ssmAPI = (*ssm.Client)(nil)
+
+const (
+	sendBatch       = 50  // SendCommand InstanceIds
+	infoBatch       = 50  // DescribeInstanceInformation InstanceIds filter values and MaxResults
+	listPage        = 50  // ListCommands MaxResults
+	maxCommentChars = 100 // SendCommand Comment
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultDeliveryTimeout = 10 * time.Minute // the original updater's 600 s (its PR #85)
+	DefaultWait            = 30 * time.Minute // above the documents' 1800 s execution timeout
+	DefaultPollInterval    = 2 * time.Second
+)
+
+// Status is the state of one invocation: SSM's invocation status, or its more precise status
+// detail when that is terminal (Undeliverable, DeliveryTimedOut, ExecutionTimedOut, …).
+type Status string
+
+// Invocation statuses.
+const (
+	StatusPending           Status = "Pending"
+	StatusInProgress        Status = "InProgress"
+	StatusDelayed           Status = "Delayed"
+	StatusSuccess           Status = "Success"
+	StatusFailed            Status = "Failed"
+	StatusTimedOut          Status = "TimedOut"
+	StatusCancelled         Status = "Cancelled"
+	StatusCancelling        Status = "Cancelling"
+	StatusUndeliverable     Status = "Undeliverable"
+	StatusDeliveryTimedOut  Status = "DeliveryTimedOut"
+	StatusExecutionTimedOut Status = "ExecutionTimedOut"
+	StatusTerminated        Status = "Terminated"
+	StatusInvalidPlatform   Status = "InvalidPlatform"
+	StatusAccessDenied      Status = "AccessDenied"
+)
+
+// Terminal reports whether an invocation in status s will not change any more.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusSuccess, StatusFailed, StatusTimedOut, StatusCancelled, StatusUndeliverable,
+		StatusDeliveryTimedOut, StatusExecutionTimedOut, StatusTerminated, StatusInvalidPlatform, StatusAccessDenied:
+		return true
+	}
+	return false
+}
+
+// statusOf picks the detail when it is terminal and more precise than the status.
+func statusOf(status types.CommandInvocationStatus, details *string) Status {
+	if d := Status(aws.ToString(details)); d.Terminal() && d != StatusSuccess {
+		return d
+	}
+	return Status(status)
+}
+
+// Result is the outcome of one invocation on one instance.
+type Result struct {
+	CommandID    string
+	Status       Status
+	ResponseCode int // the exit code of the shell command; -1 while it has none
+	Stdout       string
+	Stderr       string
+	// Err is set when the command was not sent to the instance (ErrInvalidInstance, …) or
+	// its status could not be learnt before the wait ended (ErrWaitTimeout, …).
+	Err error
+}
+
+// OK reports whether the command ran and exited 0.
+func (r Result) OK() bool { return r.Err == nil && r.Status == StatusSuccess && r.ResponseCode == 0 }
+
+// Options tune Run. The zero value uses the defaults above.
+type Options struct {
+	// Comment is stored with the command (at most 100 characters); Sent looks it up.
+	Comment string
+	// DeliveryTimeout is SendCommand's TimeoutSeconds: how long SSM tries to reach an
+	// instance that is not connected.
+	DeliveryTimeout time.Duration
+	// Wait bounds how long Run waits for every invocation to finish.
+	Wait time.Duration
+	// PollInterval is the pause between two rounds of GetCommandInvocation.
+	PollInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.DeliveryTimeout <= 0 {
+		o.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	if o.Wait <= 0 {
+		o.Wait = DefaultWait
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	return o
+}
+
+// Client is the SSM Run Command adapter. It is safe for concurrent use.
+type Client struct {
+	api ssmAPI
+}
+
+// New returns a Client that calls SSM through api, normally an *ssm.Client.
+func New(api *ssm.Client) *Client { return &Client{api: api} }
+
+func newClient(api ssmAPI) *Client { return &Client{api: api} }
+
+func validComment(doc, comment string) error {
+	if doc == "" {
+		return fmt.Errorf("send command: %w: no document", ErrInvalid)
+	}
+	if len(comment) > maxCommentChars {
+		return fmt.Errorf("send %s: %w: comment is %d characters, at most %d", doc, ErrInvalid, len(comment), maxCommentChars)
+	}
+	return nil
+}
+
+func (c *Client) send(ctx context.Context, doc string, ids []string, comment string, delivery time.Duration) (string, error) {
+	in := &ssm.SendCommandInput{
+		DocumentName:    aws.String(doc),
+		DocumentVersion: aws.String("$DEFAULT"),
+		InstanceIds:     ids,
+		TimeoutSeconds:  aws.Int32(int32(max(delivery, 30*time.Second) / time.Second)),
+	}
+	if comment != "" {
+		in.Comment = aws.String(comment)
+	}
+	out, err := c.api.SendCommand(ctx, in)
+	if err != nil {
+		return "", classify(err)
+	}
+	return aws.ToString(out.Command.CommandId), nil
+}
+
+// Send sends doc to one instance with comment and returns the command ID without waiting for
+// the result. It is meant for the reboot, whose invocation may never report back because the
+// host goes down under it; pair it with Sent to send at most once.
+func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (string, error) {
+	if err := validComment(doc, comment); err != nil {
+		return "", err
+	}
+	id, err := c.send(ctx, doc, []string{instanceID}, comment, DefaultDeliveryTimeout)
+	if err != nil {
+		return "", fmt.Errorf("send %s to %s: %w", doc, instanceID, err)
+	}
+	return id, nil
+}
+
+// Run sends doc to every instance in instanceIDs (in batches of 50, SSM's limit) and waits
+// until every invocation reaches a terminal status, polling GetCommandInvocation every
+// opts.PollInterval, for at most opts.Wait.
+//
+// The result holds one entry per distinct instance ID. An instance that could not be sent the
+// command (for example ErrInvalidInstance: a batch with an unmanaged instance is re-sent one
+// instance at a time so the others still run) or whose status was not learnt in time
+// (ErrWaitTimeout) has Result.Err set. Run returns an error only when no command could be sent
+// at all, or when ctx ends (then with the results learnt so far).
+func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts Options) (map[string]Result, error) {
+	if err := validComment(doc, opts.Comment); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	deadline := time.NewTimer(opts.Wait)
+	defer deadline.Stop()
+
+	ids := slices.Compact(slices.Sorted(slices.Values(instanceIDs)))
+	results := make(map[string]Result, len(ids))
+	var (
+		sent     int
+		firstErr error
+	)
+	for batch := range slices.Chunk(ids, sendBatch) {
+		for id, r := range c.sendBatch(ctx, doc, batch, opts) {
+			results[id] = r
+			if r.Err == nil {
+				sent++
+			} else if firstErr == nil {
+				firstErr = r.Err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return results, fmt.Errorf("run %s: %w", doc, err)
+		}
+	}
+	if sent == 0 && firstErr != nil {
+		return results, fmt.Errorf("run %s: %w", doc, firstErr)
+	}
+
+	ticker := time.NewTicker(opts.PollInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
+		case <-deadline.C:
+			for id, r := range results {
+				if r.Err == nil && !r.Status.Terminal() {
+					r.Err = fmt.Errorf("wait for %s on %s (last status %s): %w", doc, id, r.Status, ErrWaitTimeout)
+					results[id] = r
+				}
+			}
+			return results, nil
+		case <-ticker.C:
+		}
+		pending := 0
+		for _, id := range ids {
+			r := results[id]
+			if r.Err != nil || r.Status.Terminal() {
+				continue
+			}
+			next, err := c.Invocation(ctx, r.CommandID, id)
+			switch {
+			case err == nil:
+				results[id] = next
+			case ctx.Err() != nil:
+				return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
+			case !IsTransient(err):
+				r.Err = err
+				results[id] = r
+				continue
+			}
+			if !results[id].Status.Terminal() {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return results, nil
+		}
+	}
+}
+
+// sendBatch sends doc to ids in one call; when SSM rejects the call because of an instance ID,
+// it sends to each instance alone so that one unmanaged instance does not stop the others.
+func (c *Client) sendBatch(ctx context.Context, doc string, ids []string, opts Options) map[string]Result {
+	out := make(map[string]Result, len(ids))
+	cmd, err := c.send(ctx, doc, ids, opts.Comment, opts.DeliveryTimeout)
+	if err == nil {
+		for _, id := range ids {
+			out[id] = Result{CommandID: cmd, Status: StatusPending, ResponseCode: -1}
+		}
+		return out
+	}
+	if len(ids) > 1 && errors.Is(err, ErrInvalidInstance) {
+		for _, id := range ids {
+			for k, v := range c.sendBatch(ctx, doc, []string{id}, opts) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	for _, id := range ids {
+		out[id] = Result{Status: StatusUndeliverable, ResponseCode: -1, Err: fmt.Errorf("send %s to %s: %w", doc, id, err)}
+	}
+	return out
+}
+
+// Invocation returns the current state of the invocation of commandID on instanceID, without
+// waiting. An invocation SSM does not know yet (right after SendCommand) is StatusPending.
+func (c *Client) Invocation(ctx context.Context, commandID, instanceID string) (Result, error) {
+	out, err := c.api.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{
+		CommandId:  aws.String(commandID),
+		InstanceId: aws.String(instanceID),
+	})
+	if err != nil {
+		err = classify(err)
+		if errors.Is(err, errInvocationNotYet) {
+			return Result{CommandID: commandID, Status: StatusPending, ResponseCode: -1}, nil
+		}
+		return Result{}, fmt.Errorf("get invocation %s on %s: %w", commandID, instanceID, err)
+	}
+	return Result{
+		CommandID:    commandID,
+		Status:       statusOf(out.Status, out.StatusDetails),
+		ResponseCode: int(out.ResponseCode),
+		Stdout:       aws.ToString(out.StandardOutputContent),
+		Stderr:       aws.ToString(out.StandardErrorContent),
+	}, nil
+}
+
+// Sent reports whether a command of document doc with exactly this comment was already sent to
+// instanceID, whatever its status, within SSM's command history (30 days). Together with a
+// comment that names the job, it makes sending the reboot idempotent across crashes.
+func (c *Client) Sent(ctx context.Context, instanceID, doc, comment string) (bool, error) {
+	in := &ssm.ListCommandsInput{
+		InstanceId: aws.String(instanceID),
+		Filters:    []types.CommandFilter{{Key: types.CommandFilterKeyDocumentName, Value: aws.String(doc)}},
+		MaxResults: aws.Int32(listPage),
+	}
+	for {
+		out, err := c.api.ListCommands(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("list commands of %s on %s: %w", doc, instanceID, classify(err))
+		}
+		for _, cmd := range out.Commands {
+			if aws.ToString(cmd.Comment) == comment && aws.ToString(cmd.DocumentName) == doc {
+				return true, nil
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return false, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// Online reports, for every instance in instanceIDs, whether its SSM agent is connected
+// (PingStatus Online). An instance SSM does not know is reported false.
+func (c *Client) Online(ctx context.Context, instanceIDs []string) (map[string]bool, error) {
+	online := make(map[string]bool, len(instanceIDs))
+	for _, id := range instanceIDs {
+		online[id] = false
+	}
+	for batch := range slices.Chunk(instanceIDs, infoBatch) {
+		if err := c.online(ctx, batch, online); err != nil {
+			return nil, err
+		}
+	}
+	return online, nil
+}
+
+// online fills online for ids. SSM refuses a filter naming an instance it does not know with
+// InvalidInstanceId: then each instance is asked about alone, and the unknown one stays false.
+func (c *Client) online(ctx context.Context, ids []string, online map[string]bool) error {
+	in := &ssm.DescribeInstanceInformationInput{
+		Filters:    []types.InstanceInformationStringFilter{{Key: aws.String(string(types.InstanceInformationFilterKeyInstanceIds)), Values: ids}},
+		MaxResults: aws.Int32(infoBatch),
+	}
+	for {
+		out, err := c.api.DescribeInstanceInformation(ctx, in)
+		if err != nil {
+			err = classify(err)
+			if errors.Is(err, ErrInvalidInstance) {
+				if len(ids) == 1 {
+					return nil
+				}
+				for _, id := range ids {
+					if err := c.online(ctx, []string{id}, online); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return fmt.Errorf("describe instance information: %w", err)
+		}
+		for _, info := range out.InstanceInformationList {
+			online[aws.ToString(info.InstanceId)] = info.PingStatus == types.PingStatusOnline
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}

@@ -1,0 +1,227 @@
+package ssmcommand
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+)
+
+// stubSSM is an SSM whose invocations exist only after `polls` GetCommandInvocation calls
+// (InvocationDoesNotExist before) and then succeed; instances named "bad-…" are unmanaged.
+type stubSSM struct {
+	mu       sync.Mutex
+	sends    [][]string
+	gets     map[string]int
+	polls    int
+	never    bool // invocations stay InProgress
+	commands []types.Command
+}
+
+func (s *stubSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...func(*ssm.Options)) (*ssm.SendCommandOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(in.InstanceIds) > 50 {
+		return nil, &smithy.GenericAPIError{Code: "ValidationException", Message: "at most 50"}
+	}
+	if aws.ToString(in.DocumentVersion) != "$DEFAULT" || aws.ToInt32(in.TimeoutSeconds) < 30 {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameters", Message: "version/timeout"}
+	}
+	s.sends = append(s.sends, in.InstanceIds)
+	for _, id := range in.InstanceIds {
+		if strings.HasPrefix(id, "bad-") {
+			return nil, &types.InvalidInstanceId{Message: aws.String(id)}
+		}
+	}
+	id := fmt.Sprintf("cmd-%d", len(s.sends))
+	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: aws.String(id)}}, nil
+}
+
+func (s *stubSSM) GetCommandInvocation(_ context.Context, in *ssm.GetCommandInvocationInput, _ ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gets == nil {
+		s.gets = map[string]int{}
+	}
+	key := aws.ToString(in.CommandId) + "/" + aws.ToString(in.InstanceId)
+	s.gets[key]++
+	if s.gets[key] <= s.polls {
+		return nil, &types.InvocationDoesNotExist{}
+	}
+	if s.never {
+		return &ssm.GetCommandInvocationOutput{Status: types.CommandInvocationStatusInProgress}, nil
+	}
+	return &ssm.GetCommandInvocationOutput{
+		Status: types.CommandInvocationStatusSuccess, StatusDetails: aws.String("Success"),
+		StandardOutputContent: aws.String("out " + aws.ToString(in.InstanceId)),
+	}, nil
+}
+
+func (s *stubSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	// Two pages: the first holds the first command, the second the rest.
+	if in.NextToken == nil && len(s.commands) > 1 {
+		return &ssm.ListCommandsOutput{Commands: s.commands[:1], NextToken: aws.String("2")}, nil
+	}
+	if in.NextToken == nil {
+		return &ssm.ListCommandsOutput{Commands: s.commands}, nil
+	}
+	return &ssm.ListCommandsOutput{Commands: s.commands[1:]}, nil
+}
+
+func (s *stubSSM) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
+	out := &ssm.DescribeInstanceInformationOutput{}
+	for _, id := range in.Filters[0].Values {
+		if strings.HasPrefix(id, "bad-") {
+			return nil, &types.InvalidInstanceId{}
+		}
+		status := types.PingStatusOnline
+		if strings.HasPrefix(id, "off-") {
+			status = types.PingStatusConnectionLost
+		}
+		out.InstanceInformationList = append(out.InstanceInformationList, types.InstanceInformation{InstanceId: aws.String(id), PingStatus: status})
+	}
+	return out, nil
+}
+
+func ids(prefix string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("%s%03d", prefix, i))
+	}
+	return out
+}
+
+func TestRunSendsInFiftiesAndPollsPastInvocationDoesNotExist(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &stubSSM{polls: 2}
+		start := time.Now()
+		got, err := newClient(s).Run(t.Context(), "check", append(ids("i-", 120), "i-000"), Options{PollInterval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.sends) != 3 || len(s.sends[0]) != 50 || len(s.sends[2]) != 20 {
+			t.Errorf("SendCommand batches = %d, want 50+50+20 distinct IDs", len(s.sends))
+		}
+		if len(got) != 120 {
+			t.Errorf("Run() returned %d results, want 120", len(got))
+		}
+		if r := got["i-007"]; !r.OK() || r.Stdout != "out i-007" || r.CommandID != "cmd-1" {
+			t.Errorf("Run()[i-007] = %+v, want Success with its output", r)
+		}
+		if waited := time.Since(start); waited != 3*time.Second {
+			t.Errorf("Run() took %v, want 3 polls of 1s", waited)
+		}
+	})
+}
+
+func TestRunIsolatesUnmanagedInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &stubSSM{}
+		got, err := newClient(s).Run(t.Context(), "check", []string{"i-1", "bad-2", "i-3"}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got["i-1"].OK() || !got["i-3"].OK() {
+			t.Errorf("Run() = %+v, want i-1 and i-3 to succeed", got)
+		}
+		if r := got["bad-2"]; !errors.Is(r.Err, ErrInvalidInstance) {
+			t.Errorf("Run()[bad-2] = %+v, want ErrInvalidInstance", r)
+		}
+		if _, err := newClient(s).Run(t.Context(), "check", []string{"bad-1"}, Options{}); !errors.Is(err, ErrInvalidInstance) {
+			t.Errorf("Run(only unmanaged) error = %v, want ErrInvalidInstance", err)
+		}
+	})
+}
+
+func TestRunStopsAtTheWaitAndAtCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &stubSSM{never: true}
+		got, err := newClient(s).Run(t.Context(), "apply", []string{"i-1"}, Options{Wait: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := got["i-1"]; !errors.Is(r.Err, ErrWaitTimeout) || r.Status != StatusInProgress {
+			t.Errorf("Run()[i-1] = %+v, want InProgress with ErrWaitTimeout", r)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if _, err := newClient(s).Run(ctx, "apply", []string{"i-1"}, Options{}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run(ctx ends) error = %v, want context.DeadlineExceeded", err)
+		}
+	})
+}
+
+func TestSentMatchesDocumentAndCommentOnEveryPage(t *testing.T) {
+	s := &stubSSM{commands: []types.Command{
+		{DocumentName: aws.String("reboot"), Comment: aws.String("rollwave job A")},
+		{DocumentName: aws.String("reboot"), Comment: aws.String("rollwave job B")},
+	}}
+	c := newClient(s)
+	for _, tt := range []struct {
+		comment string
+		want    bool
+	}{{"rollwave job A", true}, {"rollwave job B", true}, {"rollwave job C", false}} {
+		if got, err := c.Sent(t.Context(), "i-1", "reboot", tt.comment); got != tt.want || err != nil {
+			t.Errorf("Sent(%q) = %v, %v; want %v, nil", tt.comment, got, err, tt.want)
+		}
+	}
+}
+
+func TestOnline(t *testing.T) {
+	got, err := newClient(&stubSSM{}).Online(t.Context(), []string{"i-1", "off-2", "bad-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"i-1": true, "off-2": false, "bad-3": false}
+	if !maps.Equal(got, want) {
+		t.Errorf("Online() = %v, want %v", got, want)
+	}
+}
+
+func TestStatusOfPrefersTerminalDetail(t *testing.T) {
+	tests := []struct {
+		status  types.CommandInvocationStatus
+		details string
+		want    Status
+	}{
+		{types.CommandInvocationStatusTimedOut, "DeliveryTimedOut", StatusDeliveryTimedOut},
+		{types.CommandInvocationStatusTimedOut, "ExecutionTimedOut", StatusExecutionTimedOut},
+		{types.CommandInvocationStatusFailed, "Undeliverable", StatusUndeliverable},
+		{types.CommandInvocationStatusSuccess, "Success", StatusSuccess},
+		{types.CommandInvocationStatusInProgress, "InProgress", StatusInProgress},
+	}
+	for _, tt := range tests {
+		if got := statusOf(tt.status, aws.String(tt.details)); got != tt.want {
+			t.Errorf("statusOf(%s, %s) = %s, want %s", tt.status, tt.details, got, tt.want)
+		}
+	}
+	if !slices.ContainsFunc([]Status{StatusUndeliverable}, Status.Terminal) {
+		t.Error("Undeliverable is not terminal")
+	}
+}
+
+func TestClassify(t *testing.T) {
+	if err := classify(&types.InvalidInstanceId{}); !errors.Is(err, ErrInvalidInstance) || IsTransient(err) {
+		t.Errorf("classify(InvalidInstanceId) = %v, want ErrInvalidInstance only", err)
+	}
+	if err := classify(&smithy.GenericAPIError{Code: "ThrottlingException"}); !errors.Is(err, ErrThrottled) || !IsTransient(err) {
+		t.Errorf("classify(ThrottlingException) = %v, want throttled and transient", err)
+	}
+	if err := classify(&types.InternalServerError{}); !IsTransient(err) {
+		t.Errorf("classify(InternalServerError) = %v, want transient", err)
+	}
+	if err := classify(&types.InvalidDocument{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("classify(InvalidDocument) = %v, want ErrInvalid", err)
+	}
+}
