@@ -78,7 +78,7 @@ func owned(id, job string, s Stage) InstanceView {
 	return v
 }
 func withStatus(v InstanceView, status string) InstanceView { v.Status = status; return v }
-func disconnected(v InstanceView) InstanceView             { v.AgentConnected = false; return v }
+func disconnected(v InstanceView) InstanceView              { v.AgentConnected = false; return v }
 
 func TestCanClaim(t *testing.T) {
 	one, two := DefaultLimit, Limit{n: 2}

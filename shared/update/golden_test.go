@@ -47,7 +47,7 @@ var goldens = []struct {
 			TargetVersion: "1.20.3", RequestedBy: "rollwave-scanner", Reason: "update available: 1.19.5 -> 1.20.3",
 			Step: StepStage, ContainerInstanceARN: ciARN, EC2InstanceID: ec2ID, FromVersion: "1.19.5",
 			CreatedAt: at("09:00:00"),
-			History: []Entry{{Step: StepStage, At: at("09:00:00"), By: "scanner", Note: "update check: Available"}}},
+			History:   []Entry{{Step: StepStage, At: at("09:00:00"), By: "scanner", Note: "update check: Available"}}},
 	},
 	{
 		file:      "at-verify.json",

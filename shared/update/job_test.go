@@ -28,7 +28,10 @@ func TestDecodeAcceptsValidJobs(t *testing.T) {
 			func(j Job) Job { j.Instance = ciARN; return j }},
 		{"an old-style container instance ARN without the cluster is accepted",
 			strings.Replace(minimal, ec2ID, "arn:aws:ecs:us-east-1:123456789012:container-instance/0f1e2d3c", 1),
-			func(j Job) Job { j.Instance = "arn:aws:ecs:us-east-1:123456789012:container-instance/0f1e2d3c"; return j }},
+			func(j Job) Job {
+				j.Instance = "arn:aws:ecs:us-east-1:123456789012:container-instance/0f1e2d3c"
+				return j
+			}},
 		{"a short 8-digit EC2 instance ID is accepted", strings.Replace(minimal, ec2ID, "i-0123abcd", 1),
 			func(j Job) Job { j.Instance = "i-0123abcd"; return j }},
 		{"the cluster may be an ARN", strings.Replace(minimal, `"prod"`, `"arn:aws:ecs:eu-west-1:123456789012:cluster/prod"`, 1),
