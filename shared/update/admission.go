@@ -120,11 +120,15 @@ func (d Decision) Proceed() bool { return d.Action == Proceed }
 // instance that job me owns (rollwave.job == me): whether the cluster's out-of-service count, with
 // the claim added, would stay within the limit. It saves a write and an immediate back-off when
 // the cluster is plainly full; it decides nothing on its own: only Admit, after the claim is
-// written and the cluster re-read, may let the drain proceed.
+// written and the cluster re-read, may let the drain proceed. An instance already past admitting
+// (a redelivered message) proceeds: it was admitted before.
 func CanClaim(cluster string, limit Limit, instances []InstanceView, me string) Decision {
 	mine, ok := find(instances, me)
 	if !ok {
 		return refuse(cluster, limit, instances, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
+	}
+	if mine.Stage.DrainedByRollwave() {
+		return admittedBefore(cluster, limit, instances, mine)
 	}
 	if d, refused := refuseForeignDrain(cluster, limit, instances, mine); refused {
 		return d
@@ -157,9 +161,7 @@ func Admit(cluster string, limit Limit, instances []InstanceView, me string) Dec
 	}
 	switch {
 	case mine.Stage.DrainedByRollwave():
-		d := decide(cluster, limit, len(instances), 0, nil, "")
-		d.Action, d.Reason = Proceed, fmt.Sprintf("cluster %s: %s was admitted before (stage %s)", cluster, mine.name(), mine.Stage)
-		return d
+		return admittedBefore(cluster, limit, instances, mine)
 	case mine.Stage != StageAdmitting:
 		return refuse(cluster, limit, instances, Failed(CodeDrainFailed,
 			fmt.Sprintf("%s has no claim to admit (stage %q)", mine.name(), mine.Stage)))
@@ -178,6 +180,12 @@ func Admit(cluster string, limit Limit, instances []InstanceView, me string) Dec
 		}
 	}
 	return decide(cluster, limit, len(instances), count, others, "admit")
+}
+
+// admittedBefore is the decision for a redelivered job whose instance is already past admitting.
+func admittedBefore(cluster string, limit Limit, instances []InstanceView, mine InstanceView) Decision {
+	return Decision{Action: Proceed, Max: limit.Max(len(instances)),
+		Reason: fmt.Sprintf("cluster %s: %s was admitted before (stage %s)", cluster, mine.name(), mine.Stage)}
 }
 
 func find(instances []InstanceView, job string) (InstanceView, bool) {
@@ -215,7 +223,6 @@ func decide(cluster string, limit Limit, total, count int, others []string, what
 		detail = " (" + strings.Join(others, ", ") + ")"
 	}
 	switch {
-	case what == "":
 	case d.Action == Proceed:
 		d.Reason = fmt.Sprintf("cluster %s: %d of at most %d instances out of service with this %s, limit %s%s",
 			cluster, count, d.Max, what, limit, detail)
