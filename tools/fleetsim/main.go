@@ -1,0 +1,135 @@
+// Command fleetsim simulates a fleet of Bottlerocket container instances behind the real ECS,
+// SSM and EC2 wire protocols, and publishes the ECS events to EventBridge. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/rs/zerolog"
+
+	"github.com/rollwave/rollwave/tools/fleetsim/internal/events"
+	"github.com/rollwave/rollwave/tools/fleetsim/internal/scenario"
+	"github.com/rollwave/rollwave/tools/fleetsim/internal/server"
+	"github.com/rollwave/rollwave/tools/fleetsim/internal/sim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fleetsim:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	listen, scenario, eventBus, account, region string
+	timeScale                                   float64
+}
+
+func parseFlags(args []string, getenv func(string) string) (options, error) {
+	fs := flag.NewFlagSet("fleetsim", flag.ContinueOnError)
+	var o options
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:4599", "address to serve the AWS and admin APIs on")
+	fs.StringVar(&o.scenario, "scenario", "", "scenario file to load at start (empty: start empty)")
+	fs.Float64Var(&o.timeScale, "time-scale", 0, "virtual seconds per real second; overrides the scenario's when > 0")
+	fs.StringVar(&o.eventBus, "event-bus", "default", "EventBridge event bus for the ECS events")
+	fs.StringVar(&o.account, "account", "", "AWS account ID (default: the scenario's, else 123456789012)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.region = getenv("AWS_REGION")
+	if o.region == "" {
+		o.region = "us-east-1"
+	}
+	if o.timeScale < 0 {
+		return o, errors.New("-time-scale must not be negative")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := parseFlags(args, getenv)
+	if err != nil {
+		return err
+	}
+	level := zerolog.InfoLevel
+	if l, err := zerolog.ParseLevel(getenv("FLEETSIM_LOG_LEVEL")); err == nil && getenv("FLEETSIM_LOG_LEVEL") != "" {
+		level = l
+	}
+	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("app", "fleetsim").Logger()
+
+	counters := &sim.EventCounters{}
+	var pub *events.Publisher
+	if getenv("AWS_ENDPOINT_URL_EVENTBRIDGE") != "" || getenv("AWS_ENDPOINT_URL") != "" {
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(o.region))
+		if err != nil {
+			return fmt.Errorf("load aws config: %w", err)
+		}
+		pub = events.NewPublisher(eventbridge.NewFromConfig(cfg), o.eventBus, log, counters)
+	} else {
+		log.Warn().Msg("neither AWS_ENDPOINT_URL_EVENTBRIDGE nor AWS_ENDPOINT_URL is set: ECS events are not published")
+	}
+	opts := sim.Options{Log: log, TimeScale: o.timeScale, Account: o.account, Region: o.region}
+	if pub != nil {
+		opts.Emit = pub.Enqueue
+	}
+	world := sim.New(opts)
+	if o.scenario != "" {
+		b, err := os.ReadFile(o.scenario)
+		if err != nil {
+			return fmt.Errorf("read scenario: %w", err)
+		}
+		sc, err := scenario.Parse(b)
+		if err != nil {
+			return fmt.Errorf("load scenario %s: %w", o.scenario, err)
+		}
+		world.Load(sc)
+	}
+	defer world.Close()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: server.New(world, counters, log), ReadHeaderTimeout: 10 * time.Second}
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		if pub != nil {
+			pub.Run(pubCtx)
+		}
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("scenario", o.scenario).Str("region", o.region).Msg("fleetsim serving")
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopPub()
+	<-pubDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
