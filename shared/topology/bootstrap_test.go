@@ -19,7 +19,7 @@ import (
 
 func TestBootstrapOnMoto(t *testing.T) {
 	ctx := t.Context()
-	cfg := motoConfig()
+	cfg := motoConfig(t)
 	sqsClient, events := sqs.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg)
 	top := topology.Default(fmt.Sprintf("rw%d", time.Now().UnixNano()%1e6))
 
