@@ -64,7 +64,15 @@ type InstanceView struct {
 // (whoever drained it), or its stage is admitting or later (rollwave took it, or is about to).
 // A disconnected agent alone does not count: agents reconnect several times an hour as a matter
 // of course, and counting the flaps would stall every rollout.
+//
+// An instance that a failed job left out of service for a person (stage failed) does not count
+// either: it is parked, like a terminated instance, and the rest of the cluster goes on with its
+// update (docs/decisions/failed-instances-and-the-limit.md). Repeated failures halt a cluster
+// through the error budget, not through the limit.
 func (v InstanceView) OutOfService() bool {
+	if v.Stage == StageFailed {
+		return false
+	}
 	return v.Status != "ACTIVE" || v.Stage.TakenOutOfService()
 }
 

@@ -264,3 +264,24 @@ func checkInterleaving(t *testing.T, limit Limit, size, racers, outAlready int, 
 		t.Errorf("interleaving %v: %d proceeded with %d already out of service, over the limit %d", order, proceeded, outAlready, max)
 	}
 }
+
+func TestOutOfService(t *testing.T) {
+	tests := []struct {
+		name string
+		v    InstanceView
+		want bool
+	}{
+		{"an active instance nobody touched serves", InstanceView{Status: "ACTIVE"}, false},
+		{"an instance a person drained is out", InstanceView{Status: "DRAINING"}, true},
+		{"rollwave's claim counts before DRAINING is set", InstanceView{Status: "ACTIVE", Stage: StageAdmitting}, true},
+		{"a staged instance still serves", InstanceView{Status: "ACTIVE", Stage: StageStaged}, false},
+		{"a rebooting instance is out", InstanceView{Status: "DRAINING", Stage: StageRebooting}, true},
+		{"a disconnected agent alone does not count", InstanceView{Status: "ACTIVE", AgentConnected: false}, false},
+		{"an instance parked after a failed update does not hold a slot", InstanceView{Status: "DRAINING", Stage: StageFailed}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.v.OutOfService(); got != tt.want {
+			t.Errorf("%s: OutOfService(%+v) = %v, want %v", tt.name, tt.v, got, tt.want)
+		}
+	}
+}
