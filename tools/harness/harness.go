@@ -74,7 +74,8 @@ type options struct {
 // Option configures Start.
 type Option func(*options)
 
-// WithScenario starts fleetsim with the scenario file at path (-scenario).
+// WithScenario starts fleetsim with the scenario file at path (-scenario), relative to the
+// test's working directory (its package directory).
 func WithScenario(path string) Option { return func(o *options) { o.scenario = path } }
 
 // WithTimeScale makes fleetsim's simulated time run n times faster than real time (-time-scale).
@@ -204,7 +205,11 @@ func (s *Stack) startFleetsim(o options) {
 		addr := freeAddr(t)
 		args := []string{"-listen", addr}
 		if o.scenario != "" {
-			args = append(args, "-scenario", o.scenario)
+			path, err := filepath.Abs(o.scenario)
+			if err != nil {
+				t.Fatalf("scenario: %v", err)
+			}
+			args = append(args, "-scenario", path)
 		}
 		if o.timeScale != 0 {
 			args = append(args, "-time-scale", strconv.FormatFloat(o.timeScale, 'g', -1, 64))
