@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/bottlerocket"
+	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// AttrFailure is set beside rollwave.stage=failed on an instance that a failed job left out of
+// service, with the failure's reason code, so a person sees why (`rollwave status`, the console).
+const AttrFailure = "rollwave.failure"
+
+// Marks is what ending a job needs of the ECS adapter.
+type Marks interface {
+	PutAttributes(ctx context.Context, cluster, arn string, attrs map[string]string) error
+	DeleteAttributes(ctx context.Context, cluster, arn string, names ...string) error
+}
+
+// Publisher publishes pipeline events (notify.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, detailType string, detail any, resources ...string) error
+}
+
+// Marking says what ending a job does to the instance's rollwave attributes.
+type Marking int
+
+const (
+	// Unmark removes rollwave.job and rollwave.stage: the instance is rollwave's no more.
+	Unmark Marking = iota
+	// MarkFailed sets rollwave.stage=failed and rollwave.failure=<code>: the instance stays as it
+	// is (out of service) for a person to look at.
+	MarkFailed
+	// LeaveMarks changes nothing: the marks are not this job's (a duplicate) or there are none.
+	LeaveMarks
+)
+
+// Ender ends jobs: it sets the instance's attributes, publishes the pipeline event and logs the
+// outcome line. Ending is idempotent, so a redelivered message may end a job again.
+type Ender struct {
+	Marks  Marks
+	Events Publisher
+	By     string // the worker, e.g. "verifier"
+	Now    func() time.Time
+}
+
+// End records o as the job's outcome. An error (setting attributes, publishing) is transient:
+// the caller retries the message, and ending again is harmless.
+func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Marking) error {
+	job.Finish(o, e.By, e.Now())
+	if job.ContainerInstanceARN != "" {
+		switch m {
+		case Unmark:
+			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, AttrFailure); err != nil {
+				return fmt.Errorf("unmark instance: %w", err)
+			}
+		case MarkFailed:
+			if err := e.Marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, map[string]string{
+				update.AttrStage: string(update.StageFailed), AttrFailure: string(o.Code),
+			}); err != nil {
+				return fmt.Errorf("mark instance failed: %w", err)
+			}
+		}
+	}
+	detailType := map[update.Result]string{
+		update.ResultUpdated: notify.InstanceUpdateSucceeded,
+		update.ResultFailed:  notify.InstanceUpdateFailed,
+	}[o.Result]
+	if detailType == "" {
+		detailType = notify.InstanceUpdateSkipped
+	}
+	var resources []string
+	if job.ContainerInstanceARN != "" {
+		resources = append(resources, job.ContainerInstanceARN)
+	}
+	to := job.TargetVersion
+	if o.Result == update.ResultUpdated {
+		to = job.StagedVersion
+	}
+	if err := e.Events.Publish(ctx, detailType, notify.JobDetail{
+		JobID: job.ID, Cluster: job.Cluster, Instance: job.Instance,
+		ContainerInstanceARN: job.ContainerInstanceARN, EC2InstanceID: job.EC2InstanceID,
+		Outcome: string(o.Result), Reason: string(o.Code), Message: o.Message,
+		FromVersion: job.FromVersion, ToVersion: to, RequestedBy: job.RequestedBy,
+		Step: string(job.Step), DryRun: job.DryRun, At: e.Now().UTC(),
+	}, resources...); err != nil {
+		return err
+	}
+	l := queue.Logger(ctx)
+	ev := l.Info()
+	if o.Result == update.ResultFailed {
+		ev = l.Warn()
+	}
+	ev.Str("result", string(o.Result)).Str("code", string(o.Code)).Str("fromVersion", job.FromVersion).
+		Str("targetVersion", job.TargetVersion).Msg("job ended: " + o.Message)
+	return nil
+}
+
+// Runner runs an SSM document on instances and waits for the results (ssmcommand.Client).
+type Runner interface {
+	Run(ctx context.Context, doc string, instanceIDs []string, opts ssmcommand.Options) (map[string]ssmcommand.Result, error)
+}
+
+// Check runs the update-check document on one instance and parses its status.
+func Check(ctx context.Context, r Runner, doc, instanceID string, opts ssmcommand.Options) (bottlerocket.Status, error) {
+	res, err := r.Run(ctx, doc, []string{instanceID}, opts)
+	if err != nil {
+		return bottlerocket.Status{}, fmt.Errorf("run update check: %w", err)
+	}
+	one, ok := res[instanceID]
+	if !ok {
+		return bottlerocket.Status{}, fmt.Errorf("run update check: no result for %s", instanceID)
+	}
+	if !one.OK() {
+		return bottlerocket.Status{}, commandError("update check", one)
+	}
+	st, err := bottlerocket.ParseUpdateCheck([]byte(one.Stdout))
+	if err != nil {
+		return bottlerocket.Status{}, fmt.Errorf("parse update check of %s: %w", instanceID, err)
+	}
+	return st, nil
+}
+
+// RunOne runs a document on one instance and returns an error unless it succeeded.
+func RunOne(ctx context.Context, r Runner, doc, instanceID string, opts ssmcommand.Options) error {
+	res, err := r.Run(ctx, doc, []string{instanceID}, opts)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", doc, err)
+	}
+	one, ok := res[instanceID]
+	if !ok {
+		return fmt.Errorf("run %s: no result for %s", doc, instanceID)
+	}
+	if !one.OK() {
+		return commandError(doc, one)
+	}
+	return nil
+}
+
+func commandError(what string, r ssmcommand.Result) error {
+	if r.Err != nil {
+		return fmt.Errorf("%s: %s: %w", what, r.Status, r.Err)
+	}
+	msg := r.Stderr
+	if len(msg) > 300 {
+		msg = msg[len(msg)-300:]
+	}
+	return fmt.Errorf("%s: %s (exit %d): %s", what, r.Status, r.ResponseCode, msg)
+}

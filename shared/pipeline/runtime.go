@@ -1,0 +1,109 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmdoc"
+	"github.com/rollwave/rollwave/shared/topology"
+)
+
+// Common is the configuration every worker shares. Each is read from the environment:
+//
+//	ROLLWAVE_PREFIX            prefix of queue, rule and document names (default rollwave)
+//	ROLLWAVE_EVENT_BUS         event bus of the pipeline events (default "default")
+//	ROLLWAVE_CONCURRENCY       jobs handled at once (default 4)
+//	ROLLWAVE_SHUTDOWN_GRACE    how long in-flight jobs may finish after SIGTERM (default 20s)
+//	ROLLWAVE_SSM_POLL_INTERVAL how often a running SSM command is polled (default 2s)
+//	ROLLWAVE_LOG_LEVEL         debug, info, warn or error (default info)
+type Common struct {
+	Prefix        string
+	EventBus      string
+	Concurrency   int
+	ShutdownGrace time.Duration
+	SSMPoll       time.Duration
+	LogLevel      zerolog.Level
+}
+
+// LoadCommon reads the shared settings; problems are recorded in r.
+func LoadCommon(r *envconfig.Reader) Common {
+	c := Common{
+		Prefix:        r.String("ROLLWAVE_PREFIX", topology.DefaultPrefix),
+		EventBus:      r.String("ROLLWAVE_EVENT_BUS", "default"),
+		Concurrency:   r.Int("ROLLWAVE_CONCURRENCY", queue.DefaultConcurrency, envconfig.Min(1)),
+		ShutdownGrace: r.Duration("ROLLWAVE_SHUTDOWN_GRACE", queue.DefaultShutdownGrace),
+		SSMPoll:       r.Duration("ROLLWAVE_SSM_POLL_INTERVAL", 2*time.Second),
+	}
+	level := r.OneOf("ROLLWAVE_LOG_LEVEL", "info", "debug", "info", "warn", "error")
+	c.LogLevel, _ = zerolog.ParseLevel(level)
+	return c
+}
+
+// Doc is the name of one of rollwave's SSM documents in this deployment.
+func (c Common) Doc(k ssmdoc.Kind) string { return ssmdoc.Name(c.Prefix, k) }
+
+// Logger is the worker's JSON logger.
+func (c Common) Logger(w io.Writer, service string) zerolog.Logger {
+	return zerolog.New(w).Level(c.LogLevel).With().Timestamp().Str("service", service).Logger()
+}
+
+// SQS is the part of *sqs.Client a worker needs: consuming its queue and finding it.
+type SQS interface {
+	queue.Client
+	topology.QueueURLGetter
+}
+
+// NewWorker makes the queue worker of one of the topology's queues, resolving its URL.
+func (c Common) NewWorker(ctx context.Context, client SQS, logical string, concurrency int, h queue.Handler, log zerolog.Logger) (*queue.Worker, error) {
+	topo := topology.Default(c.Prefix)
+	q, ok := topo.Queue(logical)
+	if !ok {
+		return nil, fmt.Errorf("queue %q is not in the topology", logical)
+	}
+	res, err := topology.Resolve(ctx, client, topo)
+	if err != nil {
+		return nil, fmt.Errorf("resolve queues: %w", err)
+	}
+	rq, err := res.Queue(logical)
+	if err != nil {
+		return nil, err
+	}
+	cfg := queue.ConfigFor(q, rq)
+	cfg.Concurrency = concurrency
+	cfg.ShutdownGrace = c.ShutdownGrace
+	return queue.NewWorker(client, cfg, h, log.With().Str("queue", q.Name).Logger())
+}
+
+// QueueURL resolves the URL of one of the topology's queues.
+func (c Common) QueueURL(ctx context.Context, client topology.QueueURLGetter, logical string) (string, error) {
+	res, err := topology.Resolve(ctx, client, topology.Default(c.Prefix))
+	if err != nil {
+		return "", fmt.Errorf("resolve queues: %w", err)
+	}
+	rq, err := res.Queue(logical)
+	if err != nil {
+		return "", err
+	}
+	return rq.URL, nil
+}
+
+// RunAll runs workers until ctx is cancelled or one of them fails, then waits for all.
+func RunAll(ctx context.Context, workers ...*queue.Worker) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, w := range workers {
+		g.Go(func() error { return w.Run(ctx) })
+	}
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
