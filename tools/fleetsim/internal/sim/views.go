@@ -271,3 +271,9 @@ func (w *World) serviceView(s *Service) ServiceView {
 	}
 	return v
 }
+
+// GetVersion returns the resource version (for tests and event consumers).
+func (v ContainerInstanceView) GetVersion() int64 { return v.Version }
+
+// GetAgentConnected returns the agent connection.
+func (v ContainerInstanceView) GetAgentConnected() bool { return v.AgentConnected }

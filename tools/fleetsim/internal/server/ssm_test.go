@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+type checkOutput struct {
+	UpdateState     string `json:"update_state"`
+	ActivePartition struct {
+		Image struct {
+			Version string `json:"version"`
+		} `json:"image"`
+	} `json:"active_partition"`
+}
+
+func (e *env) check(instance string) checkOutput {
+	e.t.Helper()
+	out := e.run(instance, "apiclient update check")
+	if out.Status != ssmtypes.CommandInvocationStatusSuccess {
+		e.t.Fatalf("update check = %s %q, want Success", out.Status, aws.ToString(out.StandardErrorContent))
+	}
+	var c checkOutput
+	if err := json.Unmarshal([]byte(aws.ToString(out.StandardOutputContent)), &c); err != nil {
+		e.t.Fatalf("update check output %q: %v", aws.ToString(out.StandardOutputContent), err)
+	}
+	return c
+}
+
+func (e *env) ec2Status(instance string) ec2types.SummaryStatus {
+	e.t.Helper()
+	out, err := e.ec2.DescribeInstanceStatus(context.Background(), &ec2.DescribeInstanceStatusInput{InstanceIds: []string{instance}})
+	if err != nil || len(out.InstanceStatuses) != 1 {
+		e.t.Fatalf("DescribeInstanceStatus(%s) = %+v, %v", instance, out, err)
+	}
+	s := out.InstanceStatuses[0]
+	if s.InstanceState.Name != ec2types.InstanceStateNameRunning {
+		e.t.Errorf("instance state = %s, want running", s.InstanceState.Name)
+	}
+	return s.InstanceStatus.Status
+}
+
+// TestUpdateByHandThroughSSM checks, applies and reboots one host: its version changes after
+// the reboot, the agent disconnects and reconnects under the same ARN, and the instance events
+// carry a growing version.
+func TestUpdateByHandThroughSSM(t *testing.T) {
+	e := start(t, fleet(3, ""))
+	in := e.instance("c", 0)
+	id := in.EC2InstanceID
+	if c := e.check(id); c.UpdateState != "Available" || c.ActivePartition.Image.Version != "1.19.5" {
+		t.Fatalf("update check = %+v, want Available on 1.19.5", c)
+	}
+	if out := e.run(id, "apiclient update apply"); out.Status != ssmtypes.CommandInvocationStatusSuccess {
+		t.Fatalf("update apply = %s %q, want Success", out.Status, aws.ToString(out.StandardErrorContent))
+	}
+	if c := e.check(id); c.UpdateState != "Ready" {
+		t.Fatalf("update check after apply = %+v, want Ready", c)
+	}
+	if s := e.ec2Status(id); s != ec2types.SummaryStatusOk {
+		t.Errorf("status before reboot = %s, want ok", s)
+	}
+	reboot := e.send(e.document(120, "apiclient reboot"), id)
+	e.waitFor("host down", 10*time.Second, func() bool { return !e.instance("c", 0).HostUp })
+	if p := e.pingStatus(id); p != ssmtypes.PingStatusConnectionLost {
+		t.Errorf("PingStatus while rebooting = %s, want ConnectionLost", p)
+	}
+	if s := e.ec2Status(id); s != ec2types.SummaryStatusInitializing {
+		t.Errorf("status while rebooting = %s, want initializing", s)
+	}
+	e.waitFor("agent reconnected", 10*time.Second, func() bool { i := e.instance("c", 0); return i.HostUp && i.AgentConnected })
+	after := e.instance("c", 0)
+	if after.Version != "1.20.3" || after.ContainerInstanceArn != in.ContainerInstanceArn || after.Reboots != 1 {
+		t.Errorf("after reboot = version %s, arn %s, reboots %d; want 1.20.3, same ARN, 1", after.Version, after.ContainerInstanceArn, after.Reboots)
+	}
+	if p := e.pingStatus(id); p != ssmtypes.PingStatusOnline {
+		t.Errorf("PingStatus after reboot = %s, want Online", p)
+	}
+	// apiclient reboot answers before the host goes down: the invocation reports Success.
+	if out := e.finish(reboot, id); out.Status != ssmtypes.CommandInvocationStatusSuccess || aws.ToString(out.StandardErrorContent) == "" {
+		t.Errorf("reboot command = %s %q, want Success with Rebooting on stderr", out.Status, aws.ToString(out.StandardErrorContent))
+	}
+	if c := e.check(id); c.ActivePartition.Image.Version != "1.20.3" || c.UpdateState != "Idle" {
+		t.Errorf("update check after reboot = %+v, want Idle on 1.20.3", c)
+	}
+	var connected []bool
+	var last int64
+	for _, ev := range e.eventsFor(in.ContainerInstanceArn) {
+		d := ev.Detail.(interface{ GetVersion() int64 })
+		if d.GetVersion() <= last {
+			t.Errorf("instance event version %d after %d, want growing", d.GetVersion(), last)
+		}
+		last = d.GetVersion()
+		connected = append(connected, ev.Detail.(interface{ GetAgentConnected() bool }).GetAgentConnected())
+	}
+	if len(connected) < 2 || connected[len(connected)-1] != true || !contains(connected, false) {
+		t.Errorf("agentConnected over the instance events = %v, want a disconnect then a reconnect", connected)
+	}
+	list, err := e.ssm.ListCommands(context.Background(), &ssm.ListCommandsInput{InstanceId: aws.String(id)})
+	if err != nil || len(list.Commands) != 5 || aws.ToString(list.Commands[0].Comment) == "" {
+		t.Errorf("ListCommands(instance) = %d commands, %v, want 5 with comments", len(list.Commands), err)
+	}
+	invs, err := e.ssm.ListCommandInvocations(context.Background(), &ssm.ListCommandInvocationsInput{CommandId: aws.String(reboot), Details: true})
+	if err != nil || len(invs.CommandInvocations) != 1 || len(invs.CommandInvocations[0].CommandPlugins) != 1 {
+		t.Errorf("ListCommandInvocations(details) = %+v, %v, want one invocation with its plugin", invs, err)
+	}
+}
+
+func contains[T comparable](xs []T, x T) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCommandToDownHostWaitsForIt: a command sent while the host reboots stays Pending and runs
+// once the host is back; past the delivery timeout it ends DeliveryTimedOut.
+func TestCommandToDownHostWaitsForIt(t *testing.T) {
+	e := start(t, fleet(2, "faults:\n  hosts:\n    - instance: \"*\"\n      faults: {}\n"))
+	id := e.instance("c", 0).EC2InstanceID
+	e.send(e.document(60, "apiclient reboot"), id)
+	e.waitFor("host down", 10*time.Second, func() bool { return !e.instance("c", 0).HostUp })
+	cmd := e.send(e.document(60, "apiclient get os"), id)
+	if out := e.invocation(cmd, id); out.Status != ssmtypes.CommandInvocationStatusPending {
+		t.Errorf("command to a down host = %s, want Pending", out.Status)
+	}
+	if out := e.finish(cmd, id); out.Status != ssmtypes.CommandInvocationStatusSuccess {
+		t.Errorf("command after the host came back = %s, want Success", out.Status)
+	}
+}
+
+func TestNonApiclientLinesFail(t *testing.T) {
+	e := start(t, fleet(1, ""))
+	id := e.instance("c", 0).EC2InstanceID
+	out := e.run(id, "rm -rf /")
+	if out.Status != ssmtypes.CommandInvocationStatusFailed || out.ResponseCode != 127 {
+		t.Errorf("non-apiclient line = %s exit %d, want Failed exit 127", out.Status, out.ResponseCode)
+	}
+}
+
+func TestCancelCommand(t *testing.T) {
+	e := start(t, fleet(1, "faults:\n  hosts:\n    - faults: {applyHangs: true}\n"))
+	id := e.instance("c", 0).EC2InstanceID
+	e.check(id)
+	cmd := e.send(e.document(3600, "apiclient update apply"), id)
+	e.waitFor("apply in progress", 10*time.Second, func() bool { return e.invocation(cmd, id).Status == ssmtypes.CommandInvocationStatusInProgress })
+	if _, err := e.ssm.CancelCommand(context.Background(), &ssm.CancelCommandInput{CommandId: aws.String(cmd)}); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.finish(cmd, id); out.Status != ssmtypes.CommandInvocationStatusCancelled {
+		t.Errorf("cancelled command = %s, want Cancelled", out.Status)
+	}
+}
+
+// TestCommandInterruptedByReboot: a script still running when its host goes down never reports
+// back; the invocation stays InProgress after the host is back and ends TimedOut at its
+// execution timeout.
+func TestCommandInterruptedByReboot(t *testing.T) {
+	e := start(t, fleet(2, ""))
+	id := e.instance("c", 1).EC2InstanceID
+	cut := e.send(e.document(120, "apiclient update check", "apiclient reboot", "apiclient update apply"), id)
+	e.waitFor("host down", 10*time.Second, func() bool { return !e.instance("c", 1).HostUp })
+	e.waitFor("host up", 10*time.Second, func() bool { return e.instance("c", 1).HostUp })
+	if out := e.invocation(cut, id); out.Status != ssmtypes.CommandInvocationStatusInProgress {
+		t.Errorf("interrupted command after the reboot = %s %q, want InProgress", out.Status, aws.ToString(out.StandardErrorContent))
+	}
+	if out := e.finish(cut, id); out.Status != ssmtypes.CommandInvocationStatusTimedOut || aws.ToString(out.StatusDetails) != "ExecutionTimedOut" {
+		t.Errorf("interrupted command = %s/%s, want TimedOut/ExecutionTimedOut", out.Status, aws.ToString(out.StatusDetails))
+	}
+}
