@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+type sentJobs struct {
+	mu   sync.Mutex
+	jobs []update.Job
+	fail error
+}
+
+func (s *sentJobs) Send(_ context.Context, _ string, body []byte, _ time.Duration, _ map[string]string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return "", s.fail
+	}
+	j, err := update.Decode(body)
+	if err != nil {
+		return "", fmt.Errorf("scanner sent an invalid job: %w", err)
+	}
+	s.jobs = append(s.jobs, j)
+	return fmt.Sprint(len(s.jobs)), nil
+}
+
+const checkDoc = "rollwave-update-check"
+
+func status(state, active, chosen string) string {
+	ch := "null"
+	if chosen != "" {
+		ch = fmt.Sprintf(`{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"}`, chosen)
+	}
+	return fmt.Sprintf(`{"update_state":%q,"available_updates":[],"chosen_update":%s,
+	"active_partition":{"image":{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"},"next_to_boot":true},
+	"staging_partition":null}`, state, ch, active)
+}
+
+type host struct {
+	id, state, active, chosen string
+	jobAttr                   string
+	checkFails                bool
+}
+
+func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmcommandtest.Fake, *sentJobs) {
+	t.Helper()
+	ecs := clustertest.NewFake()
+	ecs.AddCluster("prod", nil)
+	ssm := ssmcommandtest.NewFake()
+	for _, h := range hosts {
+		attrs := map[string]string{"bottlerocket.variant": "aws-ecs-2"}
+		if h.jobAttr != "" {
+			attrs[update.AttrJob] = h.jobAttr
+		}
+		ecs.AddInstance("prod", cluster.Instance{EC2InstanceID: h.id, Status: "ACTIVE", AgentConnected: true, Attributes: attrs})
+		ssm.AddInstance(h.id, true)
+		r := ssmcommandtest.Response{Stdout: status(h.state, h.active, h.chosen)}
+		if h.checkFails {
+			r = ssmcommandtest.Response{ExitCode: 1, Stderr: "Failed to refresh updates"}
+		}
+		ssm.Respond(h.id, checkDoc, r)
+	}
+	sent := &sentJobs{}
+	s := &scanner{
+		clusters: []string{"prod"}, instances: ecs, commands: ssm, jobs: sent,
+		patcherURL: "patcher", checkDoc: checkDoc,
+		ssm: ssmcommand.Options{Wait: time.Minute, PollInterval: time.Millisecond},
+		now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
+	}
+	return s, ecs, ssm, sent
+}
+
+func targets(jobs []update.Job) []string {
+	var out []string
+	for _, j := range jobs {
+		out = append(out, j.Instance+" "+j.FromVersion+"->"+j.TargetVersion)
+	}
+	return out
+}
+
+func TestScanSendsOneJobPerInstanceWithAnUpdate(t *testing.T) {
+	s, _, _, sent := newScanner(t,
+		host{id: "i-0000000000000000a", state: "Idle", active: "1.20.3"},
+		host{id: "i-0000000000000000b", state: "Available", active: "1.19.5", chosen: "1.20.3"},
+		host{id: "i-0000000000000000c", state: "Staged", active: "1.19.5", chosen: "1.20.3"},
+		host{id: "i-0000000000000000d", state: "Ready", active: "1.18.0", chosen: "1.20.3"},
+		host{id: "i-0000000000000000e", state: "Available", active: "1.19.5", chosen: "1.20.3", jobAttr: "j-other"},
+		host{id: "i-0000000000000000f", state: "Available", active: "1.19.5", chosen: "1.20.3", checkFails: true},
+	)
+	out := s.handle(context.Background(), queue.Message{ID: "m1", Body: []byte(`{"schema":"rollwave.scan/v1"}`)})
+	if out != queue.Done() {
+		t.Fatalf("handle() = %+v, want Done", out)
+	}
+	// Oldest version first; Idle, already owned and unreadable instances get no job.
+	want := []string{"i-0000000000000000d 1.18.0->1.20.3", "i-0000000000000000b 1.19.5->1.20.3", "i-0000000000000000c 1.19.5->1.20.3"}
+	if diff := cmp.Diff(want, targets(sent.jobs)); diff != "" {
+		t.Errorf("jobs sent (-want +got):\n%s", diff)
+	}
+	for _, j := range sent.jobs {
+		if j.Step != update.StepStage || j.ContainerInstanceARN == "" || j.RequestedBy != "scanner" || j.Reason != "scheduled scan" {
+			t.Errorf("job %+v: want step stage, the container instance ARN, requestedBy scanner, reason scheduled scan", j)
+		}
+	}
+}
+
+func TestRedeliveredScanSendsTheSameJobIDs(t *testing.T) {
+	s, _, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+	for i := 0; i < 2; i++ {
+		s.handle(context.Background(), queue.Message{ID: "m1"})
+	}
+	if len(sent.jobs) != 2 || sent.jobs[0].ID != sent.jobs[1].ID {
+		t.Fatalf("jobs = %+v, want two sends of the same job ID", sent.jobs)
+	}
+	s.handle(context.Background(), queue.Message{ID: "m2"})
+	if sent.jobs[2].ID == sent.jobs[0].ID {
+		t.Errorf("a new scan reused job ID %s, want a new one", sent.jobs[2].ID)
+	}
+}
+
+func TestScanRequestNamesClustersAndWhoAsked(t *testing.T) {
+	s, ecs, ssm, sent := newScanner(t)
+	ecs.AddCluster("staging", nil)
+	ecs.AddInstance("staging", cluster.Instance{EC2InstanceID: "i-000000aa", Status: "ACTIVE", AgentConnected: true, Attributes: map[string]string{"bottlerocket.variant": "aws-ecs-2"}})
+	ssm.AddInstance("i-000000aa", true)
+	ssm.Respond("i-000000aa", checkDoc, ssmcommandtest.Response{Stdout: status("Available", "1.19.5", "1.20.3")})
+	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"clusters":["staging"],"requestedBy":"alice","reason":"CVE-2026-1"}`)})
+	if out != queue.Done() || len(sent.jobs) != 1 {
+		t.Fatalf("handle() = %+v with %d jobs, want Done with 1", out, len(sent.jobs))
+	}
+	if j := sent.jobs[0]; j.Cluster != "staging" || j.RequestedBy != "scanner for alice" || j.Reason != "CVE-2026-1" {
+		t.Errorf("job = %+v, want cluster staging, requestedBy 'scanner for alice', reason CVE-2026-1", j)
+	}
+}
+
+func TestMalformedScanRequestIsPoison(t *testing.T) {
+	s, _, _, _ := newScanner(t)
+	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"cluster":"prod"}`)})
+	if out == queue.Done() || !strings.Contains(fmt.Sprintf("%+v", out), "cluster") {
+		t.Fatalf("handle(typo) = %+v, want Poison naming the unknown field", out)
+	}
+}
+
+func TestAnUnknownClusterDoesNotStopTheOthers(t *testing.T) {
+	s, _, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+	s.clusters = []string{"missing", "prod"}
+	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
+		t.Fatalf("handle() = %+v, want Done", out)
+	}
+	if len(sent.jobs) != 1 {
+		t.Errorf("jobs = %d, want 1 for prod", len(sent.jobs))
+	}
+}
+
+func TestTransientFailureOfEveryClusterRetries(t *testing.T) {
+	s, ecs, _, _ := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+	ecs.FailNext("ListInstances", fmt.Errorf("list: %w: %w", cluster.ErrThrottled, cluster.ErrTransient))
+	out := s.handle(context.Background(), queue.Message{ID: "m"})
+	if out == queue.Done() {
+		t.Fatalf("handle() with a throttled ECS = Done, want a retry")
+	}
+}
+
+func TestConfigListsEveryProblem(t *testing.T) {
+	_, err := loadConfig(func(k string) string {
+		return map[string]string{"ROLLWAVE_SSM_TIMEOUT": "soon", "ROLLWAVE_CONCURRENCY": "0"}[k]
+	})
+	if err == nil {
+		t.Fatal("loadConfig() = nil, want errors")
+	}
+	for _, want := range []string{"ROLLWAVE_CLUSTERS", "ROLLWAVE_SSM_TIMEOUT", "ROLLWAVE_CONCURRENCY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("loadConfig() = %q, want it to name %s", err, want)
+		}
+	}
+	c, err := loadConfig(func(k string) string { return map[string]string{"ROLLWAVE_CLUSTERS": "a, b"}[k] })
+	if err != nil || !cmp.Equal(c.Clusters, []string{"a", "b"}) || c.Prefix != "rollwave" {
+		t.Errorf("loadConfig(minimal) = %+v, %v; want clusters [a b] and prefix rollwave", c, err)
+	}
+}
