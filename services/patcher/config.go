@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// config is the patcher's configuration, read from the environment:
+//
+//	ROLLWAVE_APPLY_TIMEOUT     how long staging (apiclient update apply) may take (default 15m)
+//	ROLLWAVE_SSM_TIMEOUT       how long a quick command (update check, cancel) may take (default 2m)
+//	ROLLWAVE_STANDALONE_TASKS  skip (default) or wait: what to do with an instance running a task
+//	                           that no service started
+//
+// and the settings every worker shares (pipeline.Common).
+type config struct {
+	pipeline.Common
+	ApplyTimeout time.Duration
+	SSMTimeout   time.Duration
+	Standalone   update.StandalonePolicy
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	r := envconfig.New(getenv)
+	c := config{
+		Common:       pipeline.LoadCommon(r),
+		ApplyTimeout: r.Duration("ROLLWAVE_APPLY_TIMEOUT", 15*time.Minute),
+		SSMTimeout:   r.Duration("ROLLWAVE_SSM_TIMEOUT", 2*time.Minute),
+	}
+	policy, err := update.ParseStandalonePolicy(r.String("ROLLWAVE_STANDALONE_TASKS", string(update.StandaloneSkip)))
+	if err != nil {
+		r.Fail("ROLLWAVE_STANDALONE_TASKS", "%v", err)
+	}
+	c.Standalone = policy
+	if err := r.Err(); err != nil {
+		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/rollwave/rollwave/shared/bottlerocket"
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/ssmdoc"
+	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// ecsAPI is what the patcher needs of ECS.
+type ecsAPI interface {
+	Instance(ctx context.Context, cluster, idOrARN string) (cluster.Instance, error)
+	Tasks(ctx context.Context, cluster, instanceARN string) ([]cluster.Task, error)
+	pipeline.Marks
+	pipeline.StateSetter // to re-activate when the reboot cannot go ahead after the drain
+}
+
+// rebooter sends the reboot without waiting for it, and tells whether it was already sent.
+type rebooter interface {
+	Send(ctx context.Context, doc, instanceID, comment string) (string, error)
+	Sent(ctx context.Context, instanceID, doc, comment string) (bool, error)
+}
+
+type jobSender interface {
+	Send(ctx context.Context, queueURL string, body []byte, delay time.Duration, attrs map[string]string) (string, error)
+}
+
+type patcher struct {
+	ecs        ecsAPI
+	commands   pipeline.Runner
+	reboots    rebooter
+	jobs       jobSender
+	ender      *pipeline.Ender
+	undoer     *pipeline.Undoer
+	drainerURL string
+	verifyURL  string
+	docs       map[ssmdoc.Kind]string
+	apply      ssmcommand.Options
+	quick      ssmcommand.Options
+	standalone update.StandalonePolicy
+	now        func() time.Time
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger(stdout, "patcher")
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
+	if err != nil {
+		return err
+	}
+	verifyURL, err := cfg.QueueURL(ctx, sqsClient, topology.Verifier)
+	if err != nil {
+		return err
+	}
+	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
+	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), time.Now)
+	p.drainerURL, p.verifyURL = drainerURL, verifyURL
+	w, err := cfg.NewWorker(ctx, sqsClient, topology.Patcher, cfg.Concurrency, p.handle, log)
+	if err != nil {
+		return err
+	}
+	log.Info().Msg("patcher started")
+	return pipeline.RunAll(ctx, w)
+}
+
+// ssmAPI is the SSM adapter: running documents and sending the reboot.
+type ssmAPI interface {
+	pipeline.Runner
+	rebooter
+}
+
+func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.Publisher, now func() time.Time) *patcher {
+	docs := map[ssmdoc.Kind]string{}
+	for _, k := range ssmdoc.Kinds {
+		docs[k] = cfg.Doc(k)
+	}
+	quick := ssmcommand.Options{Wait: cfg.SSMTimeout, PollInterval: cfg.SSMPoll}
+	ender := &pipeline.Ender{Marks: e, Events: events, By: "patcher", Now: now}
+	return &patcher{
+		ecs: e, commands: s, reboots: s, jobs: jobs, ender: ender,
+		undoer: &pipeline.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
+			CancelDoc: docs[ssmdoc.Cancel], SSM: quick, Ender: ender},
+		docs:       docs,
+		apply:      ssmcommand.Options{Wait: cfg.ApplyTimeout, PollInterval: cfg.SSMPoll},
+		quick:      quick,
+		standalone: cfg.Standalone,
+		now:        now,
+	}
+}
+
+func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
+	job, err := update.Decode(m.Body)
+	if err != nil {
+		return queue.Poison(err.Error())
+	}
+	job.EnsureID(m.ID)
+	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
+	switch job.Step {
+	case update.StepStage:
+		err = p.stage(ctx, &job)
+	case update.StepReboot:
+		err = p.reboot(ctx, &job)
+	default:
+		return queue.Poison(fmt.Sprintf("job %s is at step %q, which is not the patcher's (stage, reboot)", job.ID, job.Step))
+	}
+	if err != nil {
+		return queue.Retry(err)
+	}
+	return queue.Done()
+}
+
+// owner looks up the instance and its marks. ok is false when the job ended here (the instance is
+// gone, or belongs to another job); err is a transient failure to retry.
+func (p *patcher) owner(ctx context.Context, job *update.Job) (in cluster.Instance, stage update.Stage, ok bool, err error) {
+	ref := job.Instance
+	if job.ContainerInstanceARN != "" {
+		ref = job.ContainerInstanceARN
+	}
+	in, err = p.ecs.Instance(ctx, job.Cluster, ref)
+	switch {
+	case errors.Is(err, cluster.ErrInstanceNotFound), errors.Is(err, cluster.ErrClusterNotFound), errors.Is(err, cluster.ErrInvalid):
+		return in, "", false, p.ender.End(ctx, job, update.Failed(update.CodeInstanceGone, err.Error()), pipeline.LeaveMarks)
+	case err != nil:
+		return in, "", false, fmt.Errorf("look up instance: %w", err)
+	}
+	job.ContainerInstanceARN, job.EC2InstanceID = in.ARN, in.EC2InstanceID
+	if other := in.Attributes[update.AttrJob]; other != "" && other != job.ID {
+		return in, "", false, p.ender.End(ctx, job, update.Duplicate(other), pipeline.LeaveMarks)
+	}
+	stage, _ = update.ParseStage(in.Attributes[update.AttrStage])
+	if in.Attributes[update.AttrJob] == "" {
+		stage = update.StageNone
+	}
+	return in, stage, true, nil
+}
+
+// stage accepts a job and stages its update while the instance serves traffic.
+func (p *patcher) stage(ctx context.Context, job *update.Job) error {
+	in, stage, ok, err := p.owner(ctx, job)
+	if !ok || err != nil {
+		return err
+	}
+	log := queue.Logger(ctx)
+	switch stage {
+	case update.StageNone:
+		if in.Status != cluster.StatusActive {
+			return p.ender.End(ctx, job, update.Skipped(update.CodeDrainedByOther,
+				fmt.Sprintf("instance is %s and rollwave did not drain it: left alone", in.Status)), pipeline.LeaveMarks)
+		}
+	case update.StageStaging:
+		// A redelivery after a crash while staging: stage again (apply is idempotent from Staged).
+	case update.StageStaged:
+		log.Info().Msg("already staged by this job (redelivery): forwarding to the drainer")
+		return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
+	default:
+		log.Info().Str("stage", string(stage)).Msg("instance is past staging for this job: nothing to do here")
+		return nil
+	}
+	tasks, err := p.ecs.Tasks(ctx, job.Cluster, in.ARN)
+	if err != nil {
+		return fmt.Errorf("list tasks: %w", err)
+	}
+	if ok, why := update.Eligible(taskViews(tasks), p.standalone); !ok {
+		marking := pipeline.LeaveMarks
+		if stage != update.StageNone {
+			marking = pipeline.Unmark
+		}
+		return p.ender.End(ctx, job, why, marking)
+	}
+	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{
+		update.AttrJob: job.ID, update.AttrStage: string(update.StageStaging),
+	}); err != nil {
+		if errors.Is(err, cluster.ErrAttributeLimit) {
+			return p.ender.End(ctx, job, update.Failed(update.CodeStagingFailed, "cannot mark the instance: "+err.Error()), pipeline.LeaveMarks)
+		}
+		return fmt.Errorf("mark instance: %w", err)
+	}
+	st, err := pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
+	if err != nil {
+		return p.failStaging(ctx, job, err)
+	}
+	if job.FromVersion == "" {
+		job.FromVersion = st.ActiveVersion()
+	}
+	switch st.UpdateState {
+	case bottlerocket.StateIdle:
+		return p.undoer.Abort(ctx, job, update.StageStaging, update.Skipped(update.CodeNoUpdate,
+			fmt.Sprintf("runs %s and Bottlerocket offers no update", st.ActiveVersion())))
+	case bottlerocket.StateAvailable, bottlerocket.StateStaged:
+		if job.TargetVersion != "" && st.ChosenVersion() != job.TargetVersion {
+			return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed,
+				fmt.Sprintf("target %s is not the update Bottlerocket offers (%s)", job.TargetVersion, orNone(st.ChosenVersion()))))
+		}
+		log.Info().Str("version", st.ChosenVersion()).Msg("staging update")
+		if err := pipeline.RunOne(ctx, p.commands, p.docs[ssmdoc.Apply], in.EC2InstanceID, p.apply); err != nil {
+			return p.failStaging(ctx, job, err)
+		}
+		if st, err = pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick); err != nil {
+			return p.failStaging(ctx, job, err)
+		}
+	}
+	if st.UpdateState != bottlerocket.StateReady {
+		return p.failStaging(ctx, job, fmt.Errorf("update state is %s after apply, want Ready", st.UpdateState))
+	}
+	job.StagedVersion = st.StagedVersion()
+	if job.TargetVersion == "" {
+		job.TargetVersion = job.StagedVersion
+	}
+	if job.StagedVersion != job.TargetVersion {
+		return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed,
+			fmt.Sprintf("staged %s, not the target %s", job.StagedVersion, job.TargetVersion)))
+	}
+	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
+		return fmt.Errorf("mark staged: %w", err)
+	}
+	return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
+}
+
+// failStaging ends a job whose staging failed; nothing was drained. A transient SSM error is
+// retried instead.
+func (p *patcher) failStaging(ctx context.Context, job *update.Job, err error) error {
+	if ssmcommand.IsTransient(err) {
+		return err
+	}
+	return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed, err.Error()))
+}
+
+// rebootComment names the job on the reboot command, so SSM's own history tells whether this
+// job's reboot was already sent.
+func rebootComment(jobID string) string { return "rollwave job " + jobID }
+
+// reboot reboots a drained instance exactly once for the job.
+func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
+	in, stage, ok, err := p.owner(ctx, job)
+	if !ok || err != nil {
+		return err
+	}
+	switch stage {
+	case update.StageDraining, update.StageRebooting:
+	case update.StageVerifying:
+		return p.forward(ctx, job, update.StepVerify, p.verifyURL, "reboot already sent")
+	default:
+		return p.ender.End(ctx, job, update.Failed(update.CodeRebootFailed,
+			fmt.Sprintf("instance is at stage %q, not drained by this job: not rebooting", orNone(string(stage)))), pipeline.LeaveMarks)
+	}
+	doc := p.docs[ssmdoc.Reboot]
+	comment := rebootComment(job.ID)
+	sent, err := p.reboots.Sent(ctx, in.EC2InstanceID, doc, comment)
+	if err != nil {
+		return fmt.Errorf("look for an earlier reboot: %w", err)
+	}
+	if sent {
+		queue.Logger(ctx).Info().Msg("reboot already sent for this job (redelivery): not rebooting again")
+		return p.forward(ctx, job, update.StepVerify, p.verifyURL, "reboot already sent")
+	}
+	if in.Status != cluster.StatusDraining || in.RunningTasks+in.PendingTasks > 0 {
+		return p.undoer.Abort(ctx, job, update.StageDraining, update.Failed(update.CodeRebootFailed,
+			fmt.Sprintf("instance is %s with %d running and %d pending tasks: not rebooting", in.Status, in.RunningTasks, in.PendingTasks)))
+	}
+	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{update.AttrStage: string(update.StageRebooting)}); err != nil {
+		return fmt.Errorf("mark rebooting: %w", err)
+	}
+	id, err := p.reboots.Send(ctx, doc, in.EC2InstanceID, comment)
+	if err != nil {
+		if ssmcommand.IsTransient(err) {
+			return fmt.Errorf("send reboot: %w", err)
+		}
+		return p.undoer.Abort(ctx, job, update.StageDraining, update.Failed(update.CodeRebootFailed, err.Error()))
+	}
+	queue.Logger(ctx).Info().Str("command", id).Msg("reboot sent")
+	return p.forward(ctx, job, update.StepVerify, p.verifyURL, "reboot sent ("+id+")")
+}
+
+// forward moves the job to its next step and queue.
+func (p *patcher) forward(ctx context.Context, job *update.Job, next update.Step, url, note string) error {
+	if err := job.Advance(next, "patcher", note, p.now()); err != nil {
+		return err
+	}
+	body, err := update.Encode(*job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	if _, err := p.jobs.Send(ctx, url, body, 0, nil); err != nil {
+		return fmt.Errorf("forward job to %s: %w", next, err)
+	}
+	return nil
+}
+
+func taskViews(tasks []cluster.Task) []update.TaskView {
+	out := make([]update.TaskView, 0, len(tasks))
+	for _, t := range tasks {
+		out = append(out, update.TaskView{ARN: t.ARN, StartedBy: t.StartedBy, Group: t.Group, LastStatus: t.LastStatus})
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+const instanceID = "i-0123456789abcdef0"
+
+type sent struct {
+	url string
+	job update.Job
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	jobs   []sent
+	events []string
+}
+
+func (r *recorder) Send(_ context.Context, url string, body []byte, _ time.Duration, _ map[string]string) (string, error) {
+	j, err := update.Decode(body)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.jobs = append(r.jobs, sent{url, j})
+	return "id", nil
+}
+
+func (r *recorder) Publish(_ context.Context, detailType string, detail any, _ ...string) error {
+	d := detail.(notify.JobDetail)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, detailType+": "+d.Reason)
+	return nil
+}
+
+// bottlerocketHost answers the check and apply documents like a host with one update on offer.
+type bottlerocketHost struct {
+	mu                 sync.Mutex
+	state, active, new string
+	applyFails         bool
+}
+
+func (h *bottlerocketHost) answer(doc, _ string) ssmcommandtest.Response {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch doc {
+	case "rollwave-update-check":
+		chosen, staging := "null", "null"
+		if h.state != "Idle" {
+			chosen = fmt.Sprintf(`{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"}`, h.new)
+		}
+		if h.state == "Ready" || h.state == "Staged" {
+			staging = fmt.Sprintf(`{"image":{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"},"next_to_boot":%v}`, h.new, h.state == "Ready")
+		}
+		return ssmcommandtest.Response{Stdout: fmt.Sprintf(`{"update_state":%q,"chosen_update":%s,
+			"active_partition":{"image":{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"},"next_to_boot":%v},
+			"staging_partition":%s}`, h.state, chosen, h.active, h.state != "Ready", staging)}
+	case "rollwave-update-apply":
+		if h.applyFails {
+			return ssmcommandtest.Response{ExitCode: 1, Stderr: "Failed to prepare update: disk full"}
+		}
+		h.state = "Ready"
+	case "rollwave-update-cancel":
+		h.state = "Staged"
+	}
+	return ssmcommandtest.Response{}
+}
+
+type world struct {
+	p    *patcher
+	ecs  *clustertest.Fake
+	ssm  *ssmcommandtest.Fake
+	host *bottlerocketHost
+	rec  *recorder
+	arn  string
+}
+
+func newWorld(t *testing.T, host *bottlerocketHost, attrs map[string]string, tasks ...cluster.Task) *world {
+	t.Helper()
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := clustertest.NewFake()
+	e.AddCluster("prod", nil)
+	a := map[string]string{"bottlerocket.variant": "aws-ecs-2"}
+	for k, v := range attrs {
+		a[k] = v
+	}
+	in := e.AddInstance("prod", cluster.Instance{EC2InstanceID: instanceID, Status: "ACTIVE", AgentConnected: true, Attributes: a})
+	for _, task := range tasks {
+		task.InstanceARN = in.ARN
+		e.AddTask("prod", task)
+	}
+	s := ssmcommandtest.NewFake()
+	s.AddInstance(instanceID, true)
+	s.Handler = host.answer
+	rec := &recorder{}
+	p := newPatcher(cfg, e, s, rec, rec, func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) })
+	p.drainerURL, p.verifyURL = "drainer", "verifier"
+	p.quick.PollInterval, p.apply.PollInterval = time.Millisecond, time.Millisecond
+	return &world{p: p, ecs: e, ssm: s, host: host, rec: rec, arn: in.ARN}
+}
+
+func (w *world) handle(t *testing.T, job update.Job) queue.Outcome {
+	t.Helper()
+	body, err := update.Encode(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.p.handle(context.Background(), queue.Message{ID: "msg-1", Body: body})
+}
+
+func (w *world) attrs(t *testing.T) map[string]string {
+	t.Helper()
+	in, err := w.ecs.Instance(context.Background(), "prod", w.arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.Attributes
+}
+
+func (w *world) drained(t *testing.T) bool {
+	for _, c := range w.ecs.Calls() {
+		if c.Op == "SetState" {
+			return true
+		}
+	}
+	return false
+}
+
+func handJob() update.Job {
+	return update.Job{Schema: update.Schema, Cluster: "prod", Instance: instanceID, RequestedBy: "alice", Reason: "test"}
+}
+
+func TestStageAppliesTheUpdateAndForwardsToTheDrainer(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3"}, nil,
+		cluster.Task{StartedBy: "ecs-svc/1", Group: "service:web", LastStatus: "RUNNING", DesiredStatus: "RUNNING"})
+	if out := w.handle(t, handJob()); out != queue.Done() {
+		t.Fatalf("handle() = %+v, want Done", out)
+	}
+	if len(w.rec.jobs) != 1 || w.rec.jobs[0].url != "drainer" {
+		t.Fatalf("forwarded = %+v, want one job to the drainer", w.rec.jobs)
+	}
+	j := w.rec.jobs[0].job
+	if j.ID != "msg-1" || j.Step != update.StepDrain || j.FromVersion != "1.19.5" || j.StagedVersion != "1.20.3" || j.TargetVersion != "1.20.3" || j.ContainerInstanceARN != w.arn {
+		t.Errorf("forwarded job = %+v, want id msg-1 at step drain, 1.19.5 -> staged 1.20.3, the ARN learnt", j)
+	}
+	if a := w.attrs(t); a[update.AttrJob] != "msg-1" || a[update.AttrStage] != "staged" {
+		t.Errorf("attributes = %v, want rollwave.job=msg-1 rollwave.stage=staged", a)
+	}
+	if w.drained(t) {
+		t.Error("the patcher changed the instance's state; staging must not drain")
+	}
+}
+
+func TestStagingFailureEndsTheJobWithoutDraining(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3", applyFails: true}, nil)
+	if out := w.handle(t, handJob()); out != queue.Done() {
+		t.Fatalf("handle() = %+v, want Done (the job ended failed)", out)
+	}
+	if len(w.rec.jobs) != 0 {
+		t.Errorf("forwarded %+v, want nothing", w.rec.jobs)
+	}
+	if want := notify.InstanceUpdateFailed + ": staging-failed"; len(w.rec.events) != 1 || w.rec.events[0] != want {
+		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	}
+	if a := w.attrs(t); a[update.AttrJob] != "" || a[update.AttrStage] != "" {
+		t.Errorf("attributes = %v, want the marks removed", a)
+	}
+	if w.drained(t) {
+		t.Error("a failed staging drained the instance")
+	}
+}
+
+func TestNoUpdateIsSkipped(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Idle", active: "1.20.3"}, nil)
+	w.handle(t, handJob())
+	if want := notify.InstanceUpdateSkipped + ": no-update"; len(w.rec.events) != 1 || w.rec.events[0] != want {
+		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	}
+	if a := w.attrs(t); a[update.AttrJob] != "" {
+		t.Errorf("attributes = %v, want no marks", a)
+	}
+}
+
+func TestStandaloneTaskIsSkippedBeforeStaging(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3"}, nil,
+		cluster.Task{StartedBy: "", Group: "family:batch", LastStatus: "RUNNING", DesiredStatus: "RUNNING"})
+	w.handle(t, handJob())
+	if want := notify.InstanceUpdateSkipped + ": standalone-task"; len(w.rec.events) != 1 || w.rec.events[0] != want {
+		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	}
+	if w.host.state != "Available" {
+		t.Errorf("host state = %s, want Available: nothing staged", w.host.state)
+	}
+}
+
+func TestSecondJobForAnInstanceIsADuplicate(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Ready", active: "1.19.5", new: "1.20.3"},
+		map[string]string{update.AttrJob: "j-first", update.AttrStage: "staged"})
+	w.handle(t, handJob())
+	if want := notify.InstanceUpdateSkipped + ": job-in-flight"; len(w.rec.events) != 1 || w.rec.events[0] != want {
+		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	}
+	if a := w.attrs(t); a[update.AttrJob] != "j-first" {
+		t.Errorf("attributes = %v, want the first job's marks kept", a)
+	}
+}
+
+func rebootJob(w *world) update.Job {
+	j := handJob()
+	j.ID, j.Step, j.FromVersion, j.TargetVersion, j.StagedVersion = "j-1", update.StepReboot, "1.19.5", "1.20.3", "1.20.3"
+	return j
+}
+
+func TestRebootIsSentOnceAndForwardedToTheVerifier(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Ready", active: "1.19.5", new: "1.20.3"},
+		map[string]string{update.AttrJob: "j-1", update.AttrStage: "draining"})
+	if _, err := w.ecs.SetState(context.Background(), "prod", []string{w.arn}, "DRAINING"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second delivery is a redelivery after a crash
+		if out := w.handle(t, rebootJob(w)); out != queue.Done() {
+			t.Fatalf("handle() #%d = %+v, want Done", i+1, out)
+		}
+	}
+	var reboots int
+	for _, c := range w.ssm.Commands() {
+		if c.Document == "rollwave-reboot" {
+			reboots++
+			if c.Comment != "rollwave job j-1" {
+				t.Errorf("reboot comment = %q, want the job named", c.Comment)
+			}
+		}
+	}
+	if reboots != 1 {
+		t.Errorf("reboots sent = %d, want exactly 1", reboots)
+	}
+	if len(w.rec.jobs) != 2 || w.rec.jobs[0].url != "verifier" || w.rec.jobs[0].job.Step != update.StepVerify {
+		t.Errorf("forwarded = %+v, want the job to the verifier at step verify (twice: at-least-once)", w.rec.jobs)
+	}
+	if a := w.attrs(t); a[update.AttrStage] != "rebooting" {
+		t.Errorf("stage = %q, want rebooting", a[update.AttrStage])
+	}
+}
+
+func TestRebootRefusesAnInstanceThatIsNotDrained(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Ready", active: "1.19.5", new: "1.20.3"},
+		map[string]string{update.AttrJob: "j-1", update.AttrStage: "draining"})
+	w.handle(t, rebootJob(w)) // instance still ACTIVE: someone re-activated it
+	for _, c := range w.ssm.Commands() {
+		if c.Document == "rollwave-reboot" {
+			t.Fatal("rebooted an instance that is not drained")
+		}
+	}
+	if want := notify.InstanceUpdateFailed + ": reboot-failed"; len(w.rec.events) != 1 || w.rec.events[0] != want {
+		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	}
+	if w.host.state != "Staged" {
+		t.Errorf("host state = %s, want Staged: the staged update cancelled", w.host.state)
+	}
+}
+
+func TestMalformedJobIsPoison(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Idle", active: "1.20.3"}, nil)
+	out := w.p.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"schema":"rollwave.job/v1","cluster":"prod"}`)})
+	if out == queue.Done() || !strings.Contains(fmt.Sprint(out), "instance") {
+		t.Errorf("handle(no instance) = %+v, want Poison naming the missing field", out)
+	}
+}
