@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// by is the name the drainer records in a job's history.
+const by = "drainer"
+
+// instances reads the cluster: one instance, all of them (to count who is out of service), and
+// the tasks on one (eligibility). *cluster.Client and clustertest.Fake satisfy it.
+type instances interface {
+	Instance(ctx context.Context, cluster, idOrARN string) (cluster.Instance, error)
+	ListInstances(ctx context.Context, cluster, status, filter string) ([]cluster.Instance, error)
+	Tasks(ctx context.Context, cluster, instanceARN string) ([]cluster.Task, error)
+}
+
+// sender forwards a job to the next queue (*queue.Publisher).
+type sender interface {
+	Send(ctx context.Context, queueURL string, body []byte, delay time.Duration, attrs map[string]string) (string, error)
+}
+
+// policy is what the drainer decides by.
+type policy struct {
+	Limit          update.Limit
+	DrainTimeout   time.Duration
+	Recheck        time.Duration
+	AdmissionRetry time.Duration
+	Standalone     update.StandalonePolicy
+}
+
+// drainer handles jobs at step drain: eligibility, admission against the cluster's limit,
+// DRAINING, and the wait until the instance runs no task; then it forwards the job to the
+// patcher at step reboot. Failures before the reboot are undone by undo.
+type drainer struct {
+	ecs        instances
+	marks      pipeline.Marks
+	state      pipeline.StateSetter
+	undo       *pipeline.Undoer
+	ender      *pipeline.Ender
+	forward    sender
+	patcherURL string
+	wakeups    *pipeline.Wakeups
+	policy     policy
+	now        func() time.Time
+	// jitter returns a random extra delay for an admission back-off of d, so that drainers that
+	// backed off together do not claim together again.
+	jitter func(d time.Duration) time.Duration
+}
+
+// handle is the queue handler of the drainer queue.
+func (d *drainer) handle(ctx context.Context, m queue.Message) queue.Outcome {
+	job, err := update.Decode(m.Body)
+	if err != nil {
+		return queue.Poison(err.Error())
+	}
+	job.EnsureID(m.ID)
+	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
+	if job.Step != update.StepDrain || job.Outcome != nil {
+		return queue.Poison(fmt.Sprintf("job %s is at step %q (ended: %t) on the drainer's queue, which takes jobs at step %q",
+			job.ID, job.Step, job.Outcome != nil, update.StepDrain))
+	}
+	o, err := d.drain(ctx, &job)
+	if err != nil {
+		if ctx.Err() != nil {
+			return queue.Retry(ctx.Err())
+		}
+		return queue.Retry(err)
+	}
+	return o
+}
+
+// drain does the job's step and returns the message's outcome; an error is transient (the
+// message is retried, and every step below is safe to repeat).
+func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, error) {
+	ref := job.ContainerInstanceARN
+	if ref == "" {
+		ref = job.Instance
+	}
+	inst, err := d.ecs.Instance(ctx, job.Cluster, ref)
+	if err != nil {
+		return d.endIfGone(ctx, job, err)
+	}
+	job.ContainerInstanceARN = inst.ARN
+	if job.EC2InstanceID == "" {
+		job.EC2InstanceID = inst.EC2InstanceID
+	}
+	queue.Annotate(ctx, queue.Fields{Instance: inst.ARN})
+
+	owner := inst.Attributes[update.AttrJob]
+	switch {
+	case owner != "" && owner != job.ID:
+		return d.end(ctx, job, update.Duplicate(owner), pipeline.LeaveMarks)
+	case owner == "":
+		return d.end(ctx, job, update.Failed(update.CodeDrainFailed,
+			fmt.Sprintf("%s carries no rollwave.job: the job's claim vanished (ended before, or removed by a person)", inst.EC2InstanceID)),
+			pipeline.LeaveMarks)
+	}
+	stage, err := update.ParseStage(inst.Attributes[update.AttrStage])
+	if err != nil {
+		return d.abort(ctx, job, update.StageStaged, update.Failed(update.CodeDrainFailed, err.Error()))
+	}
+
+	admitted := ""
+	var drainFrom time.Time
+	switch stage {
+	case update.StageDraining:
+		// A redelivery after a crash: the drain was admitted and started before.
+		queue.Logger(ctx).Info().Msg("instance already draining: resuming the wait")
+	case update.StageStaged, update.StageAdmitting:
+		o, reason, proceed, err := d.admit(ctx, job, inst, stage)
+		if err != nil || !proceed {
+			return o, err
+		}
+		admitted = reason
+		drainFrom = d.now()
+	case update.StageRebooting, update.StageVerifying, update.StageFailed:
+		// Redelivered after the job went on (or ended): the rest belongs to later steps.
+		queue.Logger(ctx).Info().Str("stage", string(stage)).Msg("instance is past the drain: nothing to do")
+		return queue.Done(), nil
+	default:
+		return d.abort(ctx, job, stage, update.Failed(update.CodeDrainFailed,
+			fmt.Sprintf("%s is at stage %q, not staged: it cannot be drained", inst.EC2InstanceID, stage)))
+	}
+
+	if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageDraining)}); err != nil {
+		return d.endIfGone(ctx, job, err)
+	}
+	if inst.Status == cluster.StatusActive || stage != update.StageDraining {
+		failures, err := d.state.SetState(ctx, job.Cluster, []string{inst.ARN}, cluster.StatusDraining)
+		if err != nil {
+			return d.endIfGone(ctx, job, err)
+		}
+		if reason, ok := failures[inst.ARN]; ok {
+			return d.abort(ctx, job, update.StageDraining, update.Failed(update.CodeDrainFailed, "ECS refused DRAINING: "+reason))
+		}
+	}
+	return d.wait(ctx, job, admitted, drainFrom)
+}
+
+// admit runs the claim-then-check admission. proceed is true when the drain may start; otherwise
+// o is the message's outcome (a back-off, or the job ended).
+func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Instance, stage update.Stage) (o queue.Outcome, reason string, proceed bool, err error) {
+	tasks, err := d.ecs.Tasks(ctx, job.Cluster, inst.ARN)
+	if err != nil {
+		o, err := d.endIfGone(ctx, job, err)
+		return o, "", false, err
+	}
+	views := make([]update.TaskView, 0, len(tasks))
+	for _, t := range tasks {
+		views = append(views, update.TaskView{ARN: t.ARN, StartedBy: t.StartedBy, Group: t.Group, LastStatus: t.LastStatus})
+	}
+	if ok, why := update.Eligible(views, d.policy.Standalone); !ok {
+		o, err := d.abort(ctx, job, stage, why)
+		return o, "", false, err
+	}
+
+	all, err := d.cluster(ctx, job.Cluster)
+	if err != nil {
+		o, err := d.endIfGone(ctx, job, err)
+		return o, "", false, err
+	}
+	dec := update.CanClaim(job.Cluster, d.policy.Limit, all, job.ID)
+	if !dec.Proceed() {
+		o, err := d.notAdmitted(ctx, job, inst.ARN, stage, dec)
+		return o, "", false, err
+	}
+	if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageAdmitting)}); err != nil {
+		o, err := d.endIfGone(ctx, job, err)
+		return o, "", false, err
+	}
+	all, err = d.cluster(ctx, job.Cluster)
+	if err != nil {
+		o, err := d.endIfGone(ctx, job, err)
+		return o, "", false, err
+	}
+	dec = update.Admit(job.Cluster, d.policy.Limit, all, job.ID)
+	if !dec.Proceed() {
+		o, err := d.notAdmitted(ctx, job, inst.ARN, update.StageAdmitting, dec)
+		return o, "", false, err
+	}
+	queue.Logger(ctx).Info().Int("outOfService", dec.OutOfService).Int("max", dec.Max).Msg("admitted: " + dec.Reason)
+	return queue.Outcome{}, dec.Reason, true, nil
+}
+
+// notAdmitted acts on a decision that is not Proceed: a back-off withdraws the claim (if
+// written) and looks again later; a refusal ends the job, undoing what it did so far.
+func (d *drainer) notAdmitted(ctx context.Context, job *update.Job, arn string, stage update.Stage, dec update.Decision) (queue.Outcome, error) {
+	if dec.Action == update.Refuse {
+		return d.abort(ctx, job, stage, dec.Outcome)
+	}
+	if stage == update.StageAdmitting {
+		if err := d.marks.PutAttributes(ctx, job.Cluster, arn, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
+			return d.endIfGone(ctx, job, err)
+		}
+	}
+	delay := d.policy.AdmissionRetry + d.jitter(d.policy.AdmissionRetry)
+	return queue.RetryAfter(delay, dec.Reason), nil
+}
+
+// cluster reads every instance of the cluster for admission.
+func (d *drainer) cluster(ctx context.Context, name string) ([]update.InstanceView, error) {
+	all, err := d.ecs.ListInstances(ctx, name, "", "")
+	if err != nil {
+		return nil, err
+	}
+	views := make([]update.InstanceView, 0, len(all))
+	for _, in := range all {
+		stage, _ := update.ParseStage(in.Attributes[update.AttrStage]) // an unknown stage counts by status only
+		views = append(views, update.InstanceView{
+			ARN: in.ARN, EC2InstanceID: in.EC2InstanceID, Status: in.Status, AgentConnected: in.AgentConnected,
+			Job: in.Attributes[update.AttrJob], Stage: stage,
+		})
+	}
+	return views, nil
+}
+
+// wait holds the job until the instance runs no task, woken by ECS events and re-checking every
+// Recheck, until the drain deadline: the drain timeout after the drain started, or after the job
+// entered the drain step when the drain was started by an earlier delivery.
+func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, drainFrom time.Time) (queue.Outcome, error) {
+	from, ok := job.EnteredAt(update.StepDrain)
+	if !ok || drainFrom.After(from) {
+		from = drainFrom
+	}
+	if from.IsZero() {
+		from = d.now()
+	}
+	deadline := from.Add(d.policy.DrainTimeout)
+	left := 0
+	err := pipeline.Await(ctx, d.wakeups, job.ContainerInstanceARN, d.policy.Recheck, deadline, func(ctx context.Context) (bool, error) {
+		inst, err := d.ecs.Instance(ctx, job.Cluster, job.ContainerInstanceARN)
+		switch {
+		case cluster.IsTransient(err):
+			queue.Logger(ctx).Warn().Err(err).Msg("drain check failed; looking again later")
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		left = inst.RunningTasks + inst.PendingTasks
+		queue.Logger(ctx).Debug().Int("tasks", left).Msg("drain check")
+		return left == 0, nil
+	})
+	switch {
+	case errors.Is(err, pipeline.ErrDeadline):
+		return d.abort(ctx, job, update.StageDraining, update.Failed(update.CodeDrainTimeout,
+			fmt.Sprintf("%d tasks still on the instance %s after the drain started", left, d.policy.DrainTimeout)))
+	case err != nil:
+		return d.endIfGone(ctx, job, err)
+	}
+
+	note := "drained"
+	if admitted != "" {
+		note = admitted + "; drained"
+	}
+	if err := job.Advance(update.StepReboot, by, note, d.now()); err != nil {
+		return queue.Poison(err.Error()), nil
+	}
+	body, err := update.Encode(*job)
+	if err != nil {
+		return queue.Poison(err.Error()), nil
+	}
+	if _, err := d.forward.Send(ctx, d.patcherURL, body, 0, nil); err != nil {
+		return queue.Outcome{}, fmt.Errorf("forward job to the patcher: %w", err)
+	}
+	queue.Logger(ctx).Info().Msg("drained; forwarded to the patcher for the reboot")
+	return queue.Done(), nil
+}
+
+// abort ends a job that fails before its reboot, undoing what it did up to stage.
+func (d *drainer) abort(ctx context.Context, job *update.Job, stage update.Stage, o update.Outcome) (queue.Outcome, error) {
+	if err := d.undo.Abort(ctx, job, stage, o); err != nil {
+		return d.endIfGone(ctx, job, err)
+	}
+	return queue.Done(), nil
+}
+
+// end ends the job with o.
+func (d *drainer) end(ctx context.Context, job *update.Job, o update.Outcome, m pipeline.Marking) (queue.Outcome, error) {
+	if err := d.ender.End(ctx, job, o, m); err != nil {
+		return queue.Outcome{}, fmt.Errorf("end job: %w", err)
+	}
+	return queue.Done(), nil
+}
+
+// endIfGone ends the job when err says that its instance or cluster is gone, a permanent
+// condition; any other error is returned for a retry.
+func (d *drainer) endIfGone(ctx context.Context, job *update.Job, err error) (queue.Outcome, error) {
+	switch {
+	case ctx.Err() != nil:
+		return queue.Outcome{}, ctx.Err()
+	case errors.Is(err, cluster.ErrInstanceNotFound):
+		return d.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the instance is no longer registered: "+err.Error()), pipeline.LeaveMarks)
+	case errors.Is(err, cluster.ErrClusterNotFound):
+		return d.end(ctx, job, update.Failed(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
+	case errors.Is(err, ssmcommand.ErrInvalidInstance):
+		// The undo could not reach the host to cancel its update: it is not managed by SSM
+		// any more (terminated).
+		return d.end(ctx, job, update.Skipped(update.CodeInstanceGone, "SSM no longer manages the instance: "+err.Error()), pipeline.LeaveMarks)
+	}
+	return queue.Outcome{}, err
+}
