@@ -120,13 +120,17 @@ func (p *Publisher) send(ctx context.Context, batch []sim.Event) {
 	for attempt := 1; len(entries) > 0; attempt++ {
 		out, err := p.api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 		if err == nil {
-			var retry []types.PutEventsRequestEntry
+			// Resend from the first failed entry on, so that order is kept; entries after
+			// it that did go through arrive twice, with the same detail.version (as AWS
+			// allows: consumers dedupe on it).
+			first := len(entries)
 			for i, r := range out.Entries {
-				if r.ErrorCode != nil && i < len(entries) {
-					retry = append(retry, entries[i])
+				if r.ErrorCode != nil && i < first {
+					first = i
 				}
 			}
-			p.counters.Published.Add(int64(len(entries) - len(retry)))
+			p.counters.Published.Add(int64(first))
+			retry := entries[first:]
 			entries = retry
 			if len(entries) == 0 {
 				return
