@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/ssmdoc"
+)
+
+// checkWait bounds one update check: a host that is going down or booting may never answer, and
+// the waiter must look again rather than hang on one command.
+const checkWait = 2 * time.Minute
+
+// defaultConcurrency is the verifier's default ROLLWAVE_CONCURRENCY: higher than the other
+// workers', because it holds each job until its host is back.
+const defaultConcurrency = 16
+
+// config is the verifier's configuration. Besides pipeline.Common:
+//
+//	ROLLWAVE_REBOOT_TIMEOUT      how long after the verify step began the host may take to come back (default 15m)
+//	ROLLWAVE_RECHECK_INTERVAL    how often the host is looked at without an ECS event (default 30s)
+//	ROLLWAVE_ON_VERIFY_FAILURE   keep-out (default: leave it DRAINING, marked failed) or reactivate
+type config struct {
+	pipeline.Common
+	policy
+}
+
+// loadConfig reads the configuration from getenv and reports every problem at once.
+func loadConfig(getenv func(string) string) (config, error) {
+	r := envconfig.New(getenv)
+	c := config{Common: pipeline.LoadCommon(r)}
+	if strings.TrimSpace(getenv("ROLLWAVE_CONCURRENCY")) == "" {
+		c.Concurrency = defaultConcurrency
+	}
+	c.policy = policy{
+		RebootTimeout: r.Duration("ROLLWAVE_REBOOT_TIMEOUT", 15*time.Minute),
+		Recheck:       r.Duration("ROLLWAVE_RECHECK_INTERVAL", 30*time.Second),
+		OnFailure:     onFailure(r.OneOf("ROLLWAVE_ON_VERIFY_FAILURE", string(keepOut), string(keepOut), string(reactivate))),
+	}
+	c.CheckDoc = c.Doc(ssmdoc.Check)
+	c.SSM = ssmcommand.Options{Wait: checkWait, DeliveryTimeout: checkWait, PollInterval: c.SSMPoll}
+	if err := r.Err(); err != nil {
+		return config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,73 @@
+// Command verifier is rollwave's verifier: it takes jobs at step verify from <prefix>-verifier,
+// waits (woken by the ECS events on <prefix>-verifier-events, re-checking as a backstop) until
+// the rebooted host's ECS agent and SSM agent are back, checks its version over SSM, and ends
+// the job: ACTIVE and unmarked when updated, failed and by default kept out of service when the
+// host rolled back or never came back. docs/architecture.md describes the contract.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/topology"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verifier:", err)
+		os.Exit(1)
+	}
+}
+
+// eventConcurrency bounds the handlers of the events queue; each only wakes waiters.
+const eventConcurrency = 4
+
+// run wires the verifier to AWS and runs its two queue workers until ctx is cancelled.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	log := cfg.Logger(stdout, by)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load aws config: %w", err)
+	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
+	wakeups := pipeline.NewWakeups()
+	v := &verifier{
+		ecs: ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
+		ender:   &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), By: by, Now: time.Now},
+		wakeups: wakeups, policy: cfg.policy, now: time.Now,
+	}
+	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Verifier, cfg.Concurrency, v.handle, log)
+	if err != nil {
+		return err
+	}
+	events, err := cfg.NewWorker(ctx, sqsClient, topology.VerifierEvents, eventConcurrency, pipeline.EventHandler(wakeups), log)
+	if err != nil {
+		return err
+	}
+	log.Info().Dur("rebootTimeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
+		Str("onVerifyFailure", string(cfg.OnFailure)).Int("concurrency", cfg.Concurrency).Msg("verifier started")
+	return pipeline.RunAll(ctx, jobs, events)
+}

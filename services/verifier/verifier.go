@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// by is the name the verifier records in a job's history.
+const by = "verifier"
+
+// instanceReader looks up one container instance (*cluster.Client, clustertest.Fake).
+type instanceReader interface {
+	Instance(ctx context.Context, cluster, idOrARN string) (cluster.Instance, error)
+}
+
+// commands asks SSM whether hosts are reachable and runs the check document on them
+// (*ssmcommand.Client, ssmcommandtest.Fake).
+type commands interface {
+	pipeline.Runner
+	Online(ctx context.Context, instanceIDs []string) (map[string]bool, error)
+}
+
+// onFailure says what happens to an instance whose update failed after the reboot.
+type onFailure string
+
+const (
+	// keepOut leaves the instance DRAINING, marked rollwave.stage=failed, for a person.
+	keepOut onFailure = "keep-out"
+	// reactivate puts the instance back in service and removes the marks.
+	reactivate onFailure = "reactivate"
+)
+
+// policy is what the verifier decides by.
+type policy struct {
+	RebootTimeout time.Duration
+	Recheck       time.Duration
+	OnFailure     onFailure
+	CheckDoc      string
+	SSM           ssmcommand.Options
+}
+
+// verifier handles jobs at step verify: it waits until the rebooted host is back (ECS agent
+// connected, SSM online), checks its version, and ends the job: ACTIVE and unmarked when
+// updated; on a rollback, an unexpected version or no return by the deadline, failed and by
+// default left out of service, marked for a person.
+type verifier struct {
+	ecs     instanceReader
+	ssm     commands
+	marks   pipeline.Marks
+	state   pipeline.StateSetter
+	ender   *pipeline.Ender
+	wakeups *pipeline.Wakeups
+	policy  policy
+	now     func() time.Time
+}
+
+// handle is the queue handler of the verifier queue.
+func (v *verifier) handle(ctx context.Context, m queue.Message) queue.Outcome {
+	job, err := update.Decode(m.Body)
+	if err != nil {
+		return queue.Poison(err.Error())
+	}
+	job.EnsureID(m.ID)
+	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
+	if job.Step != update.StepVerify || job.Outcome != nil {
+		return queue.Poison(fmt.Sprintf("job %s is at step %q (ended: %t) on the verifier's queue, which takes jobs at step %q",
+			job.ID, job.Step, job.Outcome != nil, update.StepVerify))
+	}
+	o, err := v.verify(ctx, &job)
+	if err != nil {
+		if ctx.Err() != nil {
+			return queue.Retry(ctx.Err())
+		}
+		return queue.Retry(err)
+	}
+	return o
+}
+
+// verify does the job's step and returns the message's outcome; an error is transient.
+func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, error) {
+	ref := job.ContainerInstanceARN
+	if ref == "" {
+		ref = job.Instance
+	}
+	inst, err := v.ecs.Instance(ctx, job.Cluster, ref)
+	if err != nil {
+		return v.endIfGone(ctx, job, err)
+	}
+	job.ContainerInstanceARN = inst.ARN
+	if job.EC2InstanceID == "" {
+		job.EC2InstanceID = inst.EC2InstanceID
+	}
+	queue.Annotate(ctx, queue.Fields{Instance: inst.ARN})
+
+	owner := inst.Attributes[update.AttrJob]
+	stage, _ := update.ParseStage(inst.Attributes[update.AttrStage])
+	switch {
+	case owner != "" && owner != job.ID:
+		return v.end(ctx, job, update.Duplicate(owner), pipeline.LeaveMarks)
+	case owner == "" || stage == update.StageFailed:
+		// Redelivered after the job ended (the delete of the message was lost): it ended once.
+		queue.Logger(ctx).Info().Str("stage", string(stage)).Msg("the job ended before: nothing to do")
+		return queue.Done(), nil
+	case stage != update.StageRebooting && stage != update.StageVerifying:
+		return queue.Poison(fmt.Sprintf("instance %s is at stage %q: this job has not rebooted it", inst.EC2InstanceID, stage)), nil
+	}
+	if stage != update.StageVerifying {
+		if err := v.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageVerifying)}); err != nil {
+			return v.endIfGone(ctx, job, err)
+		}
+	}
+
+	from, ok := job.EnteredAt(update.StepVerify)
+	if !ok {
+		from = v.now()
+	}
+	var (
+		verdict update.Verdict
+		waiting = "not looked at yet"
+	)
+	err = pipeline.Await(ctx, v.wakeups, inst.ARN, v.policy.Recheck, from.Add(v.policy.RebootTimeout), func(ctx context.Context) (bool, error) {
+		done, why, err := v.check(ctx, job)
+		if err != nil {
+			return false, err
+		}
+		if done.Done {
+			verdict = done
+			return true, nil
+		}
+		if why != waiting {
+			queue.Logger(ctx).Info().Msg("not back yet: " + why)
+			waiting = why
+		}
+		return false, nil
+	})
+	switch {
+	case errors.Is(err, pipeline.ErrDeadline):
+		return v.fail(ctx, job, update.Failed(update.CodeNeverCameBack,
+			fmt.Sprintf("not back on a new version %s after the verify step began: %s", v.policy.RebootTimeout, waiting)))
+	case err != nil:
+		return v.endIfGone(ctx, job, err)
+	}
+	if verdict.Outcome.Result != update.ResultUpdated {
+		return v.fail(ctx, job, verdict.Outcome)
+	}
+	return v.activate(ctx, job, verdict.Outcome)
+}
+
+// check looks once at the host: the ECS agent, SSM, then the update status. A verdict that is
+// not Done comes with why; an error is one that waiting cannot cure.
+func (v *verifier) check(ctx context.Context, job *update.Job) (update.Verdict, string, error) {
+	inst, err := v.ecs.Instance(ctx, job.Cluster, job.ContainerInstanceARN)
+	switch {
+	case err != nil && cluster.IsTransient(err):
+		return update.Verdict{}, "ECS: " + err.Error(), nil
+	case err != nil:
+		return update.Verdict{}, "", err
+	case !inst.AgentConnected:
+		return update.Verdict{}, "ECS agent disconnected", nil
+	}
+	online, err := v.ssm.Online(ctx, []string{job.EC2InstanceID})
+	switch {
+	case err != nil && errors.Is(err, ssmcommand.ErrInvalid):
+		return update.Verdict{}, "", err
+	case err != nil:
+		return update.Verdict{}, "SSM: " + err.Error(), nil
+	case !online[job.EC2InstanceID]:
+		return update.Verdict{}, "SSM agent not online", nil
+	}
+	st, err := pipeline.Check(ctx, v.ssm, v.policy.CheckDoc, job.EC2InstanceID, v.policy.SSM)
+	switch {
+	case ctx.Err() != nil:
+		return update.Verdict{}, "", ctx.Err()
+	case err != nil && errors.Is(err, ssmcommand.ErrInvalid):
+		return update.Verdict{}, "", err
+	case err != nil:
+		// The host may be shutting down or booting: the command fails or never answers.
+		return update.Verdict{}, "update check: " + err.Error(), nil
+	}
+	verdict := update.Verify(*job, st)
+	if !verdict.Done {
+		return verdict, verdict.Reason, nil
+	}
+	if verdict.Outcome.Result == update.ResultUpdated && job.StagedVersion == "" {
+		job.StagedVersion = st.ActiveVersion()
+	}
+	return verdict, "", nil
+}
+
+// activate puts an updated instance back in service and ends the job with o.
+func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outcome) (queue.Outcome, error) {
+	if refused, err := v.setActive(ctx, job); err != nil || refused != "" {
+		if err != nil {
+			return v.endIfGone(ctx, job, err)
+		}
+		return v.end(ctx, job, update.Failed(update.CodeReactivateFailed,
+			fmt.Sprintf("%s (ECS refused ACTIVE: %s)", o.Message, refused)), pipeline.MarkFailed)
+	}
+	return v.end(ctx, job, o, pipeline.Unmark)
+}
+
+// fail ends a job whose update failed after the reboot, as the policy says: left out of service
+// and marked failed, or re-activated and unmarked. A job that cannot be judged (unverifiable) is
+// re-activated whatever the policy, since nothing says that the host is broken.
+func (v *verifier) fail(ctx context.Context, job *update.Job, o update.Outcome) (queue.Outcome, error) {
+	if v.policy.OnFailure == reactivate || o.Code == update.CodeUnverifiable {
+		return v.activate(ctx, job, o)
+	}
+	return v.end(ctx, job, o, pipeline.MarkFailed)
+}
+
+// setActive sets the instance ACTIVE; refused is ECS's reason when it refused this instance.
+func (v *verifier) setActive(ctx context.Context, job *update.Job) (refused string, err error) {
+	failures, err := v.state.SetState(ctx, job.Cluster, []string{job.ContainerInstanceARN}, cluster.StatusActive)
+	if err != nil {
+		return "", err
+	}
+	return failures[job.ContainerInstanceARN], nil
+}
+
+func (v *verifier) end(ctx context.Context, job *update.Job, o update.Outcome, m pipeline.Marking) (queue.Outcome, error) {
+	if err := v.ender.End(ctx, job, o, m); err != nil {
+		return queue.Outcome{}, fmt.Errorf("end job: %w", err)
+	}
+	return queue.Done(), nil
+}
+
+// endIfGone ends the job when err says its instance or cluster is gone; other errors are
+// returned for a retry.
+func (v *verifier) endIfGone(ctx context.Context, job *update.Job, err error) (queue.Outcome, error) {
+	switch {
+	case ctx.Err() != nil:
+		return queue.Outcome{}, ctx.Err()
+	case errors.Is(err, cluster.ErrInstanceNotFound):
+		return v.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the instance is no longer registered: "+err.Error()), pipeline.LeaveMarks)
+	case errors.Is(err, cluster.ErrClusterNotFound):
+		return v.end(ctx, job, update.Failed(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
+	}
+	return queue.Outcome{}, err
+}
