@@ -1,0 +1,47 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedScenariosParse(t *testing.T) {
+	files, err := filepath.Glob("../../scenarios/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("scenarios = %v, %v, want default.yaml and example.yaml", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(b); err != nil {
+			t.Errorf("Parse(%s) = %v, want nil", f, err)
+		}
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	_, err := Parse([]byte(`
+timeScale: -1
+clusters:
+  - name: a
+    services:
+      - {name: s, minimumHealthyPercent: 150, maximumPercent: 50}
+    tasks:
+      - {instance: "0", duration: soon}
+`))
+	if err == nil {
+		t.Fatal("Parse(bad scenario) = nil, want errors")
+	}
+	for _, want := range []string{"timeScale", "minimumHealthyPercent", "maximumPercent", "duration"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(bad scenario) = %v, want it to mention %s", err, want)
+		}
+	}
+	if _, err := Parse([]byte("clusterz: []")); err == nil {
+		t.Error("Parse(unknown field) = nil, want an error")
+	}
+}
