@@ -37,7 +37,7 @@ func serveUntilTerm() int {
 
 func startHelper(t *testing.T) *harness.Process {
 	t.Helper()
-	return harness.StartProcess(t, "helper", os.Args[0], []string{helperEnv + "=serve", "HELPER_GREETING=hello", "AWS_PROFILE=leak"}, "-test.run=^$")
+	return harness.StartProcess(t, "helper", os.Args[0], []string{helperEnv + "=serve", "HELPER_GREETING=hello", "GORACE=atexit_sleep_ms=0"}, "-test.run=^$")
 }
 
 // waitLog waits until the process's log contains want n times.
