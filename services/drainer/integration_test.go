@@ -128,4 +128,3 @@ func TestDrainerProcess(t *testing.T) {
 		t.Errorf("drainer did not stop cleanly on SIGTERM: %v", err)
 	}
 }
-
