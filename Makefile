@@ -26,6 +26,18 @@ help: ## print this help
 deps: ## install the test dependencies (moto server, pinned) into .venv
 	@scripts/deps.sh
 
+# The binaries make demo builds into ./bin, each from its directory.
+DEMO_BINARIES = tools/fleetsim services/scanner services/patcher services/drainer services/verifier tools/demo
+
+.PHONY: demo
+demo: deps ## run the whole pipeline locally (moto, fleetsim, the four workers) and watch a rollout
+	@mkdir -p bin
+	@for dir in $(DEMO_BINARIES); do \
+		echo "==> go build -o bin/$$(basename $$dir) ./$$dir"; \
+		go build -o "bin/$$(basename $$dir)" "./$$dir" || exit 1; \
+	done
+	bin/demo
+
 .PHONY: test
 test: deps ## run every module's tests with -race (stops at the first failing module)
 	$(call for_each_module,go test -race -count=1 ./...)

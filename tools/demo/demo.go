@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/rollwave/rollwave/shared/bootstrap"
+	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/tools/fleetsim/admin"
+)
+
+const (
+	region = "us-east-1"
+	prefix = "rollwave"
+	// resultsQueue is the logical name of the queue that receives the pipeline events.
+	resultsQueue = "demo-results"
+	// readyTimeout bounds how long moto and fleetsim may take to answer.
+	readyTimeout = 30 * time.Second
+	// pollInterval is how often the demo looks at the fleet and the results queue.
+	pollInterval = 100 * time.Millisecond
+)
+
+// workers are the pipeline's binaries, started in this order.
+var workers = []string{"verifier", "drainer", "patcher", "scanner"}
+
+type demo struct {
+	o      options
+	out    io.Writer
+	environ []string
+	procs  children
+
+	motoURL, fleetsimURL string
+	cfg                  aws.Config
+	queues               topology.Resolved
+	fleet                *admin.Client
+}
+
+func (d *demo) run(ctx context.Context) (bool, error) {
+	start := time.Now()
+	if err := d.startMoto(ctx); err != nil {
+		return false, err
+	}
+	if err := d.startFleetsim(ctx); err != nil {
+		return false, err
+	}
+	d.cfg = awsConfig(d.motoURL, d.fleetsimURL)
+	if err := d.bootstrap(ctx); err != nil {
+		return false, err
+	}
+	st, err := d.fleet.State(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read fleet state: %w", err)
+	}
+	var clusters []string
+	for _, c := range st.Clusters {
+		clusters = append(clusters, c.Name)
+	}
+	if err := d.startWorkers(clusters); err != nil {
+		return false, err
+	}
+	if err := d.scan(ctx); err != nil {
+		return false, err
+	}
+	fmt.Fprintf(d.out, "rollwave demo: scan requested for %s at time scale ×%g; waiting for every job to end (deadline %s)\n",
+		strings.Join(clusters, ", "), d.o.timeScale, d.o.deadline)
+
+	obs, ended, timedOut, err := d.watch(ctx, start)
+	if err != nil {
+		return false, err
+	}
+	rep, err := d.fleet.Report(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read fleet report: %w", err)
+	}
+	outcome := Outcome{Report: rep, Ended: ended, Timelines: obs.Timelines(), Limit: d.o.limit, TimedOut: timedOut}
+	if b, err := json.MarshalIndent(outcome, "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(d.o.logDir, "outcome.json"), b, 0o644)
+	}
+	s := Summarize(outcome)
+	fmt.Fprintf(d.out, "\nSummary (wall time %s, %s simulated at ×%g; report: %s):\n",
+		time.Since(start).Round(100*time.Millisecond), rep.Now.Sub(st.Now).Round(time.Second), d.o.timeScale, filepath.Join(d.o.logDir, "outcome.json"))
+	s.Write(d.out)
+	return s.OK(), nil
+}
+
+// startMoto starts moto server from the repository's .venv on a free loopback port, retrying
+// on a fresh port when it loses the port to another process.
+func (d *demo) startMoto(ctx context.Context) error {
+	bin := filepath.Join(d.o.root, ".venv", "bin", "moto_server")
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s is missing: run make deps", bin)
+	}
+	return d.startServer(ctx, "moto", "/moto-api/data.json", func(addr string) (string, []string, []string) {
+		host, port, _ := net.SplitHostPort(addr)
+		return bin, d.baseEnv(), []string{"-H", host, "-p", port}
+	}, &d.motoURL)
+}
+
+func (d *demo) startFleetsim(ctx context.Context) error {
+	env := append(d.baseEnv(), "AWS_ENDPOINT_URL_EVENTBRIDGE="+d.motoURL, "AWS_REGION="+region,
+		"AWS_ACCESS_KEY_ID=fleetsim", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true")
+	err := d.startServer(ctx, "fleetsim", "/fleetsim/healthz", func(addr string) (string, []string, []string) {
+		return filepath.Join(d.o.bin, "fleetsim"), env, []string{"-listen", addr, "-scenario", d.o.scenario,
+			"-time-scale", strconv.FormatFloat(d.o.timeScale, 'g', -1, 64)}
+	}, &d.fleetsimURL)
+	d.fleet = admin.New(d.fleetsimURL)
+	return err
+}
+
+// startServer starts an HTTP server process on a free port and waits until probe answers 200.
+func (d *demo) startServer(ctx context.Context, name, probe string, cmd func(addr string) (bin string, env, args []string), url *string) error {
+	var lastErr error
+	for attempt := range 3 {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		bin, env, args := cmd(addr)
+		c, err := startChild(fmt.Sprintf("%s-%d", name, attempt), d.o.logDir, bin, env, args...)
+		if err != nil {
+			return err
+		}
+		d.procs = append(d.procs, c)
+		u := "http://" + addr
+		wctx, cancel := context.WithTimeout(ctx, readyTimeout)
+		lastErr = waitUntil(wctx, name+" at "+u, 50*time.Millisecond, children{c}, func(ctx context.Context) bool { return httpOK(ctx, u+probe) })
+		cancel()
+		if lastErr == nil {
+			*url = u
+			return nil
+		}
+		if c.exited() == nil || ctx.Err() != nil { // up but never ready, or interrupted: not a lost port
+			break
+		}
+	}
+	return fmt.Errorf("start %s: %w", name, lastErr)
+}
+
+func httpOK(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// demoTopology is the default topology plus a queue that receives every pipeline event.
+func demoTopology() topology.Topology {
+	t := topology.Default(prefix)
+	q := t.Queues[0]
+	q.Logical, q.Name = resultsQueue, prefix+"-"+resultsQueue
+	q.DeadLetter.Name = q.Name + topology.DeadLetterSuffix
+	q.ReceiveWait = 0
+	t.Queues = append(t.Queues, q)
+	t.Rules = append(t.Rules, topology.Rule{Name: t.PipelineRuleName(), Description: "rollwave pipeline events for make demo",
+		EventPattern: topology.PipelineEventPattern, Target: resultsQueue, TargetID: "sqs-" + q.Name})
+	return t
+}
+
+func (d *demo) bootstrap(ctx context.Context) error {
+	r, err := bootstrap.Run(ctx, d.cfg, demoTopology())
+	if err != nil {
+		return err
+	}
+	d.queues = r
+	return nil
+}
+
+// baseEnv is the demo's environment without AWS settings, so that a developer's profile or
+// endpoint never reaches a child.
+func (d *demo) baseEnv() []string {
+	var env []string
+	for _, kv := range d.environ {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "ROLLWAVE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// workerEnv is a worker's environment: moto for SQS and EventBridge, fleetsim for ECS, SSM and
+// EC2, its own access key ID (fleetsim's report counts API calls per key), and settings scaled
+// so that the worker's real-time waits match the simulated fleet.
+func (d *demo) workerEnv(name string, clusters []string) []string {
+	env := append(d.baseEnv(),
+		"AWS_ENDPOINT_URL="+d.motoURL,
+		"AWS_ENDPOINT_URL_ECS="+d.fleetsimURL, "AWS_ENDPOINT_URL_SSM="+d.fleetsimURL, "AWS_ENDPOINT_URL_EC2="+d.fleetsimURL,
+		"AWS_REGION="+region, "AWS_DEFAULT_REGION="+region,
+		"AWS_ACCESS_KEY_ID="+name, "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
+		"ROLLWAVE_PREFIX="+prefix,
+		"ROLLWAVE_SSM_POLL_INTERVAL=100ms",
+		"ROLLWAVE_LOG_LEVEL=debug",
+	)
+	switch name {
+	case "scanner":
+		env = append(env, "ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","))
+	case "drainer":
+		env = append(env, "ROLLWAVE_MAX_OUT_OF_SERVICE="+strconv.Itoa(d.o.limit),
+			"ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_ADMISSION_RETRY=500ms", "ROLLWAVE_DRAIN_TIMEOUT=1m")
+	case "verifier":
+		env = append(env, "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_REBOOT_TIMEOUT=1m")
+	}
+	return env
+}
+
+func (d *demo) startWorkers(clusters []string) error {
+	for _, w := range workers {
+		c, err := startChild(w, d.o.logDir, filepath.Join(d.o.bin, w), d.workerEnv(w, clusters))
+		if err != nil {
+			return err
+		}
+		d.procs = append(d.procs, c)
+	}
+	return nil
+}
+
+func (d *demo) scan(ctx context.Context) error {
+	q, err := d.queues.Queue(topology.Scanner)
+	if err != nil {
+		return err
+	}
+	_, err = sqs.NewFromConfig(d.cfg).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL),
+		MessageBody: aws.String(`{"schema":"rollwave.scan/v1","requestedBy":"make demo","reason":"demo"}`)})
+	if err != nil {
+		return fmt.Errorf("send scan request: %w", err)
+	}
+	return nil
+}
+
+// watch shows the fleet until every job has ended or the deadline passes. A job has ended when
+// its pipeline event arrived; the rollout is over when at least one job ended, no instance holds
+// a job that has not ended (rollwave.job set, stage not failed), every instance seen with a job
+// has its event, and the work queues are empty.
+func (d *demo) watch(ctx context.Context, start time.Time) (*observer, map[string]Ended, bool, error) {
+	obs := newObserver()
+	ended := map[string]Ended{}
+	v := &view{w: d.out, terminal: d.o.terminal}
+	client := sqs.NewFromConfig(d.cfg)
+	results, err := d.queues.Queue(resultsQueue)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	deadline := time.NewTimer(d.o.deadline)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		st, err := d.fleet.State(ctx)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("read fleet state: %w", err)
+		}
+		obs.Observe(st)
+		if err := receiveEnded(ctx, client, results.URL, ended); err != nil {
+			return nil, nil, false, err
+		}
+		v.render(obs, ended, time.Since(start))
+		if err := d.procs.firstExited(); err != nil {
+			return nil, nil, false, err
+		}
+		if done, err := d.finished(ctx, client, obs, ended); err != nil {
+			return nil, nil, false, err
+		} else if done {
+			return obs, ended, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, false, fmt.Errorf("watch the rollout: %w", context.Cause(ctx))
+		case <-deadline.C:
+			return obs, ended, true, nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *demo) finished(ctx context.Context, client *sqs.Client, obs *observer, ended map[string]Ended) (bool, error) {
+	if len(ended) == 0 || len(obs.Busy()) > 0 {
+		return false, nil
+	}
+	for id := range obs.jobs {
+		if _, ok := ended[id]; !ok {
+			return false, nil
+		}
+	}
+	for _, logical := range []string{topology.Scanner, topology.Patcher, topology.Drainer, topology.Verifier} {
+		q, err := d.queues.Queue(logical)
+		if err != nil {
+			return false, err
+		}
+		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.URL),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err != nil {
+			return false, fmt.Errorf("count messages of %s: %w", q.Name, err)
+		}
+		for _, n := range out.Attributes {
+			if n != "0" {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// receiveEnded moves the pipeline events from the results queue into ended, by EC2 instance ID.
+func receiveEnded(ctx context.Context, client *sqs.Client, url string, ended map[string]Ended) error {
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+	if err != nil {
+		return fmt.Errorf("receive pipeline events: %w", err)
+	}
+	for _, m := range out.Messages {
+		var ev struct {
+			DetailType string           `json:"detail-type"`
+			Detail     notify.JobDetail `json:"detail"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err == nil {
+			switch ev.DetailType {
+			case notify.InstanceUpdateSucceeded, notify.InstanceUpdateFailed, notify.InstanceUpdateSkipped:
+				id := ev.Detail.EC2InstanceID
+				if id == "" {
+					id = ev.Detail.Instance
+				}
+				ended[id] = Ended{DetailType: ev.DetailType, Detail: ev.Detail}
+			}
+		}
+		if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			return fmt.Errorf("delete pipeline event: %w", err)
+		}
+	}
+	return nil
+}
+
+// awsConfig routes ECS, SSM and EC2 clients to fleetsim and every other client to moto.
+func awsConfig(moto, fleetsim string) aws.Config {
+	return aws.Config{
+		Region:        region,
+		Credentials:   aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("demo", "test", "")),
+		BaseEndpoint:  aws.String(moto),
+		ConfigSources: []any{endpointSource{moto: moto, fleetsim: fleetsim}},
+	}
+}
+
+// endpointSource is an aws.Config source that gives each service client its base endpoint.
+type endpointSource struct{ moto, fleetsim string }
+
+func (e endpointSource) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	switch strings.ToUpper(sdkID) {
+	case "ECS", "SSM", "EC2":
+		return e.fleetsim, true, nil
+	}
+	return e.moto, true, nil
+}

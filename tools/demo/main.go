@@ -1,0 +1,114 @@
+// Command demo runs the whole rollwave pipeline on one machine and shows a rollout live: moto
+// (SQS, EventBridge) from the repository's .venv, fleetsim with a scenario (ECS, SSM, EC2) and the
+// four workers as child processes. It sends one scan request, shows every instance moving
+// through its stages, and ends with a summary; it exits 0 when the rollout succeeded. `make demo`
+// builds the binaries into ./bin and runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ok, err := run(ctx, os.Args[1:], os.Environ(), os.Stdout)
+	stop()
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(2)
+	case !ok:
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	root, bin, scenario, logDir string
+	timeScale                   float64
+	deadline                    time.Duration
+	limit                       int
+	terminal                    bool
+}
+
+func parseFlags(args []string, stdout io.Writer) (options, error) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var o options
+	fs.StringVar(&o.root, "root", "", "repository root (default: the directory holding go.work above the working directory)")
+	fs.StringVar(&o.bin, "bin", "", "directory of the fleetsim, scanner, patcher, drainer and verifier binaries (default: <root>/bin)")
+	fs.StringVar(&o.scenario, "scenario", "", "fleetsim scenario (default: <root>/tools/fleetsim/scenarios/default.yaml)")
+	fs.StringVar(&o.logDir, "logs", "", "directory for the logs of the child processes (default: a new temporary directory)")
+	fs.Float64Var(&o.timeScale, "time-scale", 60, "simulated seconds per real second")
+	fs.DurationVar(&o.deadline, "deadline", 3*time.Minute, "how long the rollout may take, in real time")
+	fs.IntVar(&o.limit, "max-out-of-service", 1, "instances of a cluster that may be out of service at once")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.timeScale <= 0 || o.deadline <= 0 || o.limit < 1 {
+		return o, errors.New("-time-scale and -deadline must be positive, -max-out-of-service at least 1")
+	}
+	if o.root == "" {
+		root, err := findRoot()
+		if err != nil {
+			return o, err
+		}
+		o.root = root
+	}
+	if o.bin == "" {
+		o.bin = filepath.Join(o.root, "bin")
+	}
+	if o.scenario == "" {
+		o.scenario = filepath.Join(o.root, "tools", "fleetsim", "scenarios", "default.yaml")
+	}
+	if f, ok := stdout.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			o.terminal = true
+		}
+	}
+	return o, nil
+}
+
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repository root: no go.work above the working directory (use -root)")
+		}
+		dir = parent
+	}
+}
+
+// run runs the demo; environ is passed on to the child processes without its AWS_ and ROLLWAVE_
+// variables. ok reports whether the rollout succeeded; err is a demo that could not run.
+func run(ctx context.Context, args []string, environ []string, stdout io.Writer) (ok bool, err error) {
+	o, err := parseFlags(args, stdout)
+	if err != nil {
+		return false, err
+	}
+	if o.logDir == "" {
+		if o.logDir, err = os.MkdirTemp("", "rollwave-demo-"); err != nil {
+			return false, fmt.Errorf("create log directory: %w", err)
+		}
+	} else if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+		return false, fmt.Errorf("create log directory: %w", err)
+	}
+	fmt.Fprintf(stdout, "rollwave demo: logs of every process in %s\n", o.logDir)
+	d := &demo{o: o, out: stdout, environ: environ}
+	defer d.procs.stopAll(stopGrace)
+	return d.run(ctx)
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/tools/fleetsim/admin"
+)
+
+// observer turns successive fleetsim states into per-instance timelines. Its resolution is the
+// polling interval times the time scale; every instant is fleetsim's simulated clock.
+type observer struct {
+	inst map[string]*watch
+	// jobs holds the instances that were ever seen with a rollwave.job attribute.
+	jobs map[string]bool
+	last admin.State
+}
+
+type watch struct {
+	outSince, drainSince, downSince time.Time
+	drained, down                   bool
+	tl                              Timeline
+}
+
+func newObserver() *observer { return &observer{inst: map[string]*watch{}, jobs: map[string]bool{}} }
+
+// Observe records one state.
+func (o *observer) Observe(st admin.State) {
+	o.last = st
+	now := st.Now
+	for _, c := range st.Clusters {
+		daemons := map[string]bool{}
+		for _, s := range c.Services {
+			if s.Daemon {
+				daemons["service:"+s.Name] = true
+			}
+		}
+		for _, in := range c.Instances {
+			w := o.inst[in.EC2InstanceID]
+			if w == nil {
+				w = &watch{}
+				o.inst[in.EC2InstanceID] = w
+			}
+			if in.Attributes[update.AttrJob] != "" {
+				o.jobs[in.EC2InstanceID] = true
+			}
+			out := in.Status != "ACTIVE" || !in.AgentConnected
+			switch {
+			case out && w.outSince.IsZero():
+				w.outSince, w.tl.Observed = now, true
+			case !out && !w.outSince.IsZero():
+				w.tl.OutOfService += now.Sub(w.outSince)
+				w.outSince = time.Time{}
+			}
+			draining := in.Status == "DRAINING" && in.HostUp && !w.down
+			switch {
+			case draining && w.drainSince.IsZero() && !w.drained:
+				w.drainSince = now
+			case !w.drainSince.IsZero() && (serviceTasks(in, daemons) == 0 || !draining):
+				w.tl.Drain += now.Sub(w.drainSince)
+				w.drainSince, w.drained = time.Time{}, true
+			}
+			if in.Status == "ACTIVE" {
+				w.drained = false
+			}
+			switch {
+			case !in.HostUp && !w.down:
+				w.down, w.downSince = true, now
+			case w.down && in.HostUp && in.AgentConnected:
+				w.tl.Reboot += now.Sub(w.downSince)
+				w.down = false
+			}
+		}
+	}
+}
+
+// serviceTasks counts the tasks on the instance that a drain must move: every task but the
+// daemon services' (ECS stops those last).
+func serviceTasks(in admin.InstanceState, daemons map[string]bool) int {
+	n := 0
+	for _, t := range in.Tasks {
+		if t.DesiredStatus == "RUNNING" && !daemons[t.Group] {
+			n++
+		}
+	}
+	return n
+}
+
+// Timelines returns what was observed, closing the intervals still open at the last state.
+func (o *observer) Timelines() map[string]Timeline {
+	out := map[string]Timeline{}
+	now := o.last.Now
+	for id, w := range o.inst {
+		tl := w.tl
+		if !w.outSince.IsZero() {
+			tl.OutOfService += now.Sub(w.outSince)
+		}
+		if !w.drainSince.IsZero() {
+			tl.Drain += now.Sub(w.drainSince)
+		}
+		if w.down {
+			tl.Reboot += now.Sub(w.downSince)
+		}
+		out[id] = tl
+	}
+	return out
+}
+
+// Busy returns the instances that hold a job that has not ended: a rollwave.job attribute with a
+// stage other than failed.
+func (o *observer) Busy() []string {
+	var ids []string
+	for _, c := range o.last.Clusters {
+		for _, in := range c.Instances {
+			if in.Attributes[update.AttrJob] != "" && in.Attributes[update.AttrStage] != string(update.StageFailed) {
+				ids = append(ids, in.EC2InstanceID)
+			}
+		}
+	}
+	return ids
+}
+
+// row is one instance as the live view shows it.
+type row struct{ cluster, instance, version, status, stage, ended string }
+
+func (r row) String() string {
+	return fmt.Sprintf("%-9s %-21s %-8s %-9s %-10s %s", r.cluster, r.instance, r.version, r.status, r.stage, r.ended)
+}
+
+// rows returns the instances of the last state with their job's ending, if any.
+func (o *observer) rows(ended map[string]Ended) []row {
+	var rs []row
+	for _, c := range o.last.Clusters {
+		for _, in := range c.Instances {
+			status := in.Status
+			if !in.HostUp {
+				status = "REBOOTING"
+			} else if !in.AgentConnected {
+				status += "/agent-off"
+			}
+			r := row{cluster: c.Name, instance: in.EC2InstanceID, version: in.Version, status: status, stage: in.Attributes[update.AttrStage]}
+			if r.stage == "" {
+				r.stage = "-"
+			}
+			if e, ok := ended[in.EC2InstanceID]; ok {
+				r.ended = strings.TrimPrefix(e.DetailType, "Instance Update ")
+				if e.Detail.Reason != "" {
+					r.ended += ": " + e.Detail.Reason
+				}
+			}
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// view renders the live view: in place on a terminal, as lines of changes otherwise.
+type view struct {
+	w        io.Writer
+	terminal bool
+	drawn    int // lines of the last frame
+	prev     map[string]string
+	start    time.Time
+}
+
+func (v *view) render(o *observer, ended map[string]Ended, elapsed time.Duration) {
+	rs := o.rows(ended)
+	if !v.terminal {
+		if v.prev == nil {
+			v.prev = map[string]string{}
+		}
+		for _, r := range rs {
+			s := r.String()
+			if v.prev[r.instance] != s {
+				v.prev[r.instance] = s
+				fmt.Fprintf(v.w, "%6.1fs %s\n", elapsed.Seconds(), s)
+			}
+		}
+		return
+	}
+	var b strings.Builder
+	if v.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", v.drawn)
+	}
+	lines := []string{fmt.Sprintf("rollwave demo  %5.1fs  simulated %s", elapsed.Seconds(), o.last.Now.Format("15:04:05")),
+		row{"CLUSTER", "INSTANCE", "VERSION", "STATUS", "STAGE", "JOB"}.String()}
+	out := map[string]int{}
+	var order []string
+	for _, r := range rs {
+		if _, ok := out[r.cluster]; !ok {
+			order = append(order, r.cluster)
+			out[r.cluster] = 0
+		}
+		if r.status != "ACTIVE" {
+			out[r.cluster]++
+		}
+		lines = append(lines, r.String())
+	}
+	var counts []string
+	for _, c := range order {
+		counts = append(counts, fmt.Sprintf("%s %d", c, out[c]))
+	}
+	lines = append(lines, "out of service: "+strings.Join(counts, ", "))
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	v.drawn = len(lines)
+	io.WriteString(v.w, b.String())
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/tools/fleetsim/admin"
+)
+
+// Ended is how one instance's job ended, from its pipeline event (shared/notify).
+type Ended struct {
+	DetailType string           `json:"detailType"`
+	Detail     notify.JobDetail `json:"detail"`
+}
+
+// Timeline is what the demo saw of one instance, in simulated time: how long it was out of
+// service (status not ACTIVE or agent disconnected), how long of that its drain took (DRAINING
+// until its last service task stopped) and how long its reboot took (host down until the ECS
+// agent reconnected). Observed is false when the instance never left service.
+type Timeline struct {
+	OutOfService time.Duration `json:"outOfService"`
+	Drain        time.Duration `json:"drain"`
+	Reboot       time.Duration `json:"reboot"`
+	Observed     bool          `json:"observed"`
+}
+
+// Beyond is the time out of service that neither the drain nor the reboot account for: what
+// the pipeline's hand-offs (queues, admission, verification) cost the instance.
+func (t Timeline) Beyond() time.Duration { return max(t.OutOfService-t.Drain-t.Reboot, 0) }
+
+// Outcome is everything the summary is made from.
+type Outcome struct {
+	Report admin.Report `json:"report"`
+	// Ended by EC2 instance ID.
+	Ended map[string]Ended `json:"ended"`
+	// Timelines by EC2 instance ID.
+	Timelines map[string]Timeline `json:"timelines"`
+	// Limit is the number of instances of a cluster allowed out of service at once.
+	Limit int `json:"limit"`
+	// TimedOut is true when the demo's deadline ended the wait for the jobs.
+	TimedOut bool `json:"timedOut"`
+}
+
+// Summary is the verdict on a rollout and the lines that explain it.
+type Summary struct {
+	Instances []InstanceLine
+	Services  []string
+	Clusters  []string
+	Lines     []string
+	// Problems lists why the rollout did not succeed; empty means it did.
+	Problems []string
+	Updated  int
+}
+
+// InstanceLine is one instance's result.
+type InstanceLine struct {
+	Cluster, Instance, Result string
+}
+
+// OK reports whether the rollout succeeded.
+func (s Summary) OK() bool { return len(s.Problems) == 0 }
+
+// Summarize judges a rollout. It succeeded when every instance's job ended updated (on a new
+// version, rebooted exactly once) or skipped with a reason, no service ran fewer tasks than its
+// minimumHealthyPercent floor, no cluster had more instances out of service than the limit,
+// and no instance is left DRAINING.
+func Summarize(o Outcome) Summary {
+	var s Summary
+	problem := func(f string, a ...any) { s.Problems = append(s.Problems, fmt.Sprintf(f, a...)) }
+	if o.TimedOut {
+		problem("the deadline passed before every job ended")
+	}
+	insts := append([]admin.InstanceReport(nil), o.Report.Instances...)
+	sort.Slice(insts, func(i, j int) bool {
+		if insts[i].Cluster != insts[j].Cluster {
+			return insts[i].Cluster < insts[j].Cluster
+		}
+		return insts[i].EC2InstanceID < insts[j].EC2InstanceID
+	})
+	var beyondTotal time.Duration
+	for _, in := range insts {
+		line := InstanceLine{Cluster: in.Cluster, Instance: in.EC2InstanceID}
+		e, ended := o.Ended[in.EC2InstanceID]
+		tl := o.Timelines[in.EC2InstanceID]
+		switch {
+		case !ended:
+			line.Result = fmt.Sprintf("no job ended (still %s on %s)", in.Status, in.Version)
+			problem("%s/%s: no job ended", in.Cluster, in.EC2InstanceID)
+		case e.DetailType == notify.InstanceUpdateSucceeded:
+			line.Result = fmt.Sprintf("updated %s → %s, %d reboot(s)", in.InitialVersion, in.Version, in.Reboots)
+			if tl.Observed {
+				line.Result += fmt.Sprintf(", out of service %s = drain %s + reboot %s + %s beyond",
+					round(tl.OutOfService), round(tl.Drain), round(tl.Reboot), round(tl.Beyond()))
+				beyondTotal += tl.Beyond()
+			}
+			s.Updated++
+			if in.Version == in.InitialVersion {
+				problem("%s/%s: reported updated but still runs %s", in.Cluster, in.EC2InstanceID, in.Version)
+			}
+			if in.Reboots != 1 {
+				problem("%s/%s: rebooted %d times, want exactly 1", in.Cluster, in.EC2InstanceID, in.Reboots)
+			}
+			if in.Status != "ACTIVE" {
+				problem("%s/%s: updated but %s", in.Cluster, in.EC2InstanceID, in.Status)
+			}
+		case e.DetailType == notify.InstanceUpdateSkipped:
+			reason := e.Detail.Reason
+			line.Result = "skipped: " + orNone(reason)
+			if reason == "" {
+				problem("%s/%s: skipped without a reason", in.Cluster, in.EC2InstanceID)
+			}
+		default:
+			line.Result = fmt.Sprintf("failed: %s", orNone(e.Detail.Reason))
+			if e.Detail.Message != "" {
+				line.Result += " (" + e.Detail.Message + ")"
+			}
+			problem("%s/%s: failed: %s", in.Cluster, in.EC2InstanceID, orNone(e.Detail.Reason))
+		}
+		s.Instances = append(s.Instances, line)
+	}
+
+	for _, sv := range o.Report.Services {
+		if sv.Daemon {
+			s.Services = append(s.Services, fmt.Sprintf("%s/%s: daemon, min %d running of %d", sv.Cluster, sv.Service, sv.MinRunning, sv.Desired))
+			continue
+		}
+		verdict := "ok"
+		if sv.BelowFloor || sv.MinRunning < sv.Floor {
+			verdict = "BELOW FLOOR"
+			problem("%s/%s: %d running, below its floor of %d", sv.Cluster, sv.Service, sv.MinRunning, sv.Floor)
+		}
+		s.Services = append(s.Services, fmt.Sprintf("%s/%s: min %d running, floor %d (%d%% of %d): %s",
+			sv.Cluster, sv.Service, sv.MinRunning, sv.Floor, sv.MinimumHealthyPercent, sv.Desired, verdict))
+	}
+	for _, c := range o.Report.Clusters {
+		verdict := "ok"
+		if c.MaxOutOfService > o.Limit {
+			verdict = "OVER THE LIMIT"
+			problem("%s: %d instances out of service at once, limit %d", c.Cluster, c.MaxOutOfService, o.Limit)
+		}
+		s.Clusters = append(s.Clusters, fmt.Sprintf("%s: max %d out of service at once, limit %d: %s", c.Cluster, c.MaxOutOfService, o.Limit, verdict))
+	}
+	if len(o.Report.LeftDraining) > 0 {
+		problem("left DRAINING: %s", strings.Join(o.Report.LeftDraining, ", "))
+		s.Lines = append(s.Lines, "left DRAINING: "+strings.Join(o.Report.LeftDraining, ", "))
+	} else {
+		s.Lines = append(s.Lines, "left DRAINING: none")
+	}
+	calls, byService := 0, map[string]int{}
+	for op, n := range o.Report.APICalls {
+		calls += n
+		svc, _, _ := strings.Cut(op, ":")
+		byService[svc] += n
+	}
+	var parts []string
+	for _, svc := range sortedKeys(byService) {
+		parts = append(parts, fmt.Sprintf("%s %d", svc, byService[svc]))
+	}
+	perInstance := "n/a (nothing updated)"
+	if s.Updated > 0 {
+		perInstance = fmt.Sprintf("%.1f per updated instance", float64(calls)/float64(s.Updated))
+		if beyondTotal > 0 {
+			s.Lines = append(s.Lines, fmt.Sprintf("mean time out of service beyond drain and reboot: %s per updated instance", round(beyondTotal/time.Duration(s.Updated))))
+		}
+	}
+	s.Lines = append(s.Lines, fmt.Sprintf("AWS API calls (ECS, SSM, EC2): %d, %s (%s)", calls, perInstance, strings.Join(parts, ", ")))
+	return s
+}
+
+// Write prints the summary.
+func (s Summary) Write(w io.Writer) {
+	fmt.Fprintln(w, "Instances:")
+	for _, l := range s.Instances {
+		fmt.Fprintf(w, "  %s/%s: %s\n", l.Cluster, l.Instance, l.Result)
+	}
+	fmt.Fprintln(w, "  (times are simulated; \"beyond\" = time out of service minus the drain, DRAINING until the last")
+	fmt.Fprintln(w, "   service task stopped, and the reboot, host down until the ECS agent reconnected)")
+	fmt.Fprintln(w, "Services (fewest running tasks vs the minimumHealthyPercent floor):")
+	for _, l := range s.Services {
+		fmt.Fprintln(w, "  "+l)
+	}
+	fmt.Fprintln(w, "Clusters:")
+	for _, l := range s.Clusters {
+		fmt.Fprintln(w, "  "+l)
+	}
+	for _, l := range s.Lines {
+		fmt.Fprintln(w, l)
+	}
+	if s.OK() {
+		fmt.Fprintln(w, "Rollout succeeded.")
+		return
+	}
+	fmt.Fprintln(w, "Rollout did NOT succeed:")
+	for _, p := range s.Problems {
+		fmt.Fprintln(w, "  - "+p)
+	}
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Second) }
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no reason given)"
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
