@@ -31,18 +31,21 @@ const (
 	resultsQueue = "demo-results"
 	// readyTimeout bounds how long moto and fleetsim may take to answer.
 	readyTimeout = 30 * time.Second
-	// pollInterval is how often the demo looks at the fleet and the results queue.
-	pollInterval = 100 * time.Millisecond
+	// pollInterval is how often the demo looks at the fleet: its timelines are precise to this
+	// interval times the time scale (1.5 simulated seconds at ×60).
+	pollInterval = 25 * time.Millisecond
+	// receiveEvery is how many polls of the fleet pass between receives from the results queue.
+	receiveEvery = 8
 )
 
 // workers are the pipeline's binaries, started in this order.
 var workers = []string{"verifier", "drainer", "patcher", "scanner"}
 
 type demo struct {
-	o      options
-	out    io.Writer
+	o       options
+	out     io.Writer
 	environ []string
-	procs  children
+	procs   children
 
 	motoURL, fleetsimURL string
 	cfg                  aws.Config
@@ -274,12 +277,20 @@ func (d *demo) watch(ctx context.Context, start time.Time) (*observer, map[strin
 	defer deadline.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	for {
+	for n := 0; ; n++ {
 		st, err := d.fleet.State(ctx)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("read fleet state: %w", err)
 		}
 		obs.Observe(st)
+		if n%receiveEvery != 0 {
+			select {
+			case <-ctx.Done():
+				return nil, nil, false, fmt.Errorf("watch the rollout: %w", context.Cause(ctx))
+			case <-tick.C:
+			}
+			continue
+		}
 		if err := receiveEnded(ctx, client, results.URL, ended); err != nil {
 			return nil, nil, false, err
 		}

@@ -12,6 +12,7 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
+	github.com/google/go-cmp v0.7.0
 	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/fleetsim v0.0.0-00010101000000-000000000000
 )
