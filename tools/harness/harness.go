@@ -7,6 +7,17 @@
 // started is stopped when the test ends; when it failed, the processes' logs are kept and their
 // last lines are written to the test log.
 //
+// Typical use, from a module that requires github.com/rollwave/rollwave/tools/harness with a
+// replace directive to its relative path:
+//
+//	s := harness.Start(t, harness.WithScenario("testdata/fleet.yaml"), harness.WithTimeScale(20))
+//	cfg := s.AWSConfig(t.Context())        // sqs/eventbridge -> emulator, ecs/ssm/ec2 -> fleetsim
+//	queue := s.Name("rollwave-jobs")       // unique per Stack
+//	bin := harness.BuildBinary(t, "services/drainer")
+//	w := harness.StartProcess(t, "drainer", bin, append(s.Env(), "QUEUE="+queue))
+//	w.Kill(); w.Restart()                  // crash and resume
+//	harness.Eventually(t, 30*time.Second, func() (bool, string) { ... })
+//
 // moto is started once per test binary and reset (POST /moto-api/reset) at the start of a test
 // when no other Stack is using it. Tests that run in parallel, or against an external emulator
 // that is never reset, must name their resources with Stack.Name.
