@@ -15,6 +15,7 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/fleetsim v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/tools/harness v0.0.0
 )
 
 require (
