@@ -40,7 +40,7 @@ demo: deps ## run the whole pipeline locally (moto, fleetsim, the four workers) 
 
 .PHONY: test
 test: deps ## run every module's tests with -race (stops at the first failing module)
-	$(call for_each_module,go test -race -count=1 ./...)
+	$(call for_each_module,GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...)
 
 .PHONY: lint
 lint: ## gofmt check and go vet, every module
