@@ -21,8 +21,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ok, err := run(ctx, os.Args[1:], os.Environ(), os.Stdout)
+	interrupted := ctx.Err() != nil
 	stop()
 	switch {
+	case interrupted:
+		fmt.Fprintln(os.Stderr, "demo: interrupted; every process it started is stopped")
+		os.Exit(130)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
@@ -109,6 +113,8 @@ func run(ctx context.Context, args []string, environ []string, stdout io.Writer)
 	}
 	fmt.Fprintf(stdout, "rollwave demo: logs of every process in %s\n", o.logDir)
 	d := &demo{o: o, out: stdout, environ: environ}
+	// Every exit, an interrupt included, stops the children: SIGTERM to each process group,
+	// SIGKILL after stopGrace.
 	defer d.procs.stopAll(stopGrace)
 	return d.run(ctx)
 }
