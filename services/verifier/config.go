@@ -22,6 +22,9 @@ const defaultConcurrency = 16
 //
 //	ROLLWAVE_REBOOT_TIMEOUT      how long after the verify step began the host may take to come back (default 15m)
 //	ROLLWAVE_RECHECK_INTERVAL    how often the host is looked at without an ECS event (default 30s)
+//	ROLLWAVE_SSM_TIMEOUT         how long one update check may take before it counts as "not back
+//	                             yet" and is tried again (default 2m); a check sent just as the host
+//	                             goes down never answers, so keep it well below the reboot timeout
 //	ROLLWAVE_ON_VERIFY_FAILURE   keep-out (default: leave it DRAINING, marked failed) or reactivate
 type config struct {
 	pipeline.Common
@@ -41,7 +44,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OnFailure:     onFailure(r.OneOf("ROLLWAVE_ON_VERIFY_FAILURE", string(keepOut), string(keepOut), string(reactivate))),
 	}
 	c.CheckDoc = c.Doc(ssmdoc.Check)
-	c.SSM = ssmcommand.Options{Wait: checkWait, DeliveryTimeout: checkWait, PollInterval: c.SSMPoll}
+	wait := r.Duration("ROLLWAVE_SSM_TIMEOUT", checkWait)
+	c.SSM = ssmcommand.Options{Wait: wait, DeliveryTimeout: wait, PollInterval: c.SSMPoll}
 	if err := r.Err(); err != nil {
 		return config{}, err
 	}
