@@ -1,0 +1,119 @@
+// Package metrics publishes rollwave's CloudWatch metrics (namespace "rollwave"): jobs started,
+// succeeded, failed and skipped, how long steps, drains and reboots take, how many instances are
+// out of service, and how many messages went to a dead-letter queue.
+//
+// A worker records Datums on a Recorder; the Publisher aggregates them per metric and dimension
+// set into statistic sets (count, sum, min, max), and sends them with PutMetricData every
+// interval, when 1000 are pending, and once more when it stops. Recording never blocks on the
+// network and never fails: metrics are best effort, a failed send is logged and dropped.
+//
+// The SDK's newest CloudWatch client speaks Smithy RPC v2 CBOR, which moto cannot read; NewClient
+// makes it speak AWS JSON 1.0 instead, which CloudWatch and moto both accept
+// (docs/decisions/cloudwatch-metrics.md).
+package metrics
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Namespace is the CloudWatch namespace of every rollwave metric.
+const Namespace = "rollwave"
+
+// Metric names. They are a public contract (docs/events.md#metrics): dashboards and alarms use them.
+const (
+	// JobsStarted counts jobs the patcher accepted (rollwave.job set). Dimensions: Cluster.
+	JobsStarted = "JobsStarted"
+	// JobsSucceeded, JobsFailed and JobsSkipped count ended jobs, by the step they ended at.
+	// Dimensions: Cluster, Step, Reason (the outcome's code); and once without dimensions, for
+	// an alarm on any failure.
+	JobsSucceeded = "JobsSucceeded"
+	JobsFailed    = "JobsFailed"
+	JobsSkipped   = "JobsSkipped"
+	// StepDuration is the time a job spent at a step, from entering it to leaving it (forwarded
+	// or ended), queueing included. Seconds. Dimensions: Cluster, Step.
+	StepDuration = "StepDuration"
+	// DrainDuration is the time from DRAINING to no task left on the instance. Seconds.
+	// Dimensions: Cluster.
+	DrainDuration = "DrainDuration"
+	// RebootToVerified is the time from the reboot sent to the instance verified on its new
+	// version. Seconds. Dimensions: Cluster.
+	RebootToVerified = "RebootToVerified"
+	// InstancesOutOfService is a gauge: the instances of a cluster not ACTIVE or taken by rollwave
+	// (stage admitting or later), as the drainer counted them for an admission. Dimensions: Cluster.
+	InstancesOutOfService = "InstancesOutOfService"
+	// DeadLetters counts messages a worker moved to a dead-letter queue (undecodable, invalid,
+	// or out of retries). Dimensions: Queue (the source queue's name).
+	DeadLetters = "DeadLetters"
+)
+
+// Dimension names.
+const (
+	Cluster = "Cluster"
+	Step    = "Step"
+	Reason  = "Reason"
+	Queue   = "Queue"
+)
+
+// Unit is a CloudWatch unit.
+type Unit string
+
+// The units rollwave uses.
+const (
+	Count   Unit = "Count"
+	Seconds Unit = "Seconds"
+)
+
+// Datum is one observation of a metric.
+type Datum struct {
+	Name       string
+	Dimensions map[string]string
+	Value      float64
+	Unit       Unit
+	At         time.Time
+}
+
+// Counted is one occurrence of a counter.
+func Counted(name string, at time.Time, dims map[string]string) Datum {
+	return Datum{Name: name, Dimensions: dims, Value: 1, Unit: Count, At: at}
+}
+
+// Took is a duration observation, in seconds.
+func Took(name string, d time.Duration, at time.Time, dims map[string]string) Datum {
+	return Datum{Name: name, Dimensions: dims, Value: max(d, 0).Seconds(), Unit: Seconds, At: at}
+}
+
+// Gauge is the current value of a level.
+func Gauge(name string, v float64, at time.Time, dims map[string]string) Datum {
+	return Datum{Name: name, Dimensions: dims, Value: v, Unit: Count, At: at}
+}
+
+// Recorder takes observations. Record must not block on the network and is safe for concurrent
+// use. *Publisher, Discard and metricstest.Recorder satisfy it.
+type Recorder interface {
+	Record(ds ...Datum)
+}
+
+// Discard is the Recorder of ROLLWAVE_METRICS=off: it drops everything.
+var Discard Recorder = discard{}
+
+type discard struct{}
+
+func (discard) Record(...Datum) {}
+
+// key identifies one CloudWatch metric stream: name, unit and dimension set.
+func (d Datum) key() string {
+	var b strings.Builder
+	b.WriteString(d.Name)
+	b.WriteByte('|')
+	b.WriteString(string(d.Unit))
+	for _, k := range slices.Sorted(maps.Keys(d.Dimensions)) {
+		b.WriteByte('|')
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(d.Dimensions[k])
+	}
+	return b.String()
+}
