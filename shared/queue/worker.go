@@ -46,6 +46,10 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Backoff is the retry policy of Retry.
 	Backoff Backoff
+	// OnDeadLetter, when set, is called after each message this worker moved to the dead-letter
+	// queue (Poison, or Retry at the last receive) with the source queue's name: the
+	// DeadLetters metric. It must not block.
+	OnDeadLetter func(queue string)
 }
 
 // Defaults of ConfigFor.
@@ -367,6 +371,7 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the redrive policy is the backstop")
 			return
 		}
+		w.deadLettered()
 		ev(l.Error()).Err(o.err).Msg("gave up: moved to the dead-letter queue")
 	case o.kind == kindRetry:
 		delay := w.cfg.Backoff.Delay(m.ReceiveCount)
@@ -380,7 +385,14 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the message will be redelivered")
 			return
 		}
+		w.deadLettered()
 		ev(l.Error()).Msg("poison: moved to the dead-letter queue")
+	}
+}
+
+func (w *Worker) deadLettered() {
+	if w.cfg.OnDeadLetter != nil {
+		w.cfg.OnDeadLetter(w.source)
 	}
 }
 

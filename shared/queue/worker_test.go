@@ -445,3 +445,33 @@ func TestPublisherSend(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestOnDeadLetterCountsPoisonAndExhaustedRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var mu sync.Mutex
+		var got []string
+		f.cfg.OnDeadLetter = func(q string) { mu.Lock(); got = append(got, q); mu.Unlock() }
+		stop := f.start(t, func(_ context.Context, m queue.Message) queue.Outcome {
+			if string(m.Body) == "poison" {
+				return queue.Poison("undecodable")
+			}
+			if string(m.Body) == "done" {
+				return queue.Done()
+			}
+			return queue.Retry(errors.New("throttled"))
+		}, testLog(t))
+		f.send(t, "poison")
+		f.send(t, "done")
+		f.send(t, "retry")
+		advance(time.Minute)
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff([]string{"rollwave-patcher", "rollwave-patcher"}, got); diff != "" {
+			t.Errorf("OnDeadLetter calls (-want +got):\n%s", diff)
+		}
+	})
+}
