@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
+	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -40,13 +41,16 @@ const (
 	LeaveMarks
 )
 
-// Ender ends jobs: it sets the instance's attributes, publishes the pipeline event and logs the
-// outcome line. Ending is idempotent, so a redelivered message may end a job again.
+// Ender ends jobs: it sets the instance's attributes, publishes the pipeline event, records the
+// JobsSucceeded/Failed/Skipped and StepDuration metrics and logs the outcome line. Ending is
+// idempotent, so a redelivered message may end a job again (and count it again: metrics are
+// recorded only once everything else succeeded, so a retried End counts once).
 type Ender struct {
-	Marks  Marks
-	Events Publisher
-	By     string // the worker, e.g. "verifier"
-	Now    func() time.Time
+	Marks   Marks
+	Events  Publisher
+	Metrics metrics.Recorder // nil records nothing
+	By      string           // the worker, e.g. "verifier"
+	Now     func() time.Time
 }
 
 // End records o as the job's outcome. An error (setting attributes, publishing) is transient:
@@ -91,6 +95,7 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	}, resources...); err != nil {
 		return err
 	}
+	RecordEnd(e.Metrics, *job, o, e.Now())
 	l := queue.Logger(ctx)
 	ev := l.Info()
 	if o.Result == update.ResultFailed {
@@ -99,6 +104,47 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	ev.Str("result", string(o.Result)).Str("code", string(o.Code)).Str("fromVersion", job.FromVersion).
 		Str("targetVersion", job.TargetVersion).Msg("job ended: " + o.Message)
 	return nil
+}
+
+// endedMetric is the counter of each result; a duplicate counts as skipped.
+func endedMetric(r update.Result) string {
+	switch r {
+	case update.ResultUpdated:
+		return metrics.JobsSucceeded
+	case update.ResultFailed:
+		return metrics.JobsFailed
+	}
+	return metrics.JobsSkipped
+}
+
+// RecordEnd records the metrics of a job that ended with o at its current step: the result's
+// counter by cluster, step and reason, the same without dimensions (for an alarm on any failure),
+// and the time the job spent at its last step. rec may be nil.
+func RecordEnd(rec metrics.Recorder, job update.Job, o update.Outcome, now time.Time) {
+	if rec == nil {
+		return
+	}
+	name := endedMetric(o.Result)
+	rec.Record(
+		metrics.Counted(name, now, map[string]string{
+			metrics.Cluster: job.Cluster, metrics.Step: string(job.Step), metrics.Reason: string(o.Code),
+		}),
+		metrics.Counted(name, now, nil),
+	)
+	RecordStep(rec, job, now)
+}
+
+// RecordStep records StepDuration for the job's current step, from when it entered the step to
+// now. Call it as the job leaves the step (forwarded or ended). rec may be nil.
+func RecordStep(rec metrics.Recorder, job update.Job, now time.Time) {
+	if rec == nil {
+		return
+	}
+	if at, ok := job.EnteredAt(job.Step); ok {
+		rec.Record(metrics.Took(metrics.StepDuration, now.Sub(at), now, map[string]string{
+			metrics.Cluster: job.Cluster, metrics.Step: string(job.Step),
+		}))
+	}
 }
 
 // Runner runs an SSM document on instances and waits for the results (ssmcommand.Client).

@@ -7,13 +7,16 @@ import (
 	"io"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // Common is the configuration every worker shares. Each is read from the environment:
@@ -24,13 +27,19 @@ import (
 //	ROLLWAVE_SHUTDOWN_GRACE    how long in-flight jobs may finish after SIGTERM (default 20s)
 //	ROLLWAVE_SSM_POLL_INTERVAL how often a running SSM command is polled (default 2s)
 //	ROLLWAVE_LOG_LEVEL         debug, info, warn or error (default info)
+//	ROLLWAVE_METRICS           on (default) or off: CloudWatch metrics in namespace rollwave
+//	ROLLWAVE_METRICS_INTERVAL  how often metrics are sent (default 1m; and always at shutdown)
+//	ROLLWAVE_DRY_RUN           true makes every job a dry run: decide and log, change nothing
 type Common struct {
-	Prefix        string
-	EventBus      string
-	Concurrency   int
-	ShutdownGrace time.Duration
-	SSMPoll       time.Duration
-	LogLevel      zerolog.Level
+	Prefix          string
+	EventBus        string
+	Concurrency     int
+	ShutdownGrace   time.Duration
+	SSMPoll         time.Duration
+	LogLevel        zerolog.Level
+	Metrics         bool
+	MetricsInterval time.Duration
+	DryRun          bool
 }
 
 // LoadCommon reads the shared settings; problems are recorded in r.
@@ -42,6 +51,9 @@ func LoadCommon(r *envconfig.Reader) Common {
 		ShutdownGrace: r.Duration("ROLLWAVE_SHUTDOWN_GRACE", queue.DefaultShutdownGrace),
 		SSMPoll:       r.Duration("ROLLWAVE_SSM_POLL_INTERVAL", 2*time.Second),
 	}
+	c.Metrics = r.OneOf("ROLLWAVE_METRICS", "on", "on", "off") == "on"
+	c.MetricsInterval = r.Duration("ROLLWAVE_METRICS_INTERVAL", metrics.DefaultInterval)
+	c.DryRun = r.Bool("ROLLWAVE_DRY_RUN", false)
 	level := r.OneOf("ROLLWAVE_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogLevel, _ = zerolog.ParseLevel(level)
 	return c
@@ -55,14 +67,46 @@ func (c Common) Logger(w io.Writer, service string) zerolog.Logger {
 	return zerolog.New(w).Level(c.LogLevel).With().Timestamp().Str("service", service).Logger()
 }
 
+// StartMetrics starts the worker's metrics publisher (or Discard when ROLLWAVE_METRICS=off) and
+// returns its Recorder and a stop function that sends what is pending and waits for it (a few
+// seconds at most). Call stop after the workers returned.
+func (c Common) StartMetrics(ctx context.Context, cfg aws.Config, log zerolog.Logger) (metrics.Recorder, func()) {
+	if !c.Metrics {
+		return metrics.Discard, func() {}
+	}
+	p := metrics.NewPublisher(metrics.NewClient(cfg), metrics.Namespace, c.MetricsInterval, log)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	return p, func() { cancel(); <-done }
+}
+
+// ApplyDryRun makes job a dry run when the worker runs with ROLLWAVE_DRY_RUN=true.
+func (c Common) ApplyDryRun(job *update.Job) {
+	if c.DryRun {
+		job.DryRun = true
+	}
+}
+
 // SQS is the part of *sqs.Client a worker needs: consuming its queue and finding it.
 type SQS interface {
 	queue.Client
 	topology.QueueURLGetter
 }
 
-// NewWorker makes the queue worker of one of the topology's queues, resolving its URL.
-func (c Common) NewWorker(ctx context.Context, client SQS, logical string, concurrency int, h queue.Handler, log zerolog.Logger) (*queue.Worker, error) {
+// CountDeadLetters is a NewWorker option: each message the worker dead-letters counts in the
+// DeadLetters metric of its queue.
+func CountDeadLetters(rec metrics.Recorder) func(*queue.Config) {
+	return func(cfg *queue.Config) {
+		cfg.OnDeadLetter = func(q string) {
+			rec.Record(metrics.Counted(metrics.DeadLetters, time.Now(), map[string]string{metrics.Queue: q}))
+		}
+	}
+}
+
+// NewWorker makes the queue worker of one of the topology's queues, resolving its URL; opts
+// adjust its configuration (CountDeadLetters).
+func (c Common) NewWorker(ctx context.Context, client SQS, logical string, concurrency int, h queue.Handler, log zerolog.Logger, opts ...func(*queue.Config)) (*queue.Worker, error) {
 	topo := topology.Default(c.Prefix)
 	q, ok := topo.Queue(logical)
 	if !ok {
@@ -79,6 +123,9 @@ func (c Common) NewWorker(ctx context.Context, client SQS, logical string, concu
 	cfg := queue.ConfigFor(q, rq)
 	cfg.Concurrency = concurrency
 	cfg.ShutdownGrace = c.ShutdownGrace
+	for _, o := range opts {
+		o(&cfg)
+	}
 	return queue.NewWorker(client, cfg, h, log.With().Str("queue", q.Name).Logger())
 }
 

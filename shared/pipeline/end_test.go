@@ -1,0 +1,67 @@
+package pipeline_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rollwave/rollwave/shared/metrics"
+	"github.com/rollwave/rollwave/shared/metrics/metricstest"
+	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+type noMarks struct{}
+
+func (noMarks) PutAttributes(context.Context, string, string, map[string]string) error { return nil }
+func (noMarks) DeleteAttributes(context.Context, string, string, ...string) error      { return nil }
+
+type events struct{ types []string }
+
+func (e *events) Publish(_ context.Context, detailType string, _ any, _ ...string) error {
+	e.types = append(e.types, detailType)
+	return nil
+}
+
+func TestEndRecordsTheResultCounterAndTheLastStepsDuration(t *testing.T) {
+	t0 := time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		outcome   update.Outcome
+		metric    string
+		eventType string
+	}{
+		{update.Updated("1.19.5", "1.20.3"), metrics.JobsSucceeded, "Instance Update Succeeded"},
+		{update.Failed(update.CodeDrainTimeout, "3 tasks left"), metrics.JobsFailed, "Instance Update Failed"},
+		{update.Skipped(update.CodeDryRun, "would drain"), metrics.JobsSkipped, "Instance Update Skipped"},
+		{update.Duplicate("j-other"), metrics.JobsSkipped, "Instance Update Skipped"},
+	} {
+		t.Run(string(tc.outcome.Code), func(t *testing.T) {
+			rec := &metricstest.Recorder{}
+			ev := &events{}
+			e := &pipeline.Ender{Marks: noMarks{}, Events: ev, Metrics: rec, By: "drainer", Now: func() time.Time { return t0.Add(90 * time.Second) }}
+			job := update.Job{ID: "j-1", Cluster: "prod", Instance: "i-1"}
+			if err := job.Advance(update.StepDrain, "patcher", "", t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.End(t.Context(), &job, tc.outcome, pipeline.LeaveMarks); err != nil {
+				t.Fatalf("End() = %v", err)
+			}
+			dims := map[string]string{metrics.Cluster: "prod", metrics.Step: "drain", metrics.Reason: string(tc.outcome.Code)}
+			if got := rec.Sum(tc.metric, dims); got != 1 {
+				t.Errorf("%s%v = %v, want 1", tc.metric, dims, got)
+			}
+			if got := len(rec.Named(tc.metric, nil)); got != 2 {
+				t.Errorf("%s data = %d, want 2 (by cluster, step and reason; and without dimensions)", tc.metric, got)
+			}
+			steps := rec.Named(metrics.StepDuration, map[string]string{metrics.Cluster: "prod", metrics.Step: "drain"})
+			if len(steps) != 1 || steps[0].Value != 90 {
+				t.Errorf("StepDuration = %+v, want one of 90 s", steps)
+			}
+			if diff := cmp.Diff([]string{tc.eventType}, ev.types); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
