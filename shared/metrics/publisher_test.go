@@ -21,9 +21,9 @@ import (
 var t0 = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
 
 type stat struct {
-	Name string
-	Dims string
-	Unit string
+	Name             string
+	Dims             string
+	Unit             string
 	N, Sum, Min, Max float64
 }
 
