@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -20,9 +21,12 @@ const defaultConcurrency = 16
 //	ROLLWAVE_RECHECK_INTERVAL    how often a drain is re-checked without an ECS event (default 30s)
 //	ROLLWAVE_ADMISSION_RETRY     how long a job that was not admitted waits, plus jitter (default 30s)
 //	ROLLWAVE_STANDALONE_TASKS    skip or wait for an instance running standalone tasks (default skip)
+//	ROLLWAVE_PAUSE_REFRESH       how old the pause state (tags of the drainer's queue) may be when
+//	                             a drain is admitted: a pause stops new drains within it (default 5s)
 type config struct {
 	pipeline.Common
 	policy
+	PauseRefresh time.Duration
 }
 
 // loadConfig reads the configuration from getenv and reports every problem at once.
@@ -47,6 +51,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdmissionRetry: r.Duration("ROLLWAVE_ADMISSION_RETRY", 30*time.Second),
 		Standalone:     standalone,
 	}
+	c.PauseRefresh = r.Duration("ROLLWAVE_PAUSE_REFRESH", pause.DefaultMaxAge)
 	if err := r.Err(); err != nil {
 		return config{}, err
 	}

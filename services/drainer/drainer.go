@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/metrics"
+	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -27,6 +29,12 @@ type instances interface {
 // sender forwards a job to the next queue (*queue.Publisher).
 type sender interface {
 	Send(ctx context.Context, queueURL string, body []byte, delay time.Duration, attrs map[string]string) (string, error)
+}
+
+// pauses tells whether a cluster's rollout is paused (*pause.Cache). A read error means "not
+// known", which is not "go".
+type pauses interface {
+	Paused(ctx context.Context, cluster string) (pause.Info, bool, error)
 }
 
 // policy is what the drainer decides by.
@@ -51,7 +59,11 @@ type drainer struct {
 	patcherURL string
 	wakeups    *pipeline.Wakeups
 	policy     policy
-	now        func() time.Time
+	pauses     pauses
+	metrics    metrics.Recorder
+	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
+	dryRun bool
+	now    func() time.Time
 	// jitter returns a random extra delay for an admission back-off of d, so that drainers that
 	// backed off together do not claim together again.
 	jitter func(d time.Duration) time.Duration
@@ -64,12 +76,17 @@ func (d *drainer) handle(ctx context.Context, m queue.Message) queue.Outcome {
 		return queue.Poison(err.Error())
 	}
 	job.EnsureID(m.ID)
+	job.DryRun = job.DryRun || d.dryRun
 	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
 	if job.Step != update.StepDrain || job.Outcome != nil {
 		return queue.Poison(fmt.Sprintf("job %s is at step %q (ended: %t) on the drainer's queue, which takes jobs at step %q",
 			job.ID, job.Step, job.Outcome != nil, update.StepDrain))
 	}
-	o, err := d.drain(ctx, &job)
+	drain := d.drain
+	if job.DryRun {
+		drain = d.rehearse
+	}
+	o, err := drain(ctx, &job)
 	if err != nil {
 		if ctx.Err() != nil {
 			return queue.Retry(ctx.Err())
@@ -117,6 +134,9 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 		// A redelivery after a crash: the drain was admitted and started before.
 		queue.Logger(ctx).Info().Msg("instance already draining: resuming the wait")
 	case update.StageStaged, update.StageAdmitting:
+		if o, paused, err := d.checkPause(ctx, job, inst.ARN, stage); paused || err != nil {
+			return o, err
+		}
 		o, reason, proceed, err := d.admit(ctx, job, inst, stage)
 		if err != nil || !proceed {
 			return o, err
@@ -207,6 +227,31 @@ func (d *drainer) notAdmitted(ctx context.Context, job *update.Job, arn string, 
 	return queue.RetryAfter(delay, dec.Reason), nil
 }
 
+// checkPause holds a job whose cluster is paused before it is admitted: its own claim, if a
+// crashed delivery left one, is withdrawn, and the job looks again after the admission retry.
+// A pause state that cannot be read holds the job too: a pause exists to stop drains, so not
+// knowing is not "go". Jobs past admission never come here: they finish.
+func (d *drainer) checkPause(ctx context.Context, job *update.Job, arn string, stage update.Stage) (queue.Outcome, bool, error) {
+	if d.pauses == nil {
+		return queue.Outcome{}, false, nil
+	}
+	info, paused, err := d.pauses.Paused(ctx, job.Cluster)
+	reason := info.String()
+	if err != nil {
+		reason = "pause state unknown: " + err.Error()
+	} else if !paused {
+		return queue.Outcome{}, false, nil
+	}
+	if stage == update.StageAdmitting {
+		if err := d.marks.PutAttributes(ctx, job.Cluster, arn, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
+			o, err := d.endIfGone(ctx, job, err)
+			return o, true, err
+		}
+	}
+	queue.Logger(ctx).Info().Msg("not admitted: " + reason)
+	return queue.RetryAfter(d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), reason), true, nil
+}
+
 // cluster reads every instance of the cluster for admission.
 func (d *drainer) cluster(ctx context.Context, name string) ([]update.InstanceView, error) {
 	all, err := d.ecs.ListInstances(ctx, name, "", "")
@@ -214,13 +259,19 @@ func (d *drainer) cluster(ctx context.Context, name string) ([]update.InstanceVi
 		return nil, err
 	}
 	views := make([]update.InstanceView, 0, len(all))
+	out := 0
 	for _, in := range all {
 		stage, _ := update.ParseStage(in.Attributes[update.AttrStage]) // an unknown stage counts by status only
-		views = append(views, update.InstanceView{
+		v := update.InstanceView{
 			ARN: in.ARN, EC2InstanceID: in.EC2InstanceID, Status: in.Status, AgentConnected: in.AgentConnected,
 			Job: in.Attributes[update.AttrJob], Stage: stage,
-		})
+		}
+		if v.OutOfService() {
+			out++
+		}
+		views = append(views, v)
 	}
+	d.record(metrics.Gauge(metrics.InstancesOutOfService, float64(out), d.now(), map[string]string{metrics.Cluster: name}))
 	return views, nil
 }
 
@@ -262,6 +313,9 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 	if admitted != "" {
 		note = admitted + "; drained"
 	}
+	now := d.now()
+	d.record(metrics.Took(metrics.DrainDuration, now.Sub(from), now, map[string]string{metrics.Cluster: job.Cluster}))
+	pipeline.RecordStep(d.metrics, *job, now)
 	if err := job.Advance(update.StepReboot, by, note, d.now()); err != nil {
 		return queue.Poison(err.Error()), nil
 	}
@@ -274,6 +328,13 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 	}
 	queue.Logger(ctx).Info().Msg("drained; forwarded to the patcher for the reboot")
 	return queue.Done(), nil
+}
+
+// record records ds when the drainer has a Recorder.
+func (d *drainer) record(ds ...metrics.Datum) {
+	if d.metrics != nil {
+		d.metrics.Record(ds...)
+	}
 }
 
 // abort ends a job that fails before its reboot, undoing what it did up to stage.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -60,7 +61,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ender := &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), By: by, Now: time.Now}
+	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
+	if err != nil {
+		return err
+	}
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	defer stopMetrics()
+	ender := &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), Metrics: rec, By: by, Now: time.Now}
 	wakeups := pipeline.NewWakeups()
 	d := &drainer{
 		ecs: ecsClient, marks: ecsClient, state: ecsClient, ender: ender,
@@ -71,17 +78,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		},
 		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL,
 		wakeups: wakeups, policy: cfg.policy, now: time.Now, jitter: jitter,
+		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
 	}
-	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Drainer, cfg.Concurrency, d.handle, log)
+	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Drainer, cfg.Concurrency, d.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	events, err := cfg.NewWorker(ctx, sqsClient, topology.DrainerEvents, eventConcurrency, pipeline.EventHandler(wakeups), log)
+	events, err := cfg.NewWorker(ctx, sqsClient, topology.DrainerEvents, eventConcurrency, pipeline.EventHandler(wakeups), log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
 	log.Info().Str("limit", cfg.Limit.String()).Dur("drainTimeout", cfg.DrainTimeout).Dur("recheck", cfg.Recheck).
-		Str("standaloneTasks", string(cfg.Standalone)).Int("concurrency", cfg.Concurrency).Msg("drainer started")
+		Str("standaloneTasks", string(cfg.Standalone)).Int("concurrency", cfg.Concurrency).
+		Dur("pauseRefresh", cfg.PauseRefresh).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("drainer started")
 	return pipeline.RunAll(ctx, jobs, events)
 }
 
