@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
@@ -104,6 +105,29 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	ev.Str("result", string(o.Result)).Str("code", string(o.Code)).Str("fromVersion", job.FromVersion).
 		Str("targetVersion", job.TargetVersion).Msg("job ended: " + o.Message)
 	return nil
+}
+
+// DryRunNote starts the history note of each step a dry-run job went through: "dry run: would ...".
+const DryRunNote = "dry run: "
+
+// EndDryRun ends a dry-run job: skipped with code dry-run, the instance's attributes untouched,
+// and a message that says what each worker would have done (the job's dry-run history notes),
+// ending with last, this worker's.
+func (e *Ender) EndDryRun(ctx context.Context, job *update.Job, last string) error {
+	return e.End(ctx, job, update.Skipped(update.CodeDryRun, DryRunSummary(*job, e.By, last)), LeaveMarks)
+}
+
+// DryRunSummary is the message of an ended dry run: "dry run, nothing changed: patcher: would
+// stage 1.20.3; drainer: ...; <by>: <last>".
+func DryRunSummary(job update.Job, by, last string) string {
+	var parts []string
+	for _, h := range job.History {
+		if note, ok := strings.CutPrefix(h.Note, DryRunNote); ok {
+			parts = append(parts, h.By+": "+note)
+		}
+	}
+	parts = append(parts, by+": "+last)
+	return "dry run, nothing changed: " + strings.Join(parts, "; ")
 }
 
 // endedMetric is the counter of each result; a duplicate counts as skipped.
