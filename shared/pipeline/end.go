@@ -87,13 +87,9 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	if o.Result == update.ResultUpdated {
 		to = job.StagedVersion
 	}
-	if err := e.Events.Publish(ctx, detailType, notify.JobDetail{
-		JobID: job.ID, Cluster: job.Cluster, Instance: job.Instance,
-		ContainerInstanceARN: job.ContainerInstanceARN, EC2InstanceID: job.EC2InstanceID,
-		Outcome: string(o.Result), Reason: string(o.Code), Message: o.Message,
-		FromVersion: job.FromVersion, ToVersion: to, RequestedBy: job.RequestedBy,
-		Step: string(job.Step), DryRun: job.DryRun, At: e.Now().UTC(),
-	}, resources...); err != nil {
+	d := jobDetail(*job, e.Now())
+	d.Outcome, d.Reason, d.Message, d.ToVersion = string(o.Result), string(o.Code), o.Message, to
+	if err := e.Events.Publish(ctx, detailType, d, resources...); err != nil {
 		return err
 	}
 	RecordEnd(e.Metrics, *job, o, e.Now())
@@ -105,6 +101,34 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	ev.Str("result", string(o.Result)).Str("code", string(o.Code)).Str("fromVersion", job.FromVersion).
 		Str("targetVersion", job.TargetVersion).Msg("job ended: " + o.Message)
 	return nil
+}
+
+// Started publishes "Instance Update Started" for a job the patcher accepts, and counts it in
+// JobsStarted. Call it once per job, before the instance is marked: a retry after a failure may
+// publish it again, but it is never lost.
+func (e *Ender) Started(ctx context.Context, job *update.Job) error {
+	var resources []string
+	if job.ContainerInstanceARN != "" {
+		resources = append(resources, job.ContainerInstanceARN)
+	}
+	now := e.Now()
+	if err := e.Events.Publish(ctx, notify.InstanceUpdateStarted, jobDetail(*job, now), resources...); err != nil {
+		return err
+	}
+	if e.Metrics != nil {
+		e.Metrics.Record(metrics.Counted(metrics.JobsStarted, now, map[string]string{metrics.Cluster: job.Cluster}))
+	}
+	return nil
+}
+
+// jobDetail is the detail of an Instance Update event about job, without an outcome.
+func jobDetail(job update.Job, now time.Time) notify.JobDetail {
+	return notify.JobDetail{
+		JobID: job.ID, Cluster: job.Cluster, Instance: job.Instance,
+		ContainerInstanceARN: job.ContainerInstanceARN, EC2InstanceID: job.EC2InstanceID,
+		FromVersion: job.FromVersion, ToVersion: job.TargetVersion, RequestedBy: job.RequestedBy,
+		Step: string(job.Step), DryRun: job.DryRun, At: now.UTC(),
+	}
 }
 
 // DryRunNote starts the history note of each step a dry-run job went through: "dry run: would ...".
