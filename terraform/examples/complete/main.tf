@@ -1,0 +1,122 @@
+# A complete deployment: the two production clusters, the images from ECR, the workers in private
+# subnets, the alarms to an SNS topic that mails the on-call team.
+
+variable "region" {
+  description = "Region of the clusters."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "clusters" {
+  description = "ECS clusters to keep up to date."
+  type        = list(string)
+  default     = ["prod", "staging"]
+}
+
+variable "image_tag" {
+  description = "Release of rollwave to run."
+  type        = string
+  default     = "v0.1.0"
+}
+
+variable "subnets" {
+  description = "Private subnets (with NAT or VPC endpoints) for the workers."
+  type        = list(string)
+}
+
+variable "vpc_id" {
+  description = "VPC of the subnets."
+  type        = string
+}
+
+variable "alarm_email" {
+  description = "Who is told about dead-lettered jobs."
+  type        = string
+}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  registry = "${data.aws_caller_identity.current.account_id}.dkr.ecr.${var.region}.amazonaws.com/rollwave"
+}
+
+resource "aws_ecr_repository" "worker" {
+  for_each = toset(["scanner", "patcher", "drainer", "verifier"])
+
+  name                 = "rollwave/${each.key}"
+  image_tag_mutability = "IMMUTABLE"
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+}
+
+resource "aws_security_group" "workers" {
+  name        = "rollwave-workers"
+  description = "rollwave workers: outbound HTTPS to the AWS APIs only"
+  vpc_id      = var.vpc_id
+
+  egress {
+    description = "AWS APIs"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "rollwave-alarms"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "alarms" {
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+module "rollwave" {
+  source = "../../modules/rollwave"
+
+  prefix                      = "rollwave"
+  clusters                    = var.clusters
+  restrict_events_to_clusters = true
+  schedule                    = "cron(0 3 ? * TUE *)"
+  max_out_of_service          = "10%"
+  timeouts = {
+    drain  = "30m"
+    reboot = "15m"
+  }
+
+  image_registry      = local.registry
+  image_tag           = var.image_tag
+  ecr_repository_arns = [for r in aws_ecr_repository.worker : r.arn]
+
+  subnets         = var.subnets
+  security_groups = [aws_security_group.workers.id]
+  max_tasks = {
+    drainer  = 2
+    verifier = 2
+  }
+
+  alarm_sns_topic_arn = aws_sns_topic.alarms.arn
+
+  tags = {
+    team = "platform"
+  }
+}
+
+output "scanner_queue_url" {
+  description = "Send {\"schema\":\"rollwave.scan/v1\"} here to scan now."
+  value       = module.rollwave.queue_urls["scanner"]
+}
+
+output "patcher_queue_url" {
+  description = "Send a hand-written job (docs/job.md) here."
+  value       = module.rollwave.queue_urls["patcher"]
+}
+
+output "service_names" {
+  description = "The workers' ECS services."
+  value       = module.rollwave.service_names
+}

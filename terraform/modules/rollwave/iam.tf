@@ -1,0 +1,304 @@
+# One task role per worker, granting exactly the AWS actions that worker calls (the list in
+# deploy/iam.go, which a test derives from the code), each scoped as narrowly as AWS allows:
+# clusters, container instances, queues, documents, the event bus. The actions that AWS only
+# authorizes on "*" are listed in terraform/README.md with the reason.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account}:*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  for_each = local.services
+
+  name               = "${var.prefix}-${each.key}-task"
+  description        = "rollwave ${each.key}: the AWS calls of the worker"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = local.services
+
+  name = "${var.prefix}-${each.key}"
+  role = aws_iam_role.task[each.key].id
+  policy = {
+    scanner  = data.aws_iam_policy_document.scanner.json
+    patcher  = data.aws_iam_policy_document.patcher.json
+    drainer  = data.aws_iam_policy_document.drainer.json
+    verifier = data.aws_iam_policy_document.verifier.json
+  }[each.key]
+}
+
+data "aws_iam_policy_document" "scanner" {
+  statement {
+    sid       = "ConsumeOwnQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [local.queue_arns["scanner"]]
+  }
+  statement {
+    sid       = "SendJobsAndDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.queue_arns["patcher"], local.dlq_arns["scanner"]]
+  }
+  statement {
+    sid       = "ResolveQueues"
+    actions   = ["sqs:GetQueueUrl"]
+    resources = local.all_queue_arns
+  }
+  statement {
+    sid       = "ListInstances"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = local.cluster_arns
+  }
+  statement {
+    sid       = "DescribeInstances"
+    actions   = ["ecs:DescribeContainerInstances"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+  statement {
+    sid       = "RunUpdateCheck"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.document_arns["update-check"], local.any_instance_arn]
+  }
+  statement {
+    sid       = "ReadCommandResults"
+    actions   = ["ssm:GetCommandInvocation"]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "patcher" {
+  statement {
+    sid       = "ConsumeOwnQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [local.queue_arns["patcher"]]
+  }
+  statement {
+    sid       = "SendJobsAndDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.queue_arns["drainer"], local.queue_arns["verifier"], local.dlq_arns["patcher"]]
+  }
+  statement {
+    sid       = "ResolveQueues"
+    actions   = ["sqs:GetQueueUrl"]
+    resources = local.all_queue_arns
+  }
+  statement {
+    sid       = "ListInstances"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = local.cluster_arns
+  }
+  statement {
+    sid       = "InstancesAndTasksOfTheClusters"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState", "ecs:ListTasks", "ecs:DescribeTasks"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+  statement {
+    sid       = "MarkInstances"
+    actions   = ["ecs:PutAttributes", "ecs:DeleteAttributes"]
+    resources = local.container_instance_arns
+  }
+  statement {
+    sid       = "StageCancelReboot"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.document_arns["update-check"], local.document_arns["update-apply"], local.document_arns["update-cancel"], local.document_arns["reboot"], local.any_instance_arn]
+  }
+  statement {
+    sid       = "ReadCommands"
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommands"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "PublishPipelineEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = ["rollwave"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "drainer" {
+  statement {
+    sid       = "ConsumeOwnQueues"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [local.queue_arns["drainer"], local.queue_arns["drainer-events"]]
+  }
+  statement {
+    sid       = "SendJobsAndDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.queue_arns["patcher"], local.dlq_arns["drainer"], local.dlq_arns["drainer-events"]]
+  }
+  statement {
+    sid       = "ResolveQueues"
+    actions   = ["sqs:GetQueueUrl"]
+    resources = local.all_queue_arns
+  }
+  statement {
+    sid       = "ListInstances"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = local.cluster_arns
+  }
+  statement {
+    sid       = "InstancesAndTasksOfTheClusters"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState", "ecs:ListTasks", "ecs:DescribeTasks"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+  statement {
+    sid       = "MarkInstances"
+    actions   = ["ecs:PutAttributes", "ecs:DeleteAttributes"]
+    resources = local.container_instance_arns
+  }
+  statement {
+    sid       = "CheckAndCancelStagedUpdate"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.document_arns["update-check"], local.document_arns["update-cancel"], local.any_instance_arn]
+  }
+  statement {
+    sid       = "ReadCommandResults"
+    actions   = ["ssm:GetCommandInvocation"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "PublishPipelineEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = ["rollwave"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "verifier" {
+  statement {
+    sid       = "ConsumeOwnQueues"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [local.queue_arns["verifier"], local.queue_arns["verifier-events"]]
+  }
+  statement {
+    sid       = "SendDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dlq_arns["verifier"], local.dlq_arns["verifier-events"]]
+  }
+  statement {
+    sid       = "ResolveQueues"
+    actions   = ["sqs:GetQueueUrl"]
+    resources = local.all_queue_arns
+  }
+  statement {
+    sid       = "ListInstances"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = local.cluster_arns
+  }
+  statement {
+    sid       = "InstancesOfTheClusters"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+  statement {
+    sid       = "MarkInstances"
+    actions   = ["ecs:PutAttributes", "ecs:DeleteAttributes"]
+    resources = local.container_instance_arns
+  }
+  statement {
+    sid       = "RunUpdateCheck"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.document_arns["update-check"], local.any_instance_arn]
+  }
+  statement {
+    sid       = "ReadCommandsAndAgents"
+    actions   = ["ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "PublishPipelineEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = ["rollwave"]
+    }
+  }
+}
+
+# The execution role lets ECS pull the image and write the logs; the worker's code never uses it.
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.prefix}-execution"
+  description        = "rollwave: ECS pulls the worker images and writes their logs"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for g in aws_cloudwatch_log_group.service : "${g.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
+    content {
+      sid       = "PullImages"
+      actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      resources = var.ecr_repository_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
+    content {
+      sid       = "ECRLogin"
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "${var.prefix}-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}

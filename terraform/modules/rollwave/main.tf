@@ -1,0 +1,33 @@
+# Values derived from the inputs and the account. The topology itself (queue settings, event
+# pattern, SSM document contents) is in topology.gen.tf, generated from the Go code.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  account   = data.aws_caller_identity.current.account_id
+
+  # The four workers; each consumes the queues listed here (the first is its job queue).
+  services = {
+    scanner  = ["scanner"]
+    patcher  = ["patcher"]
+    drainer  = ["drainer", "drainer-events"]
+    verifier = ["verifier", "verifier-events"]
+  }
+
+  cluster_arns            = [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${c}"]
+  container_instance_arns = [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
+  any_instance_arn        = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
+  event_bus_arn           = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
+  document_arns           = { for k, d in aws_ssm_document.this : k => d.arn }
+
+  queue_arns = { for k, q in aws_sqs_queue.queue : k => q.arn }
+  dlq_arns   = { for k, q in aws_sqs_queue.dlq : k => q.arn }
+  # Every queue a worker resolves by name at start (topology.Resolve looks up all of them).
+  all_queue_arns = concat(values(local.queue_arns), values(local.dlq_arns))
+
+  tags = merge(var.tags, { "rollwave:prefix" = var.prefix })
+}

@@ -1,0 +1,54 @@
+output "queue_urls" {
+  description = "URL of each work queue, by logical name (scanner, patcher, drainer, verifier, drainer-events, verifier-events). Send a scan request to queue_urls[\"scanner\"], a hand-written job to queue_urls[\"patcher\"]."
+  value       = { for k, q in aws_sqs_queue.queue : k => q.id }
+}
+
+output "queue_arns" {
+  description = "ARN of each work queue, by logical name."
+  value       = local.queue_arns
+}
+
+output "dead_letter_queue_urls" {
+  description = "URL of each dead-letter queue, by the logical name of its queue."
+  value       = { for k, q in aws_sqs_queue.dlq : k => q.id }
+}
+
+output "dead_letter_queue_arns" {
+  description = "ARN of each dead-letter queue, by the logical name of its queue."
+  value       = local.dlq_arns
+}
+
+output "task_role_arns" {
+  description = "ARN of each worker's task role, by worker."
+  value       = { for k, r in aws_iam_role.task : k => r.arn }
+}
+
+output "execution_role_arn" {
+  description = "ARN of the execution role the four task definitions share."
+  value       = aws_iam_role.execution.arn
+}
+
+output "service_names" {
+  description = "Name of each worker's ECS service, by worker (empty when create_services is false)."
+  value       = { for k, s in aws_ecs_service.service : k => s.name }
+}
+
+output "service_cluster_arn" {
+  description = "ARN of the ECS cluster the workers run in (null when create_services is false)."
+  value       = local.service_cluster_arn
+}
+
+output "ssm_document_names" {
+  description = "Name of each SSM document, by kind (update-check, update-apply, update-cancel, reboot)."
+  value       = { for k, d in aws_ssm_document.this : k => d.name }
+}
+
+output "log_group_names" {
+  description = "CloudWatch log group of each worker."
+  value       = { for k, g in aws_cloudwatch_log_group.service : k => g.name }
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
