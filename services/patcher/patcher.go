@@ -15,6 +15,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
@@ -55,7 +56,10 @@ type patcher struct {
 	apply      ssmcommand.Options
 	quick      ssmcommand.Options
 	standalone update.StandalonePolicy
-	now        func() time.Time
+	metrics    metrics.Recorder
+	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
+	dryRun bool
+	now    func() time.Time
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -79,13 +83,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	defer stopMetrics()
 	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), time.Now)
 	p.drainerURL, p.verifyURL = drainerURL, verifyURL
-	w, err := cfg.NewWorker(ctx, sqsClient, topology.Patcher, cfg.Concurrency, p.handle, log)
+	p.metrics, p.ender.Metrics = rec, rec
+	w, err := cfg.NewWorker(ctx, sqsClient, topology.Patcher, cfg.Concurrency, p.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	log.Info().Msg("patcher started")
+	log.Info().Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("patcher started")
 	return pipeline.RunAll(ctx, w)
 }
 
@@ -110,6 +117,7 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.
 		apply:      ssmcommand.Options{Wait: cfg.ApplyTimeout, PollInterval: cfg.SSMPoll},
 		quick:      quick,
 		standalone: cfg.Standalone,
+		dryRun:     cfg.DryRun,
 		now:        now,
 	}
 }
@@ -120,11 +128,16 @@ func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
 		return queue.Poison(err.Error())
 	}
 	job.EnsureID(m.ID)
+	job.DryRun = job.DryRun || p.dryRun
 	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
-	switch job.Step {
-	case update.StepStage:
+	switch {
+	case job.Step == update.StepStage && job.DryRun:
+		err = p.rehearseStage(ctx, &job)
+	case job.Step == update.StepStage:
 		err = p.stage(ctx, &job)
-	case update.StepReboot:
+	case job.Step == update.StepReboot && job.DryRun:
+		err = p.rehearseReboot(ctx, &job)
+	case job.Step == update.StepReboot:
 		err = p.reboot(ctx, &job)
 	default:
 		return queue.Poison(fmt.Sprintf("job %s is at step %q, which is not the patcher's (stage, reboot)", job.ID, job.Step))
@@ -192,6 +205,14 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 			marking = pipeline.Unmark
 		}
 		return p.ender.End(ctx, job, why, marking)
+	}
+	if stage == update.StageNone {
+		if err := job.Advance(update.StepStage, "patcher", "accepted; rollwave.job set", p.now()); err != nil {
+			return err
+		}
+		if err := p.ender.Started(ctx, job); err != nil {
+			return fmt.Errorf("announce job: %w", err)
+		}
 	}
 	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{
 		update.AttrJob: job.ID, update.AttrStage: string(update.StageStaging),
@@ -299,6 +320,7 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 
 // forward moves the job to its next step and queue.
 func (p *patcher) forward(ctx context.Context, job *update.Job, next update.Step, url, note string) error {
+	pipeline.RecordStep(p.metrics, *job, p.now())
 	if err := job.Advance(next, "patcher", note, p.now()); err != nil {
 		return err
 	}

@@ -177,8 +177,8 @@ func TestStagingFailureEndsTheJobWithoutDraining(t *testing.T) {
 	if len(w.rec.jobs) != 0 {
 		t.Errorf("forwarded %+v, want nothing", w.rec.jobs)
 	}
-	if want := notify.InstanceUpdateFailed + ": staging-failed"; len(w.rec.events) != 1 || w.rec.events[0] != want {
-		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	if want := notify.InstanceUpdateFailed + ": staging-failed"; len(w.rec.events) != 2 || w.rec.events[0] != notify.InstanceUpdateStarted+": " || w.rec.events[1] != want {
+		t.Errorf("events = %v, want [Instance Update Started: , %s]", w.rec.events, want)
 	}
 	if a := w.attrs(t); a[update.AttrJob] != "" || a[update.AttrStage] != "" {
 		t.Errorf("attributes = %v, want the marks removed", a)
@@ -191,8 +191,8 @@ func TestStagingFailureEndsTheJobWithoutDraining(t *testing.T) {
 func TestNoUpdateIsSkipped(t *testing.T) {
 	w := newWorld(t, &bottlerocketHost{state: "Idle", active: "1.20.3"}, nil)
 	w.handle(t, handJob())
-	if want := notify.InstanceUpdateSkipped + ": no-update"; len(w.rec.events) != 1 || w.rec.events[0] != want {
-		t.Errorf("events = %v, want [%s]", w.rec.events, want)
+	if want := notify.InstanceUpdateSkipped + ": no-update"; len(w.rec.events) != 2 || w.rec.events[0] != notify.InstanceUpdateStarted+": " || w.rec.events[1] != want {
+		t.Errorf("events = %v, want [Instance Update Started: , %s]", w.rec.events, want)
 	}
 	if a := w.attrs(t); a[update.AttrJob] != "" {
 		t.Errorf("attributes = %v, want no marks", a)
