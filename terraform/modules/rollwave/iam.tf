@@ -144,6 +144,16 @@ data "aws_iam_policy_document" "patcher" {
       values   = ["rollwave"]
     }
   }
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["rollwave"]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "drainer" {
@@ -199,6 +209,21 @@ data "aws_iam_policy_document" "drainer" {
     condition {
       test     = "StringEquals"
       variable = "events:source"
+      values   = ["rollwave"]
+    }
+  }
+  statement {
+    sid       = "ReadPauseTags"
+    actions   = ["sqs:ListQueueTags"]
+    resources = [local.queue_arns["drainer"]]
+  }
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
       values   = ["rollwave"]
     }
   }

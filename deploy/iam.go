@@ -1,0 +1,47 @@
+package deploy
+
+// TaskRoleActions lists, per worker, the AWS actions its task role grants: exactly the SDK
+// operations the worker's code can reach (TestTaskRoleActionsAreTheCallsOfTheCode derives them
+// from the code) and exactly the actions of its policy in terraform/modules/rollwave/iam.tf
+// (TestTerraformGrantsExactlyTheTaskRoleActions). A worker that starts calling a new API fails
+// the first test until the action is added here, and the second until the Terraform grants it.
+var TaskRoleActions = map[string][]string{
+	"scanner": {
+		"ecs:DescribeContainerInstances", "ecs:ListContainerInstances",
+		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+		"ssm:GetCommandInvocation", "ssm:SendCommand",
+	},
+	"patcher": {
+		"cloudwatch:PutMetricData",
+		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeTasks", "ecs:ListContainerInstances",
+		"ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
+		"events:PutEvents",
+		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+		"ssm:GetCommandInvocation", "ssm:ListCommands", "ssm:SendCommand",
+	},
+	"drainer": {
+		"cloudwatch:PutMetricData",
+		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeTasks", "ecs:ListContainerInstances",
+		"ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
+		"events:PutEvents",
+		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+		"sqs:ListQueueTags",
+		"ssm:GetCommandInvocation", "ssm:SendCommand",
+	},
+	"verifier": {
+		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:ListContainerInstances", "ecs:PutAttributes",
+		"ecs:UpdateContainerInstancesState",
+		"events:PutEvents",
+		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+		"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:SendCommand",
+	},
+}
+
+// Unscopable lists the actions a task role may grant on Resource "*" without a condition, with
+// the reason: AWS authorizes them on no resource type (the Service Authorization Reference lists
+// none), so no ARN or condition key can narrow them. terraform/README.md repeats the reasons.
+var Unscopable = map[string]string{
+	"ssm:GetCommandInvocation":        "reads the result of a command by its ID; SSM defines no resource type for it",
+	"ssm:ListCommands":                "lists commands (the patcher asks whether a reboot was already sent); no resource type",
+	"ssm:DescribeInstanceInformation": "reads the SSM agent's ping status; no resource type",
+}

@@ -1,0 +1,126 @@
+package deploy
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var workers = []string{"scanner", "patcher", "drainer", "verifier"}
+
+// TestTaskRoleActionsAreTheCallsOfTheCode derives each worker's AWS calls from its code and
+// compares them with TaskRoleActions: a worker that starts calling an API its role does not grant
+// fails here.
+func TestTaskRoleActionsAreTheCallsOfTheCode(t *testing.T) {
+	var patterns []string
+	for _, w := range workers {
+		patterns = append(patterns, "../"+w)
+	}
+	calls, err := SDKCalls("../services/scanner", patterns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range workers {
+		got := calls["github.com/rollwave/rollwave/services/"+w]
+		want := sorted(TaskRoleActions[w])
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("SDKCalls(services/%s) = the calls of the code, TaskRoleActions[%q] = the grants (-grants +calls):\n%s", w, w, diff)
+		}
+	}
+}
+
+// TestSDKCallsFollowsInterfaces checks the analysis on a small program: a call through a narrow
+// interface reaches the SDK method, an adapter method nobody calls does not count.
+func TestSDKCallsFollowsInterfaces(t *testing.T) {
+	calls, err := SDKCalls("testdata/sdkcalls", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"events:PutEvents", "sqs:SendMessage"}
+	if diff := cmp.Diff(want, calls["github.com/rollwave/rollwave/deploy/testdata/sdkcalls"]); diff != "" {
+		t.Errorf("SDKCalls(testdata/sdkcalls) (-want +got):\n%s", diff)
+	}
+}
+
+// TestTerraformGrantsExactlyTheTaskRoleActions reads each worker's policy document in iam.tf:
+// its actions are TaskRoleActions, and a statement on "*" without a condition holds only
+// actions that AWS cannot scope.
+func TestTerraformGrantsExactlyTheTaskRoleActions(t *testing.T) {
+	m := loadModule(t)
+	for _, w := range workers {
+		doc := m.block(t, "data", "aws_iam_policy_document", w)
+		granted := map[string]bool{}
+		for _, st := range doc.Body.Blocks {
+			if st.Type != "statement" {
+				t.Errorf("%s policy: %s block: write statements out so they can be read", w, st.Type)
+				continue
+			}
+			if effect, ok := st.Body.Attributes["effect"]; ok {
+				if v, _ := effect.Expr.Value(nil); v.AsString() != "Allow" {
+					t.Errorf("%s policy: effect %s in a task role", w, v.AsString())
+				}
+			}
+			actions := literalStrings(t, w, st.Body.Attributes["actions"])
+			for _, a := range actions {
+				granted[a] = true
+			}
+			resources, ok := st.Body.Attributes["resources"]
+			if !ok {
+				t.Errorf("%s policy: statement without resources", w)
+				continue
+			}
+			star := false
+			if v, diags := resources.Expr.Value(nil); !diags.HasErrors() && v.Type().IsTupleType() {
+				for _, r := range v.AsValueSlice() {
+					star = star || (r.Type() == cty.String && r.AsString() == "*")
+				}
+			}
+			conditioned := false
+			for _, b := range st.Body.Blocks {
+				conditioned = conditioned || b.Type == "condition"
+			}
+			if star && !conditioned {
+				for _, a := range actions {
+					if _, ok := Unscopable[a]; !ok {
+						t.Errorf("%s policy grants %s on \"*\" without a condition; scope it or list it in Unscopable with the reason", w, a)
+					}
+				}
+			}
+		}
+		var got []string
+		for a := range granted {
+			got = append(got, a)
+		}
+		sort.Strings(got)
+		if diff := cmp.Diff(sorted(TaskRoleActions[w]), got); diff != "" {
+			t.Errorf("iam.tf data.aws_iam_policy_document.%s grants (-TaskRoleActions +terraform):\n%s", w, diff)
+		}
+	}
+}
+
+func literalStrings(t *testing.T, w string, a *hclsyntax.Attribute) []string {
+	t.Helper()
+	if a == nil {
+		t.Errorf("%s policy: statement without actions", w)
+		return nil
+	}
+	v, diags := a.Expr.Value(nil)
+	if diags.HasErrors() {
+		t.Errorf("%s policy: actions at %s must be a literal list: %v", w, a.Range(), diags)
+		return nil
+	}
+	var out []string
+	for _, s := range v.AsValueSlice() {
+		out = append(out, s.AsString())
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
