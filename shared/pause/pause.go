@@ -275,3 +275,14 @@ func (c *Cache) State(ctx context.Context) (State, error) {
 	c.state, c.readAt = s, time.Now()
 	return s, nil
 }
+
+// EventDetail is the detail of the "Cluster Rollout Paused" and "Cluster Rollout Resumed"
+// pipeline events (shared/notify) that the rollwave CLI publishes when it sets or clears a pause.
+type EventDetail struct {
+	// Cluster is the cluster's name, or "*" for every cluster.
+	Cluster     string    `json:"cluster"`
+	All         bool      `json:"all"`
+	RequestedBy string    `json:"requestedBy,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	At          time.Time `json:"at"`
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Exit codes, a contract with scripts (documented in `rollwave help` and docs/operations.md).
+const (
+	exitOK       = 0 // the operation succeeded
+	exitFailed   = 1 // the operation failed (AWS error, a message not redriven, ...)
+	exitUsage    = 2 // the command line is wrong: unknown verb or flag, missing or bad argument
+	exitNotFound = 3 // the cluster, instance, queue or message named does not exist
+)
+
+// exitError carries the exit code of an error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+func notFoundf(format string, args ...any) error {
+	return &exitError{code: exitNotFound, err: fmt.Errorf(format, args...)}
+}
+
+// codeOf maps an error to the exit code.
+func codeOf(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return exitFailed
+}
+
+// app is one invocation of the CLI: its streams, its environment and the global settings.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	profile, region, prefix, eventBus string
+
+	clients *clients // built on first use
+}
+
+// command is one verb (or "jobs send", "dlq show", ...).
+type command struct {
+	name    string
+	summary string
+	usage   string // the arguments after the name
+	help    string // what it does and examples
+	run     func(ctx context.Context, a *app, c command, args []string) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		statusCommand, jobsSendCommand,
+		dlqListCommand, dlqShowCommand, dlqRedriveCommand, dlqPurgeCommand,
+		pauseCommand, resumeCommand, scanCommand,
+	}
+}
+
+const overview = `rollwave: see and steer the rollwave pipeline that updates Bottlerocket ECS instances.
+
+Usage:
+  rollwave [global flags] <command> [flags] [arguments]
+
+Commands:
+%s
+Global flags (accepted before or after the command):
+  --profile NAME   AWS shared config profile (default: $AWS_PROFILE, then the default chain)
+  --region NAME    AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile's)
+  --prefix NAME    prefix of rollwave's queues and documents (default: $ROLLWAVE_PREFIX or rollwave)
+  --event-bus NAME EventBridge bus of the pipeline events (default: $ROLLWAVE_EVENT_BUS or default)
+
+Endpoints come from the standard variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS,
+AWS_ENDPOINT_URL_ECS, ...), so the same commands work against LocalStack or moto.
+
+Exit codes:
+  0  success
+  1  the operation failed (an AWS error, a message that could not be redriven)
+  2  usage error (unknown command or flag, missing or invalid argument)
+  3  not found (the cluster, instance, queue or message does not exist)
+
+Run 'rollwave help <command>' for a command's flags and examples.
+`
+
+func printOverview(w io.Writer) {
+	var b strings.Builder
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-13s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(&b, "  %-13s %s\n", "help", "this text, or a command's help: rollwave help dlq redrive")
+	fmt.Fprintf(w, overview, b.String())
+}
+
+// run is the whole CLI: it parses args, runs the command and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	err := a.dispatch(ctx, args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	code := codeOf(err)
+	fmt.Fprintf(stderr, "rollwave: %v\n", err)
+	if code == exitUsage {
+		fmt.Fprintln(stderr, "Run 'rollwave help' for usage.")
+	}
+	return code
+}
+
+func (a *app) dispatch(ctx context.Context, args []string) error {
+	global := flag.NewFlagSet("rollwave", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	a.globalFlags(global)
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printOverview(a.stdout)
+			return err
+		}
+		return usagef("%v", err)
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		printOverview(a.stderr)
+		return usagef("no command given")
+	}
+	if rest[0] == "help" {
+		if len(rest) == 1 {
+			printOverview(a.stdout)
+			return nil
+		}
+		c, _, ok := find(rest[1:])
+		if !ok {
+			return usagef("no command %q", strings.Join(rest[1:], " "))
+		}
+		return c.run(ctx, a, c, []string{"-h"}) // prints the help and the flags
+	}
+	c, cargs, ok := find(rest)
+	if !ok {
+		return usagef("unknown command %q; the commands are %s", strings.Join(rest[:min(2, len(rest))], " "), commandNames())
+	}
+	return c.run(ctx, a, c, cargs)
+}
+
+// find returns the command named by the first one or two words of args and the arguments
+// after its name.
+func find(args []string) (command, []string, bool) {
+	for _, n := range []int{2, 1} {
+		if len(args) < n {
+			continue
+		}
+		name := strings.Join(args[:n], " ")
+		for _, c := range commands {
+			if c.name == name {
+				return c, args[n:], true
+			}
+		}
+	}
+	return command{}, nil, false
+}
+
+func commandNames() string {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func printHelp(w io.Writer, c command) {
+	fmt.Fprintf(w, "Usage: rollwave %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.help))
+	fmt.Fprintln(w)
+}
+
+func (a *app) globalFlags(fs *flag.FlagSet) {
+	def := func(v, env, fallback string) string {
+		if v != "" {
+			return v
+		}
+		if e := strings.TrimSpace(a.getenv(env)); e != "" {
+			return e
+		}
+		return fallback
+	}
+	fs.StringVar(&a.profile, "profile", a.profile, "AWS shared config profile")
+	fs.StringVar(&a.region, "region", a.region, "AWS region")
+	fs.StringVar(&a.prefix, "prefix", def(a.prefix, "ROLLWAVE_PREFIX", "rollwave"), "prefix of rollwave's queues")
+	fs.StringVar(&a.eventBus, "event-bus", def(a.eventBus, "ROLLWAVE_EVENT_BUS", "default"), "EventBridge bus of the pipeline events")
+}
+
+// parse parses a command's flags, which may come before, between and after its positional
+// arguments, and returns the positional arguments. -h prints the command's help.
+func (a *app) parse(c command, fs *flag.FlagSet, args []string) ([]string, error) {
+	a.globalFlags(fs)
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printHelp(a.stdout, c)
+				printFlags(a.stdout, fs)
+				return nil, err
+			}
+			return nil, usagef("%s: %v", c.name, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "Flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// stringList is a flag that may be repeated and takes comma-separated values.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// isTerminal reports whether r is a terminal, for questions to a person. /dev/null is a
+// character device but not a terminal, so this asks the terminal driver.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// who is the default --requested-by: $USER, else "rollwave-cli".
+func (a *app) who() string {
+	if u := strings.TrimSpace(a.getenv("USER")); u != "" {
+		return u
+	}
+	return "rollwave-cli"
+}
+
+// noArgs refuses positional arguments.
+func noArgs(c command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", c.name, strings.Join(args, " "))
+	}
+	return nil
+}
