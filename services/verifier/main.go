@@ -54,20 +54,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	wakeups := pipeline.NewWakeups()
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	defer stopMetrics()
 	v := &verifier{
 		ecs: ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
-		ender:   &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), By: by, Now: time.Now},
-		wakeups: wakeups, policy: cfg.policy, now: time.Now,
+		ender:   &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), Metrics: rec, By: by, Now: time.Now},
+		wakeups: wakeups, policy: cfg.policy, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
 	}
-	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Verifier, cfg.Concurrency, v.handle, log)
+	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Verifier, cfg.Concurrency, v.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	events, err := cfg.NewWorker(ctx, sqsClient, topology.VerifierEvents, eventConcurrency, pipeline.EventHandler(wakeups), log)
+	events, err := cfg.NewWorker(ctx, sqsClient, topology.VerifierEvents, eventConcurrency, pipeline.EventHandler(wakeups), log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
 	log.Info().Dur("rebootTimeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
-		Str("onVerifyFailure", string(cfg.OnFailure)).Int("concurrency", cfg.Concurrency).Msg("verifier started")
+		Str("onVerifyFailure", string(cfg.OnFailure)).Int("concurrency", cfg.Concurrency).
+		Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("verifier started")
 	return pipeline.RunAll(ctx, jobs, events)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -52,6 +53,8 @@ type policy struct {
 // updated; on a rollback, an unexpected version or no return by the deadline, failed and by
 // default left out of service, marked for a person.
 type verifier struct {
+	// locks serialises copies of a job about the same instance (SQS delivers at least once).
+	locks pipeline.Locks
 	ecs     instanceReader
 	ssm     commands
 	marks   pipeline.Marks
@@ -59,7 +62,10 @@ type verifier struct {
 	ender   *pipeline.Ender
 	wakeups *pipeline.Wakeups
 	policy  policy
-	now     func() time.Time
+	metrics metrics.Recorder
+	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
+	dryRun bool
+	now    func() time.Time
 }
 
 // handle is the queue handler of the verifier queue.
@@ -69,12 +75,22 @@ func (v *verifier) handle(ctx context.Context, m queue.Message) queue.Outcome {
 		return queue.Poison(err.Error())
 	}
 	job.EnsureID(m.ID)
+	job.DryRun = job.DryRun || v.dryRun
 	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
+	unlock, err := v.locks.Lock(ctx, pipeline.InstanceKey(job.Cluster, job.Instance))
+	if err != nil {
+		return queue.Retry(err)
+	}
+	defer unlock()
 	if job.Step != update.StepVerify || job.Outcome != nil {
 		return queue.Poison(fmt.Sprintf("job %s is at step %q (ended: %t) on the verifier's queue, which takes jobs at step %q",
 			job.ID, job.Step, job.Outcome != nil, update.StepVerify))
 	}
-	o, err := v.verify(ctx, &job)
+	verify := v.verify
+	if job.DryRun {
+		verify = v.rehearse
+	}
+	o, err := verify(ctx, &job)
 	if err != nil {
 		if ctx.Err() != nil {
 			return queue.Retry(ctx.Err())
@@ -150,6 +166,10 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 	}
 	if verdict.Outcome.Result != update.ResultUpdated {
 		return v.fail(ctx, job, verdict.Outcome)
+	}
+	if v.metrics != nil {
+		now := v.now()
+		v.metrics.Record(metrics.Took(metrics.RebootToVerified, now.Sub(from), now, map[string]string{metrics.Cluster: job.Cluster}))
 	}
 	return v.activate(ctx, job, verdict.Outcome)
 }
