@@ -50,6 +50,8 @@ type policy struct {
 // DRAINING, and the wait until the instance runs no task; then it forwards the job to the
 // patcher at step reboot. Failures before the reboot are undone by undo.
 type drainer struct {
+	// locks serialises copies of a job about the same instance (SQS delivers at least once).
+	locks      pipeline.Locks
 	ecs        instances
 	marks      pipeline.Marks
 	state      pipeline.StateSetter
@@ -78,6 +80,11 @@ func (d *drainer) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	job.EnsureID(m.ID)
 	job.DryRun = job.DryRun || d.dryRun
 	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
+	unlock, err := d.locks.Lock(ctx, pipeline.InstanceKey(job.Cluster, job.Instance))
+	if err != nil {
+		return queue.Retry(err)
+	}
+	defer unlock()
 	if job.Step != update.StepDrain || job.Outcome != nil {
 		return queue.Poison(fmt.Sprintf("job %s is at step %q (ended: %t) on the drainer's queue, which takes jobs at step %q",
 			job.ID, job.Step, job.Outcome != nil, update.StepDrain))

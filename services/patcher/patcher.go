@@ -44,6 +44,8 @@ type jobSender interface {
 }
 
 type patcher struct {
+	// locks serialises copies of a job about the same instance (SQS delivers at least once).
+	locks      pipeline.Locks
 	ecs        ecsAPI
 	commands   pipeline.Runner
 	reboots    rebooter
@@ -130,6 +132,11 @@ func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	job.EnsureID(m.ID)
 	job.DryRun = job.DryRun || p.dryRun
 	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
+	unlock, err := p.locks.Lock(ctx, pipeline.InstanceKey(job.Cluster, job.Instance))
+	if err != nil {
+		return queue.Retry(err)
+	}
+	defer unlock()
 	switch {
 	case job.Step == update.StepStage && job.DryRun:
 		err = p.rehearseStage(ctx, &job)

@@ -54,7 +54,7 @@ type policy struct {
 // default left out of service, marked for a person.
 type verifier struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
-	locks pipeline.Locks
+	locks   pipeline.Locks
 	ecs     instanceReader
 	ssm     commands
 	marks   pipeline.Marks
