@@ -45,7 +45,9 @@ type scanner struct {
 	patcherURL string
 	checkDoc   string
 	ssm        ssmcommand.Options
-	now        func() time.Time
+	// dryRun makes every job it sends a dry run (ROLLWAVE_DRY_RUN).
+	dryRun bool
+	now    func() time.Time
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -71,9 +73,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		patcherURL: patcherURL,
 		checkDoc:   cfg.Doc(ssmdoc.Check),
 		ssm:        ssmcommand.Options{Wait: cfg.SSMTimeout, PollInterval: cfg.SSMPoll},
+		dryRun:     cfg.DryRun,
 		now:        time.Now,
 	}
-	w, err := cfg.NewWorker(ctx, sqsClient, topology.Scanner, cfg.Concurrency, s.handle, log)
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	defer stopMetrics()
+	w, err := cfg.NewWorker(ctx, sqsClient, topology.Scanner, cfg.Concurrency, s.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
@@ -195,7 +200,7 @@ func (s *scanner) sendJob(ctx context.Context, scanID, clusterName string, req u
 		TargetVersion:        c.status.ChosenVersion(),
 		RequestedBy:          by,
 		Reason:               reason,
-		DryRun:               req.DryRun,
+		DryRun:               req.DryRun || s.dryRun,
 		ContainerInstanceARN: c.inst.ARN,
 		EC2InstanceID:        c.inst.EC2InstanceID,
 		FromVersion:          c.status.ActiveVersion(),
