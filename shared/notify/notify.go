@@ -50,6 +50,17 @@ type JobDetail struct {
 	At                   time.Time `json:"at"`
 }
 
+// HaltedDetail is the detail of "Cluster Rollout Halted": rollwave stopped admitting drains in
+// a cluster on its own, because too many of its jobs failed, until a person resumes it. Reserved
+// for the error budget: no worker publishes it yet.
+type HaltedDetail struct {
+	Cluster string    `json:"cluster"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message,omitempty"`
+	JobIDs  []string  `json:"jobIds,omitempty"` // the failed jobs that halted it
+	At      time.Time `json:"at"`
+}
+
 type putEventsAPI interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
