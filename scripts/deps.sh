@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
-# deps.sh installs everything the tests need that is not a Go module: moto server, pinned, in
-# .venv at the repository root. It is idempotent and fast when nothing changed: a stamp file in
-# .venv records the hash of the requirements and the Python version it was installed for.
+# deps.sh installs everything the tests need that is not a Go module: Debian's awscli and jq, and
+# moto server, pinned, in .venv at the repository root. It is idempotent and fast when nothing
+# changed: a stamp file in .venv records the hash of the requirements and the Python version it
+# was installed for.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 req="$root/scripts/requirements-test.txt"
 stamp="$venv/.deps-stamp"
+
+# The aws CLI recipes of docs/operations.md are tested with Debian's awscli package (and jq), at
+# /usr/bin/aws: whatever aws a developer has on PATH may differ, and CI runs on a clean machine.
+if [[ ! -x /usr/bin/aws || ! -x /usr/bin/jq ]]; then
+	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+		echo "deps: installing awscli and jq with apt-get"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli jq >/dev/null
+	else
+		echo "deps: /usr/bin/aws or /usr/bin/jq missing; install them: sudo apt-get install awscli jq" >&2
+		exit 1
+	fi
+fi
 
 python="${PYTHON:-python3}"
 if ! command -v "$python" >/dev/null; then
