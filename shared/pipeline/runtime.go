@@ -16,7 +16,6 @@ import (
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
-	"github.com/rollwave/rollwave/shared/update"
 )
 
 // Common is the configuration every worker shares. Each is read from the environment:
@@ -30,6 +29,9 @@ import (
 //	ROLLWAVE_METRICS           on (default) or off: CloudWatch metrics in namespace rollwave
 //	ROLLWAVE_METRICS_INTERVAL  how often metrics are sent (default 1m; and always at shutdown)
 //	ROLLWAVE_DRY_RUN           true makes every job a dry run: decide and log, change nothing
+//	ROLLWAVE_VISIBILITY_TIMEOUT how long a received message stays hidden between the worker's
+//	                           extensions; bounds how long a killed worker's job waits before
+//	                           another worker resumes it (default: the queue's, see shared/topology)
 type Common struct {
 	Prefix          string
 	EventBus        string
@@ -40,6 +42,7 @@ type Common struct {
 	Metrics         bool
 	MetricsInterval time.Duration
 	DryRun          bool
+	Visibility      time.Duration // 0: the queue's own visibility timeout
 }
 
 // LoadCommon reads the shared settings; problems are recorded in r.
@@ -50,6 +53,9 @@ func LoadCommon(r *envconfig.Reader) Common {
 		Concurrency:   r.Int("ROLLWAVE_CONCURRENCY", queue.DefaultConcurrency, envconfig.Min(1)),
 		ShutdownGrace: r.Duration("ROLLWAVE_SHUTDOWN_GRACE", queue.DefaultShutdownGrace),
 		SSMPoll:       r.Duration("ROLLWAVE_SSM_POLL_INTERVAL", 2*time.Second),
+	}
+	if r.String("ROLLWAVE_VISIBILITY_TIMEOUT", "") != "" {
+		c.Visibility = r.Duration("ROLLWAVE_VISIBILITY_TIMEOUT", 0)
 	}
 	c.Metrics = r.OneOf("ROLLWAVE_METRICS", "on", "on", "off") == "on"
 	c.MetricsInterval = r.Duration("ROLLWAVE_METRICS_INTERVAL", metrics.DefaultInterval)
@@ -79,13 +85,6 @@ func (c Common) StartMetrics(ctx context.Context, cfg aws.Config, log zerolog.Lo
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	return p, func() { cancel(); <-done }
-}
-
-// ApplyDryRun makes job a dry run when the worker runs with ROLLWAVE_DRY_RUN=true.
-func (c Common) ApplyDryRun(job *update.Job) {
-	if c.DryRun {
-		job.DryRun = true
-	}
 }
 
 // SQS is the part of *sqs.Client a worker needs: consuming its queue and finding it.
@@ -123,6 +122,9 @@ func (c Common) NewWorker(ctx context.Context, client SQS, logical string, concu
 	cfg := queue.ConfigFor(q, rq)
 	cfg.Concurrency = concurrency
 	cfg.ShutdownGrace = c.ShutdownGrace
+	if c.Visibility > 0 {
+		cfg.VisibilityTimeout = c.Visibility
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
