@@ -7,6 +7,7 @@ package deploy
 // the first test until the action is added here, and the second until the Terraform grants it.
 var TaskRoleActions = map[string][]string{
 	"scanner": {
+		"cloudwatch:PutMetricData",
 		"ecs:DescribeContainerInstances", "ecs:ListContainerInstances",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"ssm:GetCommandInvocation", "ssm:SendCommand",
@@ -29,6 +30,7 @@ var TaskRoleActions = map[string][]string{
 		"ssm:GetCommandInvocation", "ssm:SendCommand",
 	},
 	"verifier": {
+		"cloudwatch:PutMetricData",
 		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:ListContainerInstances", "ecs:PutAttributes",
 		"ecs:UpdateContainerInstancesState",
 		"events:PutEvents",

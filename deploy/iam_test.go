@@ -15,6 +15,7 @@ var workers = []string{"scanner", "patcher", "drainer", "verifier"}
 // compares them with TaskRoleActions: a worker that starts calling an API its role does not grant
 // fails here.
 func TestTaskRoleActionsAreTheCallsOfTheCode(t *testing.T) {
+	t.Parallel()
 	var patterns []string
 	for _, w := range workers {
 		patterns = append(patterns, "../"+w)
@@ -35,6 +36,7 @@ func TestTaskRoleActionsAreTheCallsOfTheCode(t *testing.T) {
 // TestSDKCallsFollowsInterfaces checks the analysis on a small program: a call through a narrow
 // interface reaches the SDK method, an adapter method nobody calls does not count.
 func TestSDKCallsFollowsInterfaces(t *testing.T) {
+	t.Parallel()
 	calls, err := SDKCalls("testdata/sdkcalls", ".")
 	if err != nil {
 		t.Fatal(err)

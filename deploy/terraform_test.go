@@ -105,7 +105,9 @@ func (s scope) clusterARNs() []string {
 	return arns
 }
 
-func queueARN(name string) string { return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", testRegion, testAccount, name) }
+func queueARN(name string) string {
+	return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", testRegion, testAccount, name)
+}
 
 func (s scope) ctx() *hcl.EvalContext {
 	t := topology.Default(s.prefix)

@@ -86,6 +86,16 @@ data "aws_iam_policy_document" "scanner" {
     actions   = ["ssm:GetCommandInvocation"]
     resources = ["*"]
   }
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["rollwave"]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "patcher" {
@@ -282,6 +292,16 @@ data "aws_iam_policy_document" "verifier" {
     condition {
       test     = "StringEquals"
       variable = "events:source"
+      values   = ["rollwave"]
+    }
+  }
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
       values   = ["rollwave"]
     }
   }
