@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 	"github.com/rollwave/rollwave/tools/harness"
 )
@@ -42,9 +41,10 @@ func TestRollout(t *testing.T) {
 
 func TestRolloutSurvivesKilledWorkers(t *testing.T) {
 	t.Parallel()
-	// A killed worker's message stays invisible for the queue's visibility timeout (2 min, not
-	// configurable), and the drain deadline must outlast that.
-	p := startPipeline(t, "testdata/crash.yaml", "ROLLWAVE_DRAIN_TIMEOUT=4m", "ROLLWAVE_REBOOT_TIMEOUT=4m")
+	// A killed worker's message stays invisible for the visibility timeout, and the drain
+	// deadline must outlast that.
+	const visibility = 10 * time.Second
+	p := startPipeline(t, "testdata/crash.yaml", "ROLLWAVE_VISIBILITY_TIMEOUT=10s", "ROLLWAVE_DRAIN_TIMEOUT=60s", "ROLLWAVE_REBOOT_TIMEOUT=60s")
 	res := p.newResults()
 	p.scan()
 
@@ -71,9 +71,8 @@ func TestRolloutSurvivesKilledWorkers(t *testing.T) {
 	p.procs["patcher"].Restart()
 
 	// The host whose drain the killed drainer held waits, out of service, until its job message
-	// is visible again: the drainer queue's visibility timeout is the price of the crash.
-	q, _ := topology.Default(p.prefix).Queue(topology.Drainer)
-	p.checkRollout(res, 200*time.Second, intrinsic(30*time.Second), map[string]time.Duration{draining: q.VisibilityTimeout})
+	// is visible again: the visibility timeout is the price of the crash.
+	p.checkRollout(res, 120*time.Second, intrinsic(30*time.Second), map[string]time.Duration{draining: visibility})
 }
 
 // checkRollout waits until every instance's job ended and checks the guarantees of a rollout:
