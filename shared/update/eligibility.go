@@ -29,17 +29,20 @@ const (
 	// StandaloneWait: drain anyway; the drain waits for standalone tasks to stop on their own and
 	// fails with drain-timeout at its deadline.
 	StandaloneWait StandalonePolicy = "wait"
+	// StandaloneStop, opted into explicitly: drain anyway, and after a grace period stop the
+	// standalone tasks that still run. Never the default.
+	StandaloneStop StandalonePolicy = "stop"
 )
 
-// ParseStandalonePolicy parses "skip" (also "") or "wait".
+// ParseStandalonePolicy parses "skip" (also ""), "wait" or "stop".
 func ParseStandalonePolicy(s string) (StandalonePolicy, error) {
 	switch StandalonePolicy(s) {
 	case "", StandaloneSkip:
 		return StandaloneSkip, nil
-	case StandaloneWait:
-		return StandaloneWait, nil
+	case StandaloneWait, StandaloneStop:
+		return StandalonePolicy(s), nil
 	}
-	return "", fmt.Errorf("parse standalone policy %q: want %q or %q", s, StandaloneSkip, StandaloneWait)
+	return "", fmt.Errorf("parse standalone policy %q: want %q, %q or %q", s, StandaloneSkip, StandaloneWait, StandaloneStop)
 }
 
 // maxNamed bounds how many tasks a skip reason names.
@@ -48,9 +51,9 @@ const maxNamed = 5
 // Eligible reports whether an instance running tasks may be drained. Under StandaloneSkip it is
 // eligible iff every task that has not stopped is service-owned; otherwise the outcome is skipped
 // with code standalone-task and a message naming the tasks. Under StandaloneWait every instance is
-// eligible. When ok is true the Outcome is the zero value.
+// eligible, as under StandaloneStop. When ok is true the Outcome is the zero value.
 func Eligible(tasks []TaskView, policy StandalonePolicy) (ok bool, reason Outcome) {
-	if policy == StandaloneWait {
+	if policy == StandaloneWait || policy == StandaloneStop {
 		return true, Outcome{}
 	}
 	var standalone []string

@@ -1,0 +1,227 @@
+// Package policy holds the rollout policies that keep applications up, per cluster: how many
+// instances may be out of service, whether capacity and the services' health gate a drain, when
+// drains may start, what to do with standalone tasks, whether a failed update is rolled back, and
+// the error budget. Defaults come from environment variables; ROLLWAVE_CLUSTER_POLICIES overrides
+// any of them for named clusters. docs/policies.md documents every field with examples.
+//
+//	set, err := policy.Load(getenv)
+//	p := set.For("prod")
+//	if !p.Window.Open(now) { ... }
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// Policy is what rollwave decides a cluster's drains by. Load fills every field: the zero Policy
+// is not meant to be used (its Limit is invalid).
+type Policy struct {
+	// MaxOutOfService is how many of the cluster's instances may be out of service at once: a
+	// count or a percentage (ROLLWAVE_MAX_OUT_OF_SERVICE, default 1).
+	MaxOutOfService update.Limit
+	// CheckCapacity makes a drain wait until the cluster's other ACTIVE instances can host the
+	// service tasks it moves (ROLLWAVE_CAPACITY_CHECK, default true).
+	CheckCapacity bool
+	// HealthGate makes a drain wait until the cluster's services are at steady state and the
+	// instance updated last runs its tasks again (ROLLWAVE_HEALTH_GATE, default true).
+	HealthGate bool
+	// HealthGateTimeout is how long the gate may stay closed after the previous update before the
+	// cluster halts (and that instance is rolled back when Rollback) (ROLLWAVE_HEALTH_GATE_TIMEOUT,
+	// default 15m).
+	HealthGateTimeout time.Duration
+	// Window is when new drains may start; the zero Window is always open
+	// (ROLLWAVE_MAINTENANCE_WINDOW, default always).
+	Window update.Window
+	// Standalone is what to do with an instance that runs tasks no service started: skip, wait or
+	// stop (ROLLWAVE_STANDALONE_TASKS, default skip).
+	Standalone update.StandalonePolicy
+	// StandaloneDeadline bounds how long the wait policy waits for standalone tasks to end after
+	// the drain started (ROLLWAVE_STANDALONE_DEADLINE, default 2h).
+	StandaloneDeadline time.Duration
+	// StandaloneGrace is how long the stop policy lets standalone tasks run after the drain
+	// started before it stops them (ROLLWAVE_STANDALONE_GRACE, default 10m).
+	StandaloneGrace time.Duration
+	// Rollback rolls an instance whose health gate failed back to its previous version before the
+	// cluster halts (ROLLWAVE_ROLLBACK, default false).
+	Rollback bool
+	// ErrorBudget halts the cluster after too many failed updates.
+	ErrorBudget ErrorBudget
+}
+
+// ErrorBudget halts a cluster's rollout after Failures failed updates within Window
+// (ROLLWAVE_ERROR_BUDGET_FAILURES, default 2; ROLLWAVE_ERROR_BUDGET_WINDOW, default 1h).
+type ErrorBudget struct {
+	Failures int
+	Window   time.Duration
+}
+
+// Set is the policies of every cluster: Default, and the clusters that override it.
+type Set struct {
+	Default  Policy
+	Clusters map[string]Policy
+	// GlobalMaxOutOfService is how many instances rollwave may have out of service across all
+	// its clusters at once; 0 means no limit beyond each cluster's
+	// (ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE, default 0).
+	GlobalMaxOutOfService int
+}
+
+// For returns the policy of cluster: its override, or the default.
+func (s Set) For(cluster string) Policy {
+	if p, ok := s.Clusters[cluster]; ok {
+		return p
+	}
+	return s.Default
+}
+
+// Names returns the clusters that have an override, sorted.
+func (s Set) Names() []string {
+	var out []string
+	for n := range s.Clusters {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Env is the variable that holds per-cluster overrides: a JSON object keyed by cluster name.
+const Env = "ROLLWAVE_CLUSTER_POLICIES"
+
+// Override is one cluster's entry in ROLLWAVE_CLUSTER_POLICIES: every field is optional and
+// replaces the default's when set. Durations are Go durations ("15m").
+type Override struct {
+	MaxOutOfService    *string `json:"maxOutOfService,omitempty"`
+	CapacityCheck      *bool   `json:"capacityCheck,omitempty"`
+	HealthGate         *bool   `json:"healthGate,omitempty"`
+	HealthGateTimeout  *string `json:"healthGateTimeout,omitempty"`
+	MaintenanceWindow  *string `json:"maintenanceWindow,omitempty"`
+	StandaloneTasks    *string `json:"standaloneTasks,omitempty"`
+	StandaloneDeadline *string `json:"standaloneDeadline,omitempty"`
+	StandaloneGrace    *string `json:"standaloneGrace,omitempty"`
+	Rollback           *bool   `json:"rollback,omitempty"`
+	ErrorBudget        *struct {
+		Failures *int    `json:"failures,omitempty"`
+		Window   *string `json:"window,omitempty"`
+	} `json:"errorBudget,omitempty"`
+}
+
+// Load reads the default policy from getenv's variables and the overrides from
+// ROLLWAVE_CLUSTER_POLICIES, and reports every problem at once.
+func Load(getenv func(string) string) (Set, error) {
+	r := envconfig.New(getenv)
+	var d Policy
+	var err error
+	if d.MaxOutOfService, err = update.ParseLimit(r.String("ROLLWAVE_MAX_OUT_OF_SERVICE", update.DefaultLimit.String())); err != nil {
+		r.Fail("ROLLWAVE_MAX_OUT_OF_SERVICE", "%v", err)
+	}
+	d.CheckCapacity = r.Bool("ROLLWAVE_CAPACITY_CHECK", true)
+	d.HealthGate = r.Bool("ROLLWAVE_HEALTH_GATE", true)
+	d.HealthGateTimeout = r.Duration("ROLLWAVE_HEALTH_GATE_TIMEOUT", 15*time.Minute)
+	if d.Window, err = update.ParseWindow(r.String("ROLLWAVE_MAINTENANCE_WINDOW", "")); err != nil {
+		r.Fail("ROLLWAVE_MAINTENANCE_WINDOW", "%v", err)
+	}
+	if d.Standalone, err = update.ParseStandalonePolicy(r.String("ROLLWAVE_STANDALONE_TASKS", string(update.StandaloneSkip))); err != nil {
+		r.Fail("ROLLWAVE_STANDALONE_TASKS", "%v", err)
+	}
+	d.StandaloneDeadline = r.Duration("ROLLWAVE_STANDALONE_DEADLINE", 2*time.Hour)
+	d.StandaloneGrace = r.Duration("ROLLWAVE_STANDALONE_GRACE", 10*time.Minute)
+	d.Rollback = r.Bool("ROLLWAVE_ROLLBACK", false)
+	d.ErrorBudget = ErrorBudget{
+		Failures: r.Int("ROLLWAVE_ERROR_BUDGET_FAILURES", 2, envconfig.Min(1)),
+		Window:   r.Duration("ROLLWAVE_ERROR_BUDGET_WINDOW", time.Hour),
+	}
+	s := Set{Default: d, GlobalMaxOutOfService: r.Int("ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE", 0, envconfig.Min(0))}
+	if raw := strings.TrimSpace(getenv(Env)); raw != "" {
+		var overrides map[string]Override
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&overrides); err != nil {
+			r.Fail(Env, "want a JSON object keyed by cluster name whose values have the fields of docs/policies.md: %v", err)
+		} else {
+			s.Clusters = map[string]Policy{}
+			names := make([]string, 0, len(overrides))
+			for n := range overrides {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				p, errs := overrides[n].apply(d)
+				for _, e := range errs {
+					r.Fail(Env, "cluster %q: %v", n, e)
+				}
+				s.Clusters[n] = p
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return Set{}, err
+	}
+	return s, nil
+}
+
+// apply returns base with o's fields replaced, and every problem with them.
+func (o Override) apply(base Policy) (Policy, []error) {
+	p := base
+	var errs []error
+	fail := func(field string, err error) { errs = append(errs, fmt.Errorf("%s: %w", field, err)) }
+	duration := func(field string, v *string, into *time.Duration) {
+		if v == nil {
+			return
+		}
+		d, err := time.ParseDuration(*v)
+		switch {
+		case err != nil:
+			fail(field, fmt.Errorf("%q is not a duration such as 30s or 5m", *v))
+		case d <= 0:
+			fail(field, fmt.Errorf("%s must be positive", *v))
+		default:
+			*into = d
+		}
+	}
+	var err error
+	if o.MaxOutOfService != nil {
+		if p.MaxOutOfService, err = update.ParseLimit(*o.MaxOutOfService); err != nil {
+			fail("maxOutOfService", err)
+		}
+	}
+	if o.CapacityCheck != nil {
+		p.CheckCapacity = *o.CapacityCheck
+	}
+	if o.HealthGate != nil {
+		p.HealthGate = *o.HealthGate
+	}
+	duration("healthGateTimeout", o.HealthGateTimeout, &p.HealthGateTimeout)
+	if o.MaintenanceWindow != nil {
+		if p.Window, err = update.ParseWindow(*o.MaintenanceWindow); err != nil {
+			fail("maintenanceWindow", err)
+		}
+	}
+	if o.StandaloneTasks != nil {
+		if p.Standalone, err = update.ParseStandalonePolicy(*o.StandaloneTasks); err != nil {
+			fail("standaloneTasks", err)
+		}
+	}
+	duration("standaloneDeadline", o.StandaloneDeadline, &p.StandaloneDeadline)
+	duration("standaloneGrace", o.StandaloneGrace, &p.StandaloneGrace)
+	if o.Rollback != nil {
+		p.Rollback = *o.Rollback
+	}
+	if b := o.ErrorBudget; b != nil {
+		if b.Failures != nil {
+			if *b.Failures < 1 {
+				fail("errorBudget.failures", errors.New("must be at least 1"))
+			} else {
+				p.ErrorBudget.Failures = *b.Failures
+			}
+		}
+		duration("errorBudget.window", b.Window, &p.ErrorBudget.Window)
+	}
+	return p, errs
+}

@@ -1,0 +1,94 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.For("any")
+	switch {
+	case p.MaxOutOfService != update.DefaultLimit:
+		t.Errorf("MaxOutOfService = %s, want %s", p.MaxOutOfService, update.DefaultLimit)
+	case !p.CheckCapacity || !p.HealthGate || p.Rollback:
+		t.Errorf("capacity %t, health gate %t, rollback %t; want true, true, false", p.CheckCapacity, p.HealthGate, p.Rollback)
+	case p.Standalone != update.StandaloneSkip:
+		t.Errorf("Standalone = %q, want skip: a standalone task is never stopped by default", p.Standalone)
+	case !p.Window.Always():
+		t.Errorf("Window = %q, want always open", p.Window)
+	case p.HealthGateTimeout != 15*time.Minute || p.ErrorBudget != (ErrorBudget{Failures: 2, Window: time.Hour}):
+		t.Errorf("health gate timeout %s, error budget %+v", p.HealthGateTimeout, p.ErrorBudget)
+	case s.GlobalMaxOutOfService != 0:
+		t.Errorf("GlobalMaxOutOfService = %d, want 0 (none)", s.GlobalMaxOutOfService)
+	}
+}
+
+func TestLoadOverrides(t *testing.T) {
+	s, err := Load(env(map[string]string{
+		"ROLLWAVE_MAX_OUT_OF_SERVICE":        "2",
+		"ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE": "3",
+		"ROLLWAVE_ROLLBACK":                  "true",
+		Env: `{"prod": {"maxOutOfService": "20%", "maintenanceWindow": "Mon-Fri 22:00-06:00 Europe/Berlin",
+		        "standaloneTasks": "wait", "standaloneDeadline": "30m", "errorBudget": {"failures": 3}},
+		       "batch": {"standaloneTasks": "stop", "standaloneGrace": "1m", "rollback": false, "healthGate": false}}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, batch, other := s.For("prod"), s.For("batch"), s.For("dev")
+	if got := prod.MaxOutOfService.Max(10); got != 2 {
+		t.Errorf("prod: 20%% of 10 = %d, want 2", got)
+	}
+	if prod.Window.Always() || prod.Standalone != update.StandaloneWait || prod.StandaloneDeadline != 30*time.Minute {
+		t.Errorf("prod = %+v", prod)
+	}
+	if prod.ErrorBudget != (ErrorBudget{Failures: 3, Window: time.Hour}) || !prod.Rollback {
+		t.Errorf("prod keeps the defaults it does not override: %+v", prod)
+	}
+	if batch.Standalone != update.StandaloneStop || batch.StandaloneGrace != time.Minute || batch.Rollback || batch.HealthGate {
+		t.Errorf("batch = %+v", batch)
+	}
+	if other.MaxOutOfService.Max(10) != 2 || !other.Rollback || other.Standalone != update.StandaloneSkip {
+		t.Errorf("a cluster without an override has the defaults: %+v", other)
+	}
+	if s.GlobalMaxOutOfService != 3 {
+		t.Errorf("GlobalMaxOutOfService = %d, want 3", s.GlobalMaxOutOfService)
+	}
+}
+
+func TestLoadListsEveryProblem(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"ROLLWAVE_MAINTENANCE_WINDOW": "Funday 22:00-06:00",
+		"ROLLWAVE_STANDALONE_TASKS":   "kill",
+		Env: `{"prod": {"maxOutOfService": "0", "healthGateTimeout": "soon", "errorBudget": {"failures": 0}},
+		       "dev": {"maintenanceWindow": "Mon 10:00-11:00 Nowhere/City", "standaloneGrace": "-1m"}}`,
+	}))
+	if err == nil {
+		t.Fatal("Load = nil error, want every problem")
+	}
+	for _, want := range []string{
+		"ROLLWAVE_MAINTENANCE_WINDOW", "ROLLWAVE_STANDALONE_TASKS",
+		`cluster "prod": maxOutOfService`, `cluster "prod": healthGateTimeout`, `cluster "prod": errorBudget.failures`,
+		`cluster "dev": maintenanceWindow`, `cluster "dev": standaloneGrace`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestLoadRejectsUnknownFields(t *testing.T) {
+	_, err := Load(env(map[string]string{Env: `{"prod": {"maxOutOfServce": "2"}}`}))
+	if err == nil || !strings.Contains(err.Error(), "maxOutOfServce") {
+		t.Errorf("Load with a misspelt field = %v, want an error naming it", err)
+	}
+}
