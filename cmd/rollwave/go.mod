@@ -19,6 +19,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/tools/fleetsim v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/harness v0.0.0
 	golang.org/x/term v0.48.0
 )
@@ -38,4 +39,5 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/rs/zerolog v1.35.1 // indirect
 	golang.org/x/sys v0.50.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
