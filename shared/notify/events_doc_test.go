@@ -148,7 +148,7 @@ func TestEventsDocExamplesMatchTheGoTypes(t *testing.T) {
 	}
 	doc, _ := os.ReadFile("../../docs/events.md")
 	for _, c := range []update.Code{update.CodeUpdated, update.CodeNoUpdate, update.CodeStandaloneTask, update.CodeDrainedByOther,
-		update.CodeInstanceGone, update.CodeDryRun, update.CodeStagingFailed, update.CodeDrainTimeout, update.CodeDrainFailed,
+		update.CodeInstanceGone, update.CodeDryRun, update.CodeOptedOut, update.CodeStagingFailed, update.CodeDrainTimeout, update.CodeDrainFailed,
 		update.CodeRebootFailed, update.CodeNeverCameBack, update.CodeBootFailedRolledBack, update.CodeUnexpectedVersion,
 		update.CodeUnverifiable, update.CodeReactivateFailed, update.CodeJobInFlight} {
 		if !strings.Contains(string(doc), "| `"+string(c)+"` |") {

@@ -51,14 +51,15 @@ type JobDetail struct {
 }
 
 // HaltedDetail is the detail of "Cluster Rollout Halted": rollwave stopped admitting drains in
-// a cluster on its own, because too many of its jobs failed, until a person resumes it. Reserved
-// for the error budget: no worker publishes it yet.
+// a cluster on its own, because too many of its jobs failed (reason "error-budget",
+// shared/budget), until a person resumes it.
 type HaltedDetail struct {
-	Cluster string    `json:"cluster"`
-	Reason  string    `json:"reason"`
-	Message string    `json:"message,omitempty"`
-	JobIDs  []string  `json:"jobIds,omitempty"` // the failed jobs that halted it
-	At      time.Time `json:"at"`
+	Cluster   string    `json:"cluster"`
+	Reason    string    `json:"reason"`
+	Message   string    `json:"message,omitempty"`
+	JobIDs    []string  `json:"jobIds,omitempty"`    // the failed job that spent the budget
+	Instances []string  `json:"instances,omitempty"` // the instances whose failures counted, newest first
+	At        time.Time `json:"at"`
 }
 
 type putEventsAPI interface {

@@ -34,6 +34,10 @@ const (
 	GlobalKey = "rollwave:paused"
 	// ClusterKeyPrefix followed by a cluster name is the tag that pauses that cluster.
 	ClusterKeyPrefix = GlobalKey + ":"
+	// FailuresKeyPrefix followed by a cluster name is the tag in which the error budget
+	// (shared/budget) counts the cluster's recent failed updates. Clear removes it with the
+	// cluster's pause, so a resumed cluster starts with its whole budget.
+	FailuresKeyPrefix = "rollwave:failures:"
 )
 
 // SQS's limits on a tag (Quotas related to queues).
@@ -117,14 +121,19 @@ func Set(ctx context.Context, api TagQueueAPI, queueURL, cluster, who, reason st
 
 // Clear resumes cluster ("" for the global pause) by removing its tag. Clearing a pause that is
 // not set is not an error. Clearing a cluster's pause leaves the global one, and the other way
-// round.
+// round. Clearing a cluster's pause also resets its error budget (its FailuresKeyPrefix tag), so
+// that a cluster the budget halted does not halt again at its next failure.
 func Clear(ctx context.Context, api UntagQueueAPI, queueURL, cluster string) error {
 	key, err := Key(cluster)
 	if err != nil {
 		return err
 	}
-	if _, err := api.UntagQueue(ctx, &sqs.UntagQueueInput{QueueUrl: &queueURL, TagKeys: []string{key}}); err != nil {
-		return fmt.Errorf("untag queue %s: %s: %w", queueURL, key, err)
+	keys := []string{key}
+	if name := ClusterName(cluster); name != "" && len(FailuresKeyPrefix+name) <= maxKeyLen {
+		keys = append(keys, FailuresKeyPrefix+name)
+	}
+	if _, err := api.UntagQueue(ctx, &sqs.UntagQueueInput{QueueUrl: &queueURL, TagKeys: keys}); err != nil {
+		return fmt.Errorf("untag queue %s: %s: %w", queueURL, strings.Join(keys, ", "), err)
 	}
 	return nil
 }

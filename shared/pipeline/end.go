@@ -50,8 +50,17 @@ type Ender struct {
 	Marks   Marks
 	Events  Publisher
 	Metrics metrics.Recorder // nil records nothing
-	By      string           // the worker, e.g. "verifier"
-	Now     func() time.Time
+	// Budget counts failed jobs against their cluster's error budget (*budget.Budget), which
+	// halts the cluster when it is spent; nil counts nothing.
+	Budget FailureRecorder
+	By     string // the worker, e.g. "verifier"
+	Now    func() time.Time
+}
+
+// FailureRecorder is told of every job that ends (*budget.Budget): it decides what counts. An
+// error is transient, and recording the same ending again must count it once.
+type FailureRecorder interface {
+	Record(ctx context.Context, job update.Job, o update.Outcome) error
 }
 
 // End records o as the job's outcome. An error (setting attributes, publishing) is transient:
@@ -91,6 +100,11 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	d.Outcome, d.Reason, d.Message, d.ToVersion = string(o.Result), string(o.Code), o.Message, to
 	if err := e.Events.Publish(ctx, detailType, d, resources...); err != nil {
 		return err
+	}
+	if e.Budget != nil {
+		if err := e.Budget.Record(ctx, *job, o); err != nil {
+			return fmt.Errorf("count against the error budget: %w", err)
+		}
 	}
 	RecordEnd(e.Metrics, *job, o, e.Now())
 	l := queue.Logger(ctx)

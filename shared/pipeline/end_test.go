@@ -65,3 +65,38 @@ func TestEndRecordsTheResultCounterAndTheLastStepsDuration(t *testing.T) {
 		})
 	}
 }
+
+type budgetHook struct {
+	recorded []update.Outcome
+	err      error
+}
+
+func (b *budgetHook) Record(_ context.Context, _ update.Job, o update.Outcome) error {
+	b.recorded = append(b.recorded, o)
+	return b.err
+}
+
+func TestEndTellsTheBudgetOfEveryEnding(t *testing.T) {
+	hook := &budgetHook{}
+	e := &pipeline.Ender{Marks: noMarks{}, Events: &events{}, Budget: hook, By: "verifier", Now: time.Now}
+	failed := update.Failed(update.CodeBootFailedRolledBack, "booted 1.19.5")
+	for _, o := range []update.Outcome{failed, update.Updated("1.19.5", "1.20.3")} {
+		job := update.Job{ID: "j-1", Cluster: "prod", Instance: "i-1"}
+		if err := e.End(t.Context(), &job, o, pipeline.LeaveMarks); err != nil {
+			t.Fatalf("End(%s) = %v", o, err)
+		}
+	}
+	if diff := cmp.Diff([]update.Outcome{failed, update.Updated("1.19.5", "1.20.3")}, hook.recorded); diff != "" {
+		t.Errorf("outcomes the budget was told of (-want +got):\n%s", diff)
+	}
+	hook.err = context.DeadlineExceeded
+	job := update.Job{ID: "j-2", Cluster: "prod", Instance: "i-2"}
+	if err := e.End(t.Context(), &job, failed, pipeline.LeaveMarks); err == nil {
+		t.Error("End() with a failing budget = nil, want the error (the message is retried)")
+	}
+	// Without a budget, End counts nothing and does not fail.
+	e.Budget = nil
+	if err := e.End(t.Context(), &job, failed, pipeline.LeaveMarks); err != nil {
+		t.Errorf("End() without a budget = %v", err)
+	}
+}

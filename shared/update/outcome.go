@@ -30,6 +30,7 @@ const (
 	CodeDrainedByOther Code = "drained-by-other" // the instance is out of service, not by rollwave
 	CodeInstanceGone   Code = "instance-gone"    // deregistered or terminated
 	CodeDryRun         Code = "dry-run"          // the job asked to change nothing
+	CodeOptedOut       Code = "opted-out"        // the instance carries the rollwave.optout attribute
 
 	// failed
 	CodeStagingFailed        Code = "staging-failed"          // apiclient update apply failed; nothing drained

@@ -43,6 +43,10 @@ const (
 	AttrJob = "rollwave.job"
 	// AttrStage holds the instance's Stage.
 	AttrStage = "rollwave.stage"
+	// AttrOptOut, set by a person with any value, keeps rollwave away from the instance: the
+	// scanner filters on `attribute:rollwave.optout !exists` and the patcher skips a job for it
+	// (CodeOptedOut).
+	AttrOptOut = "rollwave.optout"
 )
 
 // Stage is the value of the rollwave.stage attribute: how far the owning job has taken the
