@@ -22,8 +22,8 @@ var TaskRoleActions = map[string][]string{
 	},
 	"drainer": {
 		"cloudwatch:PutMetricData",
-		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeTasks", "ecs:ListContainerInstances",
-		"ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
+		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks",
+		"ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags",

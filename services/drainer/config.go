@@ -7,7 +7,7 @@ import (
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
-	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/policy"
 )
 
 // defaultConcurrency is the drainer's default ROLLWAVE_CONCURRENCY: higher than the other
@@ -16,17 +16,29 @@ const defaultConcurrency = 16
 
 // config is the drainer's configuration. Besides pipeline.Common:
 //
-//	ROLLWAVE_MAX_OUT_OF_SERVICE  instances of a cluster out of service at once: a count or a percentage (default 1)
+//	ROLLWAVE_MAX_OUT_OF_SERVICE  and the other per-cluster policies of shared/policy (docs/policies.md),
+//	                             with ROLLWAVE_CLUSTER_POLICIES overriding them per cluster
+//	ROLLWAVE_CLUSTERS            the clusters whose instances the global limit counts
 //	ROLLWAVE_DRAIN_TIMEOUT       how long a drain may take before it is undone (default 25m)
 //	ROLLWAVE_RECHECK_INTERVAL    how often a drain is re-checked without an ECS event (default 30s)
 //	ROLLWAVE_ADMISSION_RETRY     how long a job that was not admitted waits, plus jitter (default 30s)
-//	ROLLWAVE_STANDALONE_TASKS    skip or wait for an instance running standalone tasks (default skip)
 //	ROLLWAVE_PAUSE_REFRESH       how old the pause state (tags of the drainer's queue) may be when
 //	                             a drain is admitted: a pause stops new drains within it (default 5s)
 type config struct {
 	pipeline.Common
-	policy
+	policy       timings
+	Policies     policy.Set
+	Clusters     []string
 	PauseRefresh time.Duration
+}
+
+// policyVariables are the variables of policy.Load that the drainer decides by, named here so
+// that the deployment tests see that the drainer reads them (config_test keeps the list whole).
+var policyVariables = []string{
+	"ROLLWAVE_MAX_OUT_OF_SERVICE", "ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE", "ROLLWAVE_CAPACITY_CHECK",
+	"ROLLWAVE_HEALTH_GATE", "ROLLWAVE_HEALTH_GATE_TIMEOUT", "ROLLWAVE_MAINTENANCE_WINDOW",
+	"ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_STANDALONE_DEADLINE", "ROLLWAVE_STANDALONE_GRACE",
+	"ROLLWAVE_ROLLBACK", "ROLLWAVE_ERROR_BUDGET_FAILURES", "ROLLWAVE_ERROR_BUDGET_WINDOW", "ROLLWAVE_CLUSTER_POLICIES",
 }
 
 // loadConfig reads the configuration from getenv and reports every problem at once.
@@ -36,21 +48,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if strings.TrimSpace(getenv("ROLLWAVE_CONCURRENCY")) == "" {
 		c.Concurrency = defaultConcurrency
 	}
-	limit, err := update.ParseLimit(r.String("ROLLWAVE_MAX_OUT_OF_SERVICE", update.DefaultLimit.String()))
+	set, err := policy.Load(getenv)
 	if err != nil {
-		r.Fail("ROLLWAVE_MAX_OUT_OF_SERVICE", "%v", err)
+		r.Fail("policies", "%v", err)
 	}
-	standalone, err := update.ParseStandalonePolicy(r.String("ROLLWAVE_STANDALONE_TASKS", string(update.StandaloneSkip)))
-	if err != nil {
-		r.Fail("ROLLWAVE_STANDALONE_TASKS", "%v", err)
-	}
-	c.policy = policy{
-		Limit:          limit,
+	c.policy = timings{
 		DrainTimeout:   r.Duration("ROLLWAVE_DRAIN_TIMEOUT", 25*time.Minute),
 		Recheck:        r.Duration("ROLLWAVE_RECHECK_INTERVAL", 30*time.Second),
 		AdmissionRetry: r.Duration("ROLLWAVE_ADMISSION_RETRY", 30*time.Second),
-		Standalone:     standalone,
 	}
+	c.Policies = set
+	c.Clusters = r.List("ROLLWAVE_CLUSTERS", nil)
 	c.PauseRefresh = r.Duration("ROLLWAVE_PAUSE_REFRESH", pause.DefaultMaxAge)
 	if err := r.Err(); err != nil {
 		return config{}, err

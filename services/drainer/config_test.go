@@ -7,8 +7,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/update"
 )
+
+func TestPolicyVariablesArePolicyLoads(t *testing.T) {
+	if diff := cmp.Diff(policy.Variables, policyVariables); diff != "" {
+		t.Errorf("policyVariables (-policy.Variables +drainer):\n%s", diff)
+	}
+}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -17,10 +24,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadConfig(empty) error: %v", err)
 	}
-	want := policy{Limit: update.DefaultLimit, DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second,
-		AdmissionRetry: 30 * time.Second, Standalone: update.StandaloneSkip}
-	if diff := cmp.Diff(want, c.policy, cmp.AllowUnexported(update.Limit{})); diff != "" {
+	want := timings{DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second, AdmissionRetry: 30 * time.Second}
+	if diff := cmp.Diff(want, c.policy); diff != "" {
 		t.Errorf("loadConfig(empty) policy (-want +got):\n%s", diff)
+	}
+	if p := c.Policies.For("any"); p.MaxOutOfService != update.DefaultLimit || p.Standalone != update.StandaloneSkip {
+		t.Errorf("loadConfig(empty) default policy = %+v, want limit 1 and skip", p)
 	}
 	if c.Concurrency != defaultConcurrency || c.Prefix != "rollwave" {
 		t.Errorf("loadConfig(empty) = concurrency %d prefix %q, want %d rollwave", c.Concurrency, c.Prefix, defaultConcurrency)
@@ -35,8 +44,9 @@ func TestLoadConfigSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limit.String() != "20%" || c.DrainTimeout != time.Hour || c.Recheck != 5*time.Second ||
-		c.AdmissionRetry != time.Minute || c.Standalone != update.StandaloneWait || c.Concurrency != 2 {
+	p := c.Policies.For("prod")
+	if p.MaxOutOfService.String() != "20%" || c.policy.DrainTimeout != time.Hour || c.policy.Recheck != 5*time.Second ||
+		c.policy.AdmissionRetry != time.Minute || p.Standalone != update.StandaloneWait || c.Concurrency != 2 {
 		t.Errorf("loadConfig = %+v", c)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/update"
@@ -18,12 +20,14 @@ import (
 // by is the name the drainer records in a job's history.
 const by = "drainer"
 
-// instances reads the cluster: one instance, all of them (to count who is out of service), and
-// the tasks on one (eligibility). *cluster.Client and clustertest.Fake satisfy it.
+// instances reads the cluster: one instance, all of them (to count who is out of service and
+// the free room), the tasks on one (eligibility, capacity) and the services (capacity, health
+// gate). *cluster.Client and clustertest.Fake satisfy it.
 type instances interface {
 	Instance(ctx context.Context, cluster, idOrARN string) (cluster.Instance, error)
 	ListInstances(ctx context.Context, cluster, status, filter string) ([]cluster.Instance, error)
 	Tasks(ctx context.Context, cluster, instanceARN string) ([]cluster.Task, error)
+	Services(ctx context.Context, cluster string, names []string) ([]cluster.Service, error)
 }
 
 // sender forwards a job to the next queue (*queue.Publisher).
@@ -37,14 +41,17 @@ type pauses interface {
 	Paused(ctx context.Context, cluster string) (pause.Info, bool, error)
 }
 
-// policy is what the drainer decides by.
-type policy struct {
-	Limit          update.Limit
+// timings are the drainer's own deadlines and intervals; what it decides by per cluster is in
+// drainer.policies.
+type timings struct {
 	DrainTimeout   time.Duration
 	Recheck        time.Duration
 	AdmissionRetry time.Duration
-	Standalone     update.StandalonePolicy
 }
+
+// maxWindowWait caps how long a job outside its maintenance window waits before it looks again,
+// so that a window changed by a redeploy is noticed.
+const maxWindowWait = 15 * time.Minute
 
 // drainer handles jobs at step drain: eligibility, admission against the cluster's limit,
 // DRAINING, and the wait until the instance runs no task; then it forwards the job to the
@@ -60,9 +67,13 @@ type drainer struct {
 	forward    sender
 	patcherURL string
 	wakeups    *pipeline.Wakeups
-	policy     policy
-	pauses     pauses
-	metrics    metrics.Recorder
+	policy     timings
+	// policies are the per-cluster policies (shared/policy); clusters are the clusters whose
+	// instances the global limit counts.
+	policies policy.Set
+	clusters []string
+	pauses   pauses
+	metrics  metrics.Recorder
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
@@ -177,6 +188,14 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 // admit runs the claim-then-check admission. proceed is true when the drain may start; otherwise
 // o is the message's outcome (a back-off, or the job ended).
 func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Instance, stage update.Stage) (o queue.Outcome, reason string, proceed bool, err error) {
+	rules := d.rules(job.Cluster)
+	if now := d.now(); !rules.Window.Open(now) {
+		next := rules.Window.NextOpen(now)
+		wait := min(next.Sub(now), maxWindowWait)
+		o, err := d.hold(ctx, job, inst.ARN, stage, max(wait, time.Second),
+			fmt.Sprintf("cluster %s: outside the maintenance window %q; it opens at %s", job.Cluster, rules.Window, next.Format(time.RFC3339)))
+		return o, "", false, err
+	}
 	tasks, err := d.ecs.Tasks(ctx, job.Cluster, inst.ARN)
 	if err != nil {
 		o, err := d.endIfGone(ctx, job, err)
@@ -186,17 +205,25 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 	for _, t := range tasks {
 		views = append(views, update.TaskView{ARN: t.ARN, StartedBy: t.StartedBy, Group: t.Group, LastStatus: t.LastStatus})
 	}
-	if ok, why := update.Eligible(views, d.policy.Standalone); !ok {
+	if ok, why := update.Eligible(views, rules.Standalone); !ok {
 		o, err := d.abort(ctx, job, stage, why)
 		return o, "", false, err
 	}
-
-	all, err := d.cluster(ctx, job.Cluster)
+	raw, err := d.ecs.ListInstances(ctx, job.Cluster, "", "")
 	if err != nil {
 		o, err := d.endIfGone(ctx, job, err)
 		return o, "", false, err
 	}
-	dec := update.CanClaim(job.Cluster, d.policy.Limit, all, job.ID)
+	if why, err := d.gates(ctx, job.Cluster, rules, inst, tasks, raw); err != nil || why != "" {
+		if err != nil {
+			o, err := d.endIfGone(ctx, job, err)
+			return o, "", false, err
+		}
+		o, err := d.hold(ctx, job, inst.ARN, stage, d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), why)
+		return o, "", false, err
+	}
+	all := d.views(job.Cluster, raw)
+	dec := update.CanClaim(job.Cluster, rules.MaxOutOfService, all, job.ID)
 	if !dec.Proceed() {
 		o, err := d.notAdmitted(ctx, job, inst.ARN, stage, dec)
 		return o, "", false, err
@@ -210,9 +237,17 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 		o, err := d.endIfGone(ctx, job, err)
 		return o, "", false, err
 	}
-	dec = update.Admit(job.Cluster, d.policy.Limit, all, job.ID)
+	dec = update.Admit(job.Cluster, rules.MaxOutOfService, all, job.ID)
 	if !dec.Proceed() {
 		o, err := d.notAdmitted(ctx, job, inst.ARN, update.StageAdmitting, dec)
+		return o, "", false, err
+	}
+	if ok, why, err := d.withinGlobalLimit(ctx, job.Cluster, all); err != nil || !ok {
+		if err != nil {
+			o, err := d.endIfGone(ctx, job, err)
+			return o, "", false, err
+		}
+		o, err := d.notAdmitted(ctx, job, inst.ARN, update.StageAdmitting, update.Decision{Action: update.BackOff, Reason: why})
 		return o, "", false, err
 	}
 	queue.Logger(ctx).Info().Int("outOfService", dec.OutOfService).Int("max", dec.Max).Msg("admitted: " + dec.Reason)
@@ -232,6 +267,137 @@ func (d *drainer) notAdmitted(ctx context.Context, job *update.Job, arn string, 
 	}
 	delay := d.policy.AdmissionRetry + d.jitter(d.policy.AdmissionRetry)
 	return queue.RetryAfter(delay, dec.Reason), nil
+}
+
+// rules returns the policy of cluster.
+func (d *drainer) rules(cluster string) policy.Policy {
+	p := d.policies.For(cluster)
+	if p.MaxOutOfService == (update.Limit{}) {
+		p.MaxOutOfService = update.DefaultLimit
+	}
+	return p
+}
+
+// hold makes a job that may not drain now look again after delay, withdrawing its claim if a
+// crashed delivery left one; reason is logged and becomes the queue's retry reason.
+func (d *drainer) hold(ctx context.Context, job *update.Job, arn string, stage update.Stage, delay time.Duration, reason string) (queue.Outcome, error) {
+	if stage == update.StageAdmitting {
+		if err := d.marks.PutAttributes(ctx, job.Cluster, arn, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
+			return d.endIfGone(ctx, job, err)
+		}
+	}
+	queue.Logger(ctx).Info().Dur("retryIn", delay).Msg("not admitted: " + reason)
+	return queue.RetryAfter(delay, reason), nil
+}
+
+// gates runs the health gate and the capacity check of the cluster's policy before a drain of
+// inst, which runs tasks. It returns why the drain must wait, or "" when it may go on.
+func (d *drainer) gates(ctx context.Context, name string, rules policy.Policy, inst cluster.Instance, tasks []cluster.Task, all []cluster.Instance) (string, error) {
+	if !rules.HealthGate && !rules.CheckCapacity {
+		return "", nil
+	}
+	services, err := d.ecs.Services(ctx, name, nil)
+	if err != nil {
+		return "", err
+	}
+	if rules.HealthGate {
+		views := make([]update.ServiceHealth, 0, len(services))
+		for _, s := range services {
+			views = append(views, update.ServiceHealth{Name: s.Name, Desired: s.Desired, Running: s.Running, Pending: s.Pending, Deployments: s.Deployments})
+		}
+		if ok, why := update.Steady(views); !ok {
+			return fmt.Sprintf("cluster %s: health gate: %s", name, why), nil
+		}
+	}
+	if !rules.CheckCapacity {
+		return "", nil
+	}
+	if ok, why := update.CanHost(loads(services, tasks), hosts(all, inst.ARN)); !ok {
+		return fmt.Sprintf("cluster %s: capacity: %s", name, why), nil
+	}
+	return "", nil
+}
+
+// loads returns the services with RUNNING tasks among tasks, with their counts.
+func loads(services []cluster.Service, tasks []cluster.Task) []update.ServiceLoad {
+	byName := map[string]cluster.Service{}
+	for _, s := range services {
+		byName[s.Name] = s
+	}
+	idx := map[string]int{}
+	var out []update.ServiceLoad
+	for _, t := range tasks {
+		name, ok := strings.CutPrefix(t.Group, "service:")
+		if !ok || !strings.HasPrefix(t.StartedBy, "ecs-svc/") || t.LastStatus != "RUNNING" {
+			continue
+		}
+		s, known := byName[name]
+		if !known {
+			continue // a daemon service's or a vanished service's task: nothing to re-place
+		}
+		i, seen := idx[name]
+		if !seen {
+			i = len(out)
+			idx[name] = i
+			out = append(out, update.ServiceLoad{Name: name, Desired: s.Desired, Running: s.Running,
+				MinHealthyPercent: s.MinHealthyPercent, MaxPercent: s.MaxPercent})
+		}
+		out[i].OnInstance++
+		out[i].TaskCPU = max(out[i].TaskCPU, t.CPU)
+		out[i].TaskMemory = max(out[i].TaskMemory, t.Memory)
+	}
+	return out
+}
+
+// hosts returns the free room of the instances that can take replacements: ACTIVE, agent
+// connected, not claimed by rollwave, and not the one about to drain.
+func hosts(all []cluster.Instance, draining string) []update.Host {
+	var out []update.Host
+	for _, in := range all {
+		stage, _ := update.ParseStage(in.Attributes[update.AttrStage])
+		if in.ARN == draining || in.Status != cluster.StatusActive || !in.AgentConnected || stage.TakenOutOfService() {
+			continue
+		}
+		name := in.EC2InstanceID
+		if name == "" {
+			name = in.ARN
+		}
+		out = append(out, update.Host{Name: name, CPU: in.RemainingCPU, Memory: in.RemainingMemory})
+	}
+	return out
+}
+
+// withinGlobalLimit counts the instances rollwave holds out of service in every configured
+// cluster (this cluster from all, already read with the job's claim) against the global limit.
+func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []update.InstanceView) (bool, string, error) {
+	if d.policies.GlobalMaxOutOfService <= 0 {
+		return true, "", nil
+	}
+	out := 0
+	for _, v := range all {
+		if v.Stage.TakenOutOfService() {
+			out++
+		}
+	}
+	for _, other := range d.clusters {
+		if other == name {
+			continue
+		}
+		ins, err := d.ecs.ListInstances(ctx, other, "", "")
+		if errors.Is(err, cluster.ErrClusterNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, "", fmt.Errorf("count out of service in %s: %w", other, err)
+		}
+		for _, in := range ins {
+			if stage, _ := update.ParseStage(in.Attributes[update.AttrStage]); stage.TakenOutOfService() {
+				out++
+			}
+		}
+	}
+	ok, why := update.WithinGlobalLimit(d.policies.GlobalMaxOutOfService, out)
+	return ok, why, nil
 }
 
 // checkPause holds a job whose cluster is paused before it is admitted: its own claim, if a
@@ -265,6 +431,11 @@ func (d *drainer) cluster(ctx context.Context, name string) ([]update.InstanceVi
 	if err != nil {
 		return nil, err
 	}
+	return d.views(name, all), nil
+}
+
+// views maps the instances of cluster name for admission and records its out-of-service gauge.
+func (d *drainer) views(name string, all []cluster.Instance) []update.InstanceView {
 	views := make([]update.InstanceView, 0, len(all))
 	out := 0
 	for _, in := range all {
@@ -279,7 +450,7 @@ func (d *drainer) cluster(ctx context.Context, name string) ([]update.InstanceVi
 		views = append(views, v)
 	}
 	d.record(metrics.Gauge(metrics.InstancesOutOfService, float64(out), d.now(), map[string]string{metrics.Cluster: name}))
-	return views, nil
+	return views
 }
 
 // wait holds the job until the instance runs no task, woken by ECS events and re-checking every

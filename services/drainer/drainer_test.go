@@ -18,6 +18,7 @@ import (
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
@@ -66,7 +67,16 @@ type world struct {
 	raceClaim  bool // another drainer claims between our claim and our re-read
 }
 
-func newWorld(t *testing.T, p policy) *world {
+// testPolicy is a test's drainer settings: the default policy of every cluster and the timings.
+type testPolicy struct {
+	Limit          update.Limit
+	DrainTimeout   time.Duration
+	Recheck        time.Duration
+	AdmissionRetry time.Duration
+	Standalone     update.StandalonePolicy
+}
+
+func newWorld(t *testing.T, p testPolicy) *world {
 	t.Helper()
 	w := &world{ecs: clustertest.NewFake(), ssm: ssmcommandtest.NewFake(), sqs: queuetest.NewSQS(), events: &events{}}
 	w.me = w.ecs.AddInstance(testCluster, cluster.Instance{AgentConnected: true, Attributes: map[string]string{
@@ -92,14 +102,16 @@ func newWorld(t *testing.T, p policy) *world {
 		ecs: w.ecs, marks: w.ecs, state: w.ecs, ender: ender,
 		undo:    &pipeline.Undoer{State: w.ecs, Commands: w.ssm, CheckDoc: checkDoc, CancelDoc: cancelDoc, Ender: ender},
 		forward: queue.NewPublisher(w.sqs), patcherURL: w.patcherURL,
-		wakeups: pipeline.NewWakeups(), policy: p, now: time.Now,
-		jitter: func(d time.Duration) time.Duration { return d / 10 },
+		wakeups: pipeline.NewWakeups(), now: time.Now,
+		policy:   timings{DrainTimeout: p.DrainTimeout, Recheck: p.Recheck, AdmissionRetry: p.AdmissionRetry},
+		policies: policy.Set{Default: policy.Policy{MaxOutOfService: p.Limit, Standalone: p.Standalone, CheckCapacity: true, HealthGate: true}},
+		jitter:   func(d time.Duration) time.Duration { return d / 10 },
 	}
 	return w
 }
 
-func defaultPolicy() policy {
-	return policy{Limit: update.DefaultLimit, DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second,
+func defaultPolicy() testPolicy {
+	return testPolicy{Limit: update.DefaultLimit, DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second,
 		AdmissionRetry: 30 * time.Second, Standalone: update.StandaloneSkip}
 }
 
@@ -256,7 +268,7 @@ func TestRedeliveryWhileDrainingResumesTheWait(t *testing.T) {
 	for _, status := range []string{cluster.StatusDraining, cluster.StatusActive} {
 		t.Run("status "+status, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, policy{Limit: update.DefaultLimit, DrainTimeout: time.Hour, Recheck: time.Minute, AdmissionRetry: time.Minute})
+				w := newWorld(t, testPolicy{Limit: update.DefaultLimit, DrainTimeout: time.Hour, Recheck: time.Minute, AdmissionRetry: time.Minute})
 				// Another instance is out of service: a fresh admission would back off, a resumed
 				// drain must not even ask.
 				other := w.others[0]

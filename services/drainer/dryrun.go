@@ -45,7 +45,7 @@ func (d *drainer) rehearse(ctx context.Context, job *update.Job) (queue.Outcome,
 	for _, t := range tasks {
 		views = append(views, update.TaskView{ARN: t.ARN, StartedBy: t.StartedBy, Group: t.Group, LastStatus: t.LastStatus})
 	}
-	if ok, why := update.Eligible(views, d.policy.Standalone); !ok {
+	if ok, why := update.Eligible(views, d.rules(job.Cluster).Standalone); !ok {
 		return d.endDryRun(ctx, job, fmt.Sprintf("would end %s (%s): %s", why.Result, why.Code, why.Message))
 	}
 	var notes []string
@@ -67,7 +67,7 @@ func (d *drainer) rehearse(ctx context.Context, job *update.Job) (queue.Outcome,
 			all[i].Job, all[i].Stage = job.ID, update.StageStaged
 		}
 	}
-	dec := update.CanClaim(job.Cluster, d.policy.Limit, all, job.ID)
+	dec := update.CanClaim(job.Cluster, d.rules(job.Cluster).MaxOutOfService, all, job.ID)
 	switch dec.Action {
 	case update.Refuse:
 		return d.endDryRun(ctx, job, strings.Join(append(notes, fmt.Sprintf("admission would refuse: %s", dec.Reason)), "; "))

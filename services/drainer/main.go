@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // maintenance windows name IANA zones; the image has no zoneinfo
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -77,7 +78,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			SSM: ssmcommand.Options{PollInterval: cfg.SSMPoll},
 		},
 		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL,
-		wakeups: wakeups, policy: cfg.policy, now: time.Now, jitter: jitter,
+		wakeups: wakeups, policy: cfg.policy, policies: cfg.Policies, clusters: cfg.Clusters, now: time.Now, jitter: jitter,
 		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
 	}
 	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Drainer, cfg.Concurrency, d.handle, log, pipeline.CountDeadLetters(rec))
@@ -88,8 +89,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info().Str("limit", cfg.Limit.String()).Dur("drainTimeout", cfg.DrainTimeout).Dur("recheck", cfg.Recheck).
-		Str("standaloneTasks", string(cfg.Standalone)).Int("concurrency", cfg.Concurrency).
+	log.Info().Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("globalLimit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drainTimeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).
+		Str("standaloneTasks", string(cfg.Policies.Default.Standalone)).Str("window", cfg.Policies.Default.Window.String()).Int("concurrency", cfg.Concurrency).
 		Dur("pauseRefresh", cfg.PauseRefresh).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("drainer started")
 	return pipeline.RunAll(ctx, jobs, events)
 }

@@ -91,6 +91,14 @@ func (s Set) Names() []string {
 	return out
 }
 
+// Variables are the environment variables Load reads, ROLLWAVE_CLUSTER_POLICIES included.
+var Variables = []string{
+	"ROLLWAVE_MAX_OUT_OF_SERVICE", "ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE", "ROLLWAVE_CAPACITY_CHECK",
+	"ROLLWAVE_HEALTH_GATE", "ROLLWAVE_HEALTH_GATE_TIMEOUT", "ROLLWAVE_MAINTENANCE_WINDOW",
+	"ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_STANDALONE_DEADLINE", "ROLLWAVE_STANDALONE_GRACE",
+	"ROLLWAVE_ROLLBACK", "ROLLWAVE_ERROR_BUDGET_FAILURES", "ROLLWAVE_ERROR_BUDGET_WINDOW", Env,
+}
+
 // Env is the variable that holds per-cluster overrides: a JSON object keyed by cluster name.
 const Env = "ROLLWAVE_CLUSTER_POLICIES"
 

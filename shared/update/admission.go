@@ -240,3 +240,15 @@ func decide(cluster string, limit Limit, total, count int, others []string, what
 	}
 	return d
 }
+
+// WithinGlobalLimit reports whether rollwave may hold out instances out of service across all
+// its clusters (the job's own claim included) under a global limit; 0 is no global limit.
+func WithinGlobalLimit(limit, out int) (bool, string) {
+	if limit <= 0 {
+		return true, ""
+	}
+	if out > limit {
+		return false, fmt.Sprintf("all clusters: %d instances out of service by rollwave with this claim, over the global limit %d", out, limit)
+	}
+	return true, fmt.Sprintf("all clusters: %d of at most %d instances out of service by rollwave", out, limit)
+}

@@ -198,6 +198,16 @@ data "aws_iam_policy_document" "drainer" {
     }
   }
   statement {
+    sid       = "ServicesOfTheClusters"
+    actions   = ["ecs:ListServices", "ecs:DescribeServices"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+  statement {
     sid       = "MarkInstances"
     actions   = ["ecs:PutAttributes", "ecs:DeleteAttributes"]
     resources = local.container_instance_arns
