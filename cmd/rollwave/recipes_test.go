@@ -8,9 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 	"github.com/rollwave/rollwave/tools/harness"
 )
 
@@ -94,9 +98,21 @@ func TestOperationsRecipes(t *testing.T) {
 				t.Errorf("after pause-cluster the pauses are %+v, want ops-a's", got)
 			}
 		}},
-		"resume-cluster": {after: func() {
+		"resume-cluster": {before: func() {
+			if _, err := st.sqs.TagQueue(ctx, &sqs.TagQueueInput{QueueUrl: aws.String(drainer.URL),
+				Tags: map[string]string{pause.FailuresKeyPrefix + "ops-a": "tb7yo0/drain-timeout/i-0aaaaaaaaaaaaaaa2"}}); err != nil {
+				t.Fatal(err)
+			}
+		}, after: func() {
 			if got := paused(); len(got) != 0 {
 				t.Errorf("after resume-cluster the pauses are %+v, want none", got)
+			}
+			tags, err := st.sqs.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(drainer.URL)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := tags.Tags[pause.FailuresKeyPrefix+"ops-a"]; ok {
+				t.Errorf("after resume-cluster the error budget tag is still %q, want it removed", v)
 			}
 		}},
 		"pause-everything": {after: func() {
@@ -110,6 +126,16 @@ func TestOperationsRecipes(t *testing.T) {
 			}
 		}},
 		"instance-marks": {},
+		"opt-out-instance": {after: func() {
+			if v, ok := fleetAttr(t, st, instance, update.AttrOptOut); !ok || v != "tester INC-42" {
+				t.Errorf("after opt-out-instance %s has %s = %q (%t), want %q", instance, update.AttrOptOut, v, ok, "tester INC-42")
+			}
+		}},
+		"opt-in-instance": {after: func() {
+			if v, ok := fleetAttr(t, st, instance, update.AttrOptOut); ok {
+				t.Errorf("after opt-in-instance %s still has %s = %q", instance, update.AttrOptOut, v)
+			}
+		}},
 	}
 
 	// Debian's aws CLI (2.9) ignores AWS_ENDPOINT_URL*: a wrapper named aws adds --endpoint-url.
@@ -148,4 +174,23 @@ func TestOperationsRecipes(t *testing.T) {
 			t.Errorf("recipe %s is not in docs/operations.md", name)
 		}
 	}
+}
+
+// fleetAttr returns the ECS attribute name of the instance, as fleetsim holds it.
+func fleetAttr(t *testing.T, st *stack, ec2ID, name string) (string, bool) {
+	t.Helper()
+	state, err := admin.New(st.s.FleetsimURL).State(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range state.Clusters {
+		for _, in := range c.Instances {
+			if in.EC2InstanceID == ec2ID {
+				v, ok := in.Attributes[name]
+				return v, ok
+			}
+		}
+	}
+	t.Fatalf("instance %s is not in fleetsim", ec2ID)
+	return "", false
 }

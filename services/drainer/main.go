@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pause"
@@ -68,7 +69,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
 	defer stopMetrics()
-	ender := &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), Metrics: rec, By: by, Now: time.Now}
+	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
+	errorBudget, err := budget.Load(getenv, sqsClient, drainerURL, notifier)
+	if err != nil {
+		return err
+	}
+	ender := &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now}
 	wakeups := pipeline.NewWakeups()
 	d := &drainer{
 		ecs: ecsClient, marks: ecsClient, state: ecsClient, ender: ender,

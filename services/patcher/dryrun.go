@@ -29,6 +29,9 @@ func (p *patcher) rehearseStage(ctx context.Context, job *update.Job) error {
 	if err := p.ender.Started(ctx, job); err != nil {
 		return fmt.Errorf("announce job: %w", err)
 	}
+	if o, out := optedOut(in); out {
+		return p.endDryRun(ctx, job, fmt.Sprintf("would skip (%s): %s", o.Code, o.Message))
+	}
 	if in.Status != cluster.StatusActive {
 		return p.endDryRun(ctx, job, fmt.Sprintf("would skip (%s): the instance is %s and rollwave did not drain it", update.CodeDrainedByOther, in.Status))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
+	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
@@ -87,9 +88,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
 	defer stopMetrics()
-	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), time.Now)
+	events := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
+	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), events, time.Now)
 	p.drainerURL, p.verifyURL = drainerURL, verifyURL
 	p.metrics, p.ender.Metrics = rec, rec
+	if p.ender.Budget, err = budget.Load(getenv, sqsClient, drainerURL, events); err != nil {
+		return err
+	}
 	w, err := cfg.NewWorker(ctx, sqsClient, topology.Patcher, cfg.Concurrency, p.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
@@ -189,6 +194,9 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 	log := queue.Logger(ctx)
 	switch stage {
 	case update.StageNone:
+		if o, out := optedOut(in); out {
+			return p.ender.End(ctx, job, o, pipeline.LeaveMarks)
+		}
 		if in.Status != cluster.StatusActive {
 			return p.ender.End(ctx, job, update.Skipped(update.CodeDrainedByOther,
 				fmt.Sprintf("instance is %s and rollwave did not drain it: left alone", in.Status)), pipeline.LeaveMarks)
@@ -268,6 +276,20 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 		return fmt.Errorf("mark staged: %w", err)
 	}
 	return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
+}
+
+// optedOut reports whether a person keeps rollwave away from the instance (the rollwave.optout
+// attribute, any value), with the outcome that ends its job untouched.
+func optedOut(in cluster.Instance) (update.Outcome, bool) {
+	v, ok := in.Attributes[update.AttrOptOut]
+	if !ok {
+		return update.Outcome{}, false
+	}
+	msg := "the instance carries " + update.AttrOptOut
+	if v != "" {
+		msg += "=" + v
+	}
+	return update.Skipped(update.CodeOptedOut, msg+": a person keeps rollwave away from it; left untouched"), true
 }
 
 // failStaging ends a job whose staging failed; nothing was drained. A transient SSM error is

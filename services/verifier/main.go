@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
@@ -56,9 +57,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	wakeups := pipeline.NewWakeups()
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
 	defer stopMetrics()
+	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
+	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
+	if err != nil {
+		return err
+	}
+	errorBudget, err := budget.Load(getenv, sqsClient, drainerURL, notifier)
+	if err != nil {
+		return err
+	}
 	v := &verifier{
 		ecs: ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
-		ender:   &pipeline.Ender{Marks: ecsClient, Events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), Metrics: rec, By: by, Now: time.Now},
+		ender:   &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
 		wakeups: wakeups, policy: cfg.policy, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
 	}
 	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Verifier, cfg.Concurrency, v.handle, log, pipeline.CountDeadLetters(rec))
