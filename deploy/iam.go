@@ -8,7 +8,7 @@ package deploy
 var TaskRoleActions = map[string][]string{
 	"scanner": {
 		"cloudwatch:PutMetricData",
-		"ecs:DescribeContainerInstances", "ecs:ListContainerInstances",
+		"ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:ListClusters", "ecs:ListContainerInstances",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"ssm:GetCommandInvocation", "ssm:SendCommand",
 	},
@@ -18,6 +18,7 @@ var TaskRoleActions = map[string][]string{
 		"ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+		"sqs:ListQueueTags", "sqs:TagQueue",
 		"ssm:GetCommandInvocation", "ssm:ListCommands", "ssm:SendCommand",
 	},
 	"drainer": {
@@ -26,7 +27,7 @@ var TaskRoleActions = map[string][]string{
 		"ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
-		"sqs:ListQueueTags",
+		"sqs:ListQueueTags", "sqs:TagQueue",
 		"ssm:GetCommandInvocation", "ssm:SendCommand",
 	},
 	"verifier": {
@@ -35,6 +36,7 @@ var TaskRoleActions = map[string][]string{
 		"ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+		"sqs:ListQueueTags", "sqs:TagQueue",
 		"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:SendCommand",
 	},
 }
@@ -46,4 +48,5 @@ var Unscopable = map[string]string{
 	"ssm:GetCommandInvocation":        "reads the result of a command by its ID; SSM defines no resource type for it",
 	"ssm:ListCommands":                "lists commands (the patcher asks whether a reboot was already sent); no resource type",
 	"ssm:DescribeInstanceInformation": "reads the SSM agent's ping status; no resource type",
+	"ecs:ListClusters":                "lists the account's clusters (the scanner's ROLLWAVE_CLUSTER_TAG); ECS defines no resource type for it",
 }

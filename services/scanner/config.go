@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/envconfig"
@@ -10,14 +11,43 @@ import (
 
 // config is the scanner's configuration, read from the environment:
 //
-//	ROLLWAVE_CLUSTERS     comma-separated ECS cluster names or ARNs to scan (required)
+//	ROLLWAVE_CLUSTERS     comma-separated ECS cluster names or ARNs to scan
+//	ROLLWAVE_CLUSTER_TAG  key=value (or key, for any value): also scan every ACTIVE cluster of the
+//	                      account and region that carries this tag, looked up at each scan
 //	ROLLWAVE_SSM_TIMEOUT  how long one scan waits for the update checks (default 5m)
 //
-// and the settings every worker shares (pipeline.Common).
+// At least one of ROLLWAVE_CLUSTERS and ROLLWAVE_CLUSTER_TAG is required; with both, the scanner
+// scans the union. Plus the settings every worker shares (pipeline.Common).
 type config struct {
 	pipeline.Common
 	Clusters   []string
+	ClusterTag *clusterTag // nil: no tag selection
 	SSMTimeout time.Duration
+}
+
+// clusterTag selects clusters by a tag: Value "" matches any value.
+type clusterTag struct {
+	Key, Value string
+}
+
+func (t clusterTag) String() string {
+	if t.Value == "" {
+		return t.Key
+	}
+	return t.Key + "=" + t.Value
+}
+
+func parseClusterTag(s string) (*clusterTag, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	k, v, _ := strings.Cut(s, "=")
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	if k == "" {
+		return nil, fmt.Errorf("%q: want key=value or key", s)
+	}
+	return &clusterTag{Key: k, Value: v}, nil
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -27,8 +57,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Clusters:   r.List("ROLLWAVE_CLUSTERS", nil),
 		SSMTimeout: r.Duration("ROLLWAVE_SSM_TIMEOUT", 5*time.Minute),
 	}
-	if len(c.Clusters) == 0 {
-		r.Fail("ROLLWAVE_CLUSTERS", "is required: the clusters to keep up to date")
+	tag, err := parseClusterTag(r.String("ROLLWAVE_CLUSTER_TAG", ""))
+	if err != nil {
+		r.Fail("ROLLWAVE_CLUSTER_TAG", "%v", err)
+	}
+	c.ClusterTag = tag
+	if len(c.Clusters) == 0 && tag == nil && err == nil {
+		r.Fail("ROLLWAVE_CLUSTERS", "or ROLLWAVE_CLUSTER_TAG is required: the clusters to keep up to date, by name or by a tag (key=value)")
 	}
 	if err := r.Err(); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -25,11 +28,17 @@ import (
 	"github.com/rollwave/rollwave/shared/update"
 )
 
-// candidateFilter selects the Bottlerocket instances that no rollwave job owns yet, on the server.
-const candidateFilter = "attribute:bottlerocket.variant exists and attribute:" + update.AttrJob + " !exists"
+// candidateFilter selects, on the server, the Bottlerocket instances that no rollwave job owns
+// yet and that no person opted out (rollwave.optout, any value).
+const candidateFilter = "attribute:bottlerocket.variant exists and attribute:" + update.AttrJob + " !exists and attribute:" + update.AttrOptOut + " !exists"
 
 type instanceLister interface {
 	ListInstances(ctx context.Context, cluster, status, filter string) ([]cluster.Instance, error)
+}
+
+// clusterFinder finds the clusters that carry a tag (cluster.Client.ClustersTagged).
+type clusterFinder interface {
+	ClustersTagged(ctx context.Context, key, value string) ([]cluster.Cluster, error)
 }
 
 type jobSender interface {
@@ -38,7 +47,10 @@ type jobSender interface {
 
 // scanner handles scan requests.
 type scanner struct {
-	clusters   []string
+	clusters []string
+	// tag, when set, adds every cluster carrying it to clusters at each scan.
+	tag        *clusterTag
+	finder     clusterFinder
 	instances  instanceLister
 	commands   pipeline.Runner
 	jobs       jobSender
@@ -65,9 +77,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	s := &scanner{
 		clusters:   cfg.Clusters,
-		instances:  cluster.New(ecs.NewFromConfig(awsCfg)),
+		tag:        cfg.ClusterTag,
+		finder:     ecsClient,
+		instances:  ecsClient,
 		commands:   ssmcommand.New(ssm.NewFromConfig(awsCfg)),
 		jobs:       queue.NewPublisher(sqsClient),
 		patcherURL: patcherURL,
@@ -82,7 +97,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info().Strs("clusters", cfg.Clusters).Msg("scanner started")
+	ev := log.Info().Strs("clusters", cfg.Clusters)
+	if cfg.ClusterTag != nil {
+		ev = ev.Stringer("clusterTag", cfg.ClusterTag)
+	}
+	ev.Msg("scanner started")
 	return pipeline.RunAll(ctx, w)
 }
 
@@ -97,7 +116,10 @@ func (s *scanner) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	log := queue.Logger(ctx)
 	clusters := req.Clusters
 	if len(clusters) == 0 {
-		clusters = s.clusters
+		var err error
+		if clusters, err = s.configuredClusters(ctx); err != nil {
+			return queue.Retry(err)
+		}
 	}
 	var transient []error
 	sent := 0
@@ -120,6 +142,34 @@ func (s *scanner) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	}
 	log.Info().Int("clusters", len(clusters)).Int("jobs", sent).Msg("scan finished")
 	return queue.Done()
+}
+
+// configuredClusters returns the clusters to scan when the request names none: ROLLWAVE_CLUSTERS,
+// then the clusters carrying ROLLWAVE_CLUSTER_TAG now, by name, each once. A failed tag lookup is
+// an error: scanning only part of the fleet silently would look like success.
+func (s *scanner) configuredClusters(ctx context.Context) ([]string, error) {
+	if s.tag == nil {
+		return s.clusters, nil
+	}
+	tagged, err := s.finder.ClustersTagged(ctx, s.tag.Key, s.tag.Value)
+	if err != nil {
+		return nil, fmt.Errorf("find clusters tagged %s: %w", s.tag, err)
+	}
+	out := slices.Clone(s.clusters)
+	seen := map[string]bool{}
+	for _, c := range out {
+		seen[pause.ClusterName(c)] = true
+	}
+	for _, c := range tagged {
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			out = append(out, c.Name)
+		}
+	}
+	if len(out) == 0 {
+		queue.Logger(ctx).Warn().Stringer("clusterTag", s.tag).Msg("no cluster carries the tag")
+	}
+	return out, nil
 }
 
 type candidate struct {
@@ -167,13 +217,8 @@ func (s *scanner) scanCluster(ctx context.Context, scanID, clusterName string, r
 		}
 		found = append(found, candidate{inst: byID[id], status: st})
 	}
-	// Oldest version first: the instances furthest behind are updated first.
-	sort.SliceStable(found, func(i, j int) bool {
-		c, err := bottlerocket.Compare(found[i].status.ActiveVersion(), found[j].status.ActiveVersion())
-		return err == nil && c < 0
-	})
 	sent := 0
-	for _, c := range found {
+	for _, c := range order(found) {
 		if err := s.sendJob(ctx, scanID, clusterName, req, c); err != nil {
 			return sent, err
 		}
@@ -218,6 +263,66 @@ func (s *scanner) sendJob(ctx context.Context, scanID, clusterName string, req u
 	queue.Logger(ctx).Info().Str("job", job.ID).Str("cluster", clusterName).Str("instance", job.Instance).
 		Str("fromVersion", job.FromVersion).Str("targetVersion", job.TargetVersion).Msg("job sent")
 	return nil
+}
+
+// order returns the order in which the candidates of one cluster get their jobs: oldest version
+// first (the instances furthest behind are updated first); within a version, availability zones
+// interleaved, so that consecutive jobs take instances of different zones out of service (the
+// zone with the most instances left goes next, never the zone of the previous job while another
+// has some, ties by zone name); then by EC2 instance ID, so that the same fleet always gives the
+// same order. Versions that do not parse compare equal.
+func order(cs []candidate) []candidate {
+	sorted := slices.Clone(cs)
+	slices.SortStableFunc(sorted, func(a, b candidate) int {
+		if c, err := bottlerocket.Compare(a.status.ActiveVersion(), b.status.ActiveVersion()); err == nil && c != 0 {
+			return c
+		}
+		return strings.Compare(a.inst.EC2InstanceID, b.inst.EC2InstanceID)
+	})
+	out := make([]candidate, 0, len(sorted))
+	lastAZ, first := "", true
+	for len(sorted) > 0 {
+		// The group of the oldest version left.
+		n := 1
+		for n < len(sorted) {
+			if c, err := bottlerocket.Compare(sorted[0].status.ActiveVersion(), sorted[n].status.ActiveVersion()); err == nil && c != 0 {
+				break
+			}
+			n++
+		}
+		byAZ := map[string][]candidate{}
+		for _, c := range sorted[:n] {
+			byAZ[c.inst.AZ] = append(byAZ[c.inst.AZ], c)
+		}
+		azs := slices.Sorted(maps.Keys(byAZ))
+		for left := n; left > 0; left-- {
+			next, found := "", false
+			for _, az := range azs {
+				q := byAZ[az]
+				if len(q) == 0 || !first && az == lastAZ && othersLeft(byAZ, az) {
+					continue
+				}
+				if !found || len(q) > len(byAZ[next]) {
+					next, found = az, true
+				}
+			}
+			out = append(out, byAZ[next][0])
+			byAZ[next] = byAZ[next][1:]
+			lastAZ, first = next, false
+		}
+		sorted = sorted[n:]
+	}
+	return out
+}
+
+// othersLeft reports whether a zone other than az has candidates left.
+func othersLeft(byAZ map[string][]candidate, az string) bool {
+	for z, q := range byAZ {
+		if z != az && len(q) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // jobID is the same for the same scan request and instance, so a scan redelivered after a crash

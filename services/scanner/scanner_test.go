@@ -54,6 +54,7 @@ type host struct {
 	id, state, active, chosen string
 	jobAttr                   string
 	checkFails                bool
+	optOut                    bool
 }
 
 func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmcommandtest.Fake, *sentJobs) {
@@ -66,6 +67,9 @@ func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmc
 		if h.jobAttr != "" {
 			attrs[update.AttrJob] = h.jobAttr
 		}
+		if h.optOut {
+			attrs[update.AttrOptOut] = "" // any value, even none
+		}
 		ecs.AddInstance("prod", cluster.Instance{EC2InstanceID: h.id, Status: "ACTIVE", AgentConnected: true, Attributes: attrs})
 		ssm.AddInstance(h.id, true)
 		r := ssmcommandtest.Response{Stdout: status(h.state, h.active, h.chosen)}
@@ -76,7 +80,7 @@ func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmc
 	}
 	sent := &sentJobs{}
 	s := &scanner{
-		clusters: []string{"prod"}, instances: ecs, commands: ssm, jobs: sent,
+		clusters: []string{"prod"}, finder: ecs, instances: ecs, commands: ssm, jobs: sent,
 		patcherURL: "patcher", checkDoc: checkDoc,
 		ssm: ssmcommand.Options{Wait: time.Minute, PollInterval: time.Millisecond},
 		now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
@@ -181,7 +185,7 @@ func TestConfigListsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("loadConfig() = nil, want errors")
 	}
-	for _, want := range []string{"ROLLWAVE_CLUSTERS", "ROLLWAVE_SSM_TIMEOUT", "ROLLWAVE_CONCURRENCY"} {
+	for _, want := range []string{"ROLLWAVE_CLUSTERS", "ROLLWAVE_CLUSTER_TAG", "ROLLWAVE_SSM_TIMEOUT", "ROLLWAVE_CONCURRENCY"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("loadConfig() = %q, want it to name %s", err, want)
 		}
@@ -189,5 +193,81 @@ func TestConfigListsEveryProblem(t *testing.T) {
 	c, err := loadConfig(func(k string) string { return map[string]string{"ROLLWAVE_CLUSTERS": "a, b"}[k] })
 	if err != nil || !cmp.Equal(c.Clusters, []string{"a", "b"}) || c.Prefix != "rollwave" {
 		t.Errorf("loadConfig(minimal) = %+v, %v; want clusters [a b] and prefix rollwave", c, err)
+	}
+}
+
+func TestConfigSelectsClustersByNameOrTag(t *testing.T) {
+	tests := []struct {
+		env      map[string]string
+		clusters []string
+		tag      *clusterTag
+		wantErr  string
+	}{
+		{map[string]string{"ROLLWAVE_CLUSTERS": "a"}, []string{"a"}, nil, ""},
+		{map[string]string{"ROLLWAVE_CLUSTER_TAG": "rollwave=on"}, nil, &clusterTag{"rollwave", "on"}, ""},
+		{map[string]string{"ROLLWAVE_CLUSTER_TAG": " team "}, nil, &clusterTag{"team", ""}, ""},
+		{map[string]string{"ROLLWAVE_CLUSTERS": "a", "ROLLWAVE_CLUSTER_TAG": "rollwave=on"}, []string{"a"}, &clusterTag{"rollwave", "on"}, ""},
+		{map[string]string{}, nil, nil, "ROLLWAVE_CLUSTER_TAG is required"},
+		{map[string]string{"ROLLWAVE_CLUSTER_TAG": "=on"}, nil, nil, "ROLLWAVE_CLUSTER_TAG"},
+	}
+	for _, tt := range tests {
+		c, err := loadConfig(func(k string) string { return tt.env[k] })
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("loadConfig(%v) = %v, want an error naming %s", tt.env, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !cmp.Equal(c.Clusters, tt.clusters) || !cmp.Equal(c.ClusterTag, tt.tag) {
+			t.Errorf("loadConfig(%v) = clusters %v, tag %v, %v; want %v, %v", tt.env, c.Clusters, c.ClusterTag, err, tt.clusters, tt.tag)
+		}
+	}
+}
+
+func TestScanFindsTaggedClusters(t *testing.T) {
+	s, ecs, ssm, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+	add := func(name string, tags map[string]string, id string) {
+		ecs.AddCluster(name, tags)
+		ecs.AddInstance(name, cluster.Instance{EC2InstanceID: id, Status: "ACTIVE", AgentConnected: true, Attributes: map[string]string{"bottlerocket.variant": "aws-ecs-2"}})
+		ssm.AddInstance(id, true)
+		ssm.Respond(id, checkDoc, ssmcommandtest.Response{Stdout: status("Available", "1.19.5", "1.20.3")})
+	}
+	add("tagged", map[string]string{"rollwave": "on"}, "i-00000002")
+	add("other-value", map[string]string{"rollwave": "off"}, "i-00000003")
+	add("untagged", nil, "i-00000004")
+	s.clusters, s.tag = []string{"prod"}, &clusterTag{Key: "rollwave", Value: "on"}
+	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
+		t.Fatalf("handle() = %+v, want Done", out)
+	}
+	var got []string
+	for _, j := range sent.jobs {
+		got = append(got, j.Cluster+"/"+j.Instance)
+	}
+	if diff := cmp.Diff([]string{"prod/i-00000001", "tagged/i-00000002"}, got); diff != "" {
+		t.Errorf("jobs (-want +got):\n%s", diff)
+	}
+
+	// A tag lookup that fails retries the scan rather than scanning part of the fleet.
+	ecs.FailNext("ClustersTagged", fmt.Errorf("list: %w: %w", cluster.ErrThrottled, cluster.ErrTransient))
+	if out := s.handle(context.Background(), queue.Message{ID: "m2"}); out == queue.Done() {
+		t.Error("handle() with a failing tag lookup = Done, want a retry")
+	}
+}
+
+func TestOptedOutInstancesGetNoJob(t *testing.T) {
+	s, ecs, _, sent := newScanner(t,
+		host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"},
+		host{id: "i-00000002", state: "Available", active: "1.19.5", chosen: "1.20.3", optOut: true},
+	)
+	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
+		t.Fatalf("handle() = %+v, want Done", out)
+	}
+	if diff := cmp.Diff([]string{"i-00000001 1.19.5->1.20.3"}, targets(sent.jobs)); diff != "" {
+		t.Errorf("jobs (-want +got):\n%s", diff)
+	}
+	for _, c := range ecs.Calls() {
+		if c.Op == "ListInstances" && !strings.Contains(strings.Join(c.Args, " "), "attribute:rollwave.optout !exists") {
+			t.Errorf("ListInstances%v: want the server-side filter to exclude rollwave.optout", c.Args)
+		}
 	}
 }

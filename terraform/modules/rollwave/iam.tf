@@ -67,6 +67,16 @@ data "aws_iam_policy_document" "scanner" {
     resources = local.cluster_arns
   }
   statement {
+    sid       = "FindClustersByTag"
+    actions   = ["ecs:ListClusters"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ReadClusterTags"
+    actions   = ["ecs:DescribeClusters"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/*"]
+  }
+  statement {
     sid       = "DescribeInstances"
     actions   = ["ecs:DescribeContainerInstances"]
     resources = ["*"]
@@ -143,6 +153,11 @@ data "aws_iam_policy_document" "patcher" {
     sid       = "ReadCommands"
     actions   = ["ssm:GetCommandInvocation", "ssm:ListCommands"]
     resources = ["*"]
+  }
+  statement {
+    sid       = "ErrorBudget"
+    actions   = ["sqs:ListQueueTags", "sqs:TagQueue"]
+    resources = [local.queue_arns["drainer"]]
   }
   statement {
     sid       = "PublishPipelineEvents"
@@ -233,8 +248,8 @@ data "aws_iam_policy_document" "drainer" {
     }
   }
   statement {
-    sid       = "ReadPauseTags"
-    actions   = ["sqs:ListQueueTags"]
+    sid       = "PauseTagsAndErrorBudget"
+    actions   = ["sqs:ListQueueTags", "sqs:TagQueue"]
     resources = [local.queue_arns["drainer"]]
   }
   statement {
@@ -294,6 +309,11 @@ data "aws_iam_policy_document" "verifier" {
     sid       = "ReadCommandsAndAgents"
     actions   = ["ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"]
     resources = ["*"]
+  }
+  statement {
+    sid       = "ErrorBudget"
+    actions   = ["sqs:ListQueueTags", "sqs:TagQueue"]
+    resources = [local.queue_arns["drainer"]]
   }
   statement {
     sid       = "PublishPipelineEvents"
