@@ -41,6 +41,11 @@ var goldens = []struct {
 			RequestedBy: "alice@example.com", Reason: "CVE fix in 1.20.3, ticket OPS-1234", Step: StepStage},
 	},
 	{
+		file: "rollback.json",
+		want: Job{Schema: Schema, Cluster: "prod", Instance: ec2ID, TargetVersion: "1.19.5", LockVersion: true,
+			RequestedBy: "rollwave-drainer", Reason: "health gate failed: roll back to 1.19.5", Step: StepStage},
+	},
+	{
 		file:      "from-scanner.json",
 		canonical: true,
 		want: Job{Schema: Schema, ID: "01JWQ5Y8R7N1V3E6K2M4P8T0ZB", Cluster: "prod", Instance: ciARN,

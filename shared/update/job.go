@@ -39,8 +39,14 @@ type Job struct {
 	// TargetVersion is the Bottlerocket version to end on, without "v". Empty means whatever
 	// Bottlerocket chooses (chosen_update); the job then succeeds when the version changed.
 	TargetVersion string `json:"targetVersion,omitempty"`
-	RequestedBy   string `json:"requestedBy"`
-	Reason        string `json:"reason"`
+	// LockVersion makes the job a rollback (or any pinned move): before staging, the patcher sets
+	// Bottlerocket's settings.updates.version-lock to TargetVersion, so that the host offers that
+	// version even when it is older than the one it runs. The lock stays set after the job: a
+	// person clears it (`apiclient set updates.version-lock=latest`), or the next such job
+	// replaces it. Requires TargetVersion.
+	LockVersion bool   `json:"lockVersion,omitempty"`
+	RequestedBy string `json:"requestedBy"`
+	Reason      string `json:"reason"`
 	// Step is the step the job is at, which is also the queue it travels on. Decode sets
 	// StepStage when the field is absent.
 	Step Step `json:"step,omitempty"`
@@ -284,6 +290,9 @@ func (j Job) Validate() error {
 		}
 	}
 	checkVersion("targetVersion", j.TargetVersion)
+	if j.LockVersion && j.TargetVersion == "" {
+		add("lockVersion", "needs targetVersion: the version to lock the host to")
+	}
 	checkVersion("fromVersion", j.FromVersion)
 	checkVersion("stagedVersion", j.StagedVersion)
 	if strings.TrimSpace(j.RequestedBy) == "" {

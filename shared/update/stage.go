@@ -47,6 +47,11 @@ const (
 	// scanner filters on `attribute:rollwave.optout !exists` and the patcher skips a job for it
 	// (CodeOptedOut).
 	AttrOptOut = "rollwave.optout"
+	// AttrVerifiedAt is set by the verifier when it verified an update (an RFC 3339 time, UTC):
+	// the instance awaits the health gate. The drainer's gate before the next drain in the
+	// cluster requires that instance to run its tasks again and removes the attribute once it
+	// does; when it does not by verified-at + the health gate timeout, the cluster halts.
+	AttrVerifiedAt = "rollwave.verified-at"
 )
 
 // Stage is the value of the rollwave.stage attribute: how far the owning job has taken the
