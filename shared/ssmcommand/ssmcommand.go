@@ -111,6 +111,9 @@ type Options struct {
 	Wait time.Duration
 	// PollInterval is the pause between two rounds of GetCommandInvocation.
 	PollInterval time.Duration
+	// Parameters are the document's parameters (SendCommand Parameters), e.g. the version of
+	// the version-lock document; nil for documents without any.
+	Parameters map[string][]string
 }
 
 func (o Options) withDefaults() Options {
@@ -146,12 +149,13 @@ func validComment(doc, comment string) error {
 	return nil
 }
 
-func (c *Client) send(ctx context.Context, doc string, ids []string, comment string, delivery time.Duration) (string, error) {
+func (c *Client) send(ctx context.Context, doc string, ids []string, comment string, delivery time.Duration, params map[string][]string) (string, error) {
 	in := &ssm.SendCommandInput{
 		DocumentName:    aws.String(doc),
 		DocumentVersion: aws.String("$DEFAULT"),
 		InstanceIds:     ids,
 		TimeoutSeconds:  aws.Int32(int32(max(delivery, 30*time.Second) / time.Second)),
+		Parameters:      params,
 	}
 	if comment != "" {
 		in.Comment = aws.String(comment)
@@ -170,7 +174,7 @@ func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (str
 	if err := validComment(doc, comment); err != nil {
 		return "", err
 	}
-	id, err := c.send(ctx, doc, []string{instanceID}, comment, DefaultDeliveryTimeout)
+	id, err := c.send(ctx, doc, []string{instanceID}, comment, DefaultDeliveryTimeout, nil)
 	if err != nil {
 		return "", fmt.Errorf("send %s to %s: %w", doc, instanceID, err)
 	}
@@ -264,7 +268,7 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 // it sends to each instance alone so that one unmanaged instance does not stop the others.
 func (c *Client) sendBatch(ctx context.Context, doc string, ids []string, opts Options) map[string]Result {
 	out := make(map[string]Result, len(ids))
-	cmd, err := c.send(ctx, doc, ids, opts.Comment, opts.DeliveryTimeout)
+	cmd, err := c.send(ctx, doc, ids, opts.Comment, opts.DeliveryTimeout, opts.Parameters)
 	if err == nil {
 		for _, id := range ids {
 			out[id] = Result{CommandID: cmd, Status: StatusPending, ResponseCode: -1}

@@ -24,16 +24,23 @@ const (
 	Apply  Kind = "update-apply"  // apiclient update apply: prepare + activate, no reboot
 	Reboot Kind = "reboot"        // apiclient reboot: the host goes down mid-command
 	Cancel Kind = "update-cancel" // apiclient update cancel: Ready back to Staged, so no surprise boot
+	// Lock is apiclient set updates.version-lock={{ version }}: pins the host to a version, older
+	// or newer, before a rollback's apply. SendCommand passes the version as parameter LockParam.
+	Lock Kind = "version-lock"
 )
 
+// LockParam is the Lock document's parameter: a version such as 1.19.5 or v1.19.5.
+const LockParam = "version"
+
 // Kinds lists every document, in a stable order.
-var Kinds = []Kind{Check, Apply, Reboot, Cancel}
+var Kinds = []Kind{Check, Apply, Reboot, Cancel, Lock}
 
 var commands = map[Kind]string{
 	Check:  "apiclient update check",
 	Apply:  "apiclient update apply",
 	Reboot: "apiclient reboot",
 	Cancel: "apiclient update cancel",
+	Lock:   "apiclient set updates.version-lock={{ " + LockParam + " }}",
 }
 
 // Name is the document's name in a deployment with the given prefix, e.g. "rollwave-update-check".
@@ -53,6 +60,13 @@ func Content(k Kind) string {
 			"precondition": map[string]any{"StringEquals": []string{"platformType", "Linux"}},
 			"inputs":       map[string]any{"timeoutSeconds": "1800", "runCommand": []string{commands[k]}},
 		}},
+	}
+	if k == Lock {
+		// SSM substitutes {{ version }} into the shell line; the pattern keeps it a version.
+		doc["parameters"] = map[string]any{LockParam: map[string]any{
+			"type": "String", "description": "the Bottlerocket version to lock the host to, e.g. 1.19.5",
+			"allowedPattern": `^v?[0-9]+\.[0-9]+\.[0-9]+$`,
+		}}
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

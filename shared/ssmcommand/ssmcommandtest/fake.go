@@ -6,7 +6,9 @@ package ssmcommandtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -204,7 +206,11 @@ func (f *Fake) Send(ctx context.Context, doc, instanceID, comment string) (strin
 // latency has passed, opts.Wait has passed, or ctx ends.
 func (f *Fake) Run(ctx context.Context, doc string, instanceIDs []string, opts ssmcommand.Options) (map[string]ssmcommand.Result, error) {
 	f.mu.Lock()
-	err := f.begin("Run", append([]string{doc, opts.Comment}, instanceIDs...)...)
+	args := append([]string{doc, opts.Comment}, instanceIDs...)
+	for _, k := range slices.Sorted(maps.Keys(opts.Parameters)) {
+		args = append(args, k+"="+strings.Join(opts.Parameters[k], ","))
+	}
+	err := f.begin("Run", args...)
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err

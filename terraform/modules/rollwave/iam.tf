@@ -147,7 +147,7 @@ data "aws_iam_policy_document" "patcher" {
   statement {
     sid       = "StageCancelReboot"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"], local.document_arns["update-apply"], local.document_arns["update-cancel"], local.document_arns["reboot"], local.any_instance_arn]
+    resources = [local.document_arns["update-check"], local.document_arns["update-apply"], local.document_arns["update-cancel"], local.document_arns["reboot"], local.document_arns["version-lock"], local.any_instance_arn]
   }
   statement {
     sid       = "ReadCommands"

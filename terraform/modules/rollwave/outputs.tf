@@ -39,7 +39,7 @@ output "service_cluster_arn" {
 }
 
 output "ssm_document_names" {
-  description = "Name of each SSM document, by kind (update-check, update-apply, update-cancel, reboot)."
+  description = "Name of each SSM document, by kind (update-check, update-apply, update-cancel, reboot, version-lock)."
   value       = { for k, d in aws_ssm_document.this : k => d.name }
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +176,30 @@ func TestCommandInterruptedByReboot(t *testing.T) {
 	}
 	if out := e.finish(cut, id); out.Status != ssmtypes.CommandInvocationStatusTimedOut || aws.ToString(out.StatusDetails) != "ExecutionTimedOut" {
 		t.Errorf("interrupted command = %s/%s, want TimedOut/ExecutionTimedOut", out.Status, aws.ToString(out.StatusDetails))
+	}
+}
+
+// TestDocumentParametersAreSubstitutedInLine runs a document whose shell line names a parameter,
+// as rollwave's version-lock document does: SSM substitutes {{ version }} within the line.
+func TestDocumentParametersAreSubstitutedInLine(t *testing.T) {
+	e := start(t, fleet(1, ""))
+	id := e.instance("c", 0).EC2InstanceID
+	content := `{"schemaVersion":"2.2","description":"lock","parameters":{"version":{"type":"String","allowedPattern":"^v?[0-9.]+$"}},` +
+		`"mainSteps":[{"action":"aws:runShellScript","name":"lock","inputs":{"runCommand":["apiclient set updates.version-lock={{ version }}"]}}]}`
+	if _, err := e.ssm.CreateDocument(context.Background(), &ssm.CreateDocumentInput{Name: aws.String("lock"), Content: aws.String(content),
+		DocumentType: ssmtypes.DocumentTypeCommand, DocumentFormat: ssmtypes.DocumentFormatJson}); err != nil {
+		t.Fatalf("CreateDocument: %v", err)
+	}
+	out, err := e.ssm.SendCommand(context.Background(), &ssm.SendCommandInput{DocumentName: aws.String("lock"),
+		InstanceIds: []string{id}, Parameters: map[string][]string{"version": {"1.19.5"}}})
+	if err != nil {
+		t.Fatalf("SendCommand: %v", err)
+	}
+	if got := e.finish(*out.Command.CommandId, id); got.Status != ssmtypes.CommandInvocationStatusSuccess {
+		t.Fatalf("lock = %s %q, want Success", got.Status, aws.ToString(got.StandardErrorContent))
+	}
+	got := e.run(id, "apiclient get settings.updates.version-lock")
+	if s := aws.ToString(got.StandardOutputContent); !strings.Contains(s, `"version-lock": "1.19.5"`) {
+		t.Errorf("version-lock after the document = %s, want 1.19.5", s)
 	}
 }

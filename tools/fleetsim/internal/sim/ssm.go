@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -367,10 +368,25 @@ func (w *World) expand(inv *Invocation, lines []string) []string {
 				continue
 			}
 		}
+		// Within a line, SSM substitutes each {{ name }} by the parameter's value (as AWS does
+		// for aws:runShellScript documents with parameters); an unknown name is left as it is.
+		l = paramRef.ReplaceAllStringFunc(l, func(ref string) string {
+			name := strings.TrimSpace(ref[2 : len(ref)-2])
+			if v, ok := inv.cmd.Params[name]; ok {
+				return strings.Join(v, " ")
+			}
+			if p, ok := inv.cmd.doc.Params[name]; ok && p.Default != nil {
+				return fmt.Sprint(p.Default)
+			}
+			return ref
+		})
 		out = append(out, strings.Split(l, "\n")...)
 	}
 	return out
 }
+
+// paramRef is a document parameter reference, {{ name }}.
+var paramRef = regexp.MustCompile(`\{\{\s*[A-Za-z0-9_.]+\s*\}\}`)
 
 func (w *World) runStep(inv *Invocation, i, gen int) {
 	if i >= len(inv.plugins) {
