@@ -25,7 +25,9 @@ const (
 
 func TestFailures(t *testing.T) {
 	t.Parallel()
-	p := startPipeline(t, "testdata/failures.yaml")
+	// Two independent failures here would spend the default error budget and halt the cluster
+	// (TestErrorBudgetHaltsTheCluster): this test is about the others going on.
+	p := startPipeline(t, "testdata/failures.yaml", "ROLLWAVE_ERROR_BUDGET_FAILURES=3")
 	ctx := t.Context()
 	// Every ECS event of the cluster, to tell whether a host was ever DRAINING.
 	ecsEvents := p.routeToQueue(ctx, eventbridge.NewFromConfig(p.stack.AWSConfig(ctx)), "default", p.prefix+"-ecs-watch",
