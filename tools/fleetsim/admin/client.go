@@ -18,7 +18,13 @@ type Client struct {
 
 // New returns a client for the fleetsim at baseURL (e.g. "http://127.0.0.1:4599").
 func New(baseURL string) *Client {
-	return &Client{base: strings.TrimSuffix(baseURL, "/"), http: http.DefaultClient}
+	return NewWithHTTPClient(baseURL, http.DefaultClient)
+}
+
+// NewWithHTTPClient returns a client for the fleetsim at baseURL that sends its requests with hc
+// (tests hand it a client that serves fleetsim in process).
+func NewWithHTTPClient(baseURL string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimSuffix(baseURL, "/"), http: hc}
 }
 
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {

@@ -169,18 +169,58 @@ type ClusterSample struct {
 	OutOfService int       `json:"outOfService"`
 }
 
-// InstanceReport is one instance's final state.
+// InstanceReport is one instance's final state and what happened to it: its timeline and the
+// time it spent out of service, split into the drain, the reboot and what lies beyond both.
+//
+// The durations sum over every drain and reboot since the scenario was loaded; an interval still
+// open (an instance DRAINING now, a host still down) counts up to Report.Now. OutOfService is the
+// time the status was not ACTIVE or the agent was disconnected; Drain the time from DRAINING to
+// drained (or to ACTIVE again, or to the host going down, whichever came first); Reboot the time
+// from host down to the agent reconnected. Drain and Reboot lie within OutOfService and never
+// overlap, so Beyond = OutOfService − Drain − Reboot is the time out of service that neither the
+// drain nor the reboot accounts for: what whoever drives the update spends between the steps.
 type InstanceReport struct {
-	Cluster              string `json:"cluster"`
-	ContainerInstanceArn string `json:"containerInstanceArn"`
-	EC2InstanceID        string `json:"ec2InstanceId"`
-	Status               string `json:"status"`
-	AgentConnected       bool   `json:"agentConnected"`
-	InitialVersion       string `json:"initialVersion"`
-	Version              string `json:"version"`
-	Reboots              int    `json:"reboots"`
-	RunningTasks         int    `json:"runningTasks"`
+	Cluster              string          `json:"cluster"`
+	ContainerInstanceArn string          `json:"containerInstanceArn"`
+	EC2InstanceID        string          `json:"ec2InstanceId"`
+	Status               string          `json:"status"`
+	AgentConnected       bool            `json:"agentConnected"`
+	InitialVersion       string          `json:"initialVersion"`
+	Version              string          `json:"version"`
+	Reboots              int             `json:"reboots"`
+	RunningTasks         int             `json:"runningTasks"`
+	Timeline             []InstanceEvent `json:"timeline"`
+	OutOfService         Duration        `json:"outOfService"`
+	Drain                Duration        `json:"drain"`
+	Reboot               Duration        `json:"reboot"`
+	Beyond               Duration        `json:"beyond"`
 }
+
+// InstanceEvent is one change of an instance that matters to the time it is out of service, at
+// virtual time T. Events of the same instant are listed in the order of the Event constants.
+type InstanceEvent struct {
+	T     time.Time `json:"t"`
+	Event string    `json:"event"`
+}
+
+// The events of an instance's timeline.
+const (
+	// EventDraining: the status became DRAINING.
+	EventDraining = "draining"
+	// EventDrained: DRAINING, the instance runs no task any more (every task STOPPED), as a
+	// drainer that waits for runningTasksCount + pendingTasksCount = 0 sees it. Once per DRAINING.
+	EventDrained = "drained"
+	// EventHostDown: the host shut down (a reboot started).
+	EventHostDown = "hostDown"
+	// EventAgentDisconnected: the ECS agent disconnected (with the host, or by itself).
+	EventAgentDisconnected = "agentDisconnected"
+	// EventHostUp: the host booted.
+	EventHostUp = "hostUp"
+	// EventAgentConnected: the ECS agent reconnected.
+	EventAgentConnected = "agentConnected"
+	// EventActive: the status became ACTIVE again.
+	EventActive = "active"
+)
 
 // EventStats counts ECS events: emitted by the world, published to EventBridge, and dropped
 // after failing to publish.

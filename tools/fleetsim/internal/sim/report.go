@@ -13,6 +13,7 @@ import (
 type recorder struct {
 	services map[*Service]*admin.ServiceReport
 	clusters map[*Cluster]*admin.ClusterReport
+	inst     map[*Instance]*timeline
 	calls    map[string]int
 	byCaller map[string]map[string]int
 	emitted  int
@@ -20,7 +21,7 @@ type recorder struct {
 
 func newRecorder() *recorder {
 	return &recorder{services: map[*Service]*admin.ServiceReport{}, clusters: map[*Cluster]*admin.ClusterReport{},
-		calls: map[string]int{}, byCaller: map[string]map[string]int{}}
+		inst: map[*Instance]*timeline{}, calls: map[string]int{}, byCaller: map[string]map[string]int{}}
 }
 
 // healthy counts the service's tasks that are RUNNING and not being stopped, and its PENDING ones.
@@ -90,6 +91,14 @@ func (r *recorder) sample(w *World) {
 		cr.Samples = append(cr.Samples, admin.ClusterSample{T: now, OutOfService: n})
 		cr.MaxOutOfService = max(cr.MaxOutOfService, n)
 	}
+	for _, in := range w.instances {
+		tl := r.inst[in]
+		if tl == nil {
+			tl = &timeline{}
+			r.inst[in] = tl
+		}
+		tl.observe(in, w.hostUpNow(in), now)
+	}
 }
 
 // CountCall records one API call of op ("ecs:ListTasks") by caller (an access key ID, or "").
@@ -134,9 +143,13 @@ func (w *World) Report(ev *EventCounters) admin.Report {
 	}
 	for _, in := range w.instances {
 		running, _ := in.counts()
-		rep.Instances = append(rep.Instances, admin.InstanceReport{Cluster: in.cluster.Name, ContainerInstanceArn: in.ARN,
+		ir := admin.InstanceReport{Cluster: in.cluster.Name, ContainerInstanceArn: in.ARN,
 			EC2InstanceID: in.EC2ID, Status: in.Status, AgentConnected: in.AgentConnected, InitialVersion: in.initialVersion,
-			Version: w.hostVersion(in), Reboots: in.reboots, RunningTasks: running})
+			Version: w.hostVersion(in), Reboots: in.reboots, RunningTasks: running, Timeline: []admin.InstanceEvent{}}
+		if tl := w.rec.inst[in]; tl != nil {
+			tl.fill(&ir, rep.Now)
+		}
+		rep.Instances = append(rep.Instances, ir)
 		if in.Status == StatusDraining {
 			rep.LeftDraining = append(rep.LeftDraining, in.EC2ID)
 		}
