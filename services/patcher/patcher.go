@@ -237,6 +237,16 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 		}
 		return fmt.Errorf("mark instance: %w", err)
 	}
+	if job.LockVersion {
+		// A rollback: pin the host to the target first, so that Bottlerocket offers it even
+		// though it is older than the running version. The lock stays set after the job.
+		lock := p.quick
+		lock.Parameters = map[string][]string{ssmdoc.LockParam: {job.TargetVersion}}
+		log.Info().Str("version", job.TargetVersion).Msg("locking the host's version")
+		if err := pipeline.RunOne(ctx, p.commands, p.docs[ssmdoc.Lock], in.EC2InstanceID, lock); err != nil {
+			return p.failStaging(ctx, job, fmt.Errorf("lock version %s: %w", job.TargetVersion, err))
+		}
+	}
 	st, err := pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
 	if err != nil {
 		return p.failStaging(ctx, job, err)

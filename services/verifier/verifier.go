@@ -224,6 +224,14 @@ func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outco
 		return v.end(ctx, job, update.Failed(update.CodeReactivateFailed,
 			fmt.Sprintf("%s (ECS refused ACTIVE: %s)", o.Message, refused)), pipeline.MarkFailed)
 	}
+	if o.Result == update.ResultUpdated {
+		// The drainer's health gate before the next drain in the cluster requires this instance
+		// to run its tasks again, by this time + the gate timeout.
+		at := v.now().UTC().Format(time.RFC3339)
+		if err := v.marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, map[string]string{update.AttrVerifiedAt: at}); err != nil {
+			return v.endIfGone(ctx, job, err)
+		}
+	}
 	return v.end(ctx, job, o, pipeline.Unmark)
 }
 

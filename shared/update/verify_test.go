@@ -22,6 +22,8 @@ func TestVerify(t *testing.T) {
 	}{
 		{"running the target is updated", targeted, status(bottlerocket.StateIdle, "1.20.3"),
 			Verdict{Done: true, Outcome: Updated("1.19.5", "1.20.3")}},
+		{"a rollback (lockVersion) running its older target succeeds", Job{FromVersion: "1.20.3", TargetVersion: "1.19.5", LockVersion: true},
+			status(bottlerocket.StateIdle, "1.19.5"), Verdict{Done: true, Outcome: Updated("1.20.3", "1.19.5")}},
 		{"running the target with a newer update already available is still updated", targeted, status(bottlerocket.StateAvailable, "1.20.3"),
 			Verdict{Done: true, Outcome: Updated("1.19.5", "1.20.3")}},
 		{"without a target, any version other than the old one is updated", untargeted, status(bottlerocket.StateIdle, "1.20.4"),
