@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,11 +32,11 @@ const (
 	resultsQueue = "demo-results"
 	// readyTimeout bounds how long moto and fleetsim may take to answer.
 	readyTimeout = 30 * time.Second
-	// pollInterval is how often the demo looks at the fleet: its timelines are precise to this
-	// interval times the time scale (1.5 simulated seconds at ×60).
-	pollInterval = 25 * time.Millisecond
+	// pollInterval is how often the live view looks at the fleet. It is display only: the times
+	// out of service come from fleetsim's report, exact in simulated time.
+	pollInterval = 100 * time.Millisecond
 	// receiveEvery is how many polls of the fleet pass between receives from the results queue.
-	receiveEvery = 8
+	receiveEvery = 2
 )
 
 // workers are the pipeline's binaries, started in this order.
@@ -53,52 +54,91 @@ type demo struct {
 	fleet                *admin.Client
 }
 
-func (d *demo) run(ctx context.Context) (bool, error) {
+// result is one run of the demo: the outcome, its verdict and what the rollout cost.
+type result struct {
+	Outcome Outcome
+	Summary Summary
+	// Rollout is the wall time from the scan request until every job had ended.
+	Rollout time.Duration
+	// PeakRSS is each worker's peak resident set size in bytes (VmHWM), read just before the
+	// workers stop; empty where /proc does not give it.
+	PeakRSS map[string]int64
+}
+
+func (d *demo) run(ctx context.Context) (result, error) {
+	var res result
 	start := time.Now()
 	if err := d.startMoto(ctx); err != nil {
-		return false, err
+		return res, err
 	}
 	if err := d.startFleetsim(ctx); err != nil {
-		return false, err
+		return res, err
 	}
 	d.cfg = awsConfig(d.motoURL, d.fleetsimURL)
 	if err := d.bootstrap(ctx); err != nil {
-		return false, err
+		return res, err
 	}
 	st, err := d.fleet.State(ctx)
 	if err != nil {
-		return false, fmt.Errorf("read fleet state: %w", err)
+		return res, fmt.Errorf("read fleet state: %w", err)
 	}
 	var clusters []string
 	for _, c := range st.Clusters {
 		clusters = append(clusters, c.Name)
 	}
 	if err := d.startWorkers(clusters); err != nil {
-		return false, err
+		return res, err
 	}
+	scanned := time.Now()
 	if err := d.scan(ctx); err != nil {
-		return false, err
+		return res, err
 	}
 	fmt.Fprintf(d.out, "rollwave demo: scan requested for %s at time scale ×%g; waiting for every job to end (deadline %s)\n",
 		strings.Join(clusters, ", "), d.o.timeScale, d.o.deadline)
 
-	obs, ended, timedOut, err := d.watch(ctx, start)
+	ended, timedOut, err := d.watch(ctx, start)
 	if err != nil {
-		return false, err
+		return res, err
 	}
+	res.Rollout = time.Since(scanned)
+	res.PeakRSS = d.workersPeakRSS()
 	rep, err := d.fleet.Report(ctx)
 	if err != nil {
-		return false, fmt.Errorf("read fleet report: %w", err)
+		return res, fmt.Errorf("read fleet report: %w", err)
 	}
-	outcome := Outcome{Report: rep, Ended: ended, Timelines: obs.Timelines(), Limit: d.o.limit, TimedOut: timedOut}
-	if b, err := json.MarshalIndent(outcome, "", "  "); err == nil {
+	res.Outcome = Outcome{Report: rep, Ended: ended, Limit: d.o.limit, TimedOut: timedOut}
+	if b, err := json.MarshalIndent(res.Outcome, "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(d.o.logDir, "outcome.json"), b, 0o644)
 	}
-	s := Summarize(outcome)
-	fmt.Fprintf(d.out, "\nSummary (wall time %s, %s simulated at ×%g; report: %s):\n",
-		time.Since(start).Round(100*time.Millisecond), rep.Now.Sub(st.Now).Round(time.Second), d.o.timeScale, filepath.Join(d.o.logDir, "outcome.json"))
-	s.Write(d.out)
-	return s.OK(), nil
+	res.Summary = Summarize(res.Outcome)
+	fmt.Fprintf(d.out, "\nSummary (wall time %s, rollout %s from the scan request, %s simulated at ×%g; report: %s):\n",
+		time.Since(start).Round(100*time.Millisecond), res.Rollout.Round(100*time.Millisecond), rep.Now.Sub(st.Now).Round(time.Second),
+		d.o.timeScale, filepath.Join(d.o.logDir, "outcome.json"))
+	res.Summary.Write(d.out)
+	if len(res.PeakRSS) > 0 {
+		var parts []string
+		for _, w := range workers {
+			if n, ok := res.PeakRSS[w]; ok {
+				parts = append(parts, fmt.Sprintf("%s %.1f MB", w, float64(n)/1e6))
+			}
+		}
+		fmt.Fprintf(d.out, "peak RSS of the workers: %s\n", strings.Join(parts, ", "))
+	}
+	return res, nil
+}
+
+// workersPeakRSS reads each running worker's peak resident set size.
+func (d *demo) workersPeakRSS() map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range d.procs {
+		if !slices.Contains(workers, c.name) || c.exited() != nil {
+			continue
+		}
+		if n, ok := peakRSS(c.cmd.Process.Pid); ok {
+			out[c.name] = n
+		}
+	}
+	return out
 }
 
 // startMoto starts moto server from the repository's .venv on a free loopback port, retrying
@@ -264,14 +304,14 @@ func (d *demo) scan(ctx context.Context) error {
 // its pipeline event arrived; the rollout is over when at least one job ended, no instance holds
 // a job that has not ended (rollwave.job set, stage not failed), every instance seen with a job
 // has its event, and the work queues are empty.
-func (d *demo) watch(ctx context.Context, start time.Time) (*observer, map[string]Ended, bool, error) {
+func (d *demo) watch(ctx context.Context, start time.Time) (map[string]Ended, bool, error) {
 	obs := newObserver()
 	ended := map[string]Ended{}
 	v := &view{w: d.out, terminal: d.o.terminal}
 	client := sqs.NewFromConfig(d.cfg)
 	results, err := d.queues.Queue(resultsQueue)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	deadline := time.NewTimer(d.o.deadline)
 	defer deadline.Stop()
@@ -280,34 +320,34 @@ func (d *demo) watch(ctx context.Context, start time.Time) (*observer, map[strin
 	for n := 0; ; n++ {
 		st, err := d.fleet.State(ctx)
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("read fleet state: %w", err)
+			return nil, false, fmt.Errorf("read fleet state: %w", err)
 		}
 		obs.Observe(st)
 		if n%receiveEvery != 0 {
 			select {
 			case <-ctx.Done():
-				return nil, nil, false, fmt.Errorf("watch the rollout: %w", context.Cause(ctx))
+				return nil, false, fmt.Errorf("watch the rollout: %w", context.Cause(ctx))
 			case <-tick.C:
 			}
 			continue
 		}
 		if err := receiveEnded(ctx, client, results.URL, ended); err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 		v.render(obs, ended, time.Since(start))
 		if err := d.procs.firstExited(); err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 		if done, err := d.finished(ctx, client, obs, ended); err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		} else if done {
-			return obs, ended, false, nil
+			return ended, false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, false, fmt.Errorf("watch the rollout: %w", context.Cause(ctx))
+			return nil, false, fmt.Errorf("watch the rollout: %w", context.Cause(ctx))
 		case <-deadline.C:
-			return obs, ended, true, nil
+			return ended, true, nil
 		case <-tick.C:
 		}
 	}

@@ -104,12 +104,18 @@ func run(ctx context.Context, args []string, environ []string, stdout io.Writer)
 	if err != nil {
 		return false, err
 	}
+	res, err := rollout(ctx, o, environ, stdout)
+	return err == nil && res.Summary.OK(), err
+}
+
+// rollout runs the demo with o and returns once every process it started has stopped.
+func rollout(ctx context.Context, o options, environ []string, stdout io.Writer) (res result, err error) {
 	if o.logDir == "" {
 		if o.logDir, err = os.MkdirTemp("", "rollwave-demo-"); err != nil {
-			return false, fmt.Errorf("create log directory: %w", err)
+			return res, fmt.Errorf("create log directory: %w", err)
 		}
 	} else if err := os.MkdirAll(o.logDir, 0o755); err != nil {
-		return false, fmt.Errorf("create log directory: %w", err)
+		return res, fmt.Errorf("create log directory: %w", err)
 	}
 	fmt.Fprintf(stdout, "rollwave demo: logs of every process in %s\n", o.logDir)
 	d := &demo{o: o, out: stdout, environ: environ}

@@ -10,103 +10,27 @@ import (
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 )
 
-// observer turns successive fleetsim states into per-instance timelines. Its resolution is the
-// polling interval times the time scale; every instant is fleetsim's simulated clock.
+// observer keeps the last fleetsim state for the live view and remembers which instances ever
+// held a job. It measures nothing: the time each instance spent out of service comes from
+// fleetsim's report (admin.InstanceReport), exact in simulated time.
 type observer struct {
-	inst map[string]*watch
 	// jobs holds the instances that were ever seen with a rollwave.job attribute.
 	jobs map[string]bool
 	last admin.State
 }
 
-type watch struct {
-	outSince, drainSince, downSince time.Time
-	drained, down                   bool
-	tl                              Timeline
-}
-
-func newObserver() *observer { return &observer{inst: map[string]*watch{}, jobs: map[string]bool{}} }
+func newObserver() *observer { return &observer{jobs: map[string]bool{}} }
 
 // Observe records one state.
 func (o *observer) Observe(st admin.State) {
 	o.last = st
-	now := st.Now
 	for _, c := range st.Clusters {
-		daemons := map[string]bool{}
-		for _, s := range c.Services {
-			if s.Daemon {
-				daemons["service:"+s.Name] = true
-			}
-		}
 		for _, in := range c.Instances {
-			w := o.inst[in.EC2InstanceID]
-			if w == nil {
-				w = &watch{}
-				o.inst[in.EC2InstanceID] = w
-			}
 			if in.Attributes[update.AttrJob] != "" {
 				o.jobs[in.EC2InstanceID] = true
 			}
-			out := in.Status != "ACTIVE" || !in.AgentConnected
-			switch {
-			case out && w.outSince.IsZero():
-				w.outSince, w.tl.Observed = now, true
-			case !out && !w.outSince.IsZero():
-				w.tl.OutOfService += now.Sub(w.outSince)
-				w.outSince = time.Time{}
-			}
-			draining := in.Status == "DRAINING" && in.HostUp && !w.down
-			switch {
-			case draining && w.drainSince.IsZero() && !w.drained:
-				w.drainSince = now
-			case !w.drainSince.IsZero() && (serviceTasks(in, daemons) == 0 || !draining):
-				w.tl.Drain += now.Sub(w.drainSince)
-				w.drainSince, w.drained = time.Time{}, true
-			}
-			if in.Status == "ACTIVE" {
-				w.drained = false
-			}
-			switch {
-			case !in.HostUp && !w.down:
-				w.down, w.downSince = true, now
-			case w.down && in.HostUp && in.AgentConnected:
-				w.tl.Reboot += now.Sub(w.downSince)
-				w.down = false
-			}
 		}
 	}
-}
-
-// serviceTasks counts the tasks on the instance that a drain must move: every task but the
-// daemon services' (ECS stops those last).
-func serviceTasks(in admin.InstanceState, daemons map[string]bool) int {
-	n := 0
-	for _, t := range in.Tasks {
-		if t.DesiredStatus == "RUNNING" && !daemons[t.Group] {
-			n++
-		}
-	}
-	return n
-}
-
-// Timelines returns what was observed, closing the intervals still open at the last state.
-func (o *observer) Timelines() map[string]Timeline {
-	out := map[string]Timeline{}
-	now := o.last.Now
-	for id, w := range o.inst {
-		tl := w.tl
-		if !w.outSince.IsZero() {
-			tl.OutOfService += now.Sub(w.outSince)
-		}
-		if !w.drainSince.IsZero() {
-			tl.Drain += now.Sub(w.drainSince)
-		}
-		if w.down {
-			tl.Reboot += now.Sub(w.downSince)
-		}
-		out[id] = tl
-	}
-	return out
 }
 
 // Busy returns the instances that hold a job that has not ended: a rollwave.job attribute with a

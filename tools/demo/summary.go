@@ -17,28 +17,11 @@ type Ended struct {
 	Detail     notify.JobDetail `json:"detail"`
 }
 
-// Timeline is what the demo saw of one instance, in simulated time: how long it was out of
-// service (status not ACTIVE or agent disconnected), how long of that its drain took (DRAINING
-// until its last service task stopped) and how long its reboot took (host down until the ECS
-// agent reconnected). Observed is false when the instance never left service.
-type Timeline struct {
-	OutOfService time.Duration `json:"outOfService"`
-	Drain        time.Duration `json:"drain"`
-	Reboot       time.Duration `json:"reboot"`
-	Observed     bool          `json:"observed"`
-}
-
-// Beyond is the time out of service that neither the drain nor the reboot account for: what
-// the pipeline's hand-offs (queues, admission, verification) cost the instance.
-func (t Timeline) Beyond() time.Duration { return max(t.OutOfService-t.Drain-t.Reboot, 0) }
-
 // Outcome is everything the summary is made from.
 type Outcome struct {
 	Report admin.Report `json:"report"`
 	// Ended by EC2 instance ID.
 	Ended map[string]Ended `json:"ended"`
-	// Timelines by EC2 instance ID.
-	Timelines map[string]Timeline `json:"timelines"`
 	// Limit is the number of instances of a cluster allowed out of service at once.
 	Limit int `json:"limit"`
 	// TimedOut is true when the demo's deadline ended the wait for the jobs.
@@ -54,6 +37,11 @@ type Summary struct {
 	// Problems lists why the rollout did not succeed; empty means it did.
 	Problems []string
 	Updated  int
+	// CallsPerUpdated is the workers' AWS API calls (ECS, SSM, EC2) per updated instance.
+	CallsPerUpdated float64
+	// MeanBeyond and MaxBeyond are the updated instances' time out of service beyond their
+	// drain and reboot (simulated), from fleetsim's report.
+	MeanBeyond, MaxBeyond time.Duration
 }
 
 // InstanceLine is one instance's result.
@@ -85,18 +73,16 @@ func Summarize(o Outcome) Summary {
 	for _, in := range insts {
 		line := InstanceLine{Cluster: in.Cluster, Instance: in.EC2InstanceID}
 		e, ended := o.Ended[in.EC2InstanceID]
-		tl := o.Timelines[in.EC2InstanceID]
 		switch {
 		case !ended:
 			line.Result = fmt.Sprintf("no job ended (still %s on %s)", in.Status, in.Version)
 			problem("%s/%s: no job ended", in.Cluster, in.EC2InstanceID)
 		case e.DetailType == notify.InstanceUpdateSucceeded:
 			line.Result = fmt.Sprintf("updated %s → %s, %d reboot(s)", in.InitialVersion, in.Version, in.Reboots)
-			if tl.Observed {
-				line.Result += fmt.Sprintf(", out of service %s = drain %s + reboot %s + %s beyond",
-					round(tl.OutOfService), round(tl.Drain), round(tl.Reboot), round(tl.Beyond()))
-				beyondTotal += tl.Beyond()
-			}
+			line.Result += fmt.Sprintf(", out of service %s = drain %s + reboot %s + %s beyond",
+				round(in.OutOfService.D()), round(in.Drain.D()), round(in.Reboot.D()), round(in.Beyond.D()))
+			beyondTotal += in.Beyond.D()
+			s.MaxBeyond = max(s.MaxBeyond, in.Beyond.D())
 			s.Updated++
 			if in.Version == in.InitialVersion {
 				problem("%s/%s: reported updated but still runs %s", in.Cluster, in.EC2InstanceID, in.Version)
@@ -151,10 +137,12 @@ func Summarize(o Outcome) Summary {
 		s.Lines = append(s.Lines, "left DRAINING: none")
 	}
 	calls, byService := 0, map[string]int{}
-	for op, n := range o.Report.APICalls {
-		calls += n
-		svc, _, _ := strings.Cut(op, ":")
-		byService[svc] += n
+	for _, w := range workers {
+		for op, n := range o.Report.APICallsByCaller[w] {
+			calls += n
+			svc, _, _ := strings.Cut(op, ":")
+			byService[svc] += n
+		}
 	}
 	var parts []string
 	for _, svc := range sortedKeys(byService) {
@@ -162,12 +150,13 @@ func Summarize(o Outcome) Summary {
 	}
 	perInstance := "n/a (nothing updated)"
 	if s.Updated > 0 {
-		perInstance = fmt.Sprintf("%.1f per updated instance", float64(calls)/float64(s.Updated))
-		if beyondTotal > 0 {
-			s.Lines = append(s.Lines, fmt.Sprintf("mean time out of service beyond drain and reboot: %s per updated instance", round(beyondTotal/time.Duration(s.Updated))))
-		}
+		s.CallsPerUpdated = float64(calls) / float64(s.Updated)
+		s.MeanBeyond = beyondTotal / time.Duration(s.Updated)
+		perInstance = fmt.Sprintf("%.1f per updated instance", s.CallsPerUpdated)
+		s.Lines = append(s.Lines, fmt.Sprintf("time out of service beyond drain and reboot, per updated instance: mean %s, max %s",
+			round(s.MeanBeyond), round(s.MaxBeyond)))
 	}
-	s.Lines = append(s.Lines, fmt.Sprintf("AWS API calls (ECS, SSM, EC2): %d, %s (%s)", calls, perInstance, strings.Join(parts, ", ")))
+	s.Lines = append(s.Lines, fmt.Sprintf("AWS API calls of the workers (ECS, SSM, EC2): %d, %s (%s)", calls, perInstance, strings.Join(parts, ", ")))
 	return s
 }
 
@@ -177,8 +166,8 @@ func (s Summary) Write(w io.Writer) {
 	for _, l := range s.Instances {
 		fmt.Fprintf(w, "  %s/%s: %s\n", l.Cluster, l.Instance, l.Result)
 	}
-	fmt.Fprintln(w, "  (times are simulated; \"beyond\" = time out of service minus the drain, DRAINING until the last")
-	fmt.Fprintln(w, "   service task stopped, and the reboot, host down until the ECS agent reconnected)")
+	fmt.Fprintln(w, "  (simulated times from fleetsim's report; \"beyond\" = time out of service minus the drain, DRAINING")
+	fmt.Fprintln(w, "   until the last task stopped, and the reboot, host down until the ECS agent reconnected)")
 	fmt.Fprintln(w, "Services (fewest running tasks vs the minimumHealthyPercent floor):")
 	for _, l := range s.Services {
 		fmt.Fprintln(w, "  "+l)

@@ -6,13 +6,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -96,44 +96,43 @@ func TestSummaryOutput(t *testing.T) {
 	}
 }
 
-func TestObserverMeasuresTimeBeyondDrainAndReboot(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	type step struct {
-		at                        time.Duration
-		status                    string
-		hostUp, agent             bool
-		serviceTasks, daemonTasks int
-	}
-	// Out of service 0s..100s: DRAINING at 0s, drained at 20s, host down 30s..95s, ACTIVE at 100s.
-	steps := []step{
-		{-10 * time.Second, "ACTIVE", true, true, 2, 1},
-		{0, "DRAINING", true, true, 2, 1},
-		{10 * time.Second, "DRAINING", true, true, 1, 1},
-		{20 * time.Second, "DRAINING", true, true, 0, 1},
-		{30 * time.Second, "DRAINING", false, false, 0, 0},
-		{80 * time.Second, "DRAINING", true, false, 0, 0},
-		{95 * time.Second, "DRAINING", true, true, 0, 1},
-		{100 * time.Second, "ACTIVE", true, true, 0, 1},
-		{110 * time.Second, "ACTIVE", true, true, 1, 1},
-	}
-	o := newObserver()
-	for _, s := range steps {
-		in := admin.InstanceState{EC2InstanceID: "i-1", Status: s.status, HostUp: s.hostUp, AgentConnected: s.agent}
-		for range s.serviceTasks {
-			in.Tasks = append(in.Tasks, admin.TaskState{Group: "service:web", DesiredStatus: "RUNNING"})
+// TestSummarizeMeasuresFromTheReport expects the figures of the summary to be the report's: the
+// updated instances' time beyond drain and reboot, and the workers' API calls (not the demo's own).
+func TestSummarizeMeasuresFromTheReport(t *testing.T) {
+	o := recorded(t)
+	var total, most time.Duration
+	for i := range o.Report.Instances {
+		in := &o.Report.Instances[i]
+		if o.Ended[in.EC2InstanceID].DetailType == notify.InstanceUpdateSucceeded {
+			total += in.Beyond.D()
+			most = max(most, in.Beyond.D())
 		}
-		for range s.daemonTasks {
-			in.Tasks = append(in.Tasks, admin.TaskState{Group: "service:log", DesiredStatus: "RUNNING"})
+	}
+	o.Report.APICallsByCaller["demo"] = map[string]int{"ssm:CreateDocument": 1000}
+	calls := 0
+	for _, w := range workers {
+		for _, n := range o.Report.APICallsByCaller[w] {
+			calls += n
 		}
-		o.Observe(admin.State{Now: t0.Add(s.at), Clusters: []admin.ClusterState{{Name: "prod", Instances: []admin.InstanceState{in},
-			Services: []admin.ServiceState{{Name: "web"}, {Name: "log", Daemon: true}}}}})
 	}
-	got := o.Timelines()["i-1"]
-	want := Timeline{OutOfService: 100 * time.Second, Drain: 20 * time.Second, Reboot: 65 * time.Second, Observed: true}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Timelines()[i-1]: (-want +got)\n%s", diff)
+	s := Summarize(o)
+	if s.Updated != 7 {
+		t.Fatalf("Summarize(recorded).Updated = %d, want 7", s.Updated)
 	}
-	if got, want := got.Beyond(), 15*time.Second; got != want {
-		t.Errorf("Beyond() = %s, want %s", got, want)
+	type figures struct {
+		Mean, Max time.Duration
+		Calls     float64
+	}
+	got := figures{s.MeanBeyond, s.MaxBeyond, s.CallsPerUpdated}
+	want := figures{total / 7, most, float64(calls) / 7}
+	if got != want || want.Max == 0 {
+		t.Errorf("Summarize(recorded) figures = %+v, want %+v (non-zero)", got, want)
+	}
+}
+
+func TestPeakRSSReadsThisProcess(t *testing.T) {
+	n, ok := peakRSS(os.Getpid())
+	if runtime.GOOS == "linux" && (!ok || n < 1<<20) {
+		t.Errorf("peakRSS(self) = %d, %t, want at least 1 MiB on Linux", n, ok)
 	}
 }
