@@ -73,7 +73,9 @@ type drainer struct {
 	policies policy.Set
 	clusters []string
 	pauses   pauses
-	metrics  metrics.Recorder
+	// halts halts a cluster whose health gate failed.
+	halts   halter
+	metrics metrics.Recorder
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
@@ -152,8 +154,11 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 		// A redelivery after a crash: the drain was admitted and started before.
 		queue.Logger(ctx).Info().Msg("instance already draining: resuming the wait")
 	case update.StageStaged, update.StageAdmitting:
-		if o, paused, err := d.checkPause(ctx, job, inst.ARN, stage); paused || err != nil {
-			return o, err
+		// A rollback (lockVersion) is how a halted cluster recovers: the pause does not hold it.
+		if !job.LockVersion {
+			if o, paused, err := d.checkPause(ctx, job, inst.ARN, stage); paused || err != nil {
+				return o, err
+			}
 		}
 		o, reason, proceed, err := d.admit(ctx, job, inst, stage)
 		if err != nil || !proceed {
@@ -189,6 +194,10 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 // o is the message's outcome (a back-off, or the job ended).
 func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Instance, stage update.Stage) (o queue.Outcome, reason string, proceed bool, err error) {
 	rules := d.rules(job.Cluster)
+	if job.LockVersion {
+		// A rollback does not wait for the window, nor for the gate that it answers.
+		rules.Window, rules.HealthGate = update.Window{}, false
+	}
 	if now := d.now(); !rules.Window.Open(now) {
 		next := rules.Window.NextOpen(now)
 		wait := min(next.Sub(now), maxWindowWait)
@@ -214,7 +223,7 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 		o, err := d.endIfGone(ctx, job, err)
 		return o, "", false, err
 	}
-	if why, err := d.gates(ctx, job.Cluster, rules, inst, tasks, raw); err != nil || why != "" {
+	if why, err := d.gates(ctx, job, rules, inst, tasks, raw); err != nil || why != "" {
 		if err != nil {
 			o, err := d.endIfGone(ctx, job, err)
 			return o, "", false, err
@@ -292,21 +301,18 @@ func (d *drainer) hold(ctx context.Context, job *update.Job, arn string, stage u
 
 // gates runs the health gate and the capacity check of the cluster's policy before a drain of
 // inst, which runs tasks. It returns why the drain must wait, or "" when it may go on.
-func (d *drainer) gates(ctx context.Context, name string, rules policy.Policy, inst cluster.Instance, tasks []cluster.Task, all []cluster.Instance) (string, error) {
+func (d *drainer) gates(ctx context.Context, job *update.Job, rules policy.Policy, inst cluster.Instance, tasks []cluster.Task, all []cluster.Instance) (string, error) {
 	if !rules.HealthGate && !rules.CheckCapacity {
 		return "", nil
 	}
+	name := job.Cluster
 	services, err := d.ecs.Services(ctx, name, nil)
 	if err != nil {
 		return "", err
 	}
 	if rules.HealthGate {
-		views := make([]update.ServiceHealth, 0, len(services))
-		for _, s := range services {
-			views = append(views, update.ServiceHealth{Name: s.Name, Desired: s.Desired, Running: s.Running, Pending: s.Pending, Deployments: s.Deployments})
-		}
-		if ok, why := update.Steady(views); !ok {
-			return fmt.Sprintf("cluster %s: health gate: %s", name, why), nil
+		if why, err := d.healthGate(ctx, job, rules, services, all); err != nil || why != "" {
+			return why, err
 		}
 	}
 	if !rules.CheckCapacity {

@@ -228,7 +228,11 @@ func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outco
 		// The drainer's health gate before the next drain in the cluster requires this instance
 		// to run its tasks again, by this time + the gate timeout.
 		at := v.now().UTC().Format(time.RFC3339)
-		if err := v.marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, map[string]string{update.AttrVerifiedAt: at}); err != nil {
+		attrs := map[string]string{update.AttrVerifiedAt: at}
+		if job.FromVersion != "" {
+			attrs[update.AttrRollbackTo] = job.FromVersion
+		}
+		if err := v.marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, attrs); err != nil {
 			return v.endIfGone(ctx, job, err)
 		}
 	}

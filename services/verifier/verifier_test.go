@@ -183,7 +183,7 @@ func TestVerify(t *testing.T) {
 		{
 			name: "updated", on: keepOut, version: newVersion, state: "Idle",
 			// verified-at (synctest's clock) awaits the health gate of the next drain
-			wantStatus: cluster.StatusActive, wantMarks: map[string]string{update.AttrVerifiedAt: "2000-01-01T00:02:10Z"},
+			wantStatus: cluster.StatusActive, wantMarks: map[string]string{update.AttrVerifiedAt: "2000-01-01T00:02:10Z", update.AttrRollbackTo: oldVersion},
 			wantEvents: []string{notify.InstanceUpdateSucceeded + ": updated"},
 		},
 		{

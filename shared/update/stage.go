@@ -52,6 +52,9 @@ const (
 	// cluster requires that instance to run its tasks again and removes the attribute once it
 	// does; when it does not by verified-at + the health gate timeout, the cluster halts.
 	AttrVerifiedAt = "rollwave.verified-at"
+	// AttrRollbackTo is set with AttrVerifiedAt: the version the instance ran before the update,
+	// which a rollback after a failed health gate returns it to.
+	AttrRollbackTo = "rollwave.rollback-to"
 )
 
 // Stage is the value of the rollwave.stage attribute: how far the owning job has taken the
