@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -12,20 +11,6 @@ import (
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 	"github.com/rollwave/rollwave/tools/harness"
 )
-
-// intrinsic is the virtual time a host of rollout.yaml and crash.yaml is out of service because of
-// the drain and the reboot themselves: replacements start (taskStart), the old tasks stop
-// (taskStop), then the host shuts down, boots and its agent reconnects. Whatever an instance
-// spends out of service beyond this is rollwave's overhead.
-func intrinsic(taskStop time.Duration) time.Duration {
-	const taskStart, shutdown, boot, agentReconnect = 5 * time.Second, 5 * time.Second, 45 * time.Second, 15 * time.Second
-	return taskStart + taskStop + shutdown + boot + agentReconnect
-}
-
-// maxOverheadWall bounds an instance's time out of service beyond the drain and reboot, in real
-// time: event delivery, the re-check interval, SQS hand-offs between the workers and the SSM
-// polls. A missed ECS event caught only by a slow backstop would exceed it.
-const maxOverheadWall = 10 * time.Second
 
 // maxCallsPerInstance bounds the AWS API calls (ECS, SSM, EC2) the workers make per updated
 // instance: a polling loop gone wild would exceed it.
@@ -36,7 +21,7 @@ func TestRollout(t *testing.T) {
 	p := startPipeline(t, "testdata/rollout.yaml")
 	res := p.newResults()
 	p.scan()
-	p.checkRollout(res, 90*time.Second, intrinsic(10*time.Second), nil)
+	p.checkRollout(res, 90*time.Second)
 }
 
 func TestRolloutSurvivesKilledWorkers(t *testing.T) {
@@ -44,7 +29,7 @@ func TestRolloutSurvivesKilledWorkers(t *testing.T) {
 	// A killed worker's message stays invisible for the visibility timeout, and the drain
 	// deadline must outlast that.
 	const visibility = 10 * time.Second
-	p := startPipeline(t, "testdata/crash.yaml", "ROLLWAVE_VISIBILITY_TIMEOUT=10s", "ROLLWAVE_DRAIN_TIMEOUT=60s", "ROLLWAVE_REBOOT_TIMEOUT=60s")
+	p := startPipeline(t, "testdata/crash.yaml", "ROLLWAVE_VISIBILITY_TIMEOUT="+visibility.String(), "ROLLWAVE_DRAIN_TIMEOUT=60s", "ROLLWAVE_REBOOT_TIMEOUT=60s")
 	res := p.newResults()
 	p.scan()
 
@@ -71,17 +56,18 @@ func TestRolloutSurvivesKilledWorkers(t *testing.T) {
 	p.procs["patcher"].Restart()
 
 	// The host whose drain the killed drainer held waits, out of service, until its job message
-	// is visible again: the visibility timeout is the price of the crash.
-	p.checkRollout(res, 120*time.Second, intrinsic(30*time.Second), map[string]time.Duration{draining: visibility})
+	// is visible again: the visibility timeout is the price of the crash, in its time beyond.
+	p.checkRollout(res, 120*time.Second)
 }
 
 // checkRollout waits until every instance's job ended and checks the guarantees of a rollout:
 // every instance without a standalone task updated and ACTIVE, the one with it skipped, no
 // service below its floor, at most one instance out of service per cluster, one reboot per
-// updated instance, nothing left DRAINING, no dead letters. It logs each instance's time out of
-// service beyond its drain and reboot, and the API calls per updated instance. allow adds to
-// maxOverheadWall for the instances it names.
-func (p *pipeline) checkRollout(res *results, timeout, intrinsic time.Duration, allow map[string]time.Duration) {
+// updated instance, each updated instance's timeline in fleetsim's report in order (drained
+// before its reboot, ACTIVE only after its agent reconnected), nothing left DRAINING, no dead
+// letters. It logs each instance's time out of service beyond its drain and reboot, and the API
+// calls per updated instance; how fast is BenchmarkRollout's business (tools/demo), not a test's.
+func (p *pipeline) checkRollout(res *results, timeout time.Duration) {
 	t := p.t
 	t.Helper()
 	byCluster := p.instances()
@@ -162,7 +148,7 @@ func (p *pipeline) checkRollout(res *results, timeout, intrinsic time.Duration, 
 	}
 	p.checkNoDeadLetters()
 
-	p.logOverhead(rep, got, intrinsic, allow)
+	p.checkTimelines(rep, standalone)
 	p.logCalls(rep, updated)
 }
 
@@ -176,59 +162,47 @@ func marked(in admin.InstanceState) bool {
 	return false
 }
 
-// logOverhead logs, and bounds, each updated instance's time out of service beyond its drain and
-// reboot. fleetsim's report has each cluster's out-of-service count over time; with a limit of
-// one, each interval in which the count is above zero is one instance's, and the k-th interval of
-// a cluster belongs to the k-th instance of that cluster whose update succeeded.
-func (p *pipeline) logOverhead(rep admin.Report, got map[string]ended, intrinsic time.Duration, allow map[string]time.Duration) {
+// updateTimeline is an updated instance's timeline in fleetsim's report: one drain, finished
+// before the reboot, and ACTIVE again only once the agent reconnected.
+var updateTimeline = []string{admin.EventDraining, admin.EventDrained, admin.EventHostDown, admin.EventAgentDisconnected,
+	admin.EventHostUp, admin.EventAgentConnected, admin.EventActive}
+
+// checkTimelines checks each instance's timeline in the report (updateTimeline for an updated
+// one, nothing for one with a standalone task) and logs its time out of service: the drain, the
+// reboot and what lies beyond both, which is what the hand-offs between the workers cost.
+func (p *pipeline) checkTimelines(rep admin.Report, standalone map[string]bool) {
 	t := p.t
 	t.Helper()
-	succeeded := map[string][]ended{}
-	for _, in := range rep.Instances {
-		if e := got[in.EC2InstanceID]; e.DetailType == notify.InstanceUpdateSucceeded {
-			succeeded[in.Cluster] = append(succeeded[in.Cluster], e)
-		}
-	}
 	var lines []string
-	for _, c := range rep.Clusters {
-		intervals := outOfServiceIntervals(c.Samples, rep.Now)
-		done := succeeded[c.Cluster]
-		sort.Slice(done, func(i, j int) bool { return done[i].At.Before(done[j].At) })
-		if len(intervals) != len(done) {
-			t.Errorf("cluster %s: %d out-of-service intervals for %d updated instances: %+v", c.Cluster, len(intervals), len(done), c.Samples)
+	var total, most time.Duration
+	updated := 0
+	for _, in := range rep.Instances {
+		var events []string
+		for _, e := range in.Timeline {
+			events = append(events, e.Event)
+		}
+		want := updateTimeline
+		if standalone[in.EC2InstanceID] {
+			want = nil
+		}
+		if !slices.Equal(events, want) {
+			t.Errorf("instance %s: timeline %v, want %v: %+v", in.EC2InstanceID, events, want, in.Timeline)
+		}
+		if standalone[in.EC2InstanceID] {
 			continue
 		}
-		for i, d := range intervals {
-			beyond := d - intrinsic
-			wall := time.Duration(float64(beyond) / timeScale)
-			lines = append(lines, fmt.Sprintf("%s %s: out of service %v, %v beyond the drain and reboot (%v real time)",
-				c.Cluster, done[i].EC2InstanceID, d.Round(time.Second), beyond.Round(time.Second), wall.Round(10*time.Millisecond)))
-			if limit := maxOverheadWall + allow[done[i].EC2InstanceID]; wall > limit {
-				t.Errorf("instance %s was out of service %v (real time) beyond its drain and reboot, want at most %v", done[i].EC2InstanceID, wall, limit)
-			}
-		}
+		updated++
+		beyond := in.Beyond.D()
+		total += beyond
+		most = max(most, beyond)
+		lines = append(lines, fmt.Sprintf("%s %s: out of service %v = drain %v + reboot %v + %v beyond (%v real time)",
+			in.Cluster, in.EC2InstanceID, in.OutOfService.D().Round(time.Second), in.Drain.D().Round(time.Second),
+			in.Reboot.D().Round(time.Second), beyond.Round(time.Second), (beyond/timeScale).Round(10*time.Millisecond)))
 	}
-	t.Logf("time out of service (virtual; drain and reboot take %v):\n%s", intrinsic, strings.Join(lines, "\n"))
-}
-
-// outOfServiceIntervals returns the lengths of the periods in which the count was above zero.
-func outOfServiceIntervals(samples []admin.ClusterSample, now time.Time) []time.Duration {
-	var out []time.Duration
-	var start time.Time
-	in := false
-	for _, s := range samples {
-		switch {
-		case s.OutOfService > 0 && !in:
-			start, in = s.T, true
-		case s.OutOfService == 0 && in:
-			out = append(out, s.T.Sub(start))
-			in = false
-		}
+	if updated > 0 {
+		lines = append(lines, fmt.Sprintf("beyond the drain and reboot: mean %v, max %v", (total/time.Duration(updated)).Round(time.Second), most.Round(time.Second)))
 	}
-	if in {
-		out = append(out, now.Sub(start))
-	}
-	return out
+	t.Logf("time out of service (virtual, from fleetsim's report):\n%s", strings.Join(lines, "\n"))
 }
 
 // logCalls logs, and bounds, the workers' AWS API calls per updated instance.
