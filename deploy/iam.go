@@ -24,7 +24,7 @@ var TaskRoleActions = map[string][]string{
 	"drainer": {
 		"cloudwatch:PutMetricData",
 		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks",
-		"ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
+		"ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:StopTask", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",

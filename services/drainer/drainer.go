@@ -30,6 +30,11 @@ type instances interface {
 	Services(ctx context.Context, cluster string, names []string) ([]cluster.Service, error)
 }
 
+// taskStopper stops a task (*cluster.Client): only for the standalone policy stop.
+type taskStopper interface {
+	StopTask(ctx context.Context, cluster, taskARN, reason string) error
+}
+
 // sender forwards a job to the next queue (*queue.Publisher).
 type sender interface {
 	Send(ctx context.Context, queueURL string, body []byte, delay time.Duration, attrs map[string]string) (string, error)
@@ -74,7 +79,9 @@ type drainer struct {
 	clusters []string
 	pauses   pauses
 	// halts halts a cluster whose health gate failed.
-	halts   halter
+	halts halter
+	// stopper stops standalone tasks under the policy stop; nil under any other.
+	stopper taskStopper
 	metrics metrics.Recorder
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
@@ -470,9 +477,26 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 	if from.IsZero() {
 		from = d.now()
 	}
-	deadline := from.Add(d.policy.DrainTimeout)
-	left := 0
-	err := pipeline.Await(ctx, d.wakeups, job.ContainerInstanceARN, d.policy.Recheck, deadline, func(ctx context.Context) (bool, error) {
+	rules := d.rules(job.Cluster)
+	timeout := d.policy.DrainTimeout
+	standalone, err := d.standaloneTasks(ctx, job, rules)
+	if err != nil {
+		return d.endIfGone(ctx, job, err)
+	}
+	if len(standalone) > 0 {
+		// The standalone policy bounds the drain of an instance that runs standalone tasks:
+		// wait up to its deadline for them to end; stop them after the grace, then give the
+		// drain its usual time.
+		switch rules.Standalone {
+		case update.StandaloneWait:
+			timeout = rules.StandaloneDeadline
+		case update.StandaloneStop:
+			timeout = rules.StandaloneGrace + d.policy.DrainTimeout
+		}
+	}
+	deadline := from.Add(timeout)
+	left, stopped := 0, false
+	err = pipeline.Await(ctx, d.wakeups, job.ContainerInstanceARN, d.policy.Recheck, deadline, func(ctx context.Context) (bool, error) {
 		inst, err := d.ecs.Instance(ctx, job.Cluster, job.ContainerInstanceARN)
 		switch {
 		case cluster.IsTransient(err):
@@ -483,12 +507,24 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 		}
 		left = inst.RunningTasks + inst.PendingTasks
 		queue.Logger(ctx).Debug().Int("tasks", left).Msg("drain check")
+		if left > 0 && !stopped && len(standalone) > 0 && rules.Standalone == update.StandaloneStop && !d.now().Before(from.Add(rules.StandaloneGrace)) {
+			done, err := d.stopStandalone(ctx, job, rules)
+			if err != nil {
+				return false, err
+			}
+			stopped = done
+		}
 		return left == 0, nil
 	})
 	switch {
 	case errors.Is(err, pipeline.ErrDeadline):
+		if still, err := d.standaloneTasks(ctx, job, rules); err == nil && len(still) > 0 {
+			return d.abort(ctx, job, update.StageDraining, update.Skipped(update.CodeStandaloneTask,
+				fmt.Sprintf("standalone tasks still run %s after the drain started (standalone policy %s): %s; the drain is undone and the instance back in service",
+					timeout, rules.Standalone, strings.Join(still, ", "))))
+		}
 		return d.abort(ctx, job, update.StageDraining, update.Failed(update.CodeDrainTimeout,
-			fmt.Sprintf("%d tasks still on the instance %s after the drain started", left, d.policy.DrainTimeout)))
+			fmt.Sprintf("%d tasks still on the instance %s after the drain started", left, timeout)))
 	case err != nil:
 		return d.endIfGone(ctx, job, err)
 	}
@@ -553,4 +589,53 @@ func (d *drainer) endIfGone(ctx context.Context, job *update.Job, err error) (qu
 		return d.end(ctx, job, update.Skipped(update.CodeInstanceGone, "SSM no longer manages the instance: "+err.Error()), pipeline.LeaveMarks)
 	}
 	return queue.Outcome{}, err
+}
+
+// standaloneTasks names the tasks on the job's instance that no service started, under a
+// standalone policy that drains such instances (wait, stop); nil under skip, which never drains
+// them.
+func (d *drainer) standaloneTasks(ctx context.Context, job *update.Job, rules policy.Policy) ([]string, error) {
+	if rules.Standalone != update.StandaloneWait && rules.Standalone != update.StandaloneStop {
+		return nil, nil
+	}
+	tasks, err := d.ecs.Tasks(ctx, job.Cluster, job.ContainerInstanceARN)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	var out []string
+	for _, t := range tasks {
+		v := update.TaskView{ARN: t.ARN, StartedBy: t.StartedBy, Group: t.Group, LastStatus: t.LastStatus}
+		if t.LastStatus != "STOPPED" && !v.ServiceOwned() {
+			out = append(out, t.ARN)
+		}
+	}
+	return out, nil
+}
+
+// stopStandalone stops the standalone tasks still on the job's instance (policy stop, after
+// the grace). done is false when a transient error left some running: the next check tries
+// again.
+func (d *drainer) stopStandalone(ctx context.Context, job *update.Job, rules policy.Policy) (done bool, err error) {
+	if d.stopper == nil || rules.Standalone != update.StandaloneStop {
+		return false, nil
+	}
+	arns, err := d.standaloneTasks(ctx, job, rules)
+	if cluster.IsTransient(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	reason := fmt.Sprintf("rollwave job %s: standalone policy stop, grace %s over", job.ID, rules.StandaloneGrace)
+	for _, arn := range arns {
+		err := d.stopper.StopTask(ctx, job.Cluster, arn, reason)
+		if cluster.IsTransient(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		queue.Logger(ctx).Warn().Str("task", arn).Msg("standalone task stopped: " + reason)
+	}
+	return true, nil
 }

@@ -86,7 +86,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL,
 		wakeups: wakeups, policy: cfg.policy, policies: cfg.Policies, clusters: cfg.Clusters, now: time.Now, jitter: jitter,
 		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
-		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier},
+		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier}, stopper: ecsClient,
 	}
 	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Drainer, cfg.Concurrency, d.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {

@@ -49,6 +49,21 @@ func (c *Client) Tasks(ctx context.Context, cluster, instanceARN string) ([]Task
 	return tasks, nil
 }
 
+// StopTask stops the task taskARN of cluster (ECS's StopTask: its containers get SIGTERM, then
+// SIGKILL after their stop timeout), with reason recorded as the task's stopped reason. Stopping
+// a task that is already stopping or stopped is not an error. Only the standalone-task policy
+// "stop", opted into explicitly, calls it.
+func (c *Client) StopTask(ctx context.Context, cluster, taskARN, reason string) error {
+	if len(reason) > 255 {
+		reason = reason[:255]
+	}
+	_, err := c.api.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(taskARN), Reason: aws.String(reason)})
+	if err != nil {
+		return fmt.Errorf("stop task %s: %w", taskARN, classify(err))
+	}
+	return nil
+}
+
 func taskFrom(t types.Task) Task {
 	return Task{
 		ARN:           aws.ToString(t.TaskArn),

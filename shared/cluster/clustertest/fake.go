@@ -474,6 +474,27 @@ func (f *Fake) Tasks(ctx context.Context, clusterName, instanceARN string) ([]cl
 	return out, nil
 }
 
+// StopTask implements cluster.Client.StopTask: the task stops at once (its desired and last
+// status become STOPPED, so Tasks no longer lists it). Stopping a stopped task is not an error.
+func (f *Fake) StopTask(ctx context.Context, clusterName, taskARN, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("StopTask", clusterName, taskARN, reason); err != nil {
+		return err
+	}
+	c, err := f.cluster(clusterName)
+	if err != nil {
+		return fmt.Errorf("stop task %s: %w", taskARN, err)
+	}
+	for i := range c.tasks {
+		if c.tasks[i].ARN == taskARN {
+			c.tasks[i].DesiredStatus, c.tasks[i].LastStatus = "STOPPED", "STOPPED"
+			return nil
+		}
+	}
+	return fmt.Errorf("stop task %s: %w", taskARN, cluster.ErrInvalid)
+}
+
 // Services implements cluster.Client.Services.
 func (f *Fake) Services(ctx context.Context, clusterName string, names []string) ([]cluster.Service, error) {
 	f.mu.Lock()

@@ -213,6 +213,18 @@ data "aws_iam_policy_document" "drainer" {
     }
   }
   statement {
+    # The standalone-task policy "stop" (opted into per cluster) stops standalone tasks after
+    # their grace period; only tasks of the clusters rollwave updates.
+    sid       = "StopStandaloneTasks"
+    actions   = ["ecs:StopTask"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+  statement {
     sid       = "ServicesOfTheClusters"
     actions   = ["ecs:ListServices", "ecs:DescribeServices"]
     resources = ["*"]

@@ -144,6 +144,17 @@ func (h *Handler) ecsOps() map[string]op {
 			}
 			return map[string]any{"tasks": ts, "failures": fails}, nil
 		}),
+		"StopTask": decode(func(_ context.Context, in struct {
+			Cluster string `json:"cluster"`
+			Task    string `json:"task"`
+			Reason  string `json:"reason"`
+		}) (any, error) {
+			t, err := w.StopTask(in.Cluster, in.Task, in.Reason)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"task": t}, nil
+		}),
 		"ListServices": decode(func(_ context.Context, in listIn) (any, error) {
 			arns, err := w.ListServices(in.Cluster)
 			if err != nil {

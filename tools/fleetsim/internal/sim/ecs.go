@@ -589,3 +589,32 @@ func (w *World) ListTagsForResource(arn string) ([]TagView, error) {
 	}
 	return nil, invalidParam("The specified resource is not found: %s", arn)
 }
+
+// StopTask stops a task of the cluster as ECS's StopTask does: its desired status becomes
+// STOPPED (stop code UserInitiated, with reason) and it stops after the task stop time; a task
+// already stopped is returned as it is.
+func (w *World) StopTask(cluster, ref, reason string) (TaskView, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := w.cluster(cluster)
+	if err != nil {
+		return TaskView{}, err
+	}
+	t := w.taskByARN[ref]
+	if t == nil {
+		for _, x := range w.tasks {
+			if x.cluster == c && strings.HasSuffix(x.ARN, "/"+ref) {
+				t = x
+			}
+		}
+	}
+	if t == nil || t.cluster != c {
+		return TaskView{}, invalidParam("The referenced task was not found.")
+	}
+	if reason == "" {
+		reason = "Task stopped by user"
+	}
+	w.stopTask(t, "UserInitiated", reason, w.sc.Timings.TaskStop.D())
+	w.settle()
+	return w.taskView(t), nil
+}
