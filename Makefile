@@ -56,5 +56,5 @@ tidy-check: ## fail if go mod tidy would change any module
 	$(call for_each_module,go mod tidy -diff)
 
 .PHONY: bench
-bench: ## run the benchmarks of every module
+bench: deps ## run the benchmarks of every module (BenchmarkRollout needs moto from make deps)
 	$(call for_each_module,go test -run '^$$' -bench . -benchmem ./...)
