@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"github.com/rollwave/rollwave/shared/update"
 	"slices"
 	"strings"
 	"testing"
@@ -153,8 +154,14 @@ func (p *pipeline) checkRollout(res *results, timeout time.Duration) {
 }
 
 // marked reports whether any rollwave attribute is left on the instance.
+// marked reports whether a job's marks are left on the instance. The verifier's record of the
+// last update (verified-at, rollback-to) is not a job's mark: it stays for the next drain's health
+// gate, which removes it.
 func marked(in admin.InstanceState) bool {
 	for k := range in.Attributes {
+		if k == update.AttrVerifiedAt || k == update.AttrRollbackTo {
+			continue
+		}
 		if strings.HasPrefix(k, "rollwave.") {
 			return true
 		}

@@ -22,6 +22,8 @@ const defaultConcurrency = 16
 //
 //	ROLLWAVE_REBOOT_TIMEOUT      how long after the verify step began the host may take to come back (default 15m)
 //	ROLLWAVE_RECHECK_INTERVAL    how often the host is looked at without an ECS event (default 30s)
+//	ROLLWAVE_REBOOT_GRACE        how long after the reboot was sent to wait for the host to go down
+//	                             before checking its version anyway (default 1m)
 //	ROLLWAVE_SSM_TIMEOUT         how long one update check may take before it counts as "not back
 //	                             yet" and is tried again (default 2m); a check sent just as the host
 //	                             goes down never answers, so keep it well below the reboot timeout
@@ -41,6 +43,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.policy = policy{
 		RebootTimeout: r.Duration("ROLLWAVE_REBOOT_TIMEOUT", 15*time.Minute),
 		Recheck:       r.Duration("ROLLWAVE_RECHECK_INTERVAL", 30*time.Second),
+		DownGrace:     r.Duration("ROLLWAVE_REBOOT_GRACE", time.Minute),
 		OnFailure:     onFailure(r.OneOf("ROLLWAVE_ON_VERIFY_FAILURE", string(keepOut), string(keepOut), string(reactivate))),
 	}
 	c.CheckDoc = c.Doc(ssmdoc.Check)

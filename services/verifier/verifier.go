@@ -42,10 +42,14 @@ const (
 // policy is what the verifier decides by.
 type policy struct {
 	RebootTimeout time.Duration
-	Recheck       time.Duration
-	OnFailure     onFailure
-	CheckDoc      string
-	SSM           ssmcommand.Options
+	// DownGrace is how long after the reboot was sent the verifier waits to see the host go
+	// down (agent disconnected or SSM offline) before it runs an update check anyway. A check
+	// sent just as the host shuts down never answers and costs its whole SSM timeout.
+	DownGrace time.Duration
+	Recheck   time.Duration
+	OnFailure onFailure
+	CheckDoc  string
+	SSM       ssmcommand.Options
 }
 
 // verifier handles jobs at step verify: it waits until the rebooted host is back (ECS agent
@@ -139,11 +143,12 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 		from = v.now()
 	}
 	var (
-		verdict update.Verdict
-		waiting = "not looked at yet"
+		verdict  update.Verdict
+		waiting  = "not looked at yet"
+		wentDown bool
 	)
 	err = pipeline.Await(ctx, v.wakeups, inst.ARN, v.policy.Recheck, from.Add(v.policy.RebootTimeout), func(ctx context.Context) (bool, error) {
-		done, why, err := v.check(ctx, job)
+		done, why, err := v.check(ctx, job, from, &wentDown)
 		if err != nil {
 			return false, err
 		}
@@ -176,7 +181,10 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 
 // check looks once at the host: the ECS agent, SSM, then the update status. A verdict that is
 // not Done comes with why; an error is one that waiting cannot cure.
-func (v *verifier) check(ctx context.Context, job *update.Job) (update.Verdict, string, error) {
+//
+// Until it has seen the host go down (wentDown), and for at most DownGrace after the reboot was
+// sent (rebootAt), it does not run the update check: the host is about to shut down under it.
+func (v *verifier) check(ctx context.Context, job *update.Job, rebootAt time.Time, wentDown *bool) (update.Verdict, string, error) {
 	inst, err := v.ecs.Instance(ctx, job.Cluster, job.ContainerInstanceARN)
 	switch {
 	case err != nil && cluster.IsTransient(err):
@@ -184,6 +192,7 @@ func (v *verifier) check(ctx context.Context, job *update.Job) (update.Verdict, 
 	case err != nil:
 		return update.Verdict{}, "", err
 	case !inst.AgentConnected:
+		*wentDown = true
 		return update.Verdict{}, "ECS agent disconnected", nil
 	}
 	online, err := v.ssm.Online(ctx, []string{job.EC2InstanceID})
@@ -193,7 +202,11 @@ func (v *verifier) check(ctx context.Context, job *update.Job) (update.Verdict, 
 	case err != nil:
 		return update.Verdict{}, "SSM: " + err.Error(), nil
 	case !online[job.EC2InstanceID]:
+		*wentDown = true
 		return update.Verdict{}, "SSM agent not online", nil
+	}
+	if !*wentDown && v.now().Before(rebootAt.Add(v.policy.DownGrace)) {
+		return update.Verdict{}, "reboot sent; waiting for the host to go down", nil
 	}
 	st, err := pipeline.Check(ctx, v.ssm, v.policy.CheckDoc, job.EC2InstanceID, v.policy.SSM)
 	switch {

@@ -387,3 +387,52 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestNoUpdateCheckBeforeTheHostWentDown(t *testing.T) {
+	checks := func(w *world) int {
+		n := 0
+		for _, c := range w.ssm.Commands() {
+			if c.Document == checkDoc {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("within the grace it waits for the host to go down", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := newWorld(t, keepOut)
+			w.v.policy.DownGrace = time.Minute
+			wait := w.start(t, w.job(t))
+			time.Sleep(50 * time.Second) // fake time: rechecks every 30s, all inside the grace
+			synctest.Wait()
+			if n := checks(w); n != 0 {
+				t.Fatalf("update checks before the host went down = %d, want 0: the host would shut down under them", n)
+			}
+			w.goDown()
+			synctest.Wait()
+			w.comeBack(newVersion, "Idle")
+			if got := wait(); got.String() != "done" {
+				t.Fatalf("handle = %s, want done", got)
+			}
+			if diff := cmp.Diff([]string{notify.InstanceUpdateSucceeded + ": updated"}, w.events.all()); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	})
+	t.Run("past the grace it checks even if it never saw the host go down", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := newWorld(t, keepOut)
+			w.v.policy.DownGrace = time.Minute
+			w.host.set(newVersion, "Idle", false) // rebooted so fast that no look saw it down
+			if got := w.handle(t, w.job(t)); got.String() != "done" {
+				t.Fatalf("handle = %s, want done", got)
+			}
+			if n := checks(w); n == 0 {
+				t.Fatal("no update check after the grace, want the version checked")
+			}
+			if diff := cmp.Diff([]string{notify.InstanceUpdateSucceeded + ": updated"}, w.events.all()); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	})
+}

@@ -271,7 +271,7 @@ func (d *demo) workerEnv(name string, clusters []string) []string {
 		env = append(env, "ROLLWAVE_MAX_OUT_OF_SERVICE="+strconv.Itoa(d.o.limit),
 			"ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_ADMISSION_RETRY=500ms", "ROLLWAVE_DRAIN_TIMEOUT=1m")
 	case "verifier":
-		env = append(env, "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_REBOOT_TIMEOUT=1m", "ROLLWAVE_SSM_TIMEOUT=3s")
+		env = append(env, "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_REBOOT_TIMEOUT=1m", "ROLLWAVE_SSM_TIMEOUT=3s", "ROLLWAVE_REBOOT_GRACE=2s")
 	}
 	return env
 }
