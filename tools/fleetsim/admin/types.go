@@ -76,10 +76,19 @@ type HostFaults struct {
 	NewVersionFailsToBoot bool `yaml:"newVersionFailsToBoot" json:"newVersionFailsToBoot,omitempty"`
 	AgentNeverReconnects  bool `yaml:"agentNeverReconnects" json:"agentNeverReconnects,omitempty"`
 	SSMAgentOffline       bool `yaml:"ssmAgentOffline" json:"ssmAgentOffline,omitempty"`
+	// TasksNeverStartOnVersion: while the host runs this Bottlerocket version, the service
+	// tasks (replica and daemon) placed on it stay PENDING; they start once it runs another
+	// version (a rollback reboots the host, which stops them, and later ones start) or the fault
+	// is cleared. Standalone tasks are not affected.
+	TasksNeverStartOnVersion string `yaml:"tasksNeverStartOnVersion" json:"tasksNeverStartOnVersion,omitempty"`
 }
 
-// Merge returns the union of f and o.
+// Merge returns the union of f and o; o's TasksNeverStartOnVersion wins when set.
 func (f HostFaults) Merge(o HostFaults) HostFaults {
+	version := f.TasksNeverStartOnVersion
+	if o.TasksNeverStartOnVersion != "" {
+		version = o.TasksNeverStartOnVersion
+	}
 	return HostFaults{
 		UpdateCheckFails:      f.UpdateCheckFails || o.UpdateCheckFails,
 		ApplyFails:            f.ApplyFails || o.ApplyFails,
@@ -88,6 +97,8 @@ func (f HostFaults) Merge(o HostFaults) HostFaults {
 		NewVersionFailsToBoot: f.NewVersionFailsToBoot || o.NewVersionFailsToBoot,
 		AgentNeverReconnects:  f.AgentNeverReconnects || o.AgentNeverReconnects,
 		SSMAgentOffline:       f.SSMAgentOffline || o.SSMAgentOffline,
+
+		TasksNeverStartOnVersion: version,
 	}
 }
 

@@ -112,6 +112,74 @@ func TestHostFaults(t *testing.T) {
 			t.Errorf("command to an offline SSM agent = %s/%s, want DeliveryTimedOut", inv.Status, aws.ToString(inv.StatusDetails))
 		}
 	})
+	t.Run("tasks never start on version", func(t *testing.T) {
+		// Instance 0 is updated and rebooted by hand while ACTIVE; its daemon task comes back and
+		// stays PENDING on 1.20.3, and starts again once the host is back on 1.19.5.
+		e := start(t, fleet(2, "    daemonServices:\n      - {name: agent}\nfaults:\n  hosts:\n    - faults: {tasksNeverStartOnVersion: \"1.20.3\"}\n"))
+		id := e.instance("c", 0).EC2InstanceID
+		daemon := func() (running, pending int) {
+			for _, task := range e.instance("c", 0).Tasks {
+				if task.Group != "service:agent" {
+					continue
+				}
+				switch task.LastStatus {
+				case "RUNNING":
+					running++
+				case "PENDING":
+					pending++
+				}
+			}
+			return running, pending
+		}
+		if r, p := daemon(); r != 1 || p != 0 {
+			t.Fatalf("daemon tasks on 1.19.5 = %d running, %d pending; want 1 running: the fault is for 1.20.3", r, p)
+		}
+		e.run(id, "apiclient update check", "apiclient update apply")
+		e.rebootAndWaitDown(0)
+		e.waitFor("daemon task placed after the reboot", 10*time.Second, func() bool { _, p := daemon(); return p == 1 })
+		before := e.report().Now
+		e.waitFor("10 minutes of virtual time", 10*time.Second, func() bool { return e.report().Now.Sub(before) > 10*time.Minute })
+		if r, p := daemon(); r != 0 || p != 1 || e.instance("c", 0).Version != "1.20.3" {
+			t.Fatalf("daemon tasks 10 minutes after the reboot onto %s = %d running, %d pending; want the task stuck PENDING",
+				e.instance("c", 0).Version, r, p)
+		}
+		if r, _ := e.ecs.ListTasks(context.Background(), &ecs.ListTasksInput{Cluster: aws.String("c"), ContainerInstance: aws.String(e.instance("c", 1).ContainerInstanceArn), DesiredStatus: types.DesiredStatusRunning}); len(r.TaskArns) == 0 {
+			t.Error("instance 1 (on 1.19.5) lists no task")
+		}
+		for _, s := range e.state().Clusters[0].Services {
+			if s.Name == "agent" && s.Pending != 1 {
+				t.Errorf("service agent = %+v, want 1 pending", s)
+			}
+		}
+		// The rollback: lock the old version, apply it, reboot.
+		if out := e.run(id, "apiclient set updates.version-lock=1.19.5", "apiclient update check", "apiclient update apply"); out.Status != ssmtypes.CommandInvocationStatusSuccess {
+			t.Fatalf("rollback apply = %s %q", out.Status, aws.ToString(out.StandardErrorContent))
+		}
+		e.rebootAndWaitDown(0)
+		e.waitFor("daemon task running on the old version", 10*time.Second, func() bool { r, p := daemon(); return r == 1 && p == 0 })
+		if v := e.instance("c", 0).Version; v != "1.19.5" {
+			t.Errorf("version after the rollback = %s, want 1.19.5", v)
+		}
+	})
+	t.Run("tasks start once the fault is cleared", func(t *testing.T) {
+		e := start(t, fleet(1, "faults:\n  hosts:\n    - faults: {tasksNeverStartOnVersion: \"1.19.5\"}\n"))
+		for _, s := range e.state().Clusters[0].Services {
+			if s.Name == "web" && (s.Running != 0 || s.Pending != 4) {
+				t.Fatalf("service web on a host whose version has the fault = %+v, want 4 pending", s)
+			}
+		}
+		if err := e.admin.ClearFaults(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor("web running once the fault is cleared", 10*time.Second, func() bool {
+			for _, s := range e.state().Clusters[0].Services {
+				if s.Name == "web" {
+					return s.Running == 4 && s.Pending == 0
+				}
+			}
+			return false
+		})
+	})
 	t.Run("standalone task never ends", func(t *testing.T) {
 		e := start(t, fleet(2, ""))
 		in := e.instance("c", 1)

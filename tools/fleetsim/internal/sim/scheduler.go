@@ -32,18 +32,34 @@ func (w *World) setRunning(t *Task) {
 }
 
 // startServiceTask places a task of s on in; it turns RUNNING after the service's start time
-// (at once when immediate, used for the initial steady state).
+// (at once when immediate, used for the initial steady state). While the host has the fault
+// tasksNeverStartOnVersion for the version it runs, the task stays PENDING, looking again every
+// start time, so that it starts once the fault is cleared.
 func (w *World) startServiceTask(s *Service, in *Instance, immediate bool) {
 	t := w.newTask(s.cluster, in, s, s.Family, "service:"+s.Name, s.DeploymentID, s.CPU, s.Memory)
-	if immediate {
+	if immediate && !w.tasksBlocked(in) {
 		w.setRunning(t)
 		return
 	}
-	w.clock.AfterFunc(s.TaskStart, func() {
-		if t.LastStatus == TaskPending && t.DesiredStatus == TaskRunning {
-			w.setRunning(t)
+	var try func()
+	try = func() {
+		if t.LastStatus != TaskPending || t.DesiredStatus != TaskRunning {
+			return
 		}
-	})
+		if w.tasksBlocked(t.inst) {
+			w.clock.AfterFunc(max(s.TaskStart, time.Second), try)
+			return
+		}
+		w.setRunning(t)
+	}
+	w.clock.AfterFunc(s.TaskStart, try)
+}
+
+// tasksBlocked reports whether service tasks on in do not start: its fault
+// tasksNeverStartOnVersion names the version its host runs.
+func (w *World) tasksBlocked(in *Instance) bool {
+	v := in.faults.TasksNeverStartOnVersion
+	return v != "" && v == w.hostVersion(in)
 }
 
 // stopTask sets the task's desired status to STOPPED; a PENDING task stops at once, a RUNNING
