@@ -6,22 +6,24 @@ import (
 
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/pipeline"
-	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/policy"
 )
 
 // config is the patcher's configuration, read from the environment:
 //
 //	ROLLWAVE_APPLY_TIMEOUT     how long staging (apiclient update apply) may take (default 15m)
 //	ROLLWAVE_SSM_TIMEOUT       how long a quick command (update check, cancel) may take (default 2m)
-//	ROLLWAVE_STANDALONE_TASKS  skip (default) or wait: what to do with an instance running a task
-//	                           that no service started
+//	ROLLWAVE_STANDALONE_TASKS  skip (default), wait or stop: what to do with an instance running a
+//	                           task that no service started; ROLLWAVE_CLUSTER_POLICIES overrides it
+//	                           per cluster (shared/policy, docs/policies.md)
 //
 // and the settings every worker shares (pipeline.Common).
 type config struct {
 	pipeline.Common
 	ApplyTimeout time.Duration
 	SSMTimeout   time.Duration
-	Standalone   update.StandalonePolicy
+	// Policies are the rollout policies per cluster: the patcher decides by their Standalone.
+	Policies policy.Set
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -31,11 +33,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ApplyTimeout: r.Duration("ROLLWAVE_APPLY_TIMEOUT", 15*time.Minute),
 		SSMTimeout:   r.Duration("ROLLWAVE_SSM_TIMEOUT", 2*time.Minute),
 	}
-	policy, err := update.ParseStandalonePolicy(r.String("ROLLWAVE_STANDALONE_TASKS", string(update.StandaloneSkip)))
+	set, err := policy.Load(getenv)
 	if err != nil {
-		r.Fail("ROLLWAVE_STANDALONE_TASKS", "%v", err)
+		r.Fail("policies", "%v", err)
 	}
-	c.Standalone = policy
+	c.Policies = set
 	if err := r.Err(); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

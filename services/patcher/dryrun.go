@@ -39,7 +39,7 @@ func (p *patcher) rehearseStage(ctx context.Context, job *update.Job) error {
 	if err != nil {
 		return fmt.Errorf("list tasks: %w", err)
 	}
-	if ok, why := update.Eligible(taskViews(tasks), p.standalone); !ok {
+	if ok, why := update.Eligible(taskViews(tasks), p.policies.For(job.Cluster).Standalone); !ok {
 		return p.endDryRun(ctx, job, fmt.Sprintf("would end %s (%s): %s", why.Result, why.Code, why.Message))
 	}
 	st, err := pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)

@@ -19,6 +19,7 @@ import (
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
@@ -58,8 +59,9 @@ type patcher struct {
 	docs       map[ssmdoc.Kind]string
 	apply      ssmcommand.Options
 	quick      ssmcommand.Options
-	standalone update.StandalonePolicy
-	metrics    metrics.Recorder
+	// policies give each cluster's standalone policy (ROLLWAVE_CLUSTER_POLICIES over the default).
+	policies policy.Set
+	metrics  metrics.Recorder
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
@@ -120,12 +122,12 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.
 		ecs: e, commands: s, reboots: s, jobs: jobs, ender: ender,
 		undoer: &pipeline.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
 			CancelDoc: docs[ssmdoc.Cancel], SSM: quick, Ender: ender},
-		docs:       docs,
-		apply:      ssmcommand.Options{Wait: cfg.ApplyTimeout, PollInterval: cfg.SSMPoll},
-		quick:      quick,
-		standalone: cfg.Standalone,
-		dryRun:     cfg.DryRun,
-		now:        now,
+		docs:     docs,
+		apply:    ssmcommand.Options{Wait: cfg.ApplyTimeout, PollInterval: cfg.SSMPoll},
+		quick:    quick,
+		policies: cfg.Policies,
+		dryRun:   cfg.DryRun,
+		now:      now,
 	}
 }
 
@@ -214,7 +216,7 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 	if err != nil {
 		return fmt.Errorf("list tasks: %w", err)
 	}
-	if ok, why := update.Eligible(taskViews(tasks), p.standalone); !ok {
+	if ok, why := update.Eligible(taskViews(tasks), p.policies.For(job.Cluster).Standalone); !ok {
 		marking := pipeline.LeaveMarks
 		if stage != update.StageNone {
 			marking = pipeline.Unmark

@@ -211,6 +211,39 @@ func TestStandaloneTaskIsSkippedBeforeStaging(t *testing.T) {
 	}
 }
 
+// TestStandalonePolicyIsPerCluster: a cluster whose override in ROLLWAVE_CLUSTER_POLICIES is wait
+// or stop has its instance with a standalone task staged (the drainer then waits for the task or
+// stops it); one without an override keeps the default skip.
+func TestStandalonePolicyIsPerCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name, policies string
+		wantStaged     bool
+	}{
+		{name: "default skip", policies: `{"other": {"standaloneTasks": "stop"}}`},
+		{name: "wait for this cluster", policies: `{"prod": {"standaloneTasks": "wait"}}`, wantStaged: true},
+		{name: "stop for this cluster", policies: `{"prod": {"standaloneTasks": "stop"}}`, wantStaged: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3"}, nil,
+				cluster.Task{StartedBy: "", Group: "family:batch", LastStatus: "RUNNING", DesiredStatus: "RUNNING"})
+			cfg, err := loadConfig(func(k string) string {
+				if k == "ROLLWAVE_CLUSTER_POLICIES" {
+					return tc.policies
+				}
+				return ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.p.policies = cfg.Policies
+			w.handle(t, handJob())
+			if staged := w.host.state == "Ready"; staged != tc.wantStaged {
+				t.Errorf("host state = %s (events %v), want staged %t", w.host.state, w.rec.events, tc.wantStaged)
+			}
+		})
+	}
+}
+
 func TestSecondJobForAnInstanceIsADuplicate(t *testing.T) {
 	w := newWorld(t, &bottlerocketHost{state: "Ready", active: "1.19.5", new: "1.20.3"},
 		map[string]string{update.AttrJob: "j-first", update.AttrStage: "staged"})
