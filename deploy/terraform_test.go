@@ -472,28 +472,20 @@ func TestTerraformEnvironmentIsReadByTheWorkers(t *testing.T) {
 	if envExpr == nil || commonExpr == nil {
 		t.Fatal("no local service_environment or common_environment")
 	}
-	runtime, err := os.ReadFile(filepath.Join(repoRoot, "shared", "pipeline", "runtime.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reads := workerSettings(t) // every ROLLWAVE_ name in the worker's code and the packages it imports
 	services := objectKeys(t, envExpr)
 	if diff := cmp.Diff([]string{"drainer", "patcher", "scanner", "verifier"}, sortedKeys(services)); diff != "" {
 		t.Errorf("service_environment workers (-want +got):\n%s", diff)
 	}
 	for svc, expr := range services {
-		config, err := os.ReadFile(filepath.Join(repoRoot, "services", svc, "config.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		names := sortedKeys(objectKeys(t, expr))
 		names = append(names, sortedKeys(objectKeys(t, commonExpr))...)
 		for _, name := range names {
 			if strings.HasPrefix(name, "AWS_") {
 				continue
 			}
-			quoted := []byte(`"` + name + `"`)
-			if !bytes.Contains(config, quoted) && !bytes.Contains(runtime, quoted) {
-				t.Errorf("%s sets %s, which services/%s/config.go and shared/pipeline/runtime.go do not read", svc, name, svc)
+			if !contains(reads[svc], name) {
+				t.Errorf("%s sets %s, which the %s worker's code does not read", svc, name, svc)
 			}
 		}
 	}
