@@ -23,7 +23,7 @@ import (
 //	ROLLWAVE_PREFIX            prefix of queue, rule and document names (default rollwave)
 //	ROLLWAVE_EVENT_BUS         event bus of the pipeline events (default "default")
 //	ROLLWAVE_CONCURRENCY       jobs handled at once (default 4)
-//	ROLLWAVE_SHUTDOWN_GRACE    how long in-flight jobs may finish after SIGTERM (default 20s)
+//	ROLLWAVE_SHUTDOWN_GRACE    how long in-flight jobs may finish after SIGTERM (default 10s)
 //	ROLLWAVE_SSM_POLL_INTERVAL how often a running SSM command is polled (default 2s)
 //	ROLLWAVE_LOG_LEVEL         debug, info, warn or error (default info)
 //	ROLLWAVE_METRICS           on (default) or off: CloudWatch metrics in namespace rollwave
