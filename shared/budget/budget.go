@@ -64,8 +64,9 @@ type Limit struct {
 var Default = Limit{Failures: 2, Window: time.Hour}
 
 // MaxFailures is the largest Failures a Limit may have: so many entries always fit in a tag
-// (without their instances: 8 × 31 characters with the longest code).
-const MaxFailures = 8
+// (without their instances: 8 × 31 characters with the longest code). shared/policy refuses a
+// larger budget.
+const MaxFailures = policy.MaxErrorBudgetFailures
 
 // Off reports whether the budget never halts.
 func (l Limit) Off() bool { return l.Failures <= 0 }
@@ -238,8 +239,8 @@ type Publisher interface {
 }
 
 // New returns the error budget of the clusters of policies, counted in the tags of the drainer's
-// queue at queueURL. A policy whose Failures exceed MaxFailures is held to MaxFailures (a tag
-// cannot count more): the budget halts sooner, never later.
+// queue at queueURL. policy.Load refuses Failures above MaxFailures; a Set built by hand with more
+// is held to MaxFailures (a tag cannot count more): the budget halts sooner, never later.
 func New(tags TagsAPI, queueURL string, events Publisher, policies policy.Set) *Budget {
 	return &Budget{
 		Tags: tags, QueueURL: queueURL, Events: events, Now: time.Now,

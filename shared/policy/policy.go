@@ -56,6 +56,19 @@ type Policy struct {
 	ErrorBudget ErrorBudget
 }
 
+// MaxErrorBudgetFailures is the largest ErrorBudget.Failures: the failures of a cluster are
+// counted in one tag of the drainer's queue (shared/budget), and a tag's 256 characters hold
+// eight of them. A larger budget is refused rather than silently held to eight.
+const MaxErrorBudgetFailures = 8
+
+// maxFailures refuses an error budget above MaxErrorBudgetFailures, saying why.
+func maxFailures(v int) string {
+	if v > MaxErrorBudgetFailures {
+		return fmt.Sprintf("must be at most %d: the failures are counted in a queue tag, which holds %d", MaxErrorBudgetFailures, MaxErrorBudgetFailures)
+	}
+	return ""
+}
+
 // ErrorBudget halts a cluster's rollout after Failures failed updates within Window
 // (ROLLWAVE_ERROR_BUDGET_FAILURES, default 2; ROLLWAVE_ERROR_BUDGET_WINDOW, default 1h).
 type ErrorBudget struct {
@@ -142,7 +155,7 @@ func Load(getenv func(string) string) (Set, error) {
 	d.StandaloneGrace = r.Duration("ROLLWAVE_STANDALONE_GRACE", 10*time.Minute)
 	d.Rollback = r.Bool("ROLLWAVE_ROLLBACK", false)
 	d.ErrorBudget = ErrorBudget{
-		Failures: r.Int("ROLLWAVE_ERROR_BUDGET_FAILURES", 2, envconfig.Min(1)),
+		Failures: r.Int("ROLLWAVE_ERROR_BUDGET_FAILURES", 2, envconfig.Min(1), maxFailures),
 		Window:   r.Duration("ROLLWAVE_ERROR_BUDGET_WINDOW", time.Hour),
 	}
 	s := Set{Default: d, GlobalMaxOutOfService: r.Int("ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE", 0, envconfig.Min(0))}
@@ -225,6 +238,8 @@ func (o Override) apply(base Policy) (Policy, []error) {
 		if b.Failures != nil {
 			if *b.Failures < 1 {
 				fail("errorBudget.failures", errors.New("must be at least 1"))
+			} else if msg := maxFailures(*b.Failures); msg != "" {
+				fail("errorBudget.failures", fmt.Errorf("%d %s", *b.Failures, msg))
 			} else {
 				p.ErrorBudget.Failures = *b.Failures
 			}

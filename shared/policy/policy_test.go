@@ -86,6 +86,37 @@ func TestLoadListsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesAnErrorBudgetTheTagCannotHold: the failures are counted in one queue tag, which
+// holds MaxErrorBudgetFailures; a larger budget is an error naming the limit, not a silent cut.
+func TestLoadRefusesAnErrorBudgetTheTagCannotHold(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		wantErr string // "" for none
+	}{
+		{name: "default at the limit", env: map[string]string{"ROLLWAVE_ERROR_BUDGET_FAILURES": "8"}},
+		{name: "default above the limit", env: map[string]string{"ROLLWAVE_ERROR_BUDGET_FAILURES": "9"},
+			wantErr: "ROLLWAVE_ERROR_BUDGET_FAILURES: 9 must be at most 8"},
+		{name: "override at the limit", env: map[string]string{Env: `{"prod": {"errorBudget": {"failures": 8}}}`}},
+		{name: "override above the limit", env: map[string]string{Env: `{"prod": {"errorBudget": {"failures": 20}}}`},
+			wantErr: `cluster "prod": errorBudget.failures: 20 must be at most 8`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Load(env(tc.env))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Load = %v, want no error", err)
+			case tc.wantErr == "":
+				if got := max(s.Default.ErrorBudget.Failures, s.For("prod").ErrorBudget.Failures); got != MaxErrorBudgetFailures {
+					t.Errorf("failures = %d, want %d", got, MaxErrorBudgetFailures)
+				}
+			case err == nil || !strings.Contains(err.Error(), tc.wantErr):
+				t.Errorf("Load = %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestLoadRejectsUnknownFields(t *testing.T) {
 	_, err := Load(env(map[string]string{Env: `{"prod": {"maxOutOfServce": "2"}}`}))
 	if err == nil || !strings.Contains(err.Error(), "maxOutOfServce") {
