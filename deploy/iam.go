@@ -23,8 +23,8 @@ var TaskRoleActions = map[string][]string{
 	},
 	"drainer": {
 		"cloudwatch:PutMetricData",
-		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks",
-		"ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:StopTask", "ecs:UpdateContainerInstancesState",
+		"ecs:DeleteAttributes", "ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks",
+		"ecs:ListClusters", "ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:StopTask", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
@@ -48,5 +48,5 @@ var Unscopable = map[string]string{
 	"ssm:GetCommandInvocation":        "reads the result of a command by its ID; SSM defines no resource type for it",
 	"ssm:ListCommands":                "lists commands (the patcher asks whether a reboot was already sent); no resource type",
 	"ssm:DescribeInstanceInformation": "reads the SSM agent's ping status; no resource type",
-	"ecs:ListClusters":                "lists the account's clusters (the scanner's ROLLWAVE_CLUSTER_TAG); ECS defines no resource type for it",
+	"ecs:ListClusters":                "lists the account's clusters (ROLLWAVE_CLUSTER_TAG of the scanner and the drainer); ECS defines no resource type for it",
 }

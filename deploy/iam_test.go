@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -125,4 +126,93 @@ func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
+}
+
+// TestTerraformScopesRolesToTheClusters evaluates the module's cluster scope (main.tf) and every
+// ecs:cluster condition of iam.tf: without cluster_tag, the listed clusters exactly (ArnEquals);
+// with it, every cluster of the account and region (ArnLike cluster/*), because IAM cannot follow
+// a cluster's tag to its container instances and tasks.
+func TestTerraformScopesRolesToTheClusters(t *testing.T) {
+	m := loadModule(t)
+	var main *hclsyntax.Block
+	for _, b := range m.blocks {
+		if b.Type == "locals" {
+			if _, ok := b.Body.Attributes["cluster_arns"]; ok {
+				main = b
+			}
+		}
+	}
+	if main == nil {
+		t.Fatal("no local cluster_arns")
+	}
+	const arn = "arn:aws:ecs:" + testRegion + ":" + testAccount + ":"
+	for _, tc := range []struct {
+		tag                      string
+		wantTest                 string
+		wantClusters, wantMarked []string
+	}{
+		{tag: "", wantTest: "ArnEquals",
+			wantClusters: []string{arn + "cluster/prod", arn + "cluster/staging"},
+			wantMarked:   []string{arn + "container-instance/prod/*", arn + "container-instance/staging/*"}},
+		{tag: "rollwave=on", wantTest: "ArnLike",
+			wantClusters: []string{arn + "cluster/*"}, wantMarked: []string{arn + "container-instance/*"}},
+	} {
+		t.Run("cluster_tag="+tc.tag, func(t *testing.T) {
+			locals := map[string]cty.Value{"partition": cty.StringVal("aws"), "region": cty.StringVal(testRegion), "account": cty.StringVal(testAccount)}
+			ctx := func() *hcl.EvalContext {
+				return &hcl.EvalContext{Variables: map[string]cty.Value{
+					"var": cty.ObjectVal(map[string]cty.Value{
+						"clusters":    cty.TupleVal([]cty.Value{cty.StringVal("prod"), cty.StringVal("staging")}),
+						"cluster_tag": cty.StringVal(tc.tag),
+					}),
+					"local": cty.ObjectVal(locals),
+				}}
+			}
+			for _, name := range []string{"any_cluster", "cluster_condition", "cluster_arns", "container_instance_arns"} {
+				v, diags := main.Body.Attributes[name].Expr.Value(ctx())
+				if diags.HasErrors() {
+					t.Fatalf("evaluate local.%s: %v", name, diags)
+				}
+				locals[name] = v
+			}
+			strs := func(v cty.Value) []string {
+				var out []string
+				for _, x := range v.AsValueSlice() {
+					out = append(out, x.AsString())
+				}
+				return out
+			}
+			if diff := cmp.Diff(tc.wantClusters, strs(locals["cluster_arns"])); diff != "" {
+				t.Errorf("local.cluster_arns (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantMarked, strs(locals["container_instance_arns"])); diff != "" {
+				t.Errorf("local.container_instance_arns (-want +got):\n%s", diff)
+			}
+			n := 0
+			for _, w := range workers {
+				for _, st := range m.block(t, "data", "aws_iam_policy_document", w).Body.Blocks {
+					for _, c := range st.Body.Blocks {
+						if c.Type != "condition" {
+							continue
+						}
+						if v, _ := c.Body.Attributes["variable"].Expr.Value(nil); v.AsString() != "ecs:cluster" {
+							continue
+						}
+						n++
+						test, d1 := c.Body.Attributes["test"].Expr.Value(ctx())
+						values, d2 := c.Body.Attributes["values"].Expr.Value(ctx())
+						if d1.HasErrors() || d2.HasErrors() {
+							t.Fatalf("%s policy: evaluate ecs:cluster condition: %v %v", w, d1, d2)
+						}
+						if test.AsString() != tc.wantTest || !cmp.Equal(strs(values), tc.wantClusters) {
+							t.Errorf("%s policy: ecs:cluster condition %s %v, want %s %v", w, test.AsString(), strs(values), tc.wantTest, tc.wantClusters)
+						}
+					}
+				}
+			}
+			if n == 0 {
+				t.Error("no ecs:cluster condition in any policy")
+			}
+		})
+	}
 }

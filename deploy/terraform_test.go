@@ -89,10 +89,12 @@ type scope struct {
 	prefix   string
 	clusters []string
 	restrict bool
-	schedule string
-	locals   map[string]cty.Value
-	each     string
-	eachVal  cty.Value
+	// clusterTag is var.cluster_tag ("" for none).
+	clusterTag string
+	schedule   string
+	locals     map[string]cty.Value
+	each       string
+	eachVal    cty.Value
 }
 
 const testAccount, testRegion = "123456789012", "eu-west-1"
@@ -133,6 +135,7 @@ func (s scope) ctx() *hcl.EvalContext {
 		"var": cty.ObjectVal(map[string]cty.Value{
 			"prefix":                      cty.StringVal(s.prefix),
 			"restrict_events_to_clusters": cty.BoolVal(s.restrict),
+			"cluster_tag":                 cty.StringVal(s.clusterTag),
 			"schedule":                    schedule,
 		}),
 		"local":          cty.ObjectVal(locals),
@@ -304,11 +307,15 @@ func TestTerraformRulesMatchTopology(t *testing.T) {
 	m := loadModule(t)
 	rule, target := m.block(t, "resource", "aws_cloudwatch_event_rule", "ecs"), m.block(t, "resource", "aws_cloudwatch_event_target", "ecs")
 	clusters := []string{"prod", "staging"}
-	for _, restrict := range []bool{false, true} {
+	for _, tc := range []struct {
+		restrict bool
+		tag      string
+	}{{false, ""}, {true, ""}, {true, "rollwave=on"}} {
+		restrict := tc.restrict
 		for _, prefix := range []string{"rollwave", "acme-rw"} {
-			s := scope{prefix: prefix, clusters: clusters, restrict: restrict, locals: m.locals}
+			s := scope{prefix: prefix, clusters: clusters, restrict: restrict, clusterTag: tc.tag, locals: m.locals}
 			topo := topology.Default(prefix)
-			if restrict {
+			if restrict && tc.tag == "" { // tagged clusters are not known to the rules: every cluster's events
 				topo = topo.RestrictToClusters(s.clusterARNs())
 			}
 			if got, want := len(m.locals["topology_ecs_rules"].AsValueMap()), len(topo.Rules); got != want {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ const defaultConcurrency = 16
 //	ROLLWAVE_MAX_OUT_OF_SERVICE  and the other per-cluster policies of shared/policy (docs/policies.md),
 //	                             with ROLLWAVE_CLUSTER_POLICIES overriding them per cluster
 //	ROLLWAVE_CLUSTERS            the clusters whose instances the global limit counts
+//	ROLLWAVE_CLUSTER_TAG         key=value (or key, for any value): the global limit also counts
+//	                             every ACTIVE cluster carrying this tag, as the scanner scans them
 //	ROLLWAVE_DRAIN_TIMEOUT       how long a drain may take before it is undone (default 25m)
 //	ROLLWAVE_RECHECK_INTERVAL    how often a drain is re-checked without an ECS event (default 30s)
 //	ROLLWAVE_ADMISSION_RETRY     how long a job that was not admitted waits, plus jitter (default 30s)
@@ -29,7 +32,28 @@ type config struct {
 	policy       timings
 	Policies     policy.Set
 	Clusters     []string
+	ClusterTag   *clusterTag // nil: none
 	PauseRefresh time.Duration
+}
+
+// clusterTag selects clusters by a tag: Key with Value, or with any value when Value is "".
+type clusterTag struct {
+	Key, Value string
+}
+
+// parseClusterTag reads ROLLWAVE_CLUSTER_TAG as the scanner does: "key=value", or "key" for any
+// value; "" is none.
+func parseClusterTag(s string) (*clusterTag, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	k, v, _ := strings.Cut(s, "=")
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	if k == "" {
+		return nil, fmt.Errorf("%q: want key=value or key", s)
+	}
+	return &clusterTag{Key: k, Value: v}, nil
 }
 
 // policyVariables are the variables of policy.Load that the drainer decides by, named here so
@@ -59,6 +83,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Policies = set
 	c.Clusters = r.List("ROLLWAVE_CLUSTERS", nil)
+	if c.ClusterTag, err = parseClusterTag(r.String("ROLLWAVE_CLUSTER_TAG", "")); err != nil {
+		r.Fail("ROLLWAVE_CLUSTER_TAG", "%v", err)
+	}
 	c.PauseRefresh = r.Duration("ROLLWAVE_PAUSE_REFRESH", pause.DefaultMaxAge)
 	if err := r.Err(); err != nil {
 		return config{}, err

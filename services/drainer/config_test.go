@@ -67,3 +67,30 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigClusterTag(t *testing.T) {
+	for _, tc := range []struct {
+		raw     string
+		want    *clusterTag
+		wantErr bool
+	}{
+		{raw: "", want: nil},
+		{raw: "rollwave=on", want: &clusterTag{Key: "rollwave", Value: "on"}},
+		{raw: " team ", want: &clusterTag{Key: "team"}},
+		{raw: "=on", wantErr: true},
+	} {
+		c, err := loadConfig(env(map[string]string{"ROLLWAVE_CLUSTER_TAG": tc.raw}))
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "ROLLWAVE_CLUSTER_TAG") {
+				t.Errorf("loadConfig(ROLLWAVE_CLUSTER_TAG=%q) = %v, want an error naming it", tc.raw, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("loadConfig(ROLLWAVE_CLUSTER_TAG=%q): %v", tc.raw, err)
+		}
+		if diff := cmp.Diff(tc.want, c.ClusterTag); diff != "" {
+			t.Errorf("loadConfig(ROLLWAVE_CLUSTER_TAG=%q).ClusterTag (-want +got):\n%s", tc.raw, diff)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,7 +78,10 @@ type drainer struct {
 	// instances the global limit counts.
 	policies policy.Set
 	clusters []string
-	pauses   pauses
+	// clusterTag, when set, adds the clusters carrying it (found by tagged) to clusters.
+	clusterTag *clusterTag
+	tagged     clusterFinder
+	pauses     pauses
 	// halts halts a cluster whose health gate failed.
 	halts halter
 	// stopper stops standalone tasks under the policy stop; nil under any other.
@@ -392,7 +396,11 @@ func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []upda
 			out++
 		}
 	}
-	for _, other := range d.clusters {
+	names, err := d.globalClusters(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	for _, other := range names {
 		if other == name {
 			continue
 		}
@@ -411,6 +419,30 @@ func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []upda
 	}
 	ok, why := update.WithinGlobalLimit(d.policies.GlobalMaxOutOfService, out)
 	return ok, why, nil
+}
+
+// clusterFinder finds the clusters that carry a tag (*cluster.Client).
+type clusterFinder interface {
+	ClustersTagged(ctx context.Context, key, value string) ([]cluster.Cluster, error)
+}
+
+// globalClusters returns the clusters the global limit counts: ROLLWAVE_CLUSTERS and, with
+// ROLLWAVE_CLUSTER_TAG, every ACTIVE cluster carrying the tag, each once.
+func (d *drainer) globalClusters(ctx context.Context) ([]string, error) {
+	if d.clusterTag == nil || d.tagged == nil {
+		return d.clusters, nil
+	}
+	tagged, err := d.tagged.ClustersTagged(ctx, d.clusterTag.Key, d.clusterTag.Value)
+	if err != nil {
+		return nil, fmt.Errorf("find the clusters tagged %s: %w", d.clusterTag.Key, err)
+	}
+	names := slices.Clone(d.clusters)
+	for _, c := range tagged {
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
+	}
+	return names, nil
 }
 
 // checkPause holds a job whose cluster is paused before it is admitted: its own claim, if a

@@ -102,6 +102,30 @@ func TestPolicies(t *testing.T) {
 			want: "retry after 33s: all clusters: 2 instances out of service by rollwave with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
+			rule: "global limit counts the clusters selected by ROLLWAVE_CLUSTER_TAG: back off, claim withdrawn",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.GlobalMaxOutOfService = 1
+				w.d.clusters = []string{testCluster}
+				w.d.clusterTag, w.d.tagged = &clusterTag{Key: "rollwave", Value: "on"}, w.ecs
+				w.ecs.AddCluster("batch", map[string]string{"rollwave": "on"})
+				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
+					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
+			},
+			want: "retry after 33s: all clusters: 2 instances out of service by rollwave with this claim, over the global limit 1", wantStage: update.StageStaged,
+		},
+		{
+			rule: "global limit ignores a cluster without the tag: admitted",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.GlobalMaxOutOfService = 1
+				w.d.clusters = []string{testCluster}
+				w.d.clusterTag, w.d.tagged = &clusterTag{Key: "rollwave", Value: "on"}, w.ecs
+				w.ecs.AddCluster("batch", map[string]string{"rollwave": "off"})
+				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
+					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
+			},
+			want: "retry: context deadline exceeded", wantStage: update.StageDraining,
+		},
+		{
 			rule: "global limit with room: admitted",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 2

@@ -15,6 +15,7 @@ locals {
   service_environment = {
     scanner = {
       ROLLWAVE_CLUSTERS    = join(",", var.clusters)
+      ROLLWAVE_CLUSTER_TAG = var.cluster_tag
       ROLLWAVE_SSM_TIMEOUT = var.timeouts.scan
     }
     patcher = {
@@ -26,6 +27,8 @@ locals {
       ROLLWAVE_DRAIN_TIMEOUT      = var.timeouts.drain
       ROLLWAVE_RECHECK_INTERVAL   = var.timeouts.recheck
       ROLLWAVE_STANDALONE_TASKS   = var.standalone_tasks
+      ROLLWAVE_CLUSTERS           = join(",", var.clusters)
+      ROLLWAVE_CLUSTER_TAG        = var.cluster_tag
     }
     verifier = {
       ROLLWAVE_REBOOT_TIMEOUT    = var.timeouts.reboot

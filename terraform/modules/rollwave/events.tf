@@ -6,7 +6,9 @@ resource "aws_cloudwatch_event_rule" "ecs" {
 
   name        = "${var.prefix}-ecs-instance-to-${each.key}"
   description = each.value.description
-  event_pattern = (var.restrict_events_to_clusters
+  # With cluster_tag the clusters are not known here: every cluster's events are routed; the
+  # workers act only on the instances of their jobs.
+  event_pattern = (var.restrict_events_to_clusters && var.cluster_tag == ""
     ? jsonencode(merge(local.topology_ecs_event_pattern, { detail = { clusterArn = local.cluster_arns } }))
     : jsonencode(local.topology_ecs_event_pattern)
   )

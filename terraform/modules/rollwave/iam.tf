@@ -81,7 +81,7 @@ data "aws_iam_policy_document" "scanner" {
     actions   = ["ecs:DescribeContainerInstances"]
     resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = local.cluster_condition
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }
@@ -134,7 +134,7 @@ data "aws_iam_policy_document" "patcher" {
     actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState", "ecs:ListTasks", "ecs:DescribeTasks"]
     resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = local.cluster_condition
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }
@@ -207,7 +207,7 @@ data "aws_iam_policy_document" "drainer" {
     actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState", "ecs:ListTasks", "ecs:DescribeTasks"]
     resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = local.cluster_condition
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }
@@ -219,17 +219,28 @@ data "aws_iam_policy_document" "drainer" {
     actions   = ["ecs:StopTask"]
     resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = local.cluster_condition
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }
+  }
+  statement {
+    # The global limit counts the clusters carrying cluster_tag too (ROLLWAVE_CLUSTER_TAG).
+    sid       = "FindClustersByTag"
+    actions   = ["ecs:ListClusters"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ReadClusterTags"
+    actions   = ["ecs:DescribeClusters"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/*"]
   }
   statement {
     sid       = "ServicesOfTheClusters"
     actions   = ["ecs:ListServices", "ecs:DescribeServices"]
     resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = local.cluster_condition
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }
@@ -302,7 +313,7 @@ data "aws_iam_policy_document" "verifier" {
     actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
     resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = local.cluster_condition
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }

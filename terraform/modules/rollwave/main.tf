@@ -18,8 +18,14 @@ locals {
     verifier = ["verifier", "verifier-events"]
   }
 
-  cluster_arns            = [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${c}"]
-  container_instance_arns = [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
+  # With cluster_tag, the clusters are found when the scanner runs, and IAM cannot follow them:
+  # ecs:cluster takes cluster ARNs, and aws:ResourceTag on a container instance or task is that
+  # resource's own tags, never its cluster's. So the roles then cover every cluster of the account
+  # and region (ArnLike cluster/*); otherwise the listed clusters (terraform/README.md).
+  any_cluster             = var.cluster_tag != ""
+  cluster_condition       = local.any_cluster ? "ArnLike" : "ArnEquals"
+  cluster_arns            = local.any_cluster ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/*"] : [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${c}"]
+  container_instance_arns = local.any_cluster ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/*"] : [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
   any_instance_arn        = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
   event_bus_arn           = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
   document_arns           = { for k, d in aws_ssm_document.this : k => d.arn }

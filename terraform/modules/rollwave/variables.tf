@@ -10,17 +10,29 @@ variable "prefix" {
 }
 
 variable "clusters" {
-  description = "Names of the ECS clusters whose Bottlerocket container instances rollwave keeps up to date. The task roles are scoped to these clusters."
+  description = "Names of the ECS clusters whose Bottlerocket container instances rollwave keeps up to date (ROLLWAVE_CLUSTERS). Without cluster_tag, the task roles and event rules are scoped to these clusters."
   type        = list(string)
+  default     = []
 
   validation {
-    condition     = length(var.clusters) > 0
-    error_message = "clusters must name at least one ECS cluster."
+    condition     = length(var.clusters) > 0 || var.cluster_tag != ""
+    error_message = "clusters must name at least one ECS cluster, or cluster_tag select them."
+  }
+}
+
+variable "cluster_tag" {
+  description = "KEY=VALUE (or KEY, for any value): also keep up to date every ECS cluster of the account and region carrying this tag (ROLLWAVE_CLUSTER_TAG of the scanner and the drainer). \"\" for none. When set, the task roles cover every cluster of the account and region (IAM cannot scope container instance and task actions by a cluster's tag) and the event rules are not restricted to clusters."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cluster_tag == "" || can(regex("^[^=]+(=.*)?$", var.cluster_tag))
+    error_message = "cluster_tag must be KEY=VALUE or KEY, or \"\"."
   }
 }
 
 variable "restrict_events_to_clusters" {
-  description = "Route only the ECS events of var.clusters to the workers (detail.clusterArn in the rules' event pattern). false routes the events of every cluster in the account and region."
+  description = "Route only the ECS events of var.clusters to the workers (detail.clusterArn in the rules' event pattern). false, or a cluster_tag, routes the events of every cluster in the account and region."
   type        = bool
   default     = true
 }
