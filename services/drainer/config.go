@@ -1,10 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
@@ -32,28 +32,8 @@ type config struct {
 	policy       timings
 	Policies     policy.Set
 	Clusters     []string
-	ClusterTag   *clusterTag // nil: none
+	ClusterTag   *cluster.TagSelector // nil: none
 	PauseRefresh time.Duration
-}
-
-// clusterTag selects clusters by a tag: Key with Value, or with any value when Value is "".
-type clusterTag struct {
-	Key, Value string
-}
-
-// parseClusterTag reads ROLLWAVE_CLUSTER_TAG as the scanner does: "key=value", or "key" for any
-// value; "" is none.
-func parseClusterTag(s string) (*clusterTag, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, nil
-	}
-	k, v, _ := strings.Cut(s, "=")
-	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-	if k == "" {
-		return nil, fmt.Errorf("%q: want key=value or key", s)
-	}
-	return &clusterTag{Key: k, Value: v}, nil
 }
 
 // policyVariables are the variables of policy.Load that the drainer decides by, named here so
@@ -83,7 +63,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Policies = set
 	c.Clusters = r.List("ROLLWAVE_CLUSTERS", nil)
-	if c.ClusterTag, err = parseClusterTag(r.String("ROLLWAVE_CLUSTER_TAG", "")); err != nil {
+	if c.ClusterTag, err = cluster.ParseTagSelector(r.String("ROLLWAVE_CLUSTER_TAG", "")); err != nil {
 		r.Fail("ROLLWAVE_CLUSTER_TAG", "%v", err)
 	}
 	c.PauseRefresh = r.Duration("ROLLWAVE_PAUSE_REFRESH", pause.DefaultMaxAge)

@@ -79,7 +79,7 @@ type drainer struct {
 	policies policy.Set
 	clusters []string
 	// clusterTag, when set, adds the clusters carrying it (found by tagged) to clusters.
-	clusterTag *clusterTag
+	clusterTag *cluster.TagSelector
 	tagged     clusterFinder
 	pauses     pauses
 	// halts halts a cluster whose health gate failed.

@@ -106,7 +106,7 @@ func TestPolicies(t *testing.T) {
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
 				w.d.clusters = []string{testCluster}
-				w.d.clusterTag, w.d.tagged = &clusterTag{Key: "rollwave", Value: "on"}, w.ecs
+				w.d.clusterTag, w.d.tagged = &cluster.TagSelector{Key: "rollwave", Value: "on"}, w.ecs
 				w.ecs.AddCluster("batch", map[string]string{"rollwave": "on"})
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
@@ -118,7 +118,7 @@ func TestPolicies(t *testing.T) {
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
 				w.d.clusters = []string{testCluster}
-				w.d.clusterTag, w.d.tagged = &clusterTag{Key: "rollwave", Value: "on"}, w.ecs
+				w.d.clusterTag, w.d.tagged = &cluster.TagSelector{Key: "rollwave", Value: "on"}, w.ecs
 				w.ecs.AddCluster("batch", map[string]string{"rollwave": "off"})
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/pipeline"
 )
@@ -21,33 +21,8 @@ import (
 type config struct {
 	pipeline.Common
 	Clusters   []string
-	ClusterTag *clusterTag // nil: no tag selection
+	ClusterTag *cluster.TagSelector // nil: no tag selection
 	SSMTimeout time.Duration
-}
-
-// clusterTag selects clusters by a tag: Value "" matches any value.
-type clusterTag struct {
-	Key, Value string
-}
-
-func (t clusterTag) String() string {
-	if t.Value == "" {
-		return t.Key
-	}
-	return t.Key + "=" + t.Value
-}
-
-func parseClusterTag(s string) (*clusterTag, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, nil
-	}
-	k, v, _ := strings.Cut(s, "=")
-	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-	if k == "" {
-		return nil, fmt.Errorf("%q: want key=value or key", s)
-	}
-	return &clusterTag{Key: k, Value: v}, nil
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -57,7 +32,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Clusters:   r.List("ROLLWAVE_CLUSTERS", nil),
 		SSMTimeout: r.Duration("ROLLWAVE_SSM_TIMEOUT", 5*time.Minute),
 	}
-	tag, err := parseClusterTag(r.String("ROLLWAVE_CLUSTER_TAG", ""))
+	tag, err := cluster.ParseTagSelector(r.String("ROLLWAVE_CLUSTER_TAG", ""))
 	if err != nil {
 		r.Fail("ROLLWAVE_CLUSTER_TAG", "%v", err)
 	}

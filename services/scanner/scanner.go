@@ -49,7 +49,7 @@ type jobSender interface {
 type scanner struct {
 	clusters []string
 	// tag, when set, adds every cluster carrying it to clusters at each scan.
-	tag        *clusterTag
+	tag        *cluster.TagSelector
 	finder     clusterFinder
 	instances  instanceLister
 	commands   pipeline.Runner

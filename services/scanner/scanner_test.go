@@ -200,13 +200,13 @@ func TestConfigSelectsClustersByNameOrTag(t *testing.T) {
 	tests := []struct {
 		env      map[string]string
 		clusters []string
-		tag      *clusterTag
+		tag      *cluster.TagSelector
 		wantErr  string
 	}{
 		{map[string]string{"ROLLWAVE_CLUSTERS": "a"}, []string{"a"}, nil, ""},
-		{map[string]string{"ROLLWAVE_CLUSTER_TAG": "rollwave=on"}, nil, &clusterTag{"rollwave", "on"}, ""},
-		{map[string]string{"ROLLWAVE_CLUSTER_TAG": " team "}, nil, &clusterTag{"team", ""}, ""},
-		{map[string]string{"ROLLWAVE_CLUSTERS": "a", "ROLLWAVE_CLUSTER_TAG": "rollwave=on"}, []string{"a"}, &clusterTag{"rollwave", "on"}, ""},
+		{map[string]string{"ROLLWAVE_CLUSTER_TAG": "rollwave=on"}, nil, &cluster.TagSelector{Key: "rollwave", Value: "on"}, ""},
+		{map[string]string{"ROLLWAVE_CLUSTER_TAG": " team "}, nil, &cluster.TagSelector{Key: "team"}, ""},
+		{map[string]string{"ROLLWAVE_CLUSTERS": "a", "ROLLWAVE_CLUSTER_TAG": "rollwave=on"}, []string{"a"}, &cluster.TagSelector{Key: "rollwave", Value: "on"}, ""},
 		{map[string]string{}, nil, nil, "ROLLWAVE_CLUSTER_TAG is required"},
 		{map[string]string{"ROLLWAVE_CLUSTER_TAG": "=on"}, nil, nil, "ROLLWAVE_CLUSTER_TAG"},
 	}
@@ -235,7 +235,7 @@ func TestScanFindsTaggedClusters(t *testing.T) {
 	add("tagged", map[string]string{"rollwave": "on"}, "i-00000002")
 	add("other-value", map[string]string{"rollwave": "off"}, "i-00000003")
 	add("untagged", nil, "i-00000004")
-	s.clusters, s.tag = []string{"prod"}, &clusterTag{Key: "rollwave", Value: "on"}
+	s.clusters, s.tag = []string{"prod"}, &cluster.TagSelector{Key: "rollwave", Value: "on"}
 	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
 		t.Fatalf("handle() = %+v, want Done", out)
 	}
