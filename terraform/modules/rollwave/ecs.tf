@@ -11,35 +11,68 @@ resource "aws_ecs_cluster" "workers" {
 locals {
   service_cluster_arn = var.service_cluster_arn != null ? var.service_cluster_arn : one(aws_ecs_cluster.workers[*].arn)
 
-  # Each worker's settings (see services/<name>/config.go and shared/pipeline/runtime.go).
+  # Each worker's settings (see services/<name>/config.go, shared/pipeline/runtime.go and
+  # shared/policy; docs/configuration.md lists them all). A null value sets no variable, so the
+  # worker uses its code's default. The error budget and the cluster policies go to every worker
+  # that counts failures (patcher, drainer, verifier), so they all halt at the same budget.
+  error_budget_environment = {
+    ROLLWAVE_ERROR_BUDGET_FAILURES = var.error_budget.failures == null ? null : tostring(var.error_budget.failures)
+    ROLLWAVE_ERROR_BUDGET_WINDOW   = var.error_budget.window
+    ROLLWAVE_CLUSTER_POLICIES      = length(var.cluster_policies) == 0 ? null : jsonencode(var.cluster_policies)
+  }
   service_environment = {
     scanner = {
       ROLLWAVE_CLUSTERS    = join(",", var.clusters)
       ROLLWAVE_CLUSTER_TAG = var.cluster_tag
       ROLLWAVE_SSM_TIMEOUT = var.timeouts.scan
+      ROLLWAVE_CONCURRENCY = var.concurrency.scanner == null ? null : tostring(var.concurrency.scanner)
     }
     patcher = {
-      ROLLWAVE_APPLY_TIMEOUT    = var.timeouts.apply
-      ROLLWAVE_STANDALONE_TASKS = var.standalone_tasks
+      ROLLWAVE_APPLY_TIMEOUT         = var.timeouts.apply
+      ROLLWAVE_STANDALONE_TASKS      = var.standalone_tasks
+      ROLLWAVE_CONCURRENCY           = var.concurrency.patcher == null ? null : tostring(var.concurrency.patcher)
+      ROLLWAVE_ERROR_BUDGET_FAILURES = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_FAILURES
+      ROLLWAVE_ERROR_BUDGET_WINDOW   = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_WINDOW
+      ROLLWAVE_CLUSTER_POLICIES      = local.error_budget_environment.ROLLWAVE_CLUSTER_POLICIES
     }
     drainer = {
-      ROLLWAVE_MAX_OUT_OF_SERVICE = var.max_out_of_service
-      ROLLWAVE_DRAIN_TIMEOUT      = var.timeouts.drain
-      ROLLWAVE_RECHECK_INTERVAL   = var.timeouts.recheck
-      ROLLWAVE_STANDALONE_TASKS   = var.standalone_tasks
-      ROLLWAVE_CLUSTERS           = join(",", var.clusters)
-      ROLLWAVE_CLUSTER_TAG        = var.cluster_tag
+      ROLLWAVE_MAX_OUT_OF_SERVICE        = var.max_out_of_service
+      ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE = var.global_max_out_of_service == null ? null : tostring(var.global_max_out_of_service)
+      ROLLWAVE_CAPACITY_CHECK            = var.capacity_check == null ? null : tostring(var.capacity_check)
+      ROLLWAVE_HEALTH_GATE               = var.health_gate == null ? null : tostring(var.health_gate)
+      ROLLWAVE_HEALTH_GATE_TIMEOUT       = var.health_gate_timeout
+      ROLLWAVE_MAINTENANCE_WINDOW        = var.maintenance_window
+      ROLLWAVE_STANDALONE_TASKS          = var.standalone_tasks
+      ROLLWAVE_STANDALONE_DEADLINE       = var.standalone_deadline
+      ROLLWAVE_STANDALONE_GRACE          = var.standalone_grace
+      ROLLWAVE_ROLLBACK                  = var.rollback == null ? null : tostring(var.rollback)
+      ROLLWAVE_ERROR_BUDGET_FAILURES     = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_FAILURES
+      ROLLWAVE_ERROR_BUDGET_WINDOW       = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_WINDOW
+      ROLLWAVE_CLUSTER_POLICIES          = local.error_budget_environment.ROLLWAVE_CLUSTER_POLICIES
+      ROLLWAVE_DRAIN_TIMEOUT             = var.timeouts.drain
+      ROLLWAVE_RECHECK_INTERVAL          = var.timeouts.recheck
+      ROLLWAVE_CONCURRENCY               = var.concurrency.drainer == null ? null : tostring(var.concurrency.drainer)
+      ROLLWAVE_CLUSTERS                  = join(",", var.clusters)
+      ROLLWAVE_CLUSTER_TAG               = var.cluster_tag
     }
     verifier = {
-      ROLLWAVE_REBOOT_TIMEOUT    = var.timeouts.reboot
-      ROLLWAVE_RECHECK_INTERVAL  = var.timeouts.recheck
-      ROLLWAVE_ON_VERIFY_FAILURE = var.on_verify_failure
+      ROLLWAVE_REBOOT_TIMEOUT        = var.timeouts.reboot
+      ROLLWAVE_REBOOT_GRACE          = var.reboot_grace
+      ROLLWAVE_RECHECK_INTERVAL      = var.timeouts.recheck
+      ROLLWAVE_ON_VERIFY_FAILURE     = var.on_verify_failure
+      ROLLWAVE_CONCURRENCY           = var.concurrency.verifier == null ? null : tostring(var.concurrency.verifier)
+      ROLLWAVE_ERROR_BUDGET_FAILURES = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_FAILURES
+      ROLLWAVE_ERROR_BUDGET_WINDOW   = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_WINDOW
+      ROLLWAVE_CLUSTER_POLICIES      = local.error_budget_environment.ROLLWAVE_CLUSTER_POLICIES
     }
   }
   common_environment = {
-    AWS_REGION         = local.region
-    ROLLWAVE_PREFIX    = var.prefix
-    ROLLWAVE_LOG_LEVEL = var.log_level
+    AWS_REGION                  = local.region
+    ROLLWAVE_PREFIX             = var.prefix
+    ROLLWAVE_LOG_LEVEL          = var.log_level
+    ROLLWAVE_METRICS            = var.metrics == null ? null : (var.metrics ? "on" : "off")
+    ROLLWAVE_DRY_RUN            = var.dry_run == null ? null : tostring(var.dry_run)
+    ROLLWAVE_VISIBILITY_TIMEOUT = var.visibility_timeout
   }
 }
 
@@ -72,10 +105,10 @@ resource "aws_ecs_task_definition" "service" {
     image                  = "${var.image_registry}/${each.key}:${var.image_tag}"
     essential              = true
     readonlyRootFilesystem = true
-    # The workers return unfinished messages within ROLLWAVE_SHUTDOWN_GRACE (20s) of SIGTERM.
+    # The workers return unfinished messages within ROLLWAVE_SHUTDOWN_GRACE (10s) of SIGTERM.
     stopTimeout = 30
     environment = [
-      for k, v in merge(local.common_environment, local.service_environment[each.key]) : { name = k, value = v }
+      for k, v in merge(local.common_environment, local.service_environment[each.key]) : { name = k, value = v } if v != null
     ]
     logConfiguration = {
       logDriver = "awslogs"

@@ -44,9 +44,14 @@ variable "schedule" {
 }
 
 variable "max_out_of_service" {
-  description = "Instances of a cluster out of service at once: a count (\"1\") or a percentage (\"10%\"). ROLLWAVE_MAX_OUT_OF_SERVICE of the drainer."
+  description = "Instances of a cluster out of service at once: a count (\"1\") or a percentage (\"10%\", 1% to 100%). ROLLWAVE_MAX_OUT_OF_SERVICE of the drainer."
   type        = string
   default     = "1"
+
+  validation {
+    condition     = can(regex("^([1-9][0-9]*|[1-9][0-9]?%|100%)$", var.max_out_of_service))
+    error_message = "max_out_of_service must be a count of at least 1 (\"2\") or a percentage from 1% to 100% (\"20%\")."
+  }
 }
 
 variable "timeouts" {
@@ -73,20 +78,218 @@ variable "on_verify_failure" {
 }
 
 variable "standalone_tasks" {
-  description = "What the patcher and drainer do with an instance running a task that no service started: skip or wait."
+  description = "Default of the per-cluster standalone-task policy (ROLLWAVE_STANDALONE_TASKS of the patcher and drainer): what to do with an instance running a task that no service started. skip: leave the instance for a later scan, never touching the task. wait: drain it and wait (standalone_deadline) for the task to end on its own. stop: drain it and STOP the task with ecs:StopTask once standalone_grace has passed, which kills work such as batch jobs; set stop per cluster in cluster_policies rather than here, for the clusters whose standalone tasks may be stopped."
   type        = string
   default     = "skip"
 
   validation {
-    condition     = contains(["skip", "wait"], var.standalone_tasks)
-    error_message = "standalone_tasks must be skip or wait."
+    condition     = contains(["skip", "wait", "stop"], var.standalone_tasks)
+    error_message = "standalone_tasks must be skip, wait or stop."
   }
 }
 
 variable "log_level" {
-  description = "Log level of the workers: debug, info, warn or error."
+  description = "Log level of the workers: debug, info, warn or error (ROLLWAVE_LOG_LEVEL)."
   type        = string
   default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
+}
+
+# Rollout policies (docs/policies.md) and operational settings. null (the default) sets no
+# environment variable, so the worker uses the default its code defines.
+
+variable "global_max_out_of_service" {
+  description = "Instances rollwave may hold out of service at once across every cluster of clusters and cluster_tag (ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE of the drainer). 0 is no limit beyond each cluster's; null keeps the workers' default (0)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.global_max_out_of_service == null || try(var.global_max_out_of_service >= 0 && floor(var.global_max_out_of_service) == var.global_max_out_of_service, false)
+    error_message = "global_max_out_of_service must be a whole number, 0 or more."
+  }
+}
+
+variable "capacity_check" {
+  description = "Make a drain wait until the cluster's other ACTIVE instances can host the service tasks it moves (ROLLWAVE_CAPACITY_CHECK of the drainer). null keeps the workers' default (true)."
+  type        = bool
+  default     = null
+}
+
+variable "health_gate" {
+  description = "Make a drain wait until the cluster's services are steady and the instances updated before run again (ROLLWAVE_HEALTH_GATE of the drainer). null keeps the workers' default (true)."
+  type        = bool
+  default     = null
+}
+
+variable "health_gate_timeout" {
+  description = "How long the health gate may stay closed after the newest verified update before the cluster halts (ROLLWAVE_HEALTH_GATE_TIMEOUT of the drainer), a Go duration. null keeps the workers' default (15m)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.health_gate_timeout == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.health_gate_timeout)) && can(regex("[1-9]", var.health_gate_timeout)))
+    error_message = "health_gate_timeout must be a positive Go duration such as 90s, 15m or 2h, or null for the workers' default."
+  }
+}
+
+variable "maintenance_window" {
+  description = "When new drains may start (ROLLWAVE_MAINTENANCE_WINDOW of the drainer): windows separated by ';' with an optional IANA time zone at the end, e.g. \"Mon-Fri 22:00-06:00 Europe/Berlin\" (docs/policies.md). null keeps the workers' default (always open)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.maintenance_window == null || can(regex("[0-9]{2}:[0-9]{2}(:[0-9]{2})?-[0-9]{2}:[0-9]{2}", var.maintenance_window))
+    error_message = "maintenance_window must be windows such as \"Mon-Fri 22:00-06:00 Europe/Berlin\" or \"daily 02:00-04:30\" (docs/policies.md), or null."
+  }
+}
+
+variable "standalone_deadline" {
+  description = "Standalone policy wait: how long after the drain started the standalone tasks may take to end before the drain is undone (ROLLWAVE_STANDALONE_DEADLINE of the drainer), a Go duration. null keeps the workers' default (2h)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.standalone_deadline == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.standalone_deadline)) && can(regex("[1-9]", var.standalone_deadline)))
+    error_message = "standalone_deadline must be a positive Go duration such as 90s, 15m or 2h, or null for the workers' default."
+  }
+}
+
+variable "standalone_grace" {
+  description = "Standalone policy stop: how long after the drain started standalone tasks may run before rollwave stops them (ROLLWAVE_STANDALONE_GRACE of the drainer), a Go duration. null keeps the workers' default (10m)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.standalone_grace == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.standalone_grace)) && can(regex("[1-9]", var.standalone_grace)))
+    error_message = "standalone_grace must be a positive Go duration such as 90s, 15m or 2h, or null for the workers' default."
+  }
+}
+
+variable "rollback" {
+  description = "Roll the suspects of a failed health gate back to their previous version before the cluster halts (ROLLWAVE_ROLLBACK of the drainer). null keeps the workers' default (false)."
+  type        = bool
+  default     = null
+}
+
+variable "error_budget" {
+  description = "Failed updates in a cluster within window that halt its rollout (ROLLWAVE_ERROR_BUDGET_FAILURES and ROLLWAVE_ERROR_BUDGET_WINDOW of the patcher, drainer and verifier, which all count failures). failures: 1 to 8 (a queue tag holds eight); window: a Go duration. An omitted field keeps the workers' default (2 failures, 1h)."
+  type = object({
+    failures = optional(number)
+    window   = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.error_budget.failures == null || try(var.error_budget.failures >= 1 && var.error_budget.failures <= 8 && floor(var.error_budget.failures) == var.error_budget.failures, false)
+    error_message = "error_budget.failures must be a whole number from 1 to 8: the failures are counted in a queue tag, which holds eight."
+  }
+
+  validation {
+    condition     = var.error_budget.window == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.error_budget.window)) && can(regex("[1-9]", var.error_budget.window)))
+    error_message = "error_budget.window must be a positive Go duration such as 1h."
+  }
+}
+
+variable "cluster_policies" {
+  description = "Per-cluster overrides of any policy, keyed by cluster name, jsonencoded into ROLLWAVE_CLUSTER_POLICIES of the patcher, drainer and verifier. Each value is an object with any of the fields of docs/policies.md, spelled as there: maxOutOfService (string, \"2\" or \"20%\"), capacityCheck, healthGate, rollback (bool), healthGateTimeout, standaloneDeadline, standaloneGrace (Go durations), maintenanceWindow (string), standaloneTasks (skip, wait or stop: stop kills the cluster's standalone tasks after standaloneGrace, so opt in here for the clusters where that is safe), errorBudget ({ failures = 1..8, window = duration }). An omitted field keeps the default; {} sets nothing."
+  type        = any
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = try(alltrue([for cluster, p in var.cluster_policies : alltrue([for k in keys(p) : contains(["maxOutOfService", "capacityCheck", "healthGate", "healthGateTimeout", "maintenanceWindow", "standaloneTasks", "standaloneDeadline", "standaloneGrace", "rollback", "errorBudget"], k)])]), false)
+    error_message = "cluster_policies must map cluster names to objects whose fields are among maxOutOfService, capacityCheck, healthGate, healthGateTimeout, maintenanceWindow, standaloneTasks, standaloneDeadline, standaloneGrace, rollback, errorBudget (spelled as in docs/policies.md: the workers refuse any other field)."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || can(regex("^(true|false)$", jsonencode(v))) if contains(["capacityCheck", "healthGate", "rollback"], k)]])), false)
+    error_message = "cluster_policies: capacityCheck, healthGate and rollback must be true or false (not strings)."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^\"", jsonencode(v))) && can(regex("^([1-9][0-9]*|[1-9][0-9]?%|100%)$", v))) if k == "maxOutOfService"]])), false)
+    error_message = "cluster_policies: maxOutOfService must be a string: a count of at least 1 (\"2\") or a percentage from 1% to 100% (\"20%\")."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", v)) && can(regex("[1-9]", v))) if contains(["healthGateTimeout", "standaloneDeadline", "standaloneGrace"], k)]])), false)
+    error_message = "cluster_policies: healthGateTimeout, standaloneDeadline and standaloneGrace must be positive Go durations such as 90s, 15m or 2h."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^\"", jsonencode(v))) && contains(["skip", "wait", "stop"], v)) if k == "standaloneTasks"]])), false)
+    error_message = "cluster_policies: standaloneTasks must be skip, wait or stop."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^\"", jsonencode(v))) && can(regex("[0-9]{2}:[0-9]{2}(:[0-9]{2})?-[0-9]{2}:[0-9]{2}", v))) if k == "maintenanceWindow"]])), false)
+    error_message = "cluster_policies: maintenanceWindow must be windows such as \"Mon-Fri 22:00-06:00 Europe/Berlin\" (docs/policies.md)."
+  }
+
+  validation {
+    condition = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (
+      alltrue([for f in keys(v) : contains(["failures", "window"], f)]) &&
+      (try(v.failures, null) == null || can(regex("^[1-8]$", jsonencode(v.failures)))) &&
+      (try(v.window, null) == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", v.window)) && can(regex("[1-9]", v.window))))
+    ) if k == "errorBudget"]])), false)
+    error_message = "cluster_policies: errorBudget must be { failures = 1 to 8, window = a Go duration such as 2h }, either field optional."
+  }
+}
+
+variable "metrics" {
+  description = "Send the workers' CloudWatch metrics (namespace rollwave): ROLLWAVE_METRICS on (true) or off (false) of every worker. null keeps the workers' default (on). The task roles keep cloudwatch:PutMetricData either way."
+  type        = bool
+  default     = null
+}
+
+variable "dry_run" {
+  description = "Make every job a dry run: each worker decides and logs what it would do and changes nothing (ROLLWAVE_DRY_RUN of every worker). null keeps the workers' default (false)."
+  type        = bool
+  default     = null
+}
+
+variable "reboot_grace" {
+  description = "After the reboot was sent, how long the verifier waits for the host to go down before checking its version anyway (ROLLWAVE_REBOOT_GRACE of the verifier), a Go duration. null keeps the workers' default (1m)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.reboot_grace == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.reboot_grace)) && can(regex("[1-9]", var.reboot_grace)))
+    error_message = "reboot_grace must be a positive Go duration such as 90s, 15m or 2h, or null for the workers' default."
+  }
+}
+
+variable "visibility_timeout" {
+  description = "How long a message a worker received stays hidden between the worker's extensions, for all its queues (ROLLWAVE_VISIBILITY_TIMEOUT of every worker): bounds how long the job of a killed task waits before another task resumes it. A Go duration; null keeps each queue's own (2m for job queues, 30s for event queues)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.visibility_timeout == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.visibility_timeout)) && can(regex("[1-9]", var.visibility_timeout)))
+    error_message = "visibility_timeout must be a positive Go duration such as 90s, 15m or 2h, or null for the workers' default."
+  }
+}
+
+variable "concurrency" {
+  description = "Jobs one task of each worker handles at once (ROLLWAVE_CONCURRENCY). An omitted worker keeps the workers' default (4 for the scanner and patcher, 16 for the drainer and verifier, which hold each job for a whole drain or reboot)."
+  type = object({
+    scanner  = optional(number)
+    patcher  = optional(number)
+    drainer  = optional(number)
+    verifier = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for w, n in var.concurrency : n == null || try(n >= 1 && floor(n) == n, false)])
+    error_message = "concurrency must be whole numbers of at least 1."
+  }
 }
 
 variable "image_registry" {
