@@ -88,6 +88,33 @@ module "rollwave" {
     reboot = "15m"
   }
 
+  # Policies for every cluster; cluster_policies overrides them per cluster (docs/policies.md).
+  global_max_out_of_service = 3
+  maintenance_window        = "Mon-Fri 22:00-06:00 Europe/Berlin"
+  rollback                  = true
+  error_budget = {
+    failures = 2
+    window   = "1h"
+  }
+  cluster_policies = {
+    prod = {
+      maxOutOfService   = "20%"
+      healthGateTimeout = "20m"
+      rollback          = true
+    }
+    staging = {
+      maintenanceWindow = "daily 00:00-24:00"
+      # stop kills the standalone tasks still running 5m after the drain started: staging only.
+      standaloneTasks = "stop"
+      standaloneGrace = "5m"
+      capacityCheck   = false
+      errorBudget = {
+        failures = 3
+        window   = "2h"
+      }
+    }
+  }
+
   image_registry      = local.registry
   image_tag           = var.image_tag
   ecr_repository_arns = [for r in aws_ecr_repository.worker : r.arn]
