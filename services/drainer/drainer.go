@@ -97,16 +97,9 @@ type drainer struct {
 
 // handle is the queue handler of the drainer queue.
 func (d *drainer) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, err := update.Decode(m.Body)
-	if err != nil {
-		return queue.Poison(err.Error())
-	}
-	job.EnsureID(m.ID)
-	job.DryRun = job.DryRun || d.dryRun
-	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
-	unlock, err := d.locks.Lock(ctx, pipeline.InstanceKey(job.Cluster, job.Instance))
-	if err != nil {
-		return queue.Retry(err)
+	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &d.locks, m, d.dryRun)
+	if !ok {
+		return out
 	}
 	defer unlock()
 	if job.Step != update.StepDrain || job.Outcome != nil {

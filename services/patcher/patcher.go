@@ -132,18 +132,12 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.
 }
 
 func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, err := update.Decode(m.Body)
-	if err != nil {
-		return queue.Poison(err.Error())
-	}
-	job.EnsureID(m.ID)
-	job.DryRun = job.DryRun || p.dryRun
-	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
-	unlock, err := p.locks.Lock(ctx, pipeline.InstanceKey(job.Cluster, job.Instance))
-	if err != nil {
-		return queue.Retry(err)
+	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &p.locks, m, p.dryRun)
+	if !ok {
+		return out
 	}
 	defer unlock()
+	var err error
 	switch {
 	case job.Step == update.StepStage && job.DryRun:
 		err = p.rehearseStage(ctx, &job)

@@ -74,16 +74,9 @@ type verifier struct {
 
 // handle is the queue handler of the verifier queue.
 func (v *verifier) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, err := update.Decode(m.Body)
-	if err != nil {
-		return queue.Poison(err.Error())
-	}
-	job.EnsureID(m.ID)
-	job.DryRun = job.DryRun || v.dryRun
-	queue.Annotate(ctx, queue.Fields{Job: job.ID, Cluster: job.Cluster, Instance: job.Instance})
-	unlock, err := v.locks.Lock(ctx, pipeline.InstanceKey(job.Cluster, job.Instance))
-	if err != nil {
-		return queue.Retry(err)
+	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &v.locks, m, v.dryRun)
+	if !ok {
+		return out
 	}
 	defer unlock()
 	if job.Step != update.StepVerify || job.Outcome != nil {

@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// jobBody encodes a valid job at step stage for prod/i-00000001, then applies edit to its JSON.
+func jobBody(t *testing.T, edit func(map[string]any)) []byte {
+	t.Helper()
+	j := update.Job{Schema: update.Schema, ID: "job-1", Cluster: "prod", Instance: "i-00000001",
+		TargetVersion: "1.20.3", RequestedBy: "alice", Reason: "test", Step: update.StepStage}
+	if err := j.Advance(update.StepStage, "patcher", "accepted", time.Unix(0, 0).UTC()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := update.Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReceiveJob(t *testing.T) {
+	keep := func(map[string]any) {}
+	tests := []struct {
+		name       string
+		body       []byte
+		dryRun     bool
+		wantOK     bool
+		wantID     string
+		wantDryRun bool
+		wantOut    string // the outcome's String when not ok
+	}{
+		{name: "a job keeps its ID", body: jobBody(t, keep), wantOK: true, wantID: "job-1"},
+		{name: "a job without ID takes the message's", body: jobBody(t, func(m map[string]any) { delete(m, "id") }), wantOK: true, wantID: "msg-1"},
+		{name: "ROLLWAVE_DRY_RUN makes it a dry run", body: jobBody(t, keep), dryRun: true, wantOK: true, wantID: "job-1", wantDryRun: true},
+		{name: "a dry run stays one", body: jobBody(t, func(m map[string]any) { m["dryRun"] = true }), wantOK: true, wantID: "job-1", wantDryRun: true},
+		{name: "not a job is poison", body: []byte("{"), wantOut: "poison: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var locks Locks
+			job, unlock, out, ok := ReceiveJob(t.Context(), &locks, queue.Message{ID: "msg-1", Body: tt.body}, tt.dryRun)
+			if ok != tt.wantOK {
+				t.Fatalf("ReceiveJob() ok = %t (%v), want %t", ok, out, tt.wantOK)
+			}
+			if !ok {
+				if !strings.HasPrefix(out.String(), tt.wantOut) || unlock != nil {
+					t.Errorf("ReceiveJob() = %v, unlock %t; want %q..., no unlock", out, unlock != nil, tt.wantOut)
+				}
+				return
+			}
+			defer unlock()
+			if diff := cmp.Diff([]any{tt.wantID, tt.wantDryRun}, []any{job.ID, job.DryRun}); diff != "" {
+				t.Errorf("ReceiveJob() job ID, DryRun (-want +got):\n%s", diff)
+			}
+			// The instance's lock is held until unlock.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if _, err := locks.Lock(ctx, InstanceKey("prod", "i-00000001")); err == nil {
+				t.Error("ReceiveJob() returned without holding the instance's lock")
+			}
+		})
+	}
+}
+
+func TestReceiveJobRetriesWhenCancelledWaitingForTheLock(t *testing.T) {
+	var locks Locks
+	unlock, err := locks.Lock(t.Context(), InstanceKey("prod", "i-00000001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, got, out, ok := ReceiveJob(ctx, &locks, queue.Message{ID: "msg-1", Body: jobBody(t, func(map[string]any) {})}, false)
+	if ok || got != nil || out.String() != "retry: "+context.Canceled.Error() {
+		t.Errorf("ReceiveJob(cancelled, lock held) = %v, ok %t, want retry: context canceled, not ok", out, ok)
+	}
+}
