@@ -135,6 +135,9 @@ type Report struct {
 	LeftDraining []string `json:"leftDraining"`
 	// APICalls counts every API call (faulted ones too) per "service:Operation".
 	APICalls map[string]int `json:"apiCalls"`
+	// APIFaults counts the calls answered with an injected throttling or server error, per
+	// "service:Operation" (they are counted in APICalls too).
+	APIFaults map[string]int `json:"apiFaults"`
 	// APICallsByCaller splits APICalls by the access key ID that signed the call.
 	APICallsByCaller map[string]map[string]int `json:"apiCallsByCaller"`
 	Events           EventStats                `json:"events"`

@@ -207,6 +207,13 @@ func TestAPIFaults(t *testing.T) {
 		if _, err := e.ecs.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"c"}}); err != nil {
 			t.Errorf("DescribeClusters (not faulted) = %v, want nil", err)
 		}
+		rep, err := e.admin.Report(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.APIFaults["ecs:ListClusters"] == 0 || rep.APIFaults["ecs:ListClusters"] != rep.APICalls["ecs:ListClusters"] || rep.APIFaults["ecs:DescribeClusters"] != 0 {
+			t.Errorf("report apiFaults = %v with apiCalls %v, want every ListClusters call and no DescribeClusters call faulted", rep.APIFaults, rep.APICalls)
+		}
 	})
 	t.Run("server errors", func(t *testing.T) {
 		e := start(t, fleet(1, ""))

@@ -16,12 +16,13 @@ type recorder struct {
 	inst     map[*Instance]*timeline
 	calls    map[string]int
 	byCaller map[string]map[string]int
+	faulted  map[string]int
 	emitted  int
 }
 
 func newRecorder() *recorder {
 	return &recorder{services: map[*Service]*admin.ServiceReport{}, clusters: map[*Cluster]*admin.ClusterReport{},
-		inst: map[*Instance]*timeline{}, calls: map[string]int{}, byCaller: map[string]map[string]int{}}
+		inst: map[*Instance]*timeline{}, calls: map[string]int{}, byCaller: map[string]map[string]int{}, faulted: map[string]int{}}
 }
 
 // healthy counts the service's tasks that are RUNNING and not being stopped, and its PENDING ones.
@@ -157,6 +158,10 @@ func (w *World) Report(ev *EventCounters) admin.Report {
 	for k, v := range w.rec.calls {
 		rep.APICalls[k] = v
 	}
+	rep.APIFaults = map[string]int{}
+	for k, v := range w.rec.faulted {
+		rep.APIFaults[k] = v
+	}
 	for k, m := range w.rec.byCaller {
 		c := map[string]int{}
 		for op, n := range m {
@@ -277,6 +282,9 @@ func (w *World) APIFaultFor(op string) (throttle, fail bool, latency admin.Durat
 		if f.ErrorRate > 0 && w.rnd.Float64() < f.ErrorRate {
 			fail = true
 		}
+	}
+	if throttle || fail {
+		w.rec.faulted[op]++
 	}
 	return throttle, fail, latency
 }
