@@ -123,19 +123,10 @@ func (d *drainer) handle(ctx context.Context, m queue.Message) queue.Outcome {
 // drain does the job's step and returns the message's outcome; an error is transient (the
 // message is retried, and every step below is safe to repeat).
 func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, error) {
-	ref := job.ContainerInstanceARN
-	if ref == "" {
-		ref = job.Instance
-	}
-	inst, err := d.ecs.Instance(ctx, job.Cluster, ref)
+	inst, err := pipeline.JobInstance(ctx, d.ecs, job)
 	if err != nil {
 		return d.endIfGone(ctx, job, err)
 	}
-	job.ContainerInstanceARN = inst.ARN
-	if job.EC2InstanceID == "" {
-		job.EC2InstanceID = inst.EC2InstanceID
-	}
-	queue.Annotate(ctx, queue.Fields{Instance: inst.ARN})
 
 	owner := inst.Attributes[update.AttrJob]
 	switch {

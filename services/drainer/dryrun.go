@@ -18,19 +18,10 @@ import (
 // have ended here.
 func (d *drainer) rehearse(ctx context.Context, job *update.Job) (queue.Outcome, error) {
 	log := queue.Logger(ctx)
-	ref := job.ContainerInstanceARN
-	if ref == "" {
-		ref = job.Instance
-	}
-	inst, err := d.ecs.Instance(ctx, job.Cluster, ref)
+	inst, err := pipeline.JobInstance(ctx, d.ecs, job)
 	if err != nil {
 		return d.endIfGone(ctx, job, err)
 	}
-	job.ContainerInstanceARN = inst.ARN
-	if job.EC2InstanceID == "" {
-		job.EC2InstanceID = inst.EC2InstanceID
-	}
-	queue.Annotate(ctx, queue.Fields{Instance: inst.ARN})
 	if owner := inst.Attributes[update.AttrJob]; owner != "" && owner != job.ID {
 		return d.endDryRun(ctx, job, "would end as a duplicate: job "+owner+" owns the instance")
 	}

@@ -15,19 +15,10 @@ import (
 // with a summary of every worker's decisions, leaving the instance's attributes and status as
 // they are.
 func (v *verifier) rehearse(ctx context.Context, job *update.Job) (queue.Outcome, error) {
-	ref := job.ContainerInstanceARN
-	if ref == "" {
-		ref = job.Instance
-	}
-	inst, err := v.ecs.Instance(ctx, job.Cluster, ref)
+	inst, err := pipeline.JobInstance(ctx, v.ecs, job)
 	if err != nil {
 		return v.endIfGone(ctx, job, err)
 	}
-	job.ContainerInstanceARN = inst.ARN
-	if job.EC2InstanceID == "" {
-		job.EC2InstanceID = inst.EC2InstanceID
-	}
-	queue.Annotate(ctx, queue.Fields{Instance: inst.ARN})
 	would := fmt.Sprintf("would wait up to %s for the ECS agent and SSM, check that %s runs %s, then set it ACTIVE and remove the marks",
 		v.policy.RebootTimeout, inst.EC2InstanceID, orAny(job.TargetVersion))
 	if owner := inst.Attributes[update.AttrJob]; owner != "" && owner != job.ID {

@@ -99,19 +99,10 @@ func (v *verifier) handle(ctx context.Context, m queue.Message) queue.Outcome {
 
 // verify does the job's step and returns the message's outcome; an error is transient.
 func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, error) {
-	ref := job.ContainerInstanceARN
-	if ref == "" {
-		ref = job.Instance
-	}
-	inst, err := v.ecs.Instance(ctx, job.Cluster, ref)
+	inst, err := pipeline.JobInstance(ctx, v.ecs, job)
 	if err != nil {
 		return v.endIfGone(ctx, job, err)
 	}
-	job.ContainerInstanceARN = inst.ARN
-	if job.EC2InstanceID == "" {
-		job.EC2InstanceID = inst.EC2InstanceID
-	}
-	queue.Annotate(ctx, queue.Fields{Instance: inst.ARN})
 
 	owner := inst.Attributes[update.AttrJob]
 	stage, _ := update.ParseStage(inst.Attributes[update.AttrStage])
