@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -165,6 +167,10 @@ func Load(getenv func(string) string) (Set, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&overrides); err != nil {
 			r.Fail(Env, "want a JSON object keyed by cluster name whose values have the fields of docs/policies.md: %v", err)
+		} else if errs := exactFieldNames(raw); len(errs) > 0 {
+			for _, e := range errs {
+				r.Fail(Env, "%v", e)
+			}
 		} else {
 			s.Clusters = map[string]Policy{}
 			names := make([]string, 0, len(overrides))
@@ -247,4 +253,47 @@ func (o Override) apply(base Policy) (Policy, []error) {
 		duration("errorBudget.window", b.Window, &p.ErrorBudget.Window)
 	}
 	return p, errs
+}
+
+// exactFieldNames reports every field of the overrides in raw whose name differs from the
+// documented one only in case: encoding/json would take "maxOutofService" for maxOutOfService,
+// and a policy that reads differently from what it does is a trap.
+func exactFieldNames(raw string) []error {
+	var clusters map[string]map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &clusters); err != nil {
+		return []error{err}
+	}
+	top, budget := jsonNames(reflect.TypeOf(Override{})), jsonNames(reflect.TypeOf(Override{}.ErrorBudget).Elem())
+	var errs []error
+	for _, c := range slices.Sorted(maps.Keys(clusters)) {
+		for _, f := range slices.Sorted(maps.Keys(clusters[c])) {
+			if !top[f] {
+				errs = append(errs, fmt.Errorf("cluster %q: unknown field %q (field names are case-sensitive)", c, f))
+				continue
+			}
+			if f != "errorBudget" {
+				continue
+			}
+			var sub map[string]json.RawMessage
+			if json.Unmarshal(clusters[c][f], &sub) != nil {
+				continue // null, or a shape the decoder already accepted
+			}
+			for _, k := range slices.Sorted(maps.Keys(sub)) {
+				if !budget[k] {
+					errs = append(errs, fmt.Errorf("cluster %q: unknown field \"errorBudget.%s\" (field names are case-sensitive)", c, k))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// jsonNames returns the JSON names of a struct type's fields.
+func jsonNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
 }

@@ -123,3 +123,19 @@ func TestLoadRejectsUnknownFields(t *testing.T) {
 		t.Errorf("Load with a misspelt field = %v, want an error naming it", err)
 	}
 }
+
+func TestLoadRejectsFieldNamesInTheWrongCase(t *testing.T) {
+	for _, raw := range []string{
+		`{"prod": {"maxOutofService": "2"}}`,
+		`{"prod": {"ErrorBudget": {"failures": 3}}}`,
+		`{"prod": {"errorBudget": {"Failures": 3}}}`,
+	} {
+		_, err := Load(env(map[string]string{Env: raw}))
+		if err == nil || !strings.Contains(err.Error(), "case-sensitive") {
+			t.Errorf("Load(%s) = %v, want the field refused as case-sensitive", raw, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{Env: `{"prod": {"maxOutOfService": "2", "errorBudget": {"failures": 3, "window": "2h"}}}`})); err != nil {
+		t.Errorf("Load(exact names) = %v, want nil", err)
+	}
+}
