@@ -77,11 +77,11 @@ type Backoff struct {
 	Max     time.Duration
 }
 
-// DefaultBackoff retries after 2 s, 4 s, 8 s ... up to 30 s. The SDK already retries each call
+// DefaultBackoff retries after 5 s, 10 s, 20 s ... up to 60 s. The SDK already retries each call
 // with its own backoff, so a Retry is for an outage longer than that; and the receive count the
 // delay grows with also counts the receives of a job that waited (RetryAfter), so a long cap
 // would hide a drain that waited a while for minutes after a single throttled call.
-var DefaultBackoff = Backoff{Initial: 2 * time.Second, Max: 30 * time.Second}
+var DefaultBackoff = Backoff{Initial: 5 * time.Second, Max: time.Minute}
 
 // Delay is the visibility after the receiveCount-th receive failed.
 func (b Backoff) Delay(receiveCount int) time.Duration {
