@@ -39,7 +39,7 @@ demo: deps ## run the whole pipeline locally (moto, fleetsim, the four workers) 
 	bin/demo
 
 .PHONY: test
-test: deps ## run every module's tests with -race (stops at the first failing module)
+test: deps lint tidy-check ## gofmt, vet and tidy checks, then every module's tests with -race (stops at the first failing module)
 	$(call for_each_module,GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...)
 
 .PHONY: lint

@@ -105,7 +105,7 @@ func startPipeline(t *testing.T, scenario string, env ...string) *pipeline {
 		"ROLLWAVE_RECHECK_INTERVAL=250ms",
 		"ROLLWAVE_ADMISSION_RETRY=200ms",
 		"ROLLWAVE_SHUTDOWN_GRACE=2s",
-		"ROLLWAVE_SSM_TIMEOUT=5s", // the verifier bounds each update check by it: one sent as the host goes down is retried
+		"ROLLWAVE_SSM_TIMEOUT=5s",  // the verifier bounds each update check by it: one sent as the host goes down is retried
 		"ROLLWAVE_REBOOT_GRACE=2s", // the verifier waits this long to see the host go down before checking anyway
 		"ROLLWAVE_APPLY_TIMEOUT=30s",
 		"ROLLWAVE_DRAIN_TIMEOUT=60s",

@@ -41,7 +41,7 @@ func TestStandaloneTasks(t *testing.T) {
 
 	// Each standalone task and the service tasks beside it, before anything happens.
 	byCluster := p.instances()
-	standaloneOf := map[string]string{}  // EC2 instance ID -> its standalone task's ARN
+	standaloneOf := map[string]string{}   // EC2 instance ID -> its standalone task's ARN
 	serviceTasks := map[string][]string{} // EC2 instance ID -> the ARNs of its service tasks
 	for _, ins := range byCluster {
 		for _, in := range ins {
