@@ -121,7 +121,11 @@ func (p *Publisher) Run(ctx context.Context) {
 		case <-t.C:
 		case <-p.full:
 		}
-		p.logFlush(p.Flush(ctx))
+		// A flush is not cut short by the shutdown: what it took from pending would be lost, and
+		// the final flush would find nothing to send.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
+		p.logFlush(p.Flush(fctx))
+		cancel()
 	}
 }
 
