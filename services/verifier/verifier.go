@@ -156,11 +156,14 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 	if verdict.Outcome.Result != update.ResultUpdated {
 		return v.fail(ctx, job, verdict.Outcome)
 	}
-	if v.metrics != nil {
-		now := v.now()
-		v.metrics.Record(metrics.Took(metrics.RebootToVerified, now.Sub(from), now, map[string]string{metrics.Cluster: job.Cluster}))
+	verified := v.now()
+	out, err := v.activate(ctx, job, verdict.Outcome)
+	// Recorded once the job ended: a transient failure of the re-activation is retried, and the
+	// retry must not count the same verification again.
+	if err == nil && v.metrics != nil {
+		v.metrics.Record(metrics.Took(metrics.RebootToVerified, verified.Sub(from), verified, map[string]string{metrics.Cluster: job.Cluster}))
 	}
-	return v.activate(ctx, job, verdict.Outcome)
+	return out, err
 }
 
 // check looks once at the host: the ECS agent, SSM, then the update status. A verdict that is
