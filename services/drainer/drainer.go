@@ -551,7 +551,17 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 	}
 	now := d.now()
 	d.record(metrics.Took(metrics.DrainDuration, now.Sub(from), now, map[string]string{metrics.Cluster: job.Cluster}))
-	pipeline.RecordStep(d.metrics, *job, now)
+	out, err := d.toReboot(ctx, job, note)
+	if err == nil {
+		queue.Logger(ctx).Info().Msg("drained; forwarded to the patcher for the reboot")
+	}
+	return out, err
+}
+
+// toReboot moves a drained job (or a rehearsed one) to the reboot step and sends it to the
+// patcher.
+func (d *drainer) toReboot(ctx context.Context, job *update.Job, note string) (queue.Outcome, error) {
+	pipeline.RecordStep(d.metrics, *job, d.now())
 	if err := job.Advance(update.StepReboot, by, note, d.now()); err != nil {
 		return queue.Poison(err.Error()), nil
 	}
@@ -562,7 +572,6 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 	if _, err := d.forward.Send(ctx, d.patcherURL, body, 0, nil); err != nil {
 		return queue.Outcome{}, fmt.Errorf("forward job to the patcher: %w", err)
 	}
-	queue.Logger(ctx).Info().Msg("drained; forwarded to the patcher for the reboot")
 	return queue.Done(), nil
 }
 

@@ -71,18 +71,7 @@ func (d *drainer) rehearse(ctx context.Context, job *update.Job) (queue.Outcome,
 		inst.EC2InstanceID, d.policy.DrainTimeout, len(tasks)))
 	note := strings.Join(notes, "; ")
 	log.Info().Bool("dryRun", true).Str("admission", string(dec.Action)).Msg(pipeline.DryRunNote + note)
-	pipeline.RecordStep(d.metrics, *job, d.now())
-	if err := job.Advance(update.StepReboot, by, pipeline.DryRunNote+note, d.now()); err != nil {
-		return queue.Poison(err.Error()), nil
-	}
-	body, err := update.Encode(*job)
-	if err != nil {
-		return queue.Poison(err.Error()), nil
-	}
-	if _, err := d.forward.Send(ctx, d.patcherURL, body, 0, nil); err != nil {
-		return queue.Outcome{}, fmt.Errorf("forward job to the patcher: %w", err)
-	}
-	return queue.Done(), nil
+	return d.toReboot(ctx, job, pipeline.DryRunNote+note)
 }
 
 // endDryRun ends a dry-run job here, saying what the real job would have done.
