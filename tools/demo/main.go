@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/rollwave/rollwave/tools/harness"
 	"io"
 	"os"
 	"os/signal"
@@ -60,9 +61,9 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 		return o, errors.New("-time-scale and -deadline must be positive, -max-out-of-service at least 1")
 	}
 	if o.root == "" {
-		root, err := findRoot()
+		root, err := harness.FindRepoRoot()
 		if err != nil {
-			return o, err
+			return o, fmt.Errorf("%w (use -root)", err)
 		}
 		o.root = root
 	}
@@ -78,23 +79,6 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 		}
 	}
 	return o, nil
-}
-
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.work above the working directory (use -root)")
-		}
-		dir = parent
-	}
 }
 
 // run runs the demo; environ is passed on to the child processes without its AWS_ and ROLLWAVE_

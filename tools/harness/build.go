@@ -17,14 +17,16 @@ import (
 // directory (a test runs in its package's directory).
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := FindRepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root
 }
 
-func repoRoot() (string, error) {
+// FindRepoRoot returns the directory holding go.work, walking up from the working directory; for
+// programs (tools/demo) that need the repository without a testing.TB.
+func FindRepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find repository root: %w", err)

@@ -279,7 +279,7 @@ func acquireMoto(t testing.TB) string {
 }
 
 func startMoto(t testing.TB) error {
-	root, err := repoRoot()
+	root, err := FindRepoRoot()
 	if err != nil {
 		return err
 	}
