@@ -170,8 +170,13 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 			fmt.Sprintf("%s is at stage %q, not staged: it cannot be drained", inst.EC2InstanceID, stage)))
 	}
 
-	if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageDraining)}); err != nil {
-		return d.endIfGone(ctx, job, err)
+	// A redelivery finds the mark already written and must not write it again: by then the patcher
+	// may have moved the instance on to rebooting, and writing draining over it would strand the
+	// job between the two (seen in the e2e kill test).
+	if stage != update.StageDraining {
+		if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageDraining)}); err != nil {
+			return d.endIfGone(ctx, job, err)
+		}
 	}
 	if inst.Status == cluster.StatusActive || stage != update.StageDraining {
 		failures, err := d.state.SetState(ctx, job.Cluster, []string{inst.ARN}, cluster.StatusDraining)
