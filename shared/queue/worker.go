@@ -131,13 +131,17 @@ func NewWorker(client Client, cfg Config, h Handler, log zerolog.Logger) (*Worke
 // receiving, lets in-flight handlers finish for up to ShutdownGrace, then cancels their context
 // and returns their messages to the queue (visibility 0) as they return. If handlers have still
 // not returned another ShutdownGrace later, Run returns their messages itself and returns an
-// error; otherwise it returns nil. Receive errors are logged and retried with backoff.
+// error; otherwise it returns nil once every message is settled. The grace bounds the handlers
+// only: settling a returned handler's message is one queue call, bounded by its own timeout, so a
+// slow queue endpoint never turns a clean shutdown into an error. Receive errors are logged and
+// retried with backoff.
 func (w *Worker) Run(ctx context.Context) error {
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
 	var (
-		wg       sync.WaitGroup
-		inflight sync.Map // *delivery -> struct{}
+		wg       sync.WaitGroup // every received message until it is settled
+		running  sync.WaitGroup // every handler call until it returns
+		inflight sync.Map       // *delivery -> struct{}
 		slots    = make(chan struct{}, w.cfg.Concurrency)
 		failures int
 	)
@@ -177,15 +181,17 @@ func (w *Worker) Run(ctx context.Context) error {
 			d := &delivery{msg: m, stopHeartbeat: func() {}}
 			inflight.Store(d, struct{}{})
 			wg.Add(1)
+			running.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
 				defer inflight.Delete(d)
 				if ctx.Err() != nil { // received as shutdown began: give it back untouched
+					running.Done()
 					w.settle(d, Retry(context.Canceled), true)
 					return
 				}
-				w.process(handlerCtx, d)
+				w.process(handlerCtx, d, running.Done)
 			}()
 		}
 	}
@@ -195,7 +201,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { wg.Wait(); close(done) }()
 	if !waitFor(done, w.cfg.ShutdownGrace) {
 		cancelHandlers()
-		if !waitFor(done, w.cfg.ShutdownGrace) {
+		returned := make(chan struct{})
+		go func() { running.Wait(); close(returned) }()
+		if !waitFor(returned, w.cfg.ShutdownGrace) {
 			n := 0
 			inflight.Range(func(k, _ any) bool {
 				d := k.(*delivery)
@@ -209,6 +217,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			})
 			return fmt.Errorf("stop worker %s: %d handlers did not return after their context was cancelled", w.source, n)
 		}
+		<-done // every handler returned: wait for their messages to be settled
 	}
 	w.log.Info().Msg("worker stopped")
 	return nil
@@ -256,7 +265,9 @@ func (d *delivery) claim() bool {
 	return true
 }
 
-func (w *Worker) process(handlerCtx context.Context, d *delivery) {
+// process runs the handler on d and settles its message; returned is called as soon as the
+// handler has returned, before the settling queue call.
+func (w *Worker) process(handlerCtx context.Context, d *delivery, returned func()) {
 	ctx := WithLogger(handlerCtx, w.log.With().
 		Str("message_id", d.msg.ID).Int("receive_count", d.msg.ReceiveCount).Logger())
 	d.mu.Lock()
@@ -265,6 +276,7 @@ func (w *Worker) process(handlerCtx context.Context, d *delivery) {
 	d.mu.Unlock()
 	start := time.Now()
 	o := w.call(ctx, d.msg)
+	returned()
 	d.stopHeartbeat()
 	w.settleLogged(ctx, d, o, handlerCtx.Err() != nil, time.Since(start))
 }

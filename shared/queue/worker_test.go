@@ -475,3 +475,42 @@ func TestOnDeadLetterCountsPoisonAndExhaustedRetries(t *testing.T) {
 		}
 	})
 }
+
+// slowSQS answers ChangeMessageVisibility only after delay, as a loaded queue endpoint would.
+type slowSQS struct {
+	*queuetest.SQS
+	delay time.Duration
+}
+
+func (s slowSQS) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	<-time.After(s.delay)
+	return s.SQS.ChangeMessageVisibility(ctx, in, opts...)
+}
+
+// The grace bounds the handlers, not the queue call that returns their message: a handler that
+// honours its context is a clean shutdown even when the endpoint answers slower than the grace.
+func TestShutdownWaitsForSettlingBeyondTheGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.cfg.ShutdownGrace = 200 * time.Millisecond
+		w, err := queue.NewWorker(slowSQS{f.sqs, time.Second}, f.cfg, func(ctx context.Context, _ queue.Message) queue.Outcome {
+			<-ctx.Done()
+			return queue.Retry(ctx.Err())
+		}, testLog(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		result := make(chan error, 1)
+		go func() { result <- w.Run(ctx) }()
+		f.send(t, "job")
+		synctest.Wait() // received, handler blocked on its context
+		cancel()
+		if err := <-result; err != nil {
+			t.Errorf("Run() = %v, want nil", err)
+		}
+		if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 || got[0].VisibleAt.After(time.Now()) {
+			t.Errorf("queue = %+v, want the message visible again at once", got)
+		}
+	})
+}
