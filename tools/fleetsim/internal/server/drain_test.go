@@ -129,3 +129,47 @@ clusters:
 		t.Errorf("tasks on the drained instance without capacity elsewhere = %d, want 1 (the drain stalls)", n)
 	}
 }
+
+// An instance made ACTIVE again while its tasks were being replaced leaves a service with more
+// tasks than desired; like ECS, the scheduler scales it back in.
+func TestReactivatedInstanceScalesServiceBackIn(t *testing.T) {
+	e := start(t, `
+timeScale: 400
+timings: {taskStart: 20s, taskStop: 30s}
+clusters:
+  - name: small
+    instances:
+      - {count: 3, version: 1.19.5, cpu: 2048, memory: 4096}
+    services:
+      - {name: web, desired: 2, minimumHealthyPercent: 100, maximumPercent: 200, cpu: 256, memory: 512}
+`)
+	ctx := context.Background()
+	var arn string
+	for i := range 3 {
+		if in := e.instance("small", i); len(in.Tasks) > 0 {
+			arn = in.ContainerInstanceArn
+			break
+		}
+	}
+	set := func(status types.ContainerInstanceStatus) {
+		t.Helper()
+		if _, err := e.ecs.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String("small"),
+			ContainerInstances: []string{arn}, Status: status}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web := func() types.Service {
+		out, err := e.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("small"), Services: []string{"web"}})
+		if err != nil || len(out.Services) != 1 {
+			t.Fatalf("DescribeServices(web) = %+v, %v", out, err)
+		}
+		return out.Services[0]
+	}
+	set(types.ContainerInstanceStatusDraining)
+	e.waitFor("a replacement task placed", 10*time.Second, func() bool { return web().PendingCount > 0 })
+	set(types.ContainerInstanceStatusActive)
+	e.waitFor("web back at its desired count", 20*time.Second, func() bool {
+		s := web()
+		return s.RunningCount == s.DesiredCount && s.PendingCount == 0
+	})
+}

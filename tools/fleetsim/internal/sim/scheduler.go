@@ -258,6 +258,14 @@ func (w *World) scheduleReplica(s *Service) bool {
 	if need <= 0 && s.stalled {
 		s.stalled = false
 	}
+	// Scale in, as ECS does: an instance made ACTIVE again while its tasks were being replaced
+	// leaves more tasks than desired on ACTIVE instances.
+	for excess := len(good) - s.Desired; excess > 0; excess-- {
+		i := w.scaleInVictim(good)
+		w.stopTask(good[i], "ServiceSchedulerInitiated", "Service "+s.Name+": scaling in to the desired count", s.TaskStop)
+		good = append(good[:i], good[i+1:]...)
+		changed = true
+	}
 	for _, t := range draining {
 		if t.LastStatus != TaskRunning || healthy-1 < floor {
 			continue
@@ -270,6 +278,31 @@ func (w *World) scheduleReplica(s *Service) bool {
 		w.serviceEvent(s, fmt.Sprintf("(service %s) has started or stopped tasks.", s.Name))
 	}
 	return changed
+}
+
+// scaleInVictim picks the task of tasks (one service's, on ACTIVE instances) that scaling in
+// stops: a PENDING one first, then one on the instance that holds the most of them, the newest.
+func (w *World) scaleInVictim(tasks []*Task) int {
+	perInstance := map[*Instance]int{}
+	for _, t := range tasks {
+		perInstance[t.inst]++
+	}
+	best := 0
+	better := func(a, b *Task) bool {
+		if (a.LastStatus == TaskPending) != (b.LastStatus == TaskPending) {
+			return a.LastStatus == TaskPending
+		}
+		if perInstance[a.inst] != perInstance[b.inst] {
+			return perInstance[a.inst] > perInstance[b.inst]
+		}
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	for i, t := range tasks {
+		if better(t, tasks[best]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // scheduleDaemon keeps one task of s on every ACTIVE, connected instance and stops the ones on
