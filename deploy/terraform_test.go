@@ -518,12 +518,3 @@ func objectKeys(t *testing.T, e hclsyntax.Expression) map[string]hclsyntax.Expre
 	}
 	return out
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

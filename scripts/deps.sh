@@ -23,6 +23,39 @@ if [[ ! -x /usr/bin/aws || ! -x /usr/bin/jq ]]; then
 	fi
 fi
 
+# The AWS provider's schema, for deploy's check of terraform/ (TestTerraformMatchesProviderSchema):
+# terraform init cannot run offline, so the schema comes from the npm package that CDK for
+# Terraform generates from the provider, pinned by version and content. Only its .jsii assembly is
+# kept, in .cache/aws-provider/ (git-ignored).
+aws_schema_pkg="@cdktf/provider-aws@19.65.1" # generated from hashicorp/aws 5.99.1
+aws_schema_sha512="pUvO9fYAgyc4MreWOZWkzz/lalxOvIAS2YEvBjIadJVqCUEiNN5EDWu5ofBp9Y1k+ncHzl3K6oPgBeYQYJz5kw=="
+aws_schema_dir="$root/.cache/aws-provider"
+aws_schema_jsii="$aws_schema_dir/provider-aws-19.65.1.jsii"
+if [[ ! -s "$aws_schema_jsii" ]]; then
+	if ! command -v npm >/dev/null; then
+		echo "deps: npm missing (it fetches the AWS provider's schema); install it: sudo apt-get install npm" >&2
+		exit 1
+	fi
+	echo "deps: fetching $aws_schema_pkg (the AWS provider's schema) into .cache/aws-provider"
+	mkdir -p "$aws_schema_dir"
+	tmp="$(mktemp -d)"
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && npm pack --silent "$aws_schema_pkg" >/dev/null)
+	tgz="$(ls "$tmp"/*.tgz)"
+	got="$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+	if [[ "$got" != "$aws_schema_sha512" ]]; then
+		echo "deps: $aws_schema_pkg has sha512 $got, want $aws_schema_sha512" >&2
+		exit 1
+	fi
+	tar -xzf "$tgz" -C "$tmp" package/.jsii
+	# Copied beside the target first, so an interrupted copy never looks like the schema.
+	cp "$tmp/package/.jsii" "$aws_schema_jsii.part"
+	mv "$aws_schema_jsii.part" "$aws_schema_jsii"
+fi
+# Derived here, without -race, and only when the cache does not match the assembly: deploy's
+# tests read the cached schema (deriving it themselves under -race takes a minute).
+(cd "$root/deploy" && go run ./cmd/providerschema -jsii "$aws_schema_jsii" -out "$aws_schema_dir/schema-19.65.1.json")
+
 python="${PYTHON:-python3}"
 if ! command -v "$python" >/dev/null; then
 	echo "deps: $python not found; install Python 3 (apt-get install python3 python3-venv)" >&2

@@ -1,0 +1,6 @@
+resource "aws_sqs_queue" "q" {
+  name = "q"
+  tags {
+    team = "platform"
+  }
+}

@@ -1,0 +1,4 @@
+resource "aws_sqs_queue" "q" {
+  name                      = "q"
+  visibilty_timeout_seconds = 30
+}
