@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"slices"
 	"sort"
 	"testing"
 
@@ -214,5 +215,120 @@ func TestTerraformScopesRolesToTheClusters(t *testing.T) {
 				t.Error("no ecs:cluster condition in any policy")
 			}
 		})
+	}
+}
+
+// TestTerraformSendCommandOnTaggedInstances evaluates every ssm:SendCommand statement of the task
+// roles: one names only rollwave's documents, the other only the instances, and those carry the
+// condition ssm:resourceTag/KEY = VALUE of instance_tag, or none when instance_tag is "*", the
+// explicit choice of every instance of the account and region.
+func TestTerraformSendCommandOnTaggedInstances(t *testing.T) {
+	m := loadModule(t)
+	const instances = "arn:aws:ec2:" + testRegion + ":" + testAccount + ":instance/*"
+	for _, tc := range []struct {
+		tag  string
+		want []string // test, variable, values... of the instance statement's conditions
+	}{
+		{"rollwave=managed", []string{"StringEquals", "ssm:resourceTag/rollwave", "managed"}},
+		{"team=platform=a", []string{"StringEquals", "ssm:resourceTag/team", "platform=a"}},
+		{"*", nil},
+	} {
+		t.Run("instance_tag="+tc.tag, func(t *testing.T) {
+			vars := moduleDefaults()
+			vars["instance_tag"] = cty.StringVal(tc.tag)
+			if failed := validationsWith(t, m, "instance_tag", vars); len(failed) > 0 {
+				t.Fatalf("instance_tag %q refused: %q", tc.tag, failed)
+			}
+			docs := map[string]cty.Value{}
+			for _, k := range []string{"update-check", "update-apply", "update-cancel", "reboot", "version-lock"} {
+				docs[k] = cty.StringVal("arn:aws:ssm:" + testRegion + ":" + testAccount + ":document/rollwave-" + k)
+			}
+			locals := map[string]cty.Value{"any_instance_arn": cty.StringVal(instances), "document_arns": cty.ObjectVal(docs)}
+			ctx := func(extra map[string]cty.Value) *hcl.EvalContext {
+				v := map[string]cty.Value{"var": cty.ObjectVal(vars), "local": cty.ObjectVal(locals)}
+				for k, x := range extra {
+					v[k] = x
+				}
+				return &hcl.EvalContext{Variables: v, Functions: tfFunctions}
+			}
+			cond, diags := m.localExpr(t, "instance_condition").Value(ctx(nil))
+			if diags.HasErrors() {
+				t.Fatalf("evaluate local.instance_condition: %v", diags)
+			}
+			locals["instance_condition"] = cond
+			for _, w := range workers {
+				n := 0
+				for _, st := range m.block(t, "data", "aws_iam_policy_document", w).Body.Blocks {
+					actions := literalStrings(t, w, st.Body.Attributes["actions"])
+					if !slices.Contains(actions, "ssm:SendCommand") {
+						continue
+					}
+					if len(actions) != 1 {
+						t.Errorf("%s policy: ssm:SendCommand shares a statement with %v", w, actions)
+					}
+					res, diags := st.Body.Attributes["resources"].Expr.Value(ctx(nil))
+					if diags.HasErrors() {
+						t.Fatalf("%s policy: evaluate resources: %v", w, diags)
+					}
+					var conds []string
+					for _, b := range st.Body.Blocks {
+						switch {
+						case b.Type == "condition":
+							t.Errorf("%s policy: a fixed condition on ssm:SendCommand; the instance condition follows instance_tag", w)
+						case b.Type == "dynamic" && b.Labels[0] == "condition":
+							items, diags := b.Body.Attributes["for_each"].Expr.Value(ctx(nil))
+							if diags.HasErrors() {
+								t.Fatalf("%s policy: evaluate the condition's for_each: %v", w, diags)
+							}
+							content := b.Body.Blocks[0].Body
+							for it := items.ElementIterator(); it.Next(); {
+								_, item := it.Element()
+								c := ctx(map[string]cty.Value{"condition": cty.ObjectVal(map[string]cty.Value{"value": item})})
+								for _, a := range []string{"test", "variable", "values"} {
+									v, diags := content.Attributes[a].Expr.Value(c)
+									if diags.HasErrors() {
+										t.Fatalf("%s policy: evaluate condition %s: %v", w, a, diags)
+									}
+									if v.Type() == cty.String {
+										conds = append(conds, v.AsString())
+										continue
+									}
+									for _, x := range v.AsValueSlice() {
+										conds = append(conds, x.AsString())
+									}
+								}
+							}
+						}
+					}
+					var onInstances, onDocuments bool
+					for _, r := range res.AsValueSlice() {
+						if r.AsString() == instances {
+							onInstances = true
+						} else {
+							onDocuments = true
+						}
+					}
+					switch {
+					case onInstances && onDocuments:
+						t.Errorf("%s policy: ssm:SendCommand on documents and instances in one statement: the instance condition would not apply", w)
+					case onInstances:
+						n++
+						if !cmp.Equal(tc.want, conds) {
+							t.Errorf("%s policy: ssm:SendCommand on instances with conditions %q, want %q", w, conds, tc.want)
+						}
+					case len(conds) > 0:
+						t.Errorf("%s policy: ssm:SendCommand on documents with conditions %q", w, conds)
+					}
+				}
+				if n != 1 {
+					t.Errorf("%s policy: %d ssm:SendCommand statements on instances, want 1", w, n)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"", "rollwave", "=x", "*=x", "k="} {
+		if failed := validations(t, m, "instance_tag", cty.StringVal(bad)); len(failed) == 0 {
+			t.Errorf("instance_tag %q accepted, want it refused", bad)
+		}
 	}
 }

@@ -43,6 +43,9 @@ var tfFunctions = map[string]function.Function{
 	"flatten":  stdlib.FlattenFunc,
 	"regex":    stdlib.RegexFunc,
 	"floor":    stdlib.FloorFunc,
+	"concat":   stdlib.ConcatFunc,
+	"split":    stdlib.SplitFunc,
+	"slice":    stdlib.SliceFunc,
 	"try":      tryfunc.TryFunc,
 	"can":      tryfunc.CanFunc,
 	"tostring": function.New(&function.Spec{
@@ -100,6 +103,12 @@ func moduleDefaults() map[string]cty.Value {
 		"concurrency": cty.ObjectVal(map[string]cty.Value{
 			"scanner": nullNum, "patcher": nullNum, "drainer": nullNum, "verifier": nullNum,
 		}),
+		"instance_tag":          cty.StringVal("rollwave=managed"),
+		"alarm_sns_topic_arn":   cty.StringVal("arn:aws:sns:" + testRegion + ":" + testAccount + ":alarms"),
+		"alarm_pipeline_events": cty.True,
+		"log_retention_days":    cty.NumberIntVal(30),
+		"log_kms_key_arn":       nullStr,
+		"create_services":       cty.True,
 	}
 }
 
@@ -348,9 +357,16 @@ var overrideSamples = map[string]cty.Value{
 // error messages of those that fail.
 func validations(t *testing.T, m tfModule, name string, value cty.Value) []string {
 	t.Helper()
-	b := m.block(t, "variable", name)
 	vars := moduleDefaults()
 	vars[name] = value
+	return validationsWith(t, m, name, vars)
+}
+
+// validationsWith is validations with every input given, for conditions that read other inputs.
+func validationsWith(t *testing.T, m tfModule, name string, vars map[string]cty.Value) []string {
+	t.Helper()
+	b := m.block(t, "variable", name)
+	value := vars[name]
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}, Functions: tfFunctions}
 	var failed []string
 	n := 0

@@ -34,6 +34,18 @@ variable "alarm_email" {
   type        = string
 }
 
+variable "instance_tag" {
+  description = "KEY=VALUE tag of the clusters' Bottlerocket hosts (set on their Auto Scaling groups with propagate_at_launch): the workers may run their SSM documents on these instances only."
+  type        = string
+  default     = "rollwave=managed"
+}
+
+variable "log_kms_key_arn" {
+  description = "Customer managed KMS key for the workers' log groups (its policy must let logs.<region>.amazonaws.com use it); null keeps CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
 data "aws_caller_identity" "current" {}
 
 locals {
@@ -127,6 +139,8 @@ module "rollwave" {
   }
 
   alarm_sns_topic_arn = aws_sns_topic.alarms.arn
+  log_kms_key_arn     = var.log_kms_key_arn
+  instance_tag        = var.instance_tag
 
   tags = {
     team = "platform"

@@ -81,6 +81,7 @@ resource "aws_cloudwatch_log_group" "service" {
 
   name              = "/rollwave/${var.prefix}/${each.key}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
   tags              = local.tags
 }
 

@@ -89,7 +89,20 @@ data "aws_iam_policy_document" "scanner" {
   statement {
     sid       = "RunUpdateCheck"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"], local.any_instance_arn]
+    resources = [local.document_arns["update-check"]]
+  }
+  statement {
+    sid       = "RunUpdateCheckOnInstances"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.any_instance_arn]
+    dynamic "condition" {
+      for_each = local.instance_condition
+      content {
+        test     = "StringEquals"
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
   }
   statement {
     sid       = "ReadCommandResults"
@@ -147,7 +160,20 @@ data "aws_iam_policy_document" "patcher" {
   statement {
     sid       = "StageCancelReboot"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"], local.document_arns["update-apply"], local.document_arns["update-cancel"], local.document_arns["reboot"], local.document_arns["version-lock"], local.any_instance_arn]
+    resources = [local.document_arns["update-check"], local.document_arns["update-apply"], local.document_arns["update-cancel"], local.document_arns["reboot"], local.document_arns["version-lock"]]
+  }
+  statement {
+    sid       = "StageCancelRebootOnInstances"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.any_instance_arn]
+    dynamic "condition" {
+      for_each = local.instance_condition
+      content {
+        test     = "StringEquals"
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
   }
   statement {
     sid       = "ReadCommands"
@@ -253,7 +279,20 @@ data "aws_iam_policy_document" "drainer" {
   statement {
     sid       = "CheckAndCancelStagedUpdate"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"], local.document_arns["update-cancel"], local.any_instance_arn]
+    resources = [local.document_arns["update-check"], local.document_arns["update-cancel"]]
+  }
+  statement {
+    sid       = "CheckAndCancelStagedUpdateOnInstances"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.any_instance_arn]
+    dynamic "condition" {
+      for_each = local.instance_condition
+      content {
+        test     = "StringEquals"
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
   }
   statement {
     sid       = "ReadCommandResults"
@@ -326,7 +365,20 @@ data "aws_iam_policy_document" "verifier" {
   statement {
     sid       = "RunUpdateCheck"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"], local.any_instance_arn]
+    resources = [local.document_arns["update-check"]]
+  }
+  statement {
+    sid       = "RunUpdateCheckOnInstances"
+    actions   = ["ssm:SendCommand"]
+    resources = [local.any_instance_arn]
+    dynamic "condition" {
+      for_each = local.instance_condition
+      content {
+        test     = "StringEquals"
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
   }
   statement {
     sid       = "ReadCommandsAndAgents"

@@ -27,8 +27,14 @@ locals {
   cluster_arns            = local.any_cluster ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/*"] : [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${c}"]
   container_instance_arns = local.any_cluster ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/*"] : [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
   any_instance_arn        = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
-  event_bus_arn           = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
-  document_arns           = { for k, d in aws_ssm_document.this : k => d.arn }
+  # ssm:SendCommand names both the document and the instance; the instances are narrowed by the tag
+  # of var.instance_tag (none with "*": every instance of the account and region).
+  instance_condition = var.instance_tag == "*" ? [] : [{
+    variable = "ssm:resourceTag/${split("=", var.instance_tag)[0]}"
+    values   = [join("=", slice(split("=", var.instance_tag), 1, length(split("=", var.instance_tag))))]
+  }]
+  event_bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
+  document_arns = { for k, d in aws_ssm_document.this : k => d.arn }
 
   queue_arns = { for k, q in aws_sqs_queue.queue : k => q.arn }
   dlq_arns   = { for k, q in aws_sqs_queue.dlq : k => q.arn }

@@ -3,9 +3,15 @@ variable "prefix" {
   type        = string
   default     = "rollwave"
 
+  # The longest name derived from the prefix against its AWS limit, so that no name is refused at
+  # apply (deploy's TestTerraformNamesFitTheirLimits derives them from shared/topology and the
+  # module): EventBridge rule <prefix>-ecs-instance-to-verifier-events (64, so 32 for the prefix);
+  # event target ID sqs-<prefix>-verifier-events (64); IAM role <prefix>-verifier-task (64); SQS
+  # queue <prefix>-verifier-events-dlq (80); SSM document (128); log group (512); ECS, alarm and
+  # dashboard names (255). Every one of them accepts letters, digits, '-' and '_'.
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,40}$", var.prefix))
-    error_message = "prefix must be 1-40 letters, digits, '-' or '_' (it becomes part of queue, rule and role names)."
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,32}$", var.prefix))
+    error_message = "prefix must be 1-32 letters, digits, '-' or '_': the longest name made from it, the EventBridge rule <prefix>-ecs-instance-to-verifier-events, may have 64 characters."
   }
 }
 
@@ -362,9 +368,30 @@ variable "scale_in_after_minutes" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the workers' CloudWatch log groups."
+  description = "Retention of the workers' CloudWatch log groups, in days: one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), or 0 to keep the logs forever."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (the values CloudWatch Logs accepts), or 0 to keep the logs forever."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a customer managed KMS key to encrypt the workers' log groups with; its key policy must let logs.<region>.amazonaws.com use it. null keeps CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "instance_tag" {
+  description = "Which EC2 instances the workers may run rollwave's SSM documents on (ssm:SendCommand): KEY=VALUE, the instances carrying that tag (ssm:resourceTag/KEY); tag the hosts' Auto Scaling group with it and propagate_at_launch. \"*\" is every instance of the account and region, an explicit choice."
+  type        = string
+
+  validation {
+    condition     = var.instance_tag == "*" || can(regex("^[^=*]+=.+$", var.instance_tag))
+    error_message = "instance_tag must be KEY=VALUE (the tag of the hosts the workers may send commands to), or \"*\" for every instance of the account and region."
+  }
 }
 
 variable "alarm_sns_topic_arn" {
