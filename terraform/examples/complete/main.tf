@@ -30,7 +30,7 @@ variable "vpc_id" {
 }
 
 variable "alarm_email" {
-  description = "Who is told about dead-lettered jobs."
+  description = "Who is told about dead-lettered jobs, failed updates and halted clusters."
   type        = string
 }
 
@@ -47,6 +47,7 @@ variable "log_kms_key_arn" {
 }
 
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   registry = "${data.aws_caller_identity.current.account_id}.dkr.ecr.${var.region}.amazonaws.com/rollwave"
@@ -76,9 +77,81 @@ resource "aws_security_group" "workers" {
   }
 }
 
+# The alarm topic is encrypted with a key of its own: CloudWatch alarms and EventBridge can publish
+# to an encrypted topic only through a customer managed key whose policy lets them use it (never
+# through the AWS managed alias/aws/sns).
+data "aws_iam_policy_document" "alarms_key" {
+  statement {
+    sid       = "Administer"
+    actions   = ["kms:*"]
+    resources = ["*"] # in a key policy, "*" is this key
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+  statement {
+    sid       = "PublishAlarmsAndEvents"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description         = "rollwave alarm topic"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.alarms_key.json
+}
+
 resource "aws_sns_topic" "alarms" {
   name              = "rollwave-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms.arn
+}
+
+# Who may publish: the account's CloudWatch alarms and rollwave's pipeline event rules.
+data "aws_iam_policy_document" "alarms_topic" {
+  statement {
+    sid       = "CloudWatchAlarms"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+  statement {
+    sid       = "PipelineEvents"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = values(module.rollwave.pipeline_alarm_rule_arns)
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = data.aws_iam_policy_document.alarms_topic.json
 }
 
 resource "aws_sns_topic_subscription" "alarms" {
@@ -138,9 +211,10 @@ module "rollwave" {
     verifier = 2
   }
 
-  alarm_sns_topic_arn = aws_sns_topic.alarms.arn
-  log_kms_key_arn     = var.log_kms_key_arn
-  instance_tag        = var.instance_tag
+  alarm_sns_topic_arn   = aws_sns_topic.alarms.arn
+  alarm_pipeline_events = true
+  log_kms_key_arn       = var.log_kms_key_arn
+  instance_tag          = var.instance_tag
 
   tags = {
     team = "platform"

@@ -28,6 +28,8 @@ module "rollwave" {
 
   # fleetsim's hosts carry no EC2 tags, and neither LocalStack nor fleetsim enforces IAM.
   instance_tag = "*"
+  # No alarm topic here: the pipeline events are in the workers' logs.
+  alarm_pipeline_events = false
 }
 
 output "queue_urls" {

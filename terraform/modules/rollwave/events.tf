@@ -49,3 +49,67 @@ resource "aws_cloudwatch_event_target" "scan" {
 
   depends_on = [aws_sqs_queue_policy.queue]
 }
+
+# rollwave's own pipeline events that need a person (docs/events.md), to the alarm topic, each
+# turned into a message a person can read in an e-mail: the detail fields named here are those of
+# notify.JobDetail and notify.HaltedDetail (deploy's TestTerraformPipelineAlarms holds them to the
+# code).
+locals {
+  pipeline_alarms = {
+    update-failed = {
+      detail_type = "Instance Update Failed"
+      description = "rollwave: an instance update failed; what it left on the instance depends on the reason (docs/job.md)"
+      input_paths = {
+        cluster  = "$.detail.cluster"
+        instance = "$.detail.instance"
+        step     = "$.detail.step"
+        reason   = "$.detail.reason"
+        message  = "$.detail.message"
+        job      = "$.detail.jobId"
+        time     = "$.time"
+        account  = "$.account"
+        region   = "$.region"
+      }
+      input_template = "\"rollwave: the update of instance <instance> in cluster <cluster> failed at step <step>, reason <reason>: <message>. Job <job>, <time>, account <account>, region <region>. What the reason leaves on the instance: docs/job.md; what to do: docs/operations.md.\""
+    }
+    rollout-halted = {
+      detail_type = "Cluster Rollout Halted"
+      description = "rollwave: a cluster's rollout halted (error budget spent or health gate failed) until a person resumes it"
+      input_paths = {
+        cluster = "$.detail.cluster"
+        reason  = "$.detail.reason"
+        message = "$.detail.message"
+        time    = "$.time"
+        account = "$.account"
+        region  = "$.region"
+      }
+      input_template = "\"rollwave halted the rollout of cluster <cluster>, reason <reason>: <message>. <time>, account <account>, region <region>.\""
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "pipeline_alarm" {
+  for_each = var.alarm_pipeline_events ? local.pipeline_alarms : {}
+
+  name        = "${var.prefix}-alarm-${each.key}"
+  description = each.value.description
+  # The workers publish on the default bus (ROLLWAVE_EVENT_BUS is not set).
+  event_pattern = jsonencode({
+    source      = ["rollwave"]
+    detail-type = [each.value.detail_type]
+  })
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "pipeline_alarm" {
+  for_each = var.alarm_pipeline_events ? local.pipeline_alarms : {}
+
+  rule      = aws_cloudwatch_event_rule.pipeline_alarm[each.key].name
+  target_id = "sns-alarms"
+  arn       = var.alarm_sns_topic_arn
+
+  input_transformer {
+    input_paths    = each.value.input_paths
+    input_template = each.value.input_template
+  }
+}

@@ -52,3 +52,8 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+output "pipeline_alarm_rule_arns" {
+  description = "ARN of each EventBridge rule that sends pipeline events to alarm_sns_topic_arn (update-failed, rollout-halted): the topic's policy must let events.amazonaws.com publish from them."
+  value       = { for k, r in aws_cloudwatch_event_rule.pipeline_alarm : k => r.arn }
+}

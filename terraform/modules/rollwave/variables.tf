@@ -395,9 +395,20 @@ variable "instance_tag" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic the alarms notify (alarm and OK). null creates the alarms without actions."
+  description = "SNS topic the alarms notify (alarm and OK) and the pipeline events of alarm_pipeline_events go to. If it is encrypted, its KMS key must be a customer managed key whose policy lets cloudwatch.amazonaws.com and events.amazonaws.com use it (the AWS managed alias/aws/sns does not). null creates the alarms without actions."
   type        = string
   default     = null
+}
+
+variable "alarm_pipeline_events" {
+  description = "Send rollwave's \"Instance Update Failed\" and \"Cluster Rollout Halted\" pipeline events (docs/events.md) to alarm_sns_topic_arn as readable messages, through two EventBridge rules on the default bus. Requires alarm_sns_topic_arn, whose policy must let events.amazonaws.com publish."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = !var.alarm_pipeline_events || var.alarm_sns_topic_arn != null
+    error_message = "alarm_pipeline_events needs alarm_sns_topic_arn; set it to false to create no pipeline event rules."
+  }
 }
 
 variable "dead_letter_age_alarm_seconds" {
