@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -517,4 +518,33 @@ func objectKeys(t *testing.T, e hclsyntax.Expression) map[string]hclsyntax.Expre
 		out[key] = item.ValueExpr
 	}
 	return out
+}
+
+// TestCheckovSkipsGiveAReason checks that every finding of checkov (make checkov) skipped in
+// terraform/ says why, next to the resource: #checkov:skip=CKV_...:reason.
+func TestCheckovSkipsGiveAReason(t *testing.T) {
+	skip := regexp.MustCompile(`checkov:skip=([^\s:]*)(:?)(.*)`)
+	valid := regexp.MustCompile(`^CKV2?_[A-Z0-9]+_[0-9]+$`)
+	err := filepath.WalkDir(filepath.Join(repoRoot, "terraform"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".tf") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			m := skip.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			if !valid.MatchString(m[1]) || m[2] != ":" || len(strings.TrimSpace(m[3])) < 20 {
+				t.Errorf("%s:%d: %q: write #checkov:skip=CKV_<ID>:<why the finding does not apply>", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# deps.sh installs everything the tests need that is not a Go module: Debian's awscli and jq, and
-# moto server, pinned, in .venv at the repository root. It is idempotent and fast when nothing
-# changed: a stamp file in .venv records the hash of the requirements and the Python version it
-# was installed for.
+# deps.sh installs everything the tests need that is not a Go module: Debian's awscli and jq; the
+# AWS provider's schema (npm, pinned) in .cache/aws-provider; checkov, pinned, in
+# .cache/checkov/venv; and moto server, pinned, in .venv at the repository root. It is idempotent
+# and fast when nothing changed: a stamp file in each venv records the hash of its requirements and
+# the Python version it was installed for.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,12 +63,6 @@ if ! command -v "$python" >/dev/null; then
 	exit 1
 fi
 
-want="$(sha256sum "$req" | cut -d' ' -f1) $("$python" --version 2>&1)"
-if [[ -x "$venv/bin/moto_server" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-	echo "deps: .venv is up to date with scripts/requirements-test.txt"
-	exit 0
-fi
-
 # Debian splits venv/ensurepip into python3-venv; install it when we can (CI runs as root).
 if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
 	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
@@ -78,6 +73,23 @@ if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
 		echo "deps: python venv support missing; install python3-venv" >&2
 		exit 1
 	fi
+fi
+
+# checkov, pinned, in a venv of its own (its pins conflict with moto's); make checkov runs it.
+ckv_req="$root/scripts/requirements-checkov.txt"
+ckv_venv="$root/.cache/checkov/venv"
+ckv_want="$(sha256sum "$ckv_req" | cut -d' ' -f1) $("$python" --version 2>&1)"
+if [[ ! -x "$ckv_venv/bin/checkov" || "$(cat "$ckv_venv/.deps-stamp" 2>/dev/null)" != "$ckv_want" ]]; then
+	echo "deps: installing scripts/requirements-checkov.txt into .cache/checkov/venv"
+	"$python" -m venv --clear "$ckv_venv"
+	"$ckv_venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$ckv_req"
+	echo "$ckv_want" >"$ckv_venv/.deps-stamp"
+fi
+
+want="$(sha256sum "$req" | cut -d' ' -f1) $("$python" --version 2>&1)"
+if [[ -x "$venv/bin/moto_server" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+	echo "deps: .venv is up to date with scripts/requirements-test.txt"
+	exit 0
 fi
 
 if [[ ! -x "$venv/bin/python" ]]; then

@@ -77,6 +77,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "service" {
+  #checkov:skip=CKV_AWS_338:retention is an input (log_retention_days, default 30 days): the workers' logs are operational, the pipeline events and metrics are the record
   for_each = local.services
 
   name              = "/rollwave/${var.prefix}/${each.key}"
