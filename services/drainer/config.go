@@ -15,6 +15,9 @@ import (
 // workers', because it holds each job for as long as its drain takes.
 const defaultConcurrency = 16
 
+// DefaultWaitingThreshold is ROLLWAVE_WAITING_THRESHOLD's default.
+const DefaultWaitingThreshold = 15 * time.Minute
+
 // config is the drainer's configuration. Besides pipeline.Common:
 //
 //	ROLLWAVE_MAX_OUT_OF_SERVICE  and the other per-cluster policies of shared/policy (docs/policies.md),
@@ -27,6 +30,9 @@ const defaultConcurrency = 16
 //	ROLLWAVE_ADMISSION_RETRY     how long a job that was not admitted waits, plus jitter (default 30s)
 //	ROLLWAVE_PAUSE_REFRESH       how old the pause state (tags of the drainer's queue) may be when
 //	                             a drain is admitted: a pause stops new drains within it (default 5s)
+//	ROLLWAVE_WAITING_THRESHOLD   how long a job may wait for admission before the drainer warns
+//	                             (log, JobsWaiting, one "Instance Update Waiting"), and how often it
+//	                             warns again while the job waits (default 15m)
 type config struct {
 	pipeline.Common
 	policy       timings
@@ -57,9 +63,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		r.Fail("policies", "%v", err)
 	}
 	c.policy = timings{
-		DrainTimeout:   r.Duration("ROLLWAVE_DRAIN_TIMEOUT", 25*time.Minute),
-		Recheck:        r.Duration("ROLLWAVE_RECHECK_INTERVAL", 30*time.Second),
-		AdmissionRetry: r.Duration("ROLLWAVE_ADMISSION_RETRY", 30*time.Second),
+		DrainTimeout:     r.Duration("ROLLWAVE_DRAIN_TIMEOUT", 25*time.Minute),
+		Recheck:          r.Duration("ROLLWAVE_RECHECK_INTERVAL", 30*time.Second),
+		AdmissionRetry:   r.Duration("ROLLWAVE_ADMISSION_RETRY", 30*time.Second),
+		WaitingThreshold: r.Duration("ROLLWAVE_WAITING_THRESHOLD", DefaultWaitingThreshold),
+	}
+	if t := c.policy.WaitingThreshold; t < time.Second {
+		// rollwave.waiting records its times to the second.
+		r.Fail("ROLLWAVE_WAITING_THRESHOLD", "%s is below 1s", t)
 	}
 	c.Policies = set
 	c.Clusters = r.List("ROLLWAVE_CLUSTERS", nil)

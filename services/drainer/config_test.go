@@ -25,7 +25,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadConfig(empty) error: %v", err)
 	}
-	want := timings{DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second, AdmissionRetry: 30 * time.Second}
+	want := timings{DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second, AdmissionRetry: 30 * time.Second, WaitingThreshold: 15 * time.Minute}
 	if diff := cmp.Diff(want, c.policy); diff != "" {
 		t.Errorf("loadConfig(empty) policy (-want +got):\n%s", diff)
 	}
@@ -41,13 +41,14 @@ func TestLoadConfigSettings(t *testing.T) {
 	c, err := loadConfig(env(map[string]string{
 		"ROLLWAVE_MAX_OUT_OF_SERVICE": "20%", "ROLLWAVE_DRAIN_TIMEOUT": "1h", "ROLLWAVE_RECHECK_INTERVAL": "5s",
 		"ROLLWAVE_ADMISSION_RETRY": "1m", "ROLLWAVE_STANDALONE_TASKS": "wait", "ROLLWAVE_CONCURRENCY": "2",
+		"ROLLWAVE_WAITING_THRESHOLD": "1h",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := c.Policies.For("prod")
 	if p.MaxOutOfService.String() != "20%" || c.policy.DrainTimeout != time.Hour || c.policy.Recheck != 5*time.Second ||
-		c.policy.AdmissionRetry != time.Minute || p.Standalone != update.StandaloneWait || c.Concurrency != 2 {
+		c.policy.AdmissionRetry != time.Minute || p.Standalone != update.StandaloneWait || c.Concurrency != 2 || c.policy.WaitingThreshold != time.Hour {
 		t.Errorf("loadConfig = %+v", c)
 	}
 }
@@ -56,13 +57,13 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 	_, err := loadConfig(env(map[string]string{
 		"ROLLWAVE_MAX_OUT_OF_SERVICE": "0", "ROLLWAVE_DRAIN_TIMEOUT": "soon", "ROLLWAVE_RECHECK_INTERVAL": "-1s",
 		"ROLLWAVE_ADMISSION_RETRY": "0s", "ROLLWAVE_STANDALONE_TASKS": "kill", "ROLLWAVE_CONCURRENCY": "0",
-		"ROLLWAVE_LOG_LEVEL": "loud",
+		"ROLLWAVE_LOG_LEVEL": "loud", "ROLLWAVE_WAITING_THRESHOLD": "500ms",
 	}))
 	if err == nil {
 		t.Fatal("loadConfig(bad) = nil error, want every problem")
 	}
 	for _, name := range []string{"ROLLWAVE_MAX_OUT_OF_SERVICE", "ROLLWAVE_DRAIN_TIMEOUT", "ROLLWAVE_RECHECK_INTERVAL",
-		"ROLLWAVE_ADMISSION_RETRY", "ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_CONCURRENCY", "ROLLWAVE_LOG_LEVEL"} {
+		"ROLLWAVE_ADMISSION_RETRY", "ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_CONCURRENCY", "ROLLWAVE_LOG_LEVEL", "ROLLWAVE_WAITING_THRESHOLD"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("loadConfig(bad) error does not name %s:\n%v", name, err)
 		}

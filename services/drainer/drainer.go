@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/pause"
@@ -53,6 +54,9 @@ type timings struct {
 	DrainTimeout   time.Duration
 	Recheck        time.Duration
 	AdmissionRetry time.Duration
+	// WaitingThreshold is how long a job may wait for admission before the drainer warns about
+	// it, and then how often it warns again (waiting.go).
+	WaitingThreshold time.Duration
 }
 
 // maxWindowWait caps how long a job outside its maintenance window waits before it looks again,
@@ -84,6 +88,8 @@ type drainer struct {
 	pauses     pauses
 	// halts halts a cluster whose health gate failed.
 	halts halter
+	// events publishes "Instance Update Waiting" (*pipeline.Ender).
+	events waitAnnouncer
 	// stopper stops standalone tasks under the policy stop; nil under any other.
 	stopper taskStopper
 	metrics metrics.Recorder
@@ -151,7 +157,7 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 	case update.StageStaged, update.StageAdmitting:
 		// A rollback (lockVersion) is how a halted cluster recovers: the pause does not hold it.
 		if !job.LockVersion {
-			if o, paused, err := d.checkPause(ctx, job, inst.ARN, stage); paused || err != nil {
+			if o, paused, err := d.checkPause(ctx, job, inst, stage); paused || err != nil {
 				return o, err
 			}
 		}
@@ -161,6 +167,13 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 		}
 		admitted = reason
 		drainFrom = d.now()
+		note, err := d.endWait(ctx, job, inst)
+		if err != nil {
+			return d.endIfGone(ctx, job, err)
+		}
+		if note != "" {
+			admitted += "; " + note
+		}
 	case update.StageRebooting, update.StageVerifying, update.StageFailed:
 		// Redelivered after the job went on (or ended): the rest belongs to later steps.
 		queue.Logger(ctx).Info().Str("stage", string(stage)).Msg("instance is past the drain: nothing to do")
@@ -201,7 +214,7 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 	if now := d.now(); !rules.Window.Open(now) {
 		next := rules.Window.NextOpen(now)
 		wait := min(next.Sub(now), maxWindowWait)
-		o, err := d.hold(ctx, job, inst.ARN, stage, max(wait, time.Second),
+		o, err := d.hold(ctx, job, inst, stage, update.WaitWindow, max(wait, time.Second),
 			fmt.Sprintf("cluster %s: outside the maintenance window %q; it opens at %s", job.Cluster, rules.Window, next.Format(time.RFC3339)))
 		return o, "", false, err
 	}
@@ -223,18 +236,18 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 		o, err := d.endIfGone(ctx, job, err)
 		return o, "", false, err
 	}
-	if why, err := d.gates(ctx, job, rules, inst, tasks, raw); err != nil || why != "" {
+	if reason, why, err := d.gates(ctx, job, rules, inst, tasks, raw); err != nil || why != "" {
 		if err != nil {
 			o, err := d.endIfGone(ctx, job, err)
 			return o, "", false, err
 		}
-		o, err := d.hold(ctx, job, inst.ARN, stage, d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), why)
+		o, err := d.hold(ctx, job, inst, stage, reason, d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), why)
 		return o, "", false, err
 	}
 	all := d.views(job.Cluster, raw)
 	dec := update.CanClaim(job.Cluster, rules.MaxOutOfService, all, job.ID)
 	if !dec.Proceed() {
-		o, err := d.notAdmitted(ctx, job, inst.ARN, stage, dec)
+		o, err := d.notAdmitted(ctx, job, inst, stage, update.WaitClusterLimit, dec)
 		return o, "", false, err
 	}
 	if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageAdmitting)}); err != nil {
@@ -248,7 +261,7 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 	}
 	dec = update.Admit(job.Cluster, rules.MaxOutOfService, all, job.ID)
 	if !dec.Proceed() {
-		o, err := d.notAdmitted(ctx, job, inst.ARN, update.StageAdmitting, dec)
+		o, err := d.notAdmitted(ctx, job, inst, update.StageAdmitting, update.WaitClusterLimit, dec)
 		return o, "", false, err
 	}
 	if ok, why, err := d.withinGlobalLimit(ctx, job.Cluster, all); err != nil || !ok {
@@ -256,26 +269,20 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 			o, err := d.endIfGone(ctx, job, err)
 			return o, "", false, err
 		}
-		o, err := d.notAdmitted(ctx, job, inst.ARN, update.StageAdmitting, update.Decision{Action: update.BackOff, Reason: why})
+		o, err := d.notAdmitted(ctx, job, inst, update.StageAdmitting, update.WaitGlobalLimit, update.Decision{Action: update.BackOff, Reason: why})
 		return o, "", false, err
 	}
 	queue.Logger(ctx).Info().Int("outOfService", dec.OutOfService).Int("max", dec.Max).Msg("admitted: " + dec.Reason)
 	return queue.Outcome{}, dec.Reason, true, nil
 }
 
-// notAdmitted acts on a decision that is not Proceed: a back-off withdraws the claim (if
-// written) and looks again later; a refusal ends the job, undoing what it did so far.
-func (d *drainer) notAdmitted(ctx context.Context, job *update.Job, arn string, stage update.Stage, dec update.Decision) (queue.Outcome, error) {
+// notAdmitted acts on a decision that is not Proceed: a back-off holds the job for reason (the
+// limit that was reached); a refusal ends the job, undoing what it did so far.
+func (d *drainer) notAdmitted(ctx context.Context, job *update.Job, inst cluster.Instance, stage update.Stage, reason update.WaitReason, dec update.Decision) (queue.Outcome, error) {
 	if dec.Action == update.Refuse {
 		return d.abort(ctx, job, stage, dec.Outcome)
 	}
-	if stage == update.StageAdmitting {
-		if err := d.marks.PutAttributes(ctx, job.Cluster, arn, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
-			return d.endIfGone(ctx, job, err)
-		}
-	}
-	delay := d.policy.AdmissionRetry + d.jitter(d.policy.AdmissionRetry)
-	return queue.RetryAfter(delay, dec.Reason), nil
+	return d.hold(ctx, job, inst, stage, reason, d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), dec.Reason)
 }
 
 // rules returns the policy of cluster.
@@ -287,41 +294,49 @@ func (d *drainer) rules(cluster string) policy.Policy {
 	return p
 }
 
-// hold makes a job that may not drain now look again after delay, withdrawing its claim if a
-// crashed delivery left one; reason is logged and becomes the queue's retry reason.
-func (d *drainer) hold(ctx context.Context, job *update.Job, arn string, stage update.Stage, delay time.Duration, reason string) (queue.Outcome, error) {
+// hold makes a job that may not drain now, for reason, look again after delay: it withdraws the
+// job's claim if one was written (stage admitting, by this delivery or a crashed one), records
+// the wait on the instance and warns about a long one (noteWait), in one write of the
+// instance's attributes. why is logged and becomes the queue's retry reason.
+func (d *drainer) hold(ctx context.Context, job *update.Job, inst cluster.Instance, stage update.Stage, reason update.WaitReason, delay time.Duration, why string) (queue.Outcome, error) {
+	attrs := map[string]string{}
 	if stage == update.StageAdmitting {
-		if err := d.marks.PutAttributes(ctx, job.Cluster, arn, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
+		attrs[update.AttrStage] = string(update.StageStaged)
+	}
+	delay = d.noteWait(ctx, job, inst, reason, why, delay, attrs)
+	if len(attrs) > 0 {
+		if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, attrs); err != nil {
 			return d.endIfGone(ctx, job, err)
 		}
 	}
-	queue.Logger(ctx).Info().Dur("retryIn", delay).Msg("not admitted: " + reason)
-	return queue.RetryAfter(delay, reason), nil
+	queue.Logger(ctx).Info().Str("reason", string(reason)).Dur("retryIn", delay).Msg("not admitted: " + why)
+	return queue.RetryAfter(delay, why), nil
 }
 
 // gates runs the health gate and the capacity check of the cluster's policy before a drain of
-// inst, which runs tasks. It returns why the drain must wait, or "" when it may go on.
-func (d *drainer) gates(ctx context.Context, job *update.Job, rules policy.Policy, inst cluster.Instance, tasks []cluster.Task, all []cluster.Instance) (string, error) {
+// inst, which runs tasks. It returns why the drain must wait, as a reason code and for people,
+// or "" when it may go on.
+func (d *drainer) gates(ctx context.Context, job *update.Job, rules policy.Policy, inst cluster.Instance, tasks []cluster.Task, all []cluster.Instance) (update.WaitReason, string, error) {
 	if !rules.HealthGate && !rules.CheckCapacity {
-		return "", nil
+		return "", "", nil
 	}
 	name := job.Cluster
 	services, err := d.ecs.Services(ctx, name, nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if rules.HealthGate {
-		if why, err := d.healthGate(ctx, job, rules, services, all); err != nil || why != "" {
-			return why, err
+		if reason, why, err := d.healthGate(ctx, job, rules, services, all); err != nil || why != "" {
+			return reason, why, err
 		}
 	}
 	if !rules.CheckCapacity {
-		return "", nil
+		return "", "", nil
 	}
 	if ok, why := update.CanHost(loads(services, tasks), hosts(all, inst.ARN)); !ok {
-		return fmt.Sprintf("cluster %s: capacity: %s", name, why), nil
+		return update.WaitCapacity, fmt.Sprintf("cluster %s: capacity: %s", name, why), nil
 	}
-	return "", nil
+	return "", "", nil
 }
 
 // loads returns the services with RUNNING tasks among tasks, with their counts.
@@ -438,25 +453,22 @@ func (d *drainer) globalClusters(ctx context.Context) ([]string, error) {
 // crashed delivery left one, is withdrawn, and the job looks again after the admission retry.
 // A pause state that cannot be read holds the job too: a pause exists to stop drains, so not
 // knowing is not "go". Jobs past admission never come here: they finish.
-func (d *drainer) checkPause(ctx context.Context, job *update.Job, arn string, stage update.Stage) (queue.Outcome, bool, error) {
+func (d *drainer) checkPause(ctx context.Context, job *update.Job, inst cluster.Instance, stage update.Stage) (queue.Outcome, bool, error) {
 	if d.pauses == nil {
 		return queue.Outcome{}, false, nil
 	}
 	info, paused, err := d.pauses.Paused(ctx, job.Cluster)
-	reason := info.String()
-	if err != nil {
-		reason = "pause state unknown: " + err.Error()
-	} else if !paused {
+	reason, why := update.WaitPaused, info.String()
+	switch {
+	case err != nil:
+		reason, why = update.WaitPauseUnknown, "pause state unknown: "+err.Error()
+	case !paused:
 		return queue.Outcome{}, false, nil
+	case info.Who == budget.HaltedBy || info.Who == gateHaltedBy:
+		reason = update.WaitHalted
 	}
-	if stage == update.StageAdmitting {
-		if err := d.marks.PutAttributes(ctx, job.Cluster, arn, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
-			o, err := d.endIfGone(ctx, job, err)
-			return o, true, err
-		}
-	}
-	queue.Logger(ctx).Info().Msg("not admitted: " + reason)
-	return queue.RetryAfter(d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), reason), true, nil
+	o, err := d.hold(ctx, job, inst, stage, reason, d.policy.AdmissionRetry+d.jitter(d.policy.AdmissionRetry), why)
+	return o, true, err
 }
 
 // cluster reads every instance of the cluster for admission.

@@ -74,6 +74,8 @@ type testPolicy struct {
 	Recheck        time.Duration
 	AdmissionRetry time.Duration
 	Standalone     update.StandalonePolicy
+	// WaitingThreshold is DefaultWaitingThreshold when zero.
+	WaitingThreshold time.Duration
 }
 
 func newWorld(t *testing.T, p testPolicy) *world {
@@ -97,13 +99,16 @@ func newWorld(t *testing.T, p testPolicy) *world {
 	if p.Limit == (update.Limit{}) {
 		p.Limit = update.DefaultLimit
 	}
+	if p.WaitingThreshold == 0 {
+		p.WaitingThreshold = DefaultWaitingThreshold
+	}
 	ender := &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now}
 	w.d = &drainer{
 		ecs: w.ecs, marks: w.ecs, state: w.ecs, ender: ender,
 		undo:    &pipeline.Undoer{State: w.ecs, Commands: w.ssm, CheckDoc: checkDoc, CancelDoc: cancelDoc, Ender: ender},
 		forward: queue.NewPublisher(w.sqs), patcherURL: w.patcherURL,
-		wakeups: pipeline.NewWakeups(), now: time.Now,
-		policy:   timings{DrainTimeout: p.DrainTimeout, Recheck: p.Recheck, AdmissionRetry: p.AdmissionRetry},
+		wakeups: pipeline.NewWakeups(), now: time.Now, events: ender,
+		policy:   timings{DrainTimeout: p.DrainTimeout, Recheck: p.Recheck, AdmissionRetry: p.AdmissionRetry, WaitingThreshold: p.WaitingThreshold},
 		policies: policy.Set{Default: policy.Policy{MaxOutOfService: p.Limit, Standalone: p.Standalone, CheckCapacity: true, HealthGate: true}},
 		jitter:   func(d time.Duration) time.Duration { return d / 10 },
 	}

@@ -163,8 +163,12 @@ func TestPausedClusterIsNotAdmittedUntilResumed(t *testing.T) {
 		if want := "retry after 33s: cluster prod paused by alice: CVE triage"; got.String() != want {
 			t.Errorf("handle while paused = %s, want %s", got, want)
 		}
-		if m := w.mutations(); len(m) > 0 {
-			t.Errorf("a paused cluster's job changed the instance: %v", m)
+		// The only write is the wait's record; the instance stays staged and in service.
+		if diff := cmp.Diff([]string{"ecs PutAttributes " + w.me.ARN + " " + update.AttrWaiting}, w.mutations()); diff != "" {
+			t.Errorf("a paused cluster's job changed the instance (-want +got):\n%s", diff)
+		}
+		if in := w.instance(t, w.me.ARN); in.Status != cluster.StatusActive || in.Attributes[update.AttrStage] != string(update.StageStaged) {
+			t.Errorf("while paused: status %s stage %q, want ACTIVE and staged", in.Status, in.Attributes[update.AttrStage])
 		}
 
 		store.set(map[string]string{"rollwave:paused": "bob: freeze"}, nil) // the global pause

@@ -76,11 +76,12 @@ func updatedInstances(all []cluster.Instance) ([]update.UpdatedInstance, map[str
 }
 
 // healthGate runs the health gate of cluster name (see update.Gate). It returns why the drain
-// must wait, or "" when it may go on. When the gate passes, the updated instances lose their
-// verified-at: they were proven. When it has failed (past its deadline), the suspects are rolled
-// back if the policy says so, the cluster halts, and the updated instances lose their marks (a
-// rollback verified later marks its instance again for the gate after the resume).
-func (d *drainer) healthGate(ctx context.Context, job *update.Job, rules policy.Policy, services []cluster.Service, all []cluster.Instance) (string, error) {
+// must wait (WaitHealthGate, or WaitHalted once the gate failed), or "" when it may go on. When
+// the gate passes, the updated instances lose their verified-at: they were proven. When it has
+// failed (past its deadline), the suspects are rolled back if the policy says so, the cluster
+// halts, and the updated instances lose their marks (a rollback verified later marks its
+// instance again for the gate after the resume).
+func (d *drainer) healthGate(ctx context.Context, job *update.Job, rules policy.Policy, services []cluster.Service, all []cluster.Instance) (update.WaitReason, string, error) {
 	views := make([]update.ServiceHealth, 0, len(services))
 	for _, s := range services {
 		views = append(views, update.ServiceHealth{Name: s.Name, Desired: s.Desired, Running: s.Running, Pending: s.Pending, Deployments: s.Deployments})
@@ -91,22 +92,22 @@ func (d *drainer) healthGate(ctx context.Context, job *update.Job, rules policy.
 	case v.Open:
 		for _, u := range updated {
 			if err := d.marks.DeleteAttributes(ctx, job.Cluster, byName[u.Name].ARN, update.AttrVerifiedAt, update.AttrRollbackTo); err != nil {
-				return "", fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
+				return "", "", fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
 			}
 		}
-		return "", nil
+		return "", "", nil
 	case !v.Expired:
-		return fmt.Sprintf("cluster %s: health gate: %s", job.Cluster, v.Why), nil
+		return update.WaitHealthGate, fmt.Sprintf("cluster %s: health gate: %s", job.Cluster, v.Why), nil
 	}
 	if err := d.gateFailed(ctx, job, rules, v, byName); err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, u := range updated {
 		if err := d.marks.DeleteAttributes(ctx, job.Cluster, byName[u.Name].ARN, update.AttrVerifiedAt, update.AttrRollbackTo); err != nil {
-			return "", fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
+			return "", "", fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
 		}
 	}
-	return fmt.Sprintf("cluster %s: halted: health gate: %s", job.Cluster, v.Why), nil
+	return update.WaitHalted, fmt.Sprintf("cluster %s: halted: health gate: %s", job.Cluster, v.Why), nil
 }
 
 // gateFailed sends a rollback job for each suspect when the policy enables rollback and the

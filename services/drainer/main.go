@@ -86,7 +86,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL,
 		wakeups: wakeups, policy: cfg.policy, policies: cfg.Policies, clusters: cfg.Clusters, clusterTag: cfg.ClusterTag, tagged: ecsClient, now: time.Now, jitter: jitter,
 		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
-		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier}, stopper: ecsClient,
+		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier}, stopper: ecsClient, events: ender,
 	}
 	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Drainer, cfg.Concurrency, d.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
@@ -96,7 +96,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info().Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("globalLimit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drainTimeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).
+	log.Info().Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("globalLimit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drainTimeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).Dur("waitingThreshold", cfg.policy.WaitingThreshold).
 		Str("standaloneTasks", string(cfg.Policies.Default.Standalone)).Str("window", cfg.Policies.Default.Window.String()).Int("concurrency", cfg.Concurrency).
 		Dur("pauseRefresh", cfg.PauseRefresh).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("drainer started")
 	return pipeline.RunAll(ctx, jobs, events)

@@ -44,6 +44,13 @@ const (
 	// InstancesOutOfService is a gauge: the instances of a cluster not ACTIVE or taken by rollwave
 	// (stage admitting or later), as the drainer counted them for an admission. Dimensions: Cluster.
 	InstancesOutOfService = "InstancesOutOfService"
+	// JobsWaiting counts the jobs the drainer has held before admission for longer than its
+	// threshold (ROLLWAVE_WAITING_THRESHOLD): each such job counts 1 when the wait passes the
+	// threshold and 1 again every threshold while it lasts, once whichever drainer replica looks
+	// (the instance's rollwave.waiting records the last count). The Sum over a period of the
+	// threshold is so the number of jobs waiting that long. Dimensions: Cluster, Reason (the
+	// update.WaitReason).
+	JobsWaiting = "JobsWaiting"
 	// DeadLetters counts messages a worker moved to a dead-letter queue (undecodable, invalid,
 	// or out of retries). Dimensions: Queue (the source queue's name).
 	DeadLetters = "DeadLetters"

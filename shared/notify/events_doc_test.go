@@ -22,6 +22,7 @@ var detailTypes = map[string]func() any{
 	notify.InstanceUpdateSucceeded: func() any { return &notify.JobDetail{} },
 	notify.InstanceUpdateFailed:    func() any { return &notify.JobDetail{} },
 	notify.InstanceUpdateSkipped:   func() any { return &notify.JobDetail{} },
+	notify.InstanceUpdateWaiting:   func() any { return &notify.JobDetail{} },
 	notify.ClusterRolloutPaused:    func() any { return &pause.EventDetail{} },
 	notify.ClusterRolloutResumed:   func() any { return &pause.EventDetail{} },
 	notify.ClusterRolloutHalted:    func() any { return &notify.HaltedDetail{} },
@@ -153,6 +154,11 @@ func TestEventsDocExamplesMatchTheGoTypes(t *testing.T) {
 		update.CodeUnverifiable, update.CodeReactivateFailed, update.CodeJobInFlight} {
 		if !strings.Contains(string(doc), "| `"+string(c)+"` |") {
 			t.Errorf("reason code %q is not in the table of docs/events.md", c)
+		}
+	}
+	for _, r := range update.WaitReasons {
+		if !strings.Contains(string(doc), "| `"+string(r)+"` |") {
+			t.Errorf("wait reason %q is not in the table of docs/events.md", r)
 		}
 	}
 }

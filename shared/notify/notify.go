@@ -30,6 +30,11 @@ const (
 	ClusterRolloutPaused    = "Cluster Rollout Paused"
 	ClusterRolloutResumed   = "Cluster Rollout Resumed"
 	ClusterRolloutHalted    = "Cluster Rollout Halted"
+
+	// InstanceUpdateWaiting is published once per wait of a job whose drain the drainer has held
+	// for longer than its threshold (ROLLWAVE_WAITING_THRESHOLD): reason is the
+	// update.WaitReason, waitingSince when the wait began.
+	InstanceUpdateWaiting = "Instance Update Waiting"
 )
 
 // JobDetail is the detail of the Instance Update events.
@@ -48,6 +53,9 @@ type JobDetail struct {
 	Step                 string    `json:"step,omitempty"`
 	DryRun               bool      `json:"dryRun,omitempty"`
 	At                   time.Time `json:"at"`
+
+	// WaitingSince is when the job began to wait for admission (Instance Update Waiting only).
+	WaitingSince time.Time `json:"waitingSince,omitzero"`
 }
 
 // HaltedDetail is the detail of "Cluster Rollout Halted": rollwave stopped admitting drains in

@@ -33,7 +33,8 @@ type Publisher interface {
 type Marking int
 
 const (
-	// Unmark removes rollwave.job and rollwave.stage: the instance is rollwave's no more.
+	// Unmark removes rollwave.job, rollwave.stage, rollwave.failure and rollwave.waiting: the
+	// instance is rollwave's no more.
 	Unmark Marking = iota
 	// MarkFailed sets rollwave.stage=failed and rollwave.failure=<code>: the instance stays as it
 	// is (out of service) for a person to look at.
@@ -70,7 +71,7 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	if job.ContainerInstanceARN != "" {
 		switch m {
 		case Unmark:
-			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, AttrFailure); err != nil {
+			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, AttrFailure, update.AttrWaiting); err != nil {
 				return fmt.Errorf("unmark instance: %w", err)
 			}
 		case MarkFailed:

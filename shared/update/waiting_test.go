@@ -1,6 +1,9 @@
 package update
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +109,30 @@ func TestWaitLook(t *testing.T) {
 				t.Errorf("%+v.Look(%s, %s) (-want +got):\n%s", tc.prev, tc.reason, tc.now.Format(time.TimeOnly), diff)
 			}
 		})
+	}
+}
+
+// TestDocListsEveryWaitReason keeps docs/job.md honest: every reason is in its table, and every
+// rollwave.waiting value it shows is one ParseWaiting reads.
+func TestDocListsEveryWaitReason(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "job.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range WaitReasons {
+		if !strings.Contains(string(doc), "| `"+string(r)+"` |") {
+			t.Errorf("wait reason %q is not in the table of docs/job.md", r)
+		}
+	}
+	_, section, _ := strings.Cut(string(doc), "## Waiting for admission")
+	_, block, _ := strings.Cut(section, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	if strings.TrimSpace(block) == "" {
+		t.Fatal("docs/job.md shows no rollwave.waiting value")
+	}
+	for line := range strings.Lines(block) {
+		if _, err := ParseWaiting(line); err != nil {
+			t.Errorf("docs/job.md shows %q: %v", strings.TrimSpace(line), err)
+		}
 	}
 }
