@@ -17,6 +17,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.82.1
 	github.com/aws/smithy-go v1.28.9
+	github.com/google/go-cmp v0.7.0
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/fleetsim v0.0.0-00010101000000-000000000000

@@ -27,7 +27,8 @@ var statusCommand = command{
 	help: `
 Shows, per cluster, each Bottlerocket container instance (ECS attribute bottlerocket.variant)
 with its EC2 instance ID, ECS status, agent connection, the rollwave job that owns it, its stage
-(rollwave.stage) and the failure reason of a failed job (rollwave.failure); the counts in
+(rollwave.stage), the failure reason of a failed job (rollwave.failure) and, for a job the
+drainer holds before admission, why it waits and since when (rollwave.waiting); the counts in
 service, out of service (taken by rollwave, or drained by someone else) and failed; the depth of
 every pipeline queue and its dead-letter queue; the pauses; and what blocks the rollout of each
 cluster (a pause, the out-of-service limit, failed instances waiting for a person).
@@ -82,6 +83,10 @@ type instanceStatus struct {
 	Version              string `json:"version,omitempty"`
 	UpdateState          string `json:"updateState,omitempty"`
 	VersionError         string `json:"versionError,omitempty"`
+	// Waiting is why the drainer holds the instance's job before admission (an update.WaitReason,
+	// or the raw rollwave.waiting value when it does not parse), WaitingSince since when.
+	Waiting      string    `json:"waiting,omitempty"`
+	WaitingSince time.Time `json:"waitingSince,omitzero"`
 }
 
 type queueStatus struct {
@@ -209,11 +214,18 @@ func (a *app) status(ctx context.Context, names []string, limit update.Limit, ve
 		cs := clusterStatus{Cluster: name, Instances: []instanceStatus{}, Blocked: []string{}}
 		var views []update.InstanceView
 		for _, in := range instances {
-			cs.Instances = append(cs.Instances, instanceStatus{
+			is := instanceStatus{
 				EC2InstanceID: in.EC2InstanceID, ContainerInstanceARN: in.ARN, Status: in.Status,
 				AgentConnected: in.AgentConnected, Job: in.Attributes[update.AttrJob],
 				Stage: in.Attributes[update.AttrStage], Failure: in.Attributes[attrFailure],
-			})
+			}
+			if raw, ok := in.Attributes[update.AttrWaiting]; ok {
+				is.Waiting = raw
+				if w, err := update.ParseWaiting(raw); err == nil {
+					is.Waiting, is.WaitingSince = string(w.Reason), w.Since
+				}
+			}
+			cs.Instances = append(cs.Instances, is)
 			stage, _ := update.ParseStage(in.Attributes[update.AttrStage])
 			views = append(views, update.InstanceView{ARN: in.ARN, EC2InstanceID: in.EC2InstanceID, Status: in.Status,
 				AgentConnected: in.AgentConnected, Job: in.Attributes[update.AttrJob], Stage: stage})
@@ -304,7 +316,7 @@ func printStatus(w io.Writer, r statusReport) {
 		fmt.Fprintf(w, "\nCluster %s: %d Bottlerocket instances, %d in service, %d out of service by rollwave, %d by others, %d failed (limit %d)\n",
 			cs.Cluster, cs.Total, cs.InService, cs.OutOfServiceByUs, cs.OutOfServiceOther, cs.Failed, cs.Limit)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  INSTANCE\tSTATUS\tAGENT\tVERSION\tJOB\tSTAGE\tFAILURE")
+		fmt.Fprintln(tw, "  INSTANCE\tSTATUS\tAGENT\tVERSION\tJOB\tSTAGE\tFAILURE\tWAITING")
 		for _, in := range cs.Instances {
 			agent := "connected"
 			if !in.AgentConnected {
@@ -317,8 +329,8 @@ func printStatus(w io.Writer, r statusReport) {
 			if in.VersionError != "" {
 				version = "? " + truncate(in.VersionError, 40)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDefault(in.EC2InstanceID, in.ContainerInstanceARN), in.Status, agent,
-				version, orDefault(in.Job, "-"), orDefault(in.Stage, "-"), orDefault(in.Failure, "-"))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDefault(in.EC2InstanceID, in.ContainerInstanceARN), in.Status, agent,
+				version, orDefault(in.Job, "-"), orDefault(in.Stage, "-"), orDefault(in.Failure, "-"), waiting(in, r.At))
 		}
 		tw.Flush()
 		if len(cs.Blocked) == 0 {
@@ -335,6 +347,19 @@ func printStatus(w io.Writer, r statusReport) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", q.Queue, q.Messages, q.InFlight, q.Delayed, q.DeadLetters)
 	}
 	tw.Flush()
+}
+
+// waiting describes an instance's wait for admission at now: "paused for 1h2m (since
+// 2025-06-02T09:00:02Z)", or "-".
+func waiting(in instanceStatus, now time.Time) string {
+	switch {
+	case in.Waiting == "":
+		return "-"
+	case in.WaitingSince.IsZero():
+		return in.Waiting
+	}
+	return fmt.Sprintf("%s for %s (since %s)", in.Waiting, max(now.Sub(in.WaitingSince), 0).Round(time.Second),
+		in.WaitingSince.UTC().Format(time.RFC3339))
 }
 
 // clusterNames lists every cluster of the region by name.
