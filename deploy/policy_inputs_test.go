@@ -99,6 +99,7 @@ func moduleDefaults() map[string]cty.Value {
 		"metrics":                   nullBool,
 		"dry_run":                   nullBool,
 		"reboot_grace":              nullStr,
+		"waiting_threshold":         nullStr,
 		"visibility_timeout":        nullStr,
 		"concurrency": cty.ObjectVal(map[string]cty.Value{
 			"scanner": nullNum, "patcher": nullNum, "drainer": nullNum, "verifier": nullNum,
@@ -176,7 +177,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		}
 	}
 	for worker, env := range base {
-		for _, name := range append(policyVars, "ROLLWAVE_METRICS", "ROLLWAVE_DRY_RUN", "ROLLWAVE_VISIBILITY_TIMEOUT", "ROLLWAVE_REBOOT_GRACE", "ROLLWAVE_CONCURRENCY") {
+		for _, name := range append(policyVars, "ROLLWAVE_METRICS", "ROLLWAVE_DRY_RUN", "ROLLWAVE_VISIBILITY_TIMEOUT", "ROLLWAVE_REBOOT_GRACE", "ROLLWAVE_WAITING_THRESHOLD", "ROLLWAVE_CONCURRENCY") {
 			if v, ok := env[name]; ok {
 				t.Errorf("with the inputs unset, the %s gets %s=%q, want it unset (the code's default)", worker, name, v)
 			}
@@ -216,6 +217,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		{"dry_run", cty.True, all, map[string]string{"ROLLWAVE_DRY_RUN": "true"}},
 		{"visibility_timeout", cty.StringVal("90s"), all, map[string]string{"ROLLWAVE_VISIBILITY_TIMEOUT": "90s"}},
 		{"reboot_grace", cty.StringVal("2m"), []string{"verifier"}, map[string]string{"ROLLWAVE_REBOOT_GRACE": "2m"}},
+		{"waiting_threshold", cty.StringVal("1h"), []string{"drainer"}, map[string]string{"ROLLWAVE_WAITING_THRESHOLD": "1h"}},
 		{"concurrency", obj("scanner", cty.NullVal(cty.Number), "patcher", cty.NullVal(cty.Number), "drainer", cty.NumberIntVal(8), "verifier", cty.NullVal(cty.Number)), []string{"drainer"}, map[string]string{"ROLLWAVE_CONCURRENCY": "8"}},
 		{"concurrency", obj("scanner", cty.NumberIntVal(2), "patcher", cty.NumberIntVal(3), "drainer", cty.NullVal(cty.Number), "verifier", cty.NullVal(cty.Number)), []string{"patcher", "scanner"}, nil},
 	}
@@ -473,6 +475,11 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 		{"standalone_tasks", cty.StringVal("stop"), true},
 		{"standalone_tasks", cty.StringVal("kill"), false},
 		{"reboot_grace", cty.StringVal("90s"), true},
+		{"waiting_threshold", cty.StringVal("1h30m"), true},
+		{"waiting_threshold", cty.StringVal("1s"), true},
+		{"waiting_threshold", cty.StringVal("500ms"), false},
+		{"waiting_threshold", cty.StringVal("0s"), false},
+		{"waiting_threshold", cty.StringVal("15"), false},
 		{"visibility_timeout", cty.StringVal("2 m"), false},
 		{"maintenance_window", cty.StringVal("daily 02:00-04:30"), true},
 		{"error_budget", cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(8), "window": cty.NullVal(cty.String)}), true},
@@ -495,6 +502,12 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 			if v := env[w]["ROLLWAVE_VISIBILITY_TIMEOUT"] + env[w]["ROLLWAVE_REBOOT_GRACE"]; v != "" {
 				if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 					errs = append(errs, errors.New("bad duration "+v))
+				}
+			}
+			// The drainer refuses a waiting threshold below 1s (services/drainer/config.go).
+			if v := env[w]["ROLLWAVE_WAITING_THRESHOLD"]; v != "" {
+				if d, err := time.ParseDuration(v); err != nil || d < time.Second {
+					errs = append(errs, errors.New("bad waiting threshold "+v))
 				}
 			}
 		}

@@ -51,6 +51,7 @@ locals {
       ROLLWAVE_CLUSTER_POLICIES          = local.error_budget_environment.ROLLWAVE_CLUSTER_POLICIES
       ROLLWAVE_DRAIN_TIMEOUT             = var.timeouts.drain
       ROLLWAVE_RECHECK_INTERVAL          = var.timeouts.recheck
+      ROLLWAVE_WAITING_THRESHOLD         = var.waiting_threshold
       ROLLWAVE_CONCURRENCY               = var.concurrency.drainer == null ? null : tostring(var.concurrency.drainer)
       ROLLWAVE_CLUSTERS                  = join(",", var.clusters)
       ROLLWAVE_CLUSTER_TAG               = var.cluster_tag

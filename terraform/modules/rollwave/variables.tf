@@ -270,6 +270,17 @@ variable "reboot_grace" {
   }
 }
 
+variable "waiting_threshold" {
+  description = "How long a job may wait for admission (pause, halt, maintenance window, health gate, capacity, limits) before the drainer warns about it, and how often it warns again while the job waits: a warn log line with the reason, a JobsWaiting count and, once per wait, an \"Instance Update Waiting\" event (ROLLWAVE_WAITING_THRESHOLD of the drainer). Whole hours, minutes and seconds such as 15m or 1h30m, at least 1s; null keeps the workers' default (15m)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.waiting_threshold == null || (can(regex("^([0-9]+(h|m|s))+$", var.waiting_threshold)) && can(regex("[1-9]", var.waiting_threshold)))
+    error_message = "waiting_threshold must be whole hours, minutes and seconds such as 90s, 15m or 1h30m, at least 1s, or null for the workers' default."
+  }
+}
+
 variable "visibility_timeout" {
   description = "How long a message a worker received stays hidden between the worker's extensions, for all its queues (ROLLWAVE_VISIBILITY_TIMEOUT of every worker): bounds how long the job of a killed task waits before another task resumes it. A Go duration; null keeps each queue's own (2m for job queues, 30s for event queues)."
   type        = string
