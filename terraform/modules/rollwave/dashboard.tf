@@ -10,6 +10,9 @@ locals {
     { title = "Jobs succeeded per cluster", metric = "JobsSucceeded", dimensions = "Cluster,Reason,Step", stat = "Sum", period = 300 },
     { title = "Jobs failed per cluster, step and reason", metric = "JobsFailed", dimensions = "Cluster,Reason,Step", stat = "Sum", period = 300 },
     { title = "Instances out of service per cluster", metric = "InstancesOutOfService", dimensions = "Cluster", stat = "Maximum", period = 60 },
+    # A job counts once per ROLLWAVE_WAITING_THRESHOLD while it waits past it: the Sum over a period
+    # of the threshold (the default, 15m) is the number of jobs waiting that long.
+    { title = "Jobs waiting for admission past the threshold, per cluster and reason", metric = "JobsWaiting", dimensions = "Cluster,Reason", stat = "Sum", period = 900 },
   ]
 }
 
