@@ -10,7 +10,7 @@ var TaskRoleActions = map[string][]string{
 		"cloudwatch:PutMetricData",
 		"ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:ListClusters", "ecs:ListContainerInstances",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
-		"ssm:GetCommandInvocation", "ssm:SendCommand",
+		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
 	},
 	"patcher": {
 		"cloudwatch:PutMetricData",
@@ -19,7 +19,7 @@ var TaskRoleActions = map[string][]string{
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
-		"ssm:GetCommandInvocation", "ssm:ListCommands", "ssm:SendCommand",
+		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands", "ssm:SendCommand",
 	},
 	"drainer": {
 		"cloudwatch:PutMetricData",
@@ -28,7 +28,7 @@ var TaskRoleActions = map[string][]string{
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
-		"ssm:GetCommandInvocation", "ssm:SendCommand",
+		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
 	},
 	"verifier": {
 		"cloudwatch:PutMetricData",
@@ -37,7 +37,7 @@ var TaskRoleActions = map[string][]string{
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
-		"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:SendCommand",
+		"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
 	},
 }
 
@@ -46,6 +46,7 @@ var TaskRoleActions = map[string][]string{
 // none), so no ARN or condition key can narrow them. terraform/README.md repeats the reasons.
 var Unscopable = map[string]string{
 	"ssm:GetCommandInvocation":        "reads the result of a command by its ID; SSM defines no resource type for it",
+	"ssm:ListCommandInvocations":      "lists a command's invocations and their output (one look per command instead of one per instance); no resource type",
 	"ssm:ListCommands":                "lists commands (the patcher asks whether a reboot was already sent); no resource type",
 	"ssm:DescribeInstanceInformation": "reads the SSM agent's ping status; no resource type",
 	"ecs:ListClusters":                "lists the account's clusters (ROLLWAVE_CLUSTER_TAG of the scanner and the drainer); ECS defines no resource type for it",

@@ -3,16 +3,19 @@
 // whether a command was already sent (so the reboot happens once per job, even across
 // crashes) and reports which instances the SSM agent serves.
 //
-// The adapter owns the SendCommand limit of 50 instance IDs, the polling of
-// GetCommandInvocation (InvocationDoesNotExist right after sending is normal), paging, error
-// classification (errors.go) and the mapping to the plain types below.
+// The adapter owns the SendCommand limit of 50 instance IDs, the waiting for results (one
+// ListCommandInvocations walk per command and round, whatever the number of instances it went
+// to; GetCommandInvocation only for an output SSM cut short), paging, error classification
+// (errors.go) and the mapping to the plain types below.
 package ssmcommand
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +29,7 @@ type ssmAPI interface {
 	SendCommand(ctx context.Context, params *ssm.SendCommandInput, optFns ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
 	GetCommandInvocation(ctx context.Context, params *ssm.GetCommandInvocationInput, optFns ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
 	ListCommands(ctx context.Context, params *ssm.ListCommandsInput, optFns ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error)
+	ListCommandInvocations(ctx context.Context, params *ssm.ListCommandInvocationsInput, optFns ...func(*ssm.Options)) (*ssm.ListCommandInvocationsOutput, error)
 	DescribeInstanceInformation(ctx context.Context, params *ssm.DescribeInstanceInformationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
 }
 
@@ -34,8 +38,14 @@ var _ ssmAPI = (*ssm.Client)(nil)
 const (
 	sendBatch       = 50  // SendCommand InstanceIds
 	infoBatch       = 50  // DescribeInstanceInformation InstanceIds filter values and MaxResults
-	listPage        = 50  // ListCommands MaxResults
+	listPage        = 50  // ListCommands and ListCommandInvocations MaxResults
 	maxCommentChars = 100 // SendCommand Comment
+	// pluginOutputChars is how much of a step's output ListCommandInvocations returns; a longer
+	// output is read whole with GetCommandInvocation.
+	pluginOutputChars = 2500
+	// errorMarker separates stdout from stderr in a step's output as ListCommandInvocations
+	// returns it.
+	errorMarker = "\n----------ERROR-------\n"
 )
 
 // Defaults for the zero values of Options.
@@ -109,7 +119,8 @@ type Options struct {
 	DeliveryTimeout time.Duration
 	// Wait bounds how long Run waits for every invocation to finish.
 	Wait time.Duration
-	// PollInterval is the pause between two rounds of GetCommandInvocation.
+	// PollInterval is the pause between two looks at the command's invocations (one
+	// ListCommandInvocations walk per command, however many instances it went to).
 	PollInterval time.Duration
 	// Parameters are the document's parameters (SendCommand Parameters), e.g. the version of
 	// the version-lock document; nil for documents without any.
@@ -182,8 +193,9 @@ func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (str
 }
 
 // Run sends doc to every instance in instanceIDs (in batches of 50, SSM's limit) and waits
-// until every invocation reaches a terminal status, polling GetCommandInvocation every
-// opts.PollInterval, for at most opts.Wait.
+// until every invocation reaches a terminal status, looking at each command's invocations with
+// ListCommandInvocations every opts.PollInterval, for at most opts.Wait. The cost of a wait is
+// one call per command (50 instances) and look, not one per instance.
 //
 // The result holds one entry per distinct instance ID. An instance that could not be sent the
 // command (for example ErrInvalidInstance: a batch with an unmanaged instance is re-sent one
@@ -237,31 +249,108 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 			return results, nil
 		case <-ticker.C:
 		}
-		pending := 0
-		for _, id := range ids {
-			r := results[id]
-			if r.Err != nil || r.Status.Terminal() {
-				continue
-			}
-			next, err := c.Invocation(ctx, r.CommandID, id)
-			switch {
-			case err == nil:
-				results[id] = next
-			case ctx.Err() != nil:
-				return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
-			case !IsTransient(err):
-				r.Err = err
-				results[id] = r
-				continue
-			}
-			if !results[id].Status.Terminal() {
-				pending++
-			}
+		pending, err := c.poll(ctx, results)
+		if ctx.Err() != nil {
+			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
+		}
+		if err != nil {
+			return results, fmt.Errorf("run %s: %w", doc, err)
 		}
 		if pending == 0 {
 			return results, nil
 		}
 	}
+}
+
+// poll brings every result that is still waiting up to date, one ListCommandInvocations walk per
+// command, and returns how many are still not terminal. A transient error leaves a command's
+// results as they were, to be looked at again; a permanent one ends them with it.
+func (c *Client) poll(ctx context.Context, results map[string]Result) (pending int, err error) {
+	waiting := map[string][]string{} // command ID -> instance IDs
+	for id, r := range results {
+		if r.Err == nil && !r.Status.Terminal() {
+			waiting[r.CommandID] = append(waiting[r.CommandID], id)
+		}
+	}
+	for _, cmd := range slices.Sorted(maps.Keys(waiting)) {
+		ids := waiting[cmd]
+		invs, err := c.invocations(ctx, cmd)
+		switch {
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		case err != nil && IsTransient(err):
+			pending += len(ids)
+			continue
+		case err != nil:
+			for _, id := range ids {
+				r := results[id]
+				r.Err = err
+				results[id] = r
+			}
+			continue
+		}
+		for _, id := range ids {
+			r, listed := invs[id]
+			if listed && r.Status.Terminal() && r.truncated {
+				full, err := c.Invocation(ctx, cmd, id)
+				if err != nil {
+					if ctx.Err() != nil {
+						return 0, ctx.Err()
+					}
+					pending++ // looked at again next round
+					continue
+				}
+				r = invocation{Result: full}
+			}
+			if listed {
+				results[id] = r.Result
+			}
+			if !results[id].Status.Terminal() {
+				pending++
+			}
+		}
+	}
+	return pending, nil
+}
+
+// invocation is one instance's invocation as ListCommandInvocations shows it; truncated is set
+// when SSM cut its output short.
+type invocation struct {
+	Result
+	truncated bool
+}
+
+// invocations lists every invocation of commandID with its output, by instance ID. Instances SSM
+// does not list yet (right after SendCommand) are simply absent.
+func (c *Client) invocations(ctx context.Context, commandID string) (map[string]invocation, error) {
+	in := &ssm.ListCommandInvocationsInput{CommandId: aws.String(commandID), Details: true, MaxResults: aws.Int32(listPage)}
+	out := map[string]invocation{}
+	for {
+		page, err := c.api.ListCommandInvocations(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list invocations of %s: %w", commandID, classify(err))
+		}
+		for _, inv := range page.CommandInvocations {
+			out[aws.ToString(inv.InstanceId)] = invocationFrom(commandID, inv)
+		}
+		if aws.ToString(page.NextToken) == "" {
+			return out, nil
+		}
+		in.NextToken = page.NextToken
+	}
+}
+
+// invocationFrom maps a listed invocation: rollwave's documents have one step, whose output holds
+// stdout and, after SSM's error marker, stderr.
+func invocationFrom(commandID string, inv types.CommandInvocation) invocation {
+	r := Result{CommandID: commandID, Status: statusOf(inv.Status, inv.StatusDetails), ResponseCode: -1}
+	var output string
+	for _, p := range inv.CommandPlugins {
+		r.ResponseCode = int(p.ResponseCode)
+		output = aws.ToString(p.Output)
+	}
+	r.Stdout, r.Stderr, _ = strings.Cut(output, errorMarker)
+	return invocation{Result: r, truncated: len(output) >= pluginOutputChars}
 }
 
 // sendBatch sends doc to ids in one call; when SSM rejects the call because of an instance ID,

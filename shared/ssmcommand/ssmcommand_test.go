@@ -18,15 +18,68 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// stubSSM is an SSM whose invocations exist only after `polls` GetCommandInvocation calls
-// (InvocationDoesNotExist before) and then succeed; instances named "bad-…" are unmanaged.
+// stubSSM is an SSM whose invocations are listed only after `polls` looks at their command
+// (and InvocationDoesNotExist before as many GetCommandInvocation calls) and then succeed,
+// listed in pages of 20; instances named "bad-…" are unmanaged.
 type stubSSM struct {
 	mu       sync.Mutex
 	sends    [][]string
 	gets     map[string]int
+	lists    map[string]int // ListCommandInvocations calls by command
 	polls    int
 	never    bool // invocations stay InProgress
+	long     bool // outputs are longer than ListCommandInvocations shows
 	commands []types.Command
+}
+
+func (s *stubSSM) output(id string) string {
+	out := "out " + id
+	if s.long {
+		out += strings.Repeat(".", 3000)
+	}
+	return out
+}
+
+func (s *stubSSM) ListCommandInvocations(_ context.Context, in *ssm.ListCommandInvocationsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandInvocationsOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !in.Details || aws.ToInt32(in.MaxResults) > 50 {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameters", Message: "details/max results"}
+	}
+	cmd := aws.ToString(in.CommandId)
+	if s.lists == nil {
+		s.lists = map[string]int{}
+	}
+	start := 0
+	if in.NextToken == nil {
+		s.lists[cmd]++
+	} else {
+		fmt.Sscan(*in.NextToken, &start)
+	}
+	var n int
+	fmt.Sscanf(cmd, "cmd-%d", &n)
+	if n < 1 || n > len(s.sends) {
+		return nil, &types.InvalidCommandId{}
+	}
+	out := &ssm.ListCommandInvocationsOutput{}
+	if s.lists[cmd] <= s.polls {
+		return out, nil
+	}
+	ids := s.sends[n-1]
+	end := min(start+20, len(ids))
+	for _, id := range ids[start:end] {
+		inv := types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusInProgress}
+		if !s.never {
+			output := s.output(id)
+			inv = types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusSuccess, StatusDetails: aws.String("Success"),
+				CommandPlugins: []types.CommandPlugin{{Output: aws.String(output[:min(len(output), 2500)]), ResponseCode: 0}}}
+		}
+		out.CommandInvocations = append(out.CommandInvocations, inv)
+	}
+	if end < len(ids) {
+		out.NextToken = aws.String(fmt.Sprint(end))
+	}
+	return out, nil
 }
 
 func (s *stubSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...func(*ssm.Options)) (*ssm.SendCommandOutput, error) {
@@ -64,7 +117,7 @@ func (s *stubSSM) GetCommandInvocation(_ context.Context, in *ssm.GetCommandInvo
 	}
 	return &ssm.GetCommandInvocationOutput{
 		Status: types.CommandInvocationStatusSuccess, StatusDetails: aws.String("Success"),
-		StandardOutputContent: aws.String("out " + aws.ToString(in.InstanceId)),
+		StandardOutputContent: aws.String(s.output(aws.ToString(in.InstanceId))),
 	}, nil
 }
 
@@ -102,7 +155,7 @@ func ids(prefix string, n int) []string {
 	return out
 }
 
-func TestRunSendsInFiftiesAndPollsPastInvocationDoesNotExist(t *testing.T) {
+func TestRunSendsInFiftiesAndLooksOncePerCommand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &stubSSM{polls: 2}
 		start := time.Now()
@@ -122,7 +175,36 @@ func TestRunSendsInFiftiesAndPollsPastInvocationDoesNotExist(t *testing.T) {
 		if waited := time.Since(start); waited != 3*time.Second {
 			t.Errorf("Run() took %v, want 3 polls of 1s", waited)
 		}
+		if want := map[string]int{"cmd-1": 3, "cmd-2": 3, "cmd-3": 3}; !maps.Equal(s.lists, want) || len(s.gets) != 0 {
+			t.Errorf("ListCommandInvocations walks = %v and GetCommandInvocation calls = %v, want %v and none", s.lists, s.gets, want)
+		}
 	})
+}
+
+func TestRunReadsAnOutputSSMCutShortWhole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &stubSSM{long: true}
+		got, err := newClient(s).Run(t.Context(), "check", []string{"i-1", "i-2"}, Options{PollInterval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := got["i-1"]; !r.OK() || r.Stdout != s.output("i-1") {
+			t.Errorf("Run()[i-1] = %d characters of output, want all %d", len(r.Stdout), len(s.output("i-1")))
+		}
+		if len(s.gets) != 2 {
+			t.Errorf("GetCommandInvocation calls = %v, want one per cut output", s.gets)
+		}
+	})
+}
+
+func TestInvocationFromSplitsStderr(t *testing.T) {
+	inv := types.CommandInvocation{Status: types.CommandInvocationStatusFailed, StatusDetails: aws.String("Failed"),
+		CommandPlugins: []types.CommandPlugin{{ResponseCode: 2, Output: aws.String("partial\n----------ERROR-------\nboom")}}}
+	got := invocationFrom("cmd-1", inv)
+	want := invocation{Result: Result{CommandID: "cmd-1", Status: StatusFailed, ResponseCode: 2, Stdout: "partial", Stderr: "boom"}}
+	if got != want {
+		t.Errorf("invocationFrom() = %+v, want %+v", got, want)
+	}
 }
 
 func TestRunIsolatesUnmanagedInstances(t *testing.T) {

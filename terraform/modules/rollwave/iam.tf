@@ -106,7 +106,7 @@ data "aws_iam_policy_document" "scanner" {
   }
   statement {
     sid       = "ReadCommandResults"
-    actions   = ["ssm:GetCommandInvocation"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
     resources = ["*"]
   }
   statement {
@@ -177,7 +177,7 @@ data "aws_iam_policy_document" "patcher" {
   }
   statement {
     sid       = "ReadCommands"
-    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommands"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands"]
     resources = ["*"]
   }
   statement {
@@ -296,7 +296,7 @@ data "aws_iam_policy_document" "drainer" {
   }
   statement {
     sid       = "ReadCommandResults"
-    actions   = ["ssm:GetCommandInvocation"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
     resources = ["*"]
   }
   statement {
@@ -382,7 +382,7 @@ data "aws_iam_policy_document" "verifier" {
   }
   statement {
     sid       = "ReadCommandsAndAgents"
-    actions   = ["ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:DescribeInstanceInformation"]
     resources = ["*"]
   }
   statement {
