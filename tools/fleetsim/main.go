@@ -88,6 +88,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		opts.Emit = pub.Enqueue
 	}
 	world := sim.New(opts)
+	if pub != nil {
+		pub.MeasureLag(world.Clock().Now)
+	}
 	if o.scenario != "" {
 		b, err := os.ReadFile(o.scenario)
 		if err != nil {

@@ -242,6 +242,11 @@ type EventStats struct {
 	Emitted   int `json:"emitted"`
 	Published int `json:"published"`
 	Failed    int `json:"failed"`
+	// Pending events are queued and not yet published (or dropped).
+	Pending int `json:"pending"`
+	// MaxLagSeconds is the longest any published event waited between happening and being
+	// published, in virtual seconds: how far behind the publisher fell.
+	MaxLagSeconds float64 `json:"maxLagSeconds"`
 }
 
 // State is GET /fleetsim/state: the world now.

@@ -1,11 +1,12 @@
-// Package events publishes the world's ECS events to EventBridge, asynchronously and in order,
-// so that the world lock is never held during HTTP.
+// Package events publishes the world's ECS events to EventBridge, asynchronously and in order
+// per resource, so that the world lock is never held during HTTP.
 package events
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -22,67 +23,104 @@ type putEventsAPI interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
-// Publisher queues events and sends them with PutEvents, at most 10 per call, in the order they
-// were queued. A batch that fails is retried a few times with backoff, then counted as failed
-// and dropped (the simulator keeps going, as AWS's best-effort delivery would).
+// DefaultSenders is how many PutEvents calls a publisher keeps in flight: a fleet of 1,000 hosts
+// emits tens of events per virtual second, more than one sender waiting on an emulator keeps up
+// with.
+const DefaultSenders = 8
+
+// Publisher queues events and sends them with PutEvents, at most 10 per call, from several
+// senders at once. The events of one resource (the first of Resources: a container instance or
+// a task) always go through the same sender, in the order they were queued, so a consumer sees
+// each resource's changes in order. A batch that fails is retried a few times with backoff, then
+// counted as failed and dropped (the simulator keeps going, as AWS's best-effort delivery would).
 type Publisher struct {
 	api      putEventsAPI
 	bus      string
 	log      zerolog.Logger
 	counters *sim.EventCounters
-
-	mu     sync.Mutex
-	queue  []sim.Event
-	wake   chan struct{}
-	closed bool
+	now      func() time.Time // virtual time, for the lag; nil measures none
+	shards   []*shard
 }
 
-// NewPublisher returns a publisher to bus; counters (may be nil) count published and failed
-// entries.
+// shard is one sender's queue.
+type shard struct {
+	mu    sync.Mutex
+	queue []sim.Event
+	wake  chan struct{}
+}
+
+// NewPublisher returns a publisher to bus with DefaultSenders senders; counters (may be nil)
+// count published, failed and pending entries and the lag.
 func NewPublisher(api putEventsAPI, bus string, log zerolog.Logger, counters *sim.EventCounters) *Publisher {
 	if counters == nil {
 		counters = &sim.EventCounters{}
 	}
-	return &Publisher{api: api, bus: bus, log: log, counters: counters, wake: make(chan struct{}, 1)}
+	p := &Publisher{api: api, bus: bus, log: log, counters: counters}
+	p.SetSenders(DefaultSenders)
+	return p
 }
+
+// SetSenders sets how many senders Run starts (at least 1). Call it before Run.
+func (p *Publisher) SetSenders(n int) {
+	p.shards = make([]*shard, max(n, 1))
+	for i := range p.shards {
+		p.shards[i] = &shard{wake: make(chan struct{}, 1)}
+	}
+}
+
+// MeasureLag makes the publisher record, for every event it publishes, how long after the event's
+// time (by now, the world's virtual clock) it went out: the report's events.maxLagSeconds.
+func (p *Publisher) MeasureLag(now func() time.Time) { p.now = now }
 
 // Enqueue queues e; it never blocks.
 func (p *Publisher) Enqueue(e sim.Event) {
-	p.mu.Lock()
-	p.queue = append(p.queue, e)
-	p.mu.Unlock()
+	key := ""
+	if len(e.Resources) > 0 {
+		key = e.Resources[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	s := p.shards[h.Sum32()%uint32(len(p.shards))]
+	s.mu.Lock()
+	s.queue = append(s.queue, e)
+	s.mu.Unlock()
+	p.counters.Pending.Add(1)
 	select {
-	case p.wake <- struct{}{}:
+	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
 // Pending is the number of events not yet sent.
-func (p *Publisher) Pending() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queue)
-}
+func (p *Publisher) Pending() int { return int(p.counters.Pending.Load()) }
 
-func (p *Publisher) take() []sim.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := min(10, len(p.queue))
-	batch := append([]sim.Event(nil), p.queue[:n]...)
-	p.queue = p.queue[n:]
+func (s *shard) take() []sim.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := min(10, len(s.queue))
+	batch := append([]sim.Event(nil), s.queue[:n]...)
+	s.queue = s.queue[n:]
 	return batch
 }
 
 // Run sends queued events until ctx ends, then tries to flush what is left for up to 5 s.
 func (p *Publisher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range p.shards {
+		wg.Go(func() { p.runShard(ctx, s) })
+	}
+	wg.Wait()
+}
+
+func (p *Publisher) runShard(ctx context.Context, s *shard) {
 	for {
-		batch := p.take()
+		batch := s.take()
 		if len(batch) == 0 {
 			select {
-			case <-p.wake:
+			case <-s.wake:
 				continue
 			case <-ctx.Done():
-				p.flush()
+				p.flush(s)
 				return
 			}
 		}
@@ -90,11 +128,11 @@ func (p *Publisher) Run(ctx context.Context) {
 	}
 }
 
-func (p *Publisher) flush() {
+func (p *Publisher) flush(s *shard) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
-		batch := p.take()
+		batch := s.take()
 		if len(batch) == 0 {
 			return
 		}
@@ -102,15 +140,36 @@ func (p *Publisher) flush() {
 	}
 }
 
+// published counts the first n events of batch as published and records their lag.
+func (p *Publisher) published(batch []sim.Event, n int) {
+	p.counters.Published.Add(int64(n))
+	p.counters.Pending.Add(-int64(n))
+	if p.now == nil || n == 0 {
+		return
+	}
+	now := p.now()
+	for _, e := range batch[:n] {
+		p.counters.ObserveLag(now.Sub(e.Time))
+	}
+}
+
+// dropped counts n events as failed.
+func (p *Publisher) dropped(n int) {
+	p.counters.Failed.Add(int64(n))
+	p.counters.Pending.Add(-int64(n))
+}
+
 func (p *Publisher) send(ctx context.Context, batch []sim.Event) {
 	entries := make([]types.PutEventsRequestEntry, 0, len(batch))
+	events := make([]sim.Event, 0, len(batch))
 	for _, e := range batch {
 		detail, err := Detail(e.Detail)
 		if err != nil {
 			p.log.Error().Err(err).Str("detailType", e.DetailType).Msg("event dropped")
-			p.counters.Failed.Add(1)
+			p.dropped(1)
 			continue
 		}
+		events = append(events, e)
 		entries = append(entries, types.PutEventsRequestEntry{
 			Source: aws.String("aws.ecs"), DetailType: aws.String(e.DetailType), Detail: aws.String(string(detail)),
 			Resources: e.Resources, Time: aws.Time(e.Time), EventBusName: aws.String(p.bus),
@@ -129,9 +188,9 @@ func (p *Publisher) send(ctx context.Context, batch []sim.Event) {
 					first = i
 				}
 			}
-			p.counters.Published.Add(int64(first))
+			p.published(events, first)
 			retry := entries[first:]
-			entries = retry
+			entries, events = retry, events[first:]
 			if len(entries) == 0 {
 				return
 			}
@@ -139,7 +198,7 @@ func (p *Publisher) send(ctx context.Context, batch []sim.Event) {
 		}
 		if attempt >= 4 || ctx.Err() != nil {
 			p.log.Error().Err(err).Int("entries", len(entries)).Msg("events dropped after retries")
-			p.counters.Failed.Add(int64(len(entries)))
+			p.dropped(len(entries))
 			return
 		}
 		t := time.NewTimer(backoff)

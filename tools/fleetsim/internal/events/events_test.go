@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -90,3 +91,53 @@ func TestPublisherBatchesInOrderAndRetries(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Events of many resources go out through several senders at once, each resource's in order,
+// and the publisher records how long after its time each event went out.
+func TestPublisherKeepsEachResourceInOrderAcrossSenders(t *testing.T) {
+	fake := &fakeBridge{}
+	counters := &sim.EventCounters{}
+	p := NewPublisher(fake, "bus", zerolog.New(zerolog.NewTestWriter(t)), counters)
+	epoch := time.Unix(1700000000, 0)
+	p.MeasureLag(func() time.Time { return epoch.Add(3 * time.Second) })
+	const resources, each = 12, 15
+	for i := range each {
+		for r := range resources {
+			p.Enqueue(sim.Event{DetailType: "ECS Task State Change", Resources: []string{fmt.Sprintf("task/%d", r)}, Time: epoch.Add(time.Duration(i) * time.Second),
+				Detail: sim.TaskView{Version: int64(i + 1), TaskArn: fmt.Sprintf("task/%d", r)}})
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	for counters.Published.Load() < resources*each && time.Now().Before(deadline) {
+		<-tick.C
+	}
+	tick.Stop()
+	cancel()
+	<-done
+	if got, pending := counters.Published.Load(), counters.Pending.Load(); got != resources*each || pending != 0 {
+		t.Fatalf("published = %d, pending %d, want %d and 0", got, pending, resources*each)
+	}
+	last := map[string]int64{}
+	for _, call := range fake.calls {
+		for _, e := range call {
+			var d struct {
+				Version int64  `json:"version"`
+				TaskARN string `json:"taskArn"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(e.Detail)), &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Version != last[d.TaskARN]+1 {
+				t.Fatalf("%s: version %d published after %d, want each resource in order", d.TaskARN, d.Version, last[d.TaskARN])
+			}
+			last[d.TaskARN] = d.Version
+		}
+	}
+	if got := counters.MaxLag(); got != 3*time.Second {
+		t.Errorf("max lag = %v, want 3s (the oldest event, published at +3s)", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 )
@@ -120,8 +121,22 @@ func (w *World) CountCall(op, caller string) {
 
 // EventCounters are maintained by the event publisher.
 type EventCounters struct {
-	Published, Failed atomic.Int64
+	Published, Failed, Pending atomic.Int64
+	maxLag                     atomic.Int64 // nanoseconds of virtual time
 }
+
+// ObserveLag records that an event went out d (virtual time) after it happened.
+func (c *EventCounters) ObserveLag(d time.Duration) {
+	for {
+		old := c.maxLag.Load()
+		if int64(d) <= old || c.maxLag.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// MaxLag is the longest an event waited to be published, in virtual time.
+func (c *EventCounters) MaxLag() time.Duration { return time.Duration(c.maxLag.Load()) }
 
 // Report builds the report.
 func (w *World) Report(ev *EventCounters) admin.Report {
@@ -173,6 +188,8 @@ func (w *World) Report(ev *EventCounters) admin.Report {
 	if ev != nil {
 		rep.Events.Published = int(ev.Published.Load())
 		rep.Events.Failed = int(ev.Failed.Load())
+		rep.Events.Pending = int(ev.Pending.Load())
+		rep.Events.MaxLagSeconds = ev.MaxLag().Seconds()
 	}
 	return rep
 }
