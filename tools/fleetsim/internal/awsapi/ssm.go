@@ -3,6 +3,8 @@ package awsapi
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/sim"
 )
@@ -35,17 +37,88 @@ func (in commandListIn) filter() sim.CommandFilter {
 
 func ssmValidation(msg string) error { return &sim.APIError{Code: "ValidationException", Message: msg} }
 
+type ssmTag struct{ Key, Value string }
+
+func tagMap(tags []ssmTag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+// documentsOnly refuses the tag operations on anything but a document: fleetsim keeps no other
+// SSM resource.
+func documentsOnly(resourceType string) error {
+	if resourceType != "Document" {
+		return &sim.APIError{Code: "InvalidResourceType", Message: fmt.Sprintf("fleetsim keeps SSM tags only on documents, not %s", resourceType)}
+	}
+	return nil
+}
+
 func (h *Handler) ssmOps() map[string]op {
 	w := h.world
 	return map[string]op{
 		"CreateDocument": decode(func(_ context.Context, in struct {
 			Name, Content, DocumentType, DocumentFormat string
+			Tags                                        []ssmTag
 		}) (any, error) {
 			d, err := w.CreateDocument(in.Name, in.Content, in.DocumentType, in.DocumentFormat)
 			if err != nil {
 				return nil, err
 			}
+			if len(in.Tags) > 0 {
+				if err := w.TagDocument(in.Name, tagMap(in.Tags), nil); err != nil {
+					return nil, err
+				}
+			}
 			return map[string]any{"DocumentDescription": d}, nil
+		}),
+		"DeleteDocument": decode(func(_ context.Context, in struct{ Name string }) (any, error) {
+			return struct{}{}, w.DeleteDocument(in.Name)
+		}),
+		// Documents are never shared here: the permission list is empty (the Terraform provider
+		// reads it for every aws_ssm_document).
+		"DescribeDocumentPermission": decode(func(_ context.Context, in struct{ Name, PermissionType string }) (any, error) {
+			if in.PermissionType != "Share" {
+				return nil, ssmValidation("PermissionType must be Share")
+			}
+			if _, err := w.DescribeDocument(in.Name); err != nil {
+				return nil, err
+			}
+			return map[string]any{"AccountIds": []string{}, "AccountSharingInfoList": []any{}}, nil
+		}),
+		"ListTagsForResource": decode(func(_ context.Context, in struct{ ResourceType, ResourceId string }) (any, error) {
+			if err := documentsOnly(in.ResourceType); err != nil {
+				return nil, err
+			}
+			tags, err := w.DocumentTags(in.ResourceId)
+			if err != nil {
+				return nil, err
+			}
+			list := []ssmTag{}
+			for _, k := range slices.Sorted(maps.Keys(tags)) {
+				list = append(list, ssmTag{Key: k, Value: tags[k]})
+			}
+			return map[string]any{"TagList": list}, nil
+		}),
+		"AddTagsToResource": decode(func(_ context.Context, in struct {
+			ResourceType, ResourceId string
+			Tags                     []ssmTag
+		}) (any, error) {
+			if err := documentsOnly(in.ResourceType); err != nil {
+				return nil, err
+			}
+			return struct{}{}, w.TagDocument(in.ResourceId, tagMap(in.Tags), nil)
+		}),
+		"RemoveTagsFromResource": decode(func(_ context.Context, in struct {
+			ResourceType, ResourceId string
+			TagKeys                  []string
+		}) (any, error) {
+			if err := documentsOnly(in.ResourceType); err != nil {
+				return nil, err
+			}
+			return struct{}{}, w.TagDocument(in.ResourceId, nil, in.TagKeys)
 		}),
 		"DescribeDocument": decode(func(_ context.Context, in struct{ Name string }) (any, error) {
 			d, err := w.DescribeDocument(in.Name)

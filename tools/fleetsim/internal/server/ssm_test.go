@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,59 @@ func TestDocumentParametersAreSubstitutedInLine(t *testing.T) {
 	got := e.run(id, "apiclient get settings.updates.version-lock")
 	if s := aws.ToString(got.StandardOutputContent); !strings.Contains(s, `"version-lock": "1.19.5"`) {
 		t.Errorf("version-lock after the document = %s, want 1.19.5", s)
+	}
+}
+
+// TestDocumentLifecycleAsTerraformDrivesIt creates, reads, tags and deletes a document with the
+// calls the Terraform AWS provider makes for an aws_ssm_document, so that the LocalStack example
+// can register rollwave's documents where the workers look for them.
+func TestDocumentLifecycleAsTerraformDrivesIt(t *testing.T) {
+	e := start(t, fleet(1, ""))
+	ctx := context.Background()
+	content := `{"schemaVersion":"2.2","description":"check","mainSteps":[{"action":"aws:runShellScript","name":"check","inputs":{"runCommand":["apiclient update check"]}}]}`
+	if _, err := e.ssm.CreateDocument(ctx, &ssm.CreateDocumentInput{Name: aws.String("rollwave-update-check"), Content: aws.String(content),
+		DocumentType: ssmtypes.DocumentTypeCommand, DocumentFormat: ssmtypes.DocumentFormatJson,
+		Tags: []ssmtypes.Tag{{Key: aws.String("rollwave:prefix"), Value: aws.String("rollwave")}}}); err != nil {
+		t.Fatalf("CreateDocument: %v", err)
+	}
+	perm, err := e.ssm.DescribeDocumentPermission(ctx, &ssm.DescribeDocumentPermissionInput{Name: aws.String("rollwave-update-check"), PermissionType: ssmtypes.DocumentPermissionTypeShare})
+	if err != nil || len(perm.AccountIds) != 0 {
+		t.Errorf("DescribeDocumentPermission = %+v, %v; want no account", perm, err)
+	}
+	tags := func() map[string]string {
+		t.Helper()
+		out, err := e.ssm.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingDocument, ResourceId: aws.String("rollwave-update-check")})
+		if err != nil {
+			t.Fatalf("ListTagsForResource: %v", err)
+		}
+		m := map[string]string{}
+		for _, tag := range out.TagList {
+			m[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		return m
+	}
+	if got := tags(); len(got) != 1 || got["rollwave:prefix"] != "rollwave" {
+		t.Errorf("tags after CreateDocument = %v, want rollwave:prefix=rollwave", got)
+	}
+	if _, err := e.ssm.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingDocument, ResourceId: aws.String("rollwave-update-check"),
+		Tags: []ssmtypes.Tag{{Key: aws.String("team"), Value: aws.String("platform")}}}); err != nil {
+		t.Fatalf("AddTagsToResource: %v", err)
+	}
+	if _, err := e.ssm.RemoveTagsFromResource(ctx, &ssm.RemoveTagsFromResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingDocument, ResourceId: aws.String("rollwave-update-check"),
+		TagKeys: []string{"rollwave:prefix"}}); err != nil {
+		t.Fatalf("RemoveTagsFromResource: %v", err)
+	}
+	if got := tags(); len(got) != 1 || got["team"] != "platform" {
+		t.Errorf("tags after adding team and removing rollwave:prefix = %v, want team=platform", got)
+	}
+	if _, err := e.ssm.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingManagedInstance, ResourceId: aws.String("mi-1")}); err == nil {
+		t.Error("ListTagsForResource of a managed instance succeeded, want an error (fleetsim tags only documents)")
+	}
+	if _, err := e.ssm.DeleteDocument(ctx, &ssm.DeleteDocumentInput{Name: aws.String("rollwave-update-check")}); err != nil {
+		t.Fatalf("DeleteDocument: %v", err)
+	}
+	var invalid *ssmtypes.InvalidDocument
+	if _, err := e.ssm.DescribeDocument(ctx, &ssm.DescribeDocumentInput{Name: aws.String("rollwave-update-check")}); !errors.As(err, &invalid) {
+		t.Errorf("DescribeDocument after DeleteDocument = %v, want InvalidDocument", err)
 	}
 }

@@ -32,6 +32,7 @@ type Document struct {
 	Hash                        string
 	Steps                       []docStep
 	Params                      map[string]docParam
+	Tags                        map[string]string
 }
 
 type docStep struct {
@@ -175,6 +176,56 @@ func (w *World) DescribeDocument(name string) (DocumentView, error) {
 		return DocumentView{}, err
 	}
 	return w.docView(d), nil
+}
+
+// DeleteDocument removes a document; a command already sent with it runs on.
+func (w *World) DeleteDocument(name string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d, err := w.doc(name)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(d.Name, "AWS-") {
+		return apiErr("InvalidDocumentOperation", "Document %s is owned by Amazon and cannot be deleted", d.Name)
+	}
+	delete(w.docs, d.Name)
+	return nil
+}
+
+// DocumentTags returns a copy of a document's tags.
+func (w *World) DocumentTags(name string) (map[string]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d, err := w.doc(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(d.Tags))
+	for k, v := range d.Tags {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// TagDocument sets tags on a document (add), then removes the keys of remove.
+func (w *World) TagDocument(name string, add map[string]string, remove []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d, err := w.doc(name)
+	if err != nil {
+		return err
+	}
+	if d.Tags == nil {
+		d.Tags = map[string]string{}
+	}
+	for k, v := range add {
+		d.Tags[k] = v
+	}
+	for _, k := range remove {
+		delete(d.Tags, k)
+	}
+	return nil
 }
 
 // GetDocument returns a stored document and its content.
