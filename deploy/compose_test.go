@@ -13,12 +13,18 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
-func loadCompose(t *testing.T) *types.Project {
+func loadCompose(t *testing.T) *types.Project { return loadComposeEnv(t) }
+
+// loadComposeEnv loads docker-compose.yaml as docker compose would with the environment env
+// ("KEY=VALUE").
+func loadComposeEnv(t *testing.T, env ...string) *types.Project {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(repoRoot, "docker-compose.yaml")},
-		cli.WithEnv([]string{}), cli.WithName("rollwave"), cli.WithConsistency(true))
+		cli.WithEnv(env), cli.WithName("rollwave"), cli.WithConsistency(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +220,124 @@ func TestDockerfiles(t *testing.T) {
 				t.Errorf("%s: Dockerfile lacks %q", dir, want)
 			}
 		}
+	}
+}
+
+// TestComposeAgreesWithTheLocalStackExample holds terraform/examples/localstack to the compose
+// stack, so that terraform apply and then the compose workers run a rollout with nothing
+// rewritten: the same prefix, clusters, region and LocalStack account (access key), rules that
+// match every cluster as the compose bootstrap's do (fleetsim's clusters are in its scenario's
+// account), the SSM documents registered in fleetsim where the workers run them, every other
+// service on LocalStack's published port and among the services it runs; and with
+// ROLLWAVE_BOOTSTRAP=check the bootstrap and the first scan only check.
+func TestComposeAgreesWithTheLocalStackExample(t *testing.T) {
+	body := parseTF(t, filepath.Join(repoRoot, "terraform", "examples", "localstack", "main.tf"))
+	literal := func(b *hclsyntax.Body, name string) cty.Value {
+		t.Helper()
+		a, ok := b.Attributes[name]
+		if !ok {
+			t.Fatalf("the localstack example sets no %s", name)
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			t.Fatalf("the localstack example's %s is not a literal: %v", name, diags)
+		}
+		return v
+	}
+	var mod, provider *hclsyntax.Body
+	for _, b := range body.Blocks {
+		switch {
+		case b.Type == "module" && b.Labels[0] == "rollwave":
+			mod = b.Body
+		case b.Type == "provider" && b.Labels[0] == "aws":
+			provider = b.Body
+		}
+	}
+	if mod == nil || provider == nil {
+		t.Fatal("the localstack example has no module rollwave or provider aws")
+	}
+	endpoints := map[string]string{}
+	for _, b := range provider.Blocks {
+		if b.Type == "endpoints" {
+			for name := range b.Body.Attributes {
+				endpoints[name] = literal(b.Body, name).AsString()
+			}
+		}
+	}
+
+	p := loadCompose(t)
+	ls, _ := p.GetService("localstack")
+	fleetsim, _ := p.GetService("fleetsim")
+	scanner, _ := p.GetService("scanner")
+	boot, _ := p.GetService("bootstrap")
+	published := func(s types.ServiceConfig) string {
+		t.Helper()
+		if len(s.Ports) != 1 || s.Ports[0].HostIP != "127.0.0.1" {
+			t.Fatalf("%s publishes %+v, want one loopback port", s.Name, s.Ports)
+		}
+		return "http://localhost:" + s.Ports[0].Published
+	}
+	lsServices := strings.Split(env(ls, "SERVICES"), ",")
+
+	var clusters []string
+	for _, c := range literal(mod, "clusters").AsValueSlice() {
+		clusters = append(clusters, c.AsString())
+	}
+	checks := []struct {
+		what      string
+		got, want string
+	}{
+		{"prefix vs the workers' ROLLWAVE_PREFIX", literal(mod, "prefix").AsString(), env(scanner, "ROLLWAVE_PREFIX")},
+		{"clusters vs the scanner's ROLLWAVE_CLUSTERS", strings.Join(clusters, ","), env(scanner, "ROLLWAVE_CLUSTERS")},
+		{"provider region vs the workers' AWS_REGION", literal(provider, "region").AsString(), env(scanner, "AWS_REGION")},
+		{"provider access_key (LocalStack's account) vs the workers' AWS_ACCESS_KEY_ID", literal(provider, "access_key").AsString(), env(scanner, "AWS_ACCESS_KEY_ID")},
+		{"restrict_events_to_clusters", literal(mod, "restrict_events_to_clusters").GoString(), cty.False.GoString()},
+		{"the compose bootstrap's cluster ARNs (unrestricted rules)", env(boot, "ROLLWAVE_CLUSTERS"), ""},
+		{"create_services (LocalStack's free edition has no ECS)", literal(mod, "create_services").GoString(), cty.False.GoString()},
+		{"ssm endpoint vs fleetsim's published port", endpoints["ssm"], published(fleetsim)},
+		{"the workers' SSM endpoint", env(scanner, "AWS_ENDPOINT_URL_SSM"), "http://fleetsim:4599"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("localstack example: %s: %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	for name, url := range endpoints {
+		if name == "ssm" {
+			continue
+		}
+		if url != published(ls) {
+			t.Errorf("localstack example: endpoint %s = %s, want LocalStack's %s", name, url, published(ls))
+		}
+		if !slices.Contains(lsServices, name) {
+			t.Errorf("localstack example: endpoint %s, which LocalStack's SERVICES %v does not run", name, lsServices)
+		}
+	}
+	if len(endpoints) < 7 {
+		t.Errorf("localstack example: endpoints %v, want every service the module uses", endpoints)
+	}
+
+	for _, tc := range []struct {
+		env  []string
+		mode string
+	}{{nil, "create"}, {[]string{"ROLLWAVE_BOOTSTRAP=check"}, "check"}} {
+		p := loadComposeEnv(t, tc.env...)
+		for _, name := range []string{"bootstrap", "first-scan"} {
+			s, err := p.GetService(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i := slices.Index(s.Command, "-mode"); i < 0 || i+1 >= len(s.Command) || s.Command[i+1] != tc.mode {
+				t.Errorf("with %v, %s command = %q, want -mode %s", tc.env, name, s.Command, tc.mode)
+			}
+		}
+	}
+
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "docker-compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regexp.MustCompile(`(?m)^version:`).Match(raw) || p.Name != "rollwave" || !strings.Contains(string(raw), "Docker Compose v2") {
+		t.Error("docker-compose.yaml: want the top-level name, no obsolete version, and the Compose version it needs (v2) said in its header")
 	}
 }

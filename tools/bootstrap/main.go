@@ -1,8 +1,10 @@
-// Command bootstrap prepares a local deployment that nobody provisioned with Terraform (the
-// docker compose stack): it creates the queues and rules of the topology and registers the SSM
-// documents with shared/bootstrap.Run, the code make demo uses, retrying until the emulators
-// answer or -wait runs out. With -scan it then sends a scan request to the scanner's queue, which
-// is how docker compose starts the first rollout.
+// Command bootstrap prepares the docker compose stack's deployment. With -mode create (the
+// default) it creates the queues and rules of the topology and registers the SSM documents with
+// shared/bootstrap.Run, the code make demo uses. With -mode check, for a deployment that
+// Terraform made (terraform/examples/localstack), it changes nothing and verifies that the
+// queues, rules and documents are those the workers need, naming every difference. Either way it
+// retries until the emulators answer or -wait runs out. With -scan it then sends a scan request to
+// the scanner's queue, which is how docker compose starts the first rollout.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rollwave/rollwave/shared/bootstrap"
+	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -38,6 +41,7 @@ func main() {
 }
 
 type options struct {
+	mode     string // create or check
 	prefix   string
 	clusters []string
 	wait     time.Duration
@@ -53,6 +57,11 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	}
 	var o options
 	var clusters string
+	mode := getenv("ROLLWAVE_BOOTSTRAP")
+	if mode == "" {
+		mode = "create"
+	}
+	fs.StringVar(&o.mode, "mode", mode, "create the topology and documents, or check that they exist as the workers need them, changing nothing (default $ROLLWAVE_BOOTSTRAP, else create)")
 	fs.StringVar(&o.prefix, "prefix", prefix, "prefix of queue, rule and document names (default $ROLLWAVE_PREFIX, else rollwave)")
 	fs.StringVar(&clusters, "clusters", getenv("ROLLWAVE_CLUSTERS"), "comma-separated cluster ARNs the ECS rules match (empty: every cluster)")
 	fs.DurationVar(&o.wait, "wait", time.Minute, "how long to retry while the emulators are not up yet")
@@ -66,8 +75,15 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 			o.clusters = append(o.clusters, c)
 		}
 	}
+	var errs []error
+	if o.mode != "create" && o.mode != "check" {
+		errs = append(errs, fmt.Errorf("-mode %q: want create or check", o.mode))
+	}
 	if o.wait <= 0 || o.retry <= 0 {
-		return o, errors.New("-wait and -retry must be positive")
+		errs = append(errs, errors.New("-wait and -retry must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -84,6 +100,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	topo := topology.Default(o.prefix).RestrictToClusters(o.clusters)
 	var res topology.Resolved
 	err = retry(ctx, o.wait, o.retry, func() error {
+		if o.mode == "check" {
+			res, err = check(ctx, newCheckClients(cfg), topo)
+			return err
+		}
 		res, err = bootstrap.Run(ctx, cfg, topo)
 		return err
 	})
@@ -93,7 +113,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for _, c := range res.Changes {
 		fmt.Fprintln(stdout, c)
 	}
-	fmt.Fprintf(stdout, "topology %s ready: %d queues, %d rules\n", o.prefix, len(res.Queues), len(res.RuleARNs))
+	if o.mode == "check" {
+		fmt.Fprintf(stdout, "topology %s checked: %d queues, %d rules and %d documents as the workers need them\n", o.prefix, len(res.Queues), len(topo.Rules), len(ssmdoc.Kinds))
+	} else {
+		fmt.Fprintf(stdout, "topology %s ready: %d queues, %d rules\n", o.prefix, len(res.Queues), len(res.RuleARNs))
+	}
 	if !o.scan {
 		return nil
 	}

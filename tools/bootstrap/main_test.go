@@ -15,12 +15,19 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := options{prefix: "acme", clusters: []string{"arn:aws:ecs:us-east-1:123456789012:cluster/prod"}, wait: time.Minute, retry: 2 * time.Second, scan: true}
+	want := options{mode: "create", prefix: "acme", clusters: []string{"arn:aws:ecs:us-east-1:123456789012:cluster/prod"}, wait: time.Minute, retry: 2 * time.Second, scan: true}
 	if diff := cmp.Diff(want, o, cmp.AllowUnexported(options{})); diff != "" {
 		t.Errorf("parseFlags(-scan) (-want +got):\n%s", diff)
 	}
 	if _, err := parseFlags([]string{"-wait", "0s"}, func(string) string { return "" }); err == nil {
 		t.Error("parseFlags(-wait 0s) = nil error, want one")
+	}
+	o, err = parseFlags(nil, func(k string) string { return map[string]string{"ROLLWAVE_BOOTSTRAP": "check"}[k] })
+	if err != nil || o.mode != "check" {
+		t.Errorf("parseFlags with ROLLWAVE_BOOTSTRAP=check = %q, %v; want mode check", o.mode, err)
+	}
+	if _, err := parseFlags([]string{"-mode", "verify"}, func(string) string { return "" }); err == nil {
+		t.Error("parseFlags(-mode verify) = nil error, want one")
 	}
 }
 
