@@ -252,7 +252,7 @@ func metricConstants(t *testing.T) []string {
 
 // TestTerraformDashboard renders the dashboard body and checks its rollwave widgets: each SEARCH
 // names a metric shared/metrics publishes, with exactly the dimensions docs/events.md gives it,
-// the jobs started, succeeded and failed and the instances out of service are charted,
+// the jobs started, succeeded, failed and waiting and the instances out of service are charted,
 // and nothing reads Container Insights, which the module's cluster does not enable.
 func TestTerraformDashboard(t *testing.T) {
 	m := loadModule(t)
@@ -311,7 +311,7 @@ func TestTerraformDashboard(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"JobsStarted", "JobsSucceeded", "JobsFailed", "InstancesOutOfService"} {
+	for _, want := range []string{"JobsStarted", "JobsSucceeded", "JobsFailed", "JobsWaiting", "InstancesOutOfService"} {
 		if !slices.Contains(charted, want) {
 			t.Errorf("the dashboard does not chart %s", want)
 		}
