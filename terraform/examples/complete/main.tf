@@ -93,7 +93,7 @@ resource "aws_security_group" "workers" {
 # through the AWS managed alias/aws/sns).
 data "aws_iam_policy_document" "alarms_key" {
   #checkov:skip=CKV_AWS_356:a key policy's "*" resource is the key it is attached to, nothing else
-  #checkov:skip=CKV_AWS_111:a key policy's "*" resource is the key; writes are limited to the account root and, for the services, to this account (aws:SourceAccount)
+  #checkov:skip=CKV_AWS_111:a key policy's "*" resource is the key; only the account root may change it, the services may only encrypt and decrypt with it
   #checkov:skip=CKV_AWS_109:the account root administers its own key, as the default key policy does; without it the key becomes unmanageable
   statement {
     sid       = "Administer"
@@ -104,6 +104,8 @@ data "aws_iam_policy_document" "alarms_key" {
       identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
     }
   }
+  # As AWS documents it for alarms to an encrypted topic, without a condition: the key serves
+  # this topic only, and the topic's policy says who may publish.
   statement {
     sid       = "PublishAlarmsAndEvents"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -111,11 +113,6 @@ data "aws_iam_policy_document" "alarms_key" {
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
