@@ -548,3 +548,42 @@ func TestCheckovSkipsGiveAReason(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTerraformExamplesCallTheModuleWithItsInputs checks each example's call of the module as
+// terraform validate would: every argument is an input of the module (or a meta-argument), and
+// every input without a default is given.
+func TestTerraformExamplesCallTheModuleWithItsInputs(t *testing.T) {
+	mod, diags := tfconfig.LoadModule(moduleDir)
+	if diags.HasErrors() {
+		t.Fatalf("load %s: %v", moduleDir, diags)
+	}
+	meta := map[string]bool{"source": true, "version": true, "providers": true, "count": true, "for_each": true, "depends_on": true}
+	calls := 0
+	for _, example := range []string{"complete", "localstack"} {
+		files, err := filepath.Glob(filepath.Join(repoRoot, "terraform", "examples", example, "*.tf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			for _, b := range parseTF(t, f).Blocks {
+				if b.Type != "module" {
+					continue
+				}
+				calls++
+				for name, a := range b.Body.Attributes {
+					if _, ok := mod.Variables[name]; !ok && !meta[name] {
+						t.Errorf("%s: module %s sets %s, which is not an input of the module", a.NameRange, b.Labels[0], name)
+					}
+				}
+				for name, v := range mod.Variables {
+					if _, set := b.Body.Attributes[name]; v.Required && !set {
+						t.Errorf("%s: module %s does not set the required input %s", b.TypeRange, b.Labels[0], name)
+					}
+				}
+			}
+		}
+	}
+	if calls != 2 {
+		t.Errorf("found %d calls of the module in the examples, want 2", calls)
+	}
+}
