@@ -268,7 +268,8 @@ type ClusterState struct {
 	Services  []ServiceState    `json:"services"`
 }
 
-// InstanceState is one container instance and its host now.
+// InstanceState is one container instance and its host now. VersionLock is the host's
+// settings.updates.version-lock: "latest" unless something pinned it.
 type InstanceState struct {
 	ContainerInstanceArn string            `json:"containerInstanceArn"`
 	EC2InstanceID        string            `json:"ec2InstanceId"`
@@ -277,6 +278,7 @@ type InstanceState struct {
 	HostUp               bool              `json:"hostUp"`
 	SSMOnline            bool              `json:"ssmOnline"`
 	Version              string            `json:"version"`
+	VersionLock          string            `json:"versionLock"`
 	Reboots              int               `json:"reboots"`
 	Faults               HostFaults        `json:"faults"`
 	Attributes           map[string]string `json:"attributes"`

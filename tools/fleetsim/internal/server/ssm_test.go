@@ -185,6 +185,9 @@ func TestCommandInterruptedByReboot(t *testing.T) {
 func TestDocumentParametersAreSubstitutedInLine(t *testing.T) {
 	e := start(t, fleet(1, ""))
 	id := e.instance("c", 0).EC2InstanceID
+	if got := e.instance("c", 0).VersionLock; got != "latest" {
+		t.Errorf("the state's versionLock of a new host = %q, want latest", got)
+	}
 	content := `{"schemaVersion":"2.2","description":"lock","parameters":{"version":{"type":"String","allowedPattern":"^v?[0-9.]+$"}},` +
 		`"mainSteps":[{"action":"aws:runShellScript","name":"lock","inputs":{"runCommand":["apiclient set updates.version-lock={{ version }}"]}}]}`
 	if _, err := e.ssm.CreateDocument(context.Background(), &ssm.CreateDocumentInput{Name: aws.String("lock"), Content: aws.String(content),
@@ -202,6 +205,9 @@ func TestDocumentParametersAreSubstitutedInLine(t *testing.T) {
 	got := e.run(id, "apiclient get settings.updates.version-lock")
 	if s := aws.ToString(got.StandardOutputContent); !strings.Contains(s, `"version-lock": "1.19.5"`) {
 		t.Errorf("version-lock after the document = %s, want 1.19.5", s)
+	}
+	if got := e.instance("c", 0).VersionLock; got != "1.19.5" {
+		t.Errorf("the state's versionLock after the document = %q, want 1.19.5", got)
 	}
 }
 

@@ -209,7 +209,7 @@ func (w *World) State() admin.State {
 		for _, in := range c.instances {
 			is := admin.InstanceState{ContainerInstanceArn: in.ARN, EC2InstanceID: in.EC2ID, Status: in.Status,
 				AgentConnected: in.AgentConnected, HostUp: w.hostUpNow(in), SSMOnline: w.ssmReachable(in),
-				Version: w.hostVersion(in), Reboots: in.reboots, Faults: in.faults, Attributes: map[string]string{}, Tasks: []admin.TaskState{}}
+				Version: w.hostVersion(in), VersionLock: in.host.VersionLock(), Reboots: in.reboots, Faults: in.faults, Attributes: map[string]string{}, Tasks: []admin.TaskState{}}
 			for _, a := range in.attrs {
 				is.Attributes[a.Name] = a.Value
 			}
