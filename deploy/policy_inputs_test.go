@@ -83,7 +83,7 @@ func moduleDefaults() map[string]cty.Value {
 			"scan": cty.StringVal("5m"), "recheck": cty.StringVal("30s"),
 		}),
 		"max_out_of_service":        cty.StringVal("1"),
-		"on_verify_failure":         cty.StringVal("keep-out"),
+		"on_verify_failure":         cty.StringVal("park"),
 		"standalone_tasks":          cty.StringVal("skip"),
 		"log_level":                 cty.StringVal("info"),
 		"global_max_out_of_service": nullNum,
@@ -172,7 +172,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 	base := workerEnvironment(t, m, moduleDefaults())
 	var policyVars []string
 	for _, v := range policy.Variables {
-		if v != "ROLLWAVE_MAX_OUT_OF_SERVICE" && v != "ROLLWAVE_STANDALONE_TASKS" { // inputs with the code's default as theirs
+		if v != "ROLLWAVE_MAX_OUT_OF_SERVICE" && v != "ROLLWAVE_STANDALONE_TASKS" && v != "ROLLWAVE_ON_VERIFY_FAILURE" { // inputs with the code's default as theirs
 			policyVars = append(policyVars, v)
 		}
 	}
@@ -209,6 +209,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		{"standalone_deadline", cty.StringVal("4h"), []string{"drainer"}, map[string]string{"ROLLWAVE_STANDALONE_DEADLINE": "4h"}},
 		{"standalone_grace", cty.StringVal("5m"), []string{"drainer"}, map[string]string{"ROLLWAVE_STANDALONE_GRACE": "5m"}},
 		{"rollback", cty.True, []string{"drainer"}, map[string]string{"ROLLWAVE_ROLLBACK": "true"}},
+		{"on_verify_failure", cty.StringVal("return"), []string{"verifier"}, map[string]string{"ROLLWAVE_ON_VERIFY_FAILURE": "return"}},
 		{"error_budget", obj("failures", cty.NumberIntVal(8), "window", cty.StringVal("2h")), budgeted, map[string]string{"ROLLWAVE_ERROR_BUDGET_FAILURES": "8", "ROLLWAVE_ERROR_BUDGET_WINDOW": "2h"}},
 		{"error_budget", obj("failures", cty.NumberIntVal(3), "window", cty.NullVal(cty.String)), budgeted, map[string]string{"ROLLWAVE_ERROR_BUDGET_FAILURES": "3"}},
 		{"cluster_policies", policies, budgeted, map[string]string{"ROLLWAVE_CLUSTER_POLICIES": `{"ci":{"standaloneTasks":"stop"}}`}},
@@ -352,6 +353,7 @@ var overrideSamples = map[string]cty.Value{
 	"standaloneDeadline": cty.StringVal("4h"),
 	"standaloneGrace":    cty.StringVal("1.5m"),
 	"rollback":           cty.True,
+	"onVerifyFailure":    cty.StringVal("return"),
 	"errorBudget":        cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(8), "window": cty.StringVal("2h")}),
 }
 
@@ -434,6 +436,8 @@ func TestTerraformClusterPoliciesValidation(t *testing.T) {
 		{"zero count", override("maxOutOfService", cty.StringVal("0"))},
 		{"percentage over 100", override("maxOutOfService", cty.StringVal("101%"))},
 		{"unknown standalone policy", override("standaloneTasks", cty.StringVal("kill"))},
+		{"a verify failure policy of an earlier release", override("onVerifyFailure", cty.StringVal("reactivate"))},
+		{"a verify failure policy that is not a string", override("onVerifyFailure", cty.True)},
 		{"duration without unit", override("standaloneGrace", cty.StringVal("5"))},
 		{"zero duration", override("healthGateTimeout", cty.StringVal("0s"))},
 		{"negative duration", override("standaloneDeadline", cty.StringVal("-1h"))},
@@ -474,6 +478,8 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 		{"standalone_grace", cty.StringVal(".5h"), true},
 		{"standalone_tasks", cty.StringVal("stop"), true},
 		{"standalone_tasks", cty.StringVal("kill"), false},
+		{"on_verify_failure", cty.StringVal("return"), true},
+		{"on_verify_failure", cty.StringVal("keep-out"), false},
 		{"reboot_grace", cty.StringVal("90s"), true},
 		{"waiting_threshold", cty.StringVal("1h30m"), true},
 		{"waiting_threshold", cty.StringVal("1s"), true},

@@ -46,7 +46,7 @@ func TestErrorBudgetHaltsTheCluster(t *testing.T) {
 	t.Parallel()
 	p := startPipeline(t, "testdata/budget.yaml",
 		"ROLLWAVE_PAUSE_REFRESH=500ms",
-		"ROLLWAVE_ON_VERIFY_FAILURE=reactivate", // the failed hosts return to service, so only the halt holds the others
+		"ROLLWAVE_ON_VERIFY_FAILURE=return", // the failed hosts return to service, so only the halt holds the others
 		"ROLLWAVE_HEALTH_GATE=false", "ROLLWAVE_CAPACITY_CHECK=false",
 	)
 	ctx := t.Context()

@@ -42,13 +42,14 @@ type config struct {
 	PauseRefresh time.Duration
 }
 
-// policyVariables are the variables of policy.Load that the drainer decides by, named here so
-// that the deployment tests see that the drainer reads them (config_test keeps the list whole).
+// policyVariables are the variables of policy.Load, named here so that the deployment tests see
+// that the drainer reads them (config_test keeps the list whole). The drainer decides by all of
+// them but ROLLWAVE_ON_VERIFY_FAILURE, which it only validates (the verifier decides by it).
 var policyVariables = []string{
 	"ROLLWAVE_MAX_OUT_OF_SERVICE", "ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE", "ROLLWAVE_CAPACITY_CHECK",
 	"ROLLWAVE_HEALTH_GATE", "ROLLWAVE_HEALTH_GATE_TIMEOUT", "ROLLWAVE_MAINTENANCE_WINDOW",
 	"ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_STANDALONE_DEADLINE", "ROLLWAVE_STANDALONE_GRACE",
-	"ROLLWAVE_ROLLBACK", "ROLLWAVE_ERROR_BUDGET_FAILURES", "ROLLWAVE_ERROR_BUDGET_WINDOW", "ROLLWAVE_CLUSTER_POLICIES",
+	"ROLLWAVE_ROLLBACK", "ROLLWAVE_ON_VERIFY_FAILURE", "ROLLWAVE_ERROR_BUDGET_FAILURES", "ROLLWAVE_ERROR_BUDGET_WINDOW", "ROLLWAVE_CLUSTER_POLICIES",
 }
 
 // loadConfig reads the configuration from getenv and reports every problem at once.

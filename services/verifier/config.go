@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/pipeline"
+	rollout "github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 )
@@ -27,10 +29,13 @@ const defaultConcurrency = 16
 //	ROLLWAVE_SSM_TIMEOUT         how long one update check may take before it counts as "not back
 //	                             yet" and is tried again (default 2m); a check sent just as the host
 //	                             goes down never answers, so keep it well below the reboot timeout
-//	ROLLWAVE_ON_VERIFY_FAILURE   keep-out (default: leave it DRAINING, marked failed) or reactivate
+//
+// and the rollout policies of shared/policy, of which it reads ROLLWAVE_ON_VERIFY_FAILURE (and
+// its per-cluster override onVerifyFailure) and the error budget.
 type config struct {
 	pipeline.Common
 	policy
+	policies rollout.Set
 }
 
 // loadConfig reads the configuration from getenv and reports every problem at once.
@@ -44,13 +49,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RebootTimeout: r.Duration("ROLLWAVE_REBOOT_TIMEOUT", 15*time.Minute),
 		Recheck:       r.Duration("ROLLWAVE_RECHECK_INTERVAL", 30*time.Second),
 		DownGrace:     r.Duration("ROLLWAVE_REBOOT_GRACE", time.Minute),
-		OnFailure:     onFailure(r.OneOf("ROLLWAVE_ON_VERIFY_FAILURE", string(keepOut), string(keepOut), string(reactivate))),
 	}
-	c.CheckDoc = c.Doc(ssmdoc.Check)
+	c.CheckDoc, c.LockDoc = c.Doc(ssmdoc.Check), c.Doc(ssmdoc.Lock)
 	wait := r.Duration("ROLLWAVE_SSM_TIMEOUT", checkWait)
 	c.SSM = ssmcommand.Options{Wait: wait, DeliveryTimeout: wait, PollInterval: c.SSMPoll}
-	if err := r.Err(); err != nil {
+	policies, perr := rollout.Load(getenv)
+	if err := errors.Join(r.Err(), perr); err != nil {
 		return config{}, err
 	}
+	c.policies = policies
 	return c, nil
 }

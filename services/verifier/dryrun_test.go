@@ -16,7 +16,7 @@ import (
 
 func TestDryRunEndsSkippedWithASummaryAndChangesNothing(t *testing.T) {
 	for _, forced := range []bool{false, true} {
-		w := newWorld(t, keepOut)
+		w := newWorld(t, update.ParkFailed)
 		// A dry run's instance was never marked nor drained.
 		in := w.me
 		in.Status = cluster.StatusActive
@@ -62,7 +62,7 @@ func TestDryRunEndsSkippedWithASummaryAndChangesNothing(t *testing.T) {
 }
 
 func TestDryRunSummaryNamesEveryWorkersDecision(t *testing.T) {
-	w := newWorld(t, keepOut)
+	w := newWorld(t, update.ParkFailed)
 	var msg string
 	w.v.ender.Events = publishFunc(func(_ string, d notify.JobDetail) { msg = d.Message })
 	j, _ := update.Decode(w.job(t))

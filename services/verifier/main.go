@@ -1,8 +1,10 @@
 // Command verifier is rollwave's verifier: it takes jobs at step verify from <prefix>-verifier,
 // waits (woken by the ECS events on <prefix>-verifier-events, re-checking as a backstop) until
 // the rebooted host's ECS agent and SSM agent are back, checks its version over SSM, and ends
-// the job: ACTIVE and unmarked when updated, failed and by default kept out of service when the
-// host rolled back or never came back. docs/architecture.md describes the contract.
+// the job: ACTIVE and unmarked when updated, failed and marked failed when the host rolled back or
+// never came back (kept out of service, or a rolled-back host returned to service pinned to its
+// version where the cluster's onVerifyFailure policy says so). docs/architecture.md describes the
+// contract.
 package main
 
 import (
@@ -62,14 +64,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	errorBudget, err := budget.Load(getenv, sqsClient, drainerURL, notifier)
-	if err != nil {
-		return err
-	}
+	errorBudget := budget.New(sqsClient, drainerURL, notifier, cfg.policies)
 	v := &verifier{
 		ecs: ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
 		ender:   &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
-		wakeups: wakeups, policy: cfg.policy, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
+		wakeups: wakeups, policy: cfg.policy, policies: cfg.policies, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
 	}
 	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Verifier, cfg.Concurrency, v.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
@@ -80,7 +79,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log.Info().Dur("rebootTimeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
-		Str("onVerifyFailure", string(cfg.OnFailure)).Int("concurrency", cfg.Concurrency).
+		Str("onVerifyFailure", string(cfg.policies.Default.OnVerifyFailure)).Strs("policyOverrides", cfg.policies.Names()).Int("concurrency", cfg.Concurrency).
 		Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("verifier started")
 	return pipeline.RunAll(ctx, jobs, events)
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/pipeline"
+	rollout "github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/update"
 )
 
@@ -29,16 +31,6 @@ type commands interface {
 	Online(ctx context.Context, instanceIDs []string) (map[string]bool, error)
 }
 
-// onFailure says what happens to an instance whose update failed after the reboot.
-type onFailure string
-
-const (
-	// keepOut leaves the instance DRAINING, marked rollwave.stage=failed, for a person.
-	keepOut onFailure = "keep-out"
-	// reactivate puts the instance back in service and removes the marks.
-	reactivate onFailure = "reactivate"
-)
-
 // policy is what the verifier decides by.
 type policy struct {
 	RebootTimeout time.Duration
@@ -47,15 +39,18 @@ type policy struct {
 	// sent just as the host shuts down never answers and costs its whole SSM timeout.
 	DownGrace time.Duration
 	Recheck   time.Duration
-	OnFailure onFailure
 	CheckDoc  string
-	SSM       ssmcommand.Options
+	// LockDoc pins a host to a version (ssmdoc.Lock): an instance that returns to service after
+	// a failed update is pinned to the version it runs, so no scan offers it the failed one.
+	LockDoc string
+	SSM     ssmcommand.Options
 }
 
 // verifier handles jobs at step verify: it waits until the rebooted host is back (ECS agent
 // connected, SSM online), checks its version, and ends the job: ACTIVE and unmarked when
-// updated; on a rollback, an unexpected version or no return by the deadline, failed and by
-// default left out of service, marked for a person.
+// updated; on a rollback, an unexpected version or no return by the deadline, failed and marked
+// failed, left out of service for a person or, where the cluster's onVerifyFailure policy says
+// return, a rolled-back host back in service pinned to its version.
 type verifier struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
 	locks   pipeline.Locks
@@ -66,7 +61,9 @@ type verifier struct {
 	ender   *pipeline.Ender
 	wakeups *pipeline.Wakeups
 	policy  policy
-	metrics metrics.Recorder
+	// policies are the clusters' rollout policies; the verifier reads OnVerifyFailure.
+	policies rollout.Set
+	metrics  metrics.Recorder
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
@@ -239,13 +236,51 @@ func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outco
 	return v.end(ctx, job, o, pipeline.Unmark)
 }
 
-// fail ends a job whose update failed after the reboot, as the policy says: left out of service
-// and marked failed, or re-activated and unmarked. A job that cannot be judged (unverifiable) is
-// re-activated whatever the policy, since nothing says that the host is broken.
+// fail ends a job whose update failed after the reboot, marked failed, as the cluster's
+// OnVerifyFailure policy says: left out of service for a person (park), or, for a host that
+// booted its previous version again, back in service pinned to it (return). A job that cannot be
+// judged (unverifiable) is re-activated and unmarked whatever the policy, since nothing says that
+// the host is broken.
 func (v *verifier) fail(ctx context.Context, job *update.Job, o update.Outcome) (queue.Outcome, error) {
-	if v.policy.OnFailure == reactivate || o.Code == update.CodeUnverifiable {
+	if o.Code == update.CodeUnverifiable {
 		return v.activate(ctx, job, o)
 	}
+	if v.policies.For(job.Cluster).OnVerifyFailure.Returns(o.Code) {
+		return v.returnToService(ctx, job, o)
+	}
+	return v.end(ctx, job, o, pipeline.MarkFailed)
+}
+
+// returnToService ends a failed job whose host runs its previous version (job.FromVersion)
+// again: it pins the host to that version with the version-lock document, so that it is never
+// offered the failed version again until a person clears the lock, sets it ACTIVE, and marks it
+// failed, so that scans leave it alone and a person still sees why. A host that cannot be pinned,
+// or that ECS refuses to set ACTIVE, stays parked: serving again on an unpinned host would invite
+// the failed version back. Every step is idempotent, so a redelivered job does it again.
+func (v *verifier) returnToService(ctx context.Context, job *update.Job, o update.Outcome) (queue.Outcome, error) {
+	version := job.FromVersion
+	if version == "" {
+		o.Message += "; not returned to service: the job does not say which version the host ran before"
+		return v.end(ctx, job, o, pipeline.MarkFailed)
+	}
+	lock := v.policy.SSM
+	lock.Parameters = map[string][]string{ssmdoc.LockParam: {version}}
+	if err := pipeline.RunOne(ctx, v.ssm, v.policy.LockDoc, job.EC2InstanceID, lock); err != nil {
+		if ctx.Err() != nil {
+			return queue.Outcome{}, ctx.Err()
+		}
+		o.Message += fmt.Sprintf("; not returned to service: lock version %s: %v", version, err)
+		return v.end(ctx, job, o, pipeline.MarkFailed)
+	}
+	refused, err := v.setActive(ctx, job)
+	switch {
+	case err != nil:
+		return v.endIfGone(ctx, job, err)
+	case refused != "":
+		o.Message += fmt.Sprintf("; pinned to %s but not returned to service: ECS refused ACTIVE: %s", version, refused)
+		return v.end(ctx, job, o, pipeline.MarkFailed)
+	}
+	o.Message += fmt.Sprintf("; returned to service on %s, pinned by settings.updates.version-lock", version)
 	return v.end(ctx, job, o, pipeline.MarkFailed)
 }
 

@@ -16,8 +16,10 @@ import (
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
+	rollout "github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
+	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/update"
 )
 
@@ -25,6 +27,7 @@ const (
 	testCluster = "prod"
 	jobID       = "job-1"
 	checkDoc    = "rollwave-update-check"
+	lockDoc     = "rollwave-version-lock"
 	oldVersion  = "1.19.5"
 	newVersion  = "1.20.3"
 )
@@ -83,7 +86,7 @@ type world struct {
 	me     cluster.Instance
 }
 
-func newWorld(t *testing.T, on onFailure) *world {
+func newWorld(t *testing.T, on update.VerifyFailurePolicy) *world {
 	t.Helper()
 	w := &world{ecs: clustertest.NewFake(), ssm: ssmcommandtest.NewFake(), host: &host{version: oldVersion, state: "Ready"}, events: &events{}}
 	w.me = w.ecs.AddInstance(testCluster, cluster.Instance{AgentConnected: true, Status: cluster.StatusDraining, Attributes: map[string]string{
@@ -95,7 +98,8 @@ func newWorld(t *testing.T, on onFailure) *world {
 		ecs: w.ecs, ssm: w.ssm, marks: w.ecs, state: w.ecs,
 		ender:   &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now},
 		wakeups: pipeline.NewWakeups(), now: time.Now,
-		policy: policy{RebootTimeout: 15 * time.Minute, Recheck: 30 * time.Second, OnFailure: on, CheckDoc: checkDoc},
+		policy:   policy{RebootTimeout: 15 * time.Minute, Recheck: 30 * time.Second, CheckDoc: checkDoc, LockDoc: lockDoc},
+		policies: rollout.Set{Default: rollout.Policy{OnVerifyFailure: on}},
 	}
 	return w
 }
@@ -173,42 +177,48 @@ func TestVerify(t *testing.T) {
 	}
 	tests := []struct {
 		name       string
-		on         onFailure
+		on         update.VerifyFailurePolicy
 		version    string // "" = never comes back
 		state      string
 		wantStatus string
 		wantMarks  map[string]string
 		wantEvents []string
+		wantLock   string // the version the host was pinned to, "" for none
 	}{
 		{
-			name: "updated", on: keepOut, version: newVersion, state: "Idle",
+			name: "updated", on: update.ParkFailed, version: newVersion, state: "Idle",
 			// verified-at (synctest's clock) awaits the health gate of the next drain
 			wantStatus: cluster.StatusActive, wantMarks: map[string]string{update.AttrVerifiedAt: "2000-01-01T00:02:10Z", update.AttrRollbackTo: oldVersion},
 			wantEvents: []string{notify.InstanceUpdateSucceeded + ": updated"},
 		},
 		{
-			name: "rolled back, kept out", on: keepOut, version: oldVersion, state: "Available",
+			name: "rolled back, parked", on: update.ParkFailed, version: oldVersion, state: "Available",
 			wantStatus: cluster.StatusDraining, wantMarks: failed(update.CodeBootFailedRolledBack),
 			wantEvents: []string{notify.InstanceUpdateFailed + ": boot-failed-rolled-back"},
 		},
 		{
-			name: "rolled back, reactivated", on: reactivate, version: oldVersion, state: "Available",
-			wantStatus: cluster.StatusActive, wantMarks: map[string]string{},
-			wantEvents: []string{notify.InstanceUpdateFailed + ": boot-failed-rolled-back"},
+			name: "rolled back, returned to service pinned to its version and still marked failed", on: update.ReturnFailed, version: oldVersion, state: "Available",
+			wantStatus: cluster.StatusActive, wantMarks: failed(update.CodeBootFailedRolledBack),
+			wantEvents: []string{notify.InstanceUpdateFailed + ": boot-failed-rolled-back"}, wantLock: oldVersion,
 		},
 		{
-			name: "unexpected version, kept out", on: keepOut, version: "1.20.2", state: "Idle",
+			name: "unexpected version, parked", on: update.ParkFailed, version: "1.20.2", state: "Idle",
 			wantStatus: cluster.StatusDraining, wantMarks: failed(update.CodeUnexpectedVersion),
 			wantEvents: []string{notify.InstanceUpdateFailed + ": unexpected-version"},
 		},
 		{
-			name: "never came back, kept out", on: keepOut,
+			name: "unexpected version, parked even where failures return", on: update.ReturnFailed, version: "1.20.2", state: "Idle",
+			wantStatus: cluster.StatusDraining, wantMarks: failed(update.CodeUnexpectedVersion),
+			wantEvents: []string{notify.InstanceUpdateFailed + ": unexpected-version"},
+		},
+		{
+			name: "never came back, parked", on: update.ParkFailed,
 			wantStatus: cluster.StatusDraining, wantMarks: failed(update.CodeNeverCameBack),
 			wantEvents: []string{notify.InstanceUpdateFailed + ": never-came-back"},
 		},
 		{
-			name: "never came back, reactivated", on: reactivate,
-			wantStatus: cluster.StatusActive, wantMarks: map[string]string{},
+			name: "never came back, parked even where failures return", on: update.ReturnFailed,
+			wantStatus: cluster.StatusDraining, wantMarks: failed(update.CodeNeverCameBack),
 			wantEvents: []string{notify.InstanceUpdateFailed + ": never-came-back"},
 		},
 	}
@@ -248,6 +258,62 @@ func TestVerify(t *testing.T) {
 				if diff := cmp.Diff(tt.wantEvents, w.events.all()); diff != "" {
 					t.Errorf("events (-want +got):\n%s", diff)
 				}
+				if got := pinnedTo(w); got != tt.wantLock {
+					t.Errorf("pinned to %q, want %q", got, tt.wantLock)
+				}
+			})
+		})
+	}
+}
+
+// pinnedTo returns the version the verifier locked the host to, "" when it sent no lock.
+func pinnedTo(w *world) string {
+	pinned := ""
+	for _, c := range w.ssm.Calls() {
+		if c.Op == "Run" && len(c.Args) > 0 && c.Args[0] == lockDoc {
+			pinned = strings.TrimPrefix(c.Args[len(c.Args)-1], ssmdoc.LockParam+"=")
+		}
+	}
+	return pinned
+}
+
+// TestReturnToServiceParksWhenItCannot: a rolled-back host whose lock fails, or that ECS refuses
+// to set ACTIVE, stays parked (DRAINING, marked failed) under the return policy: serving again
+// unpinned would invite the failed version back.
+func TestReturnToServiceParksWhenItCannot(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(w *world)
+		wantLock string
+	}{
+		{"the lock fails", func(w *world) {
+			w.ssm.Respond(w.me.EC2InstanceID, lockDoc, ssmcommandtest.Response{ExitCode: 1, Stderr: "apiclient: 423 Locked"})
+		}, oldVersion},
+		{"ECS refuses ACTIVE", func(w *world) { w.v.state = refuseActive{} }, oldVersion},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t, update.ReturnFailed)
+				tt.setup(w)
+				w.host.set(oldVersion, "Available", false) // booted the old version again
+				if got := w.handle(t, w.job(t)); got.String() != "done" {
+					t.Fatalf("handle = %s, want done", got)
+				}
+				in := w.instance()
+				if in.Status != cluster.StatusDraining {
+					t.Errorf("status = %s, want DRAINING: parked", in.Status)
+				}
+				want := map[string]string{update.AttrJob: jobID, update.AttrStage: string(update.StageFailed), pipeline.AttrFailure: string(update.CodeBootFailedRolledBack)}
+				if diff := cmp.Diff(want, marks(in)); diff != "" {
+					t.Errorf("marks (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff([]string{notify.InstanceUpdateFailed + ": boot-failed-rolled-back"}, w.events.all()); diff != "" {
+					t.Errorf("events (-want +got):\n%s", diff)
+				}
+				if got := pinnedTo(w); got != tt.wantLock {
+					t.Errorf("pinned to %q, want %q", got, tt.wantLock)
+				}
 			})
 		})
 	}
@@ -255,7 +321,7 @@ func TestVerify(t *testing.T) {
 
 func TestCheckFailingWhileBootingIsNotYet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, keepOut)
+		w := newWorld(t, update.ParkFailed)
 		w.host.set(oldVersion, "Ready", true) // agent and SSM still report up, the command fails
 		wait := w.start(t, w.job(t))
 		synctest.Wait()
@@ -290,7 +356,7 @@ func TestRedelivery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, keepOut)
+				w := newWorld(t, update.ParkFailed)
 				in := w.instance()
 				in.Attributes = map[string]string{}
 				if tt.job != "" {
@@ -318,7 +384,7 @@ func TestRedelivery(t *testing.T) {
 
 func TestReactivateRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, keepOut)
+		w := newWorld(t, update.ParkFailed)
 		w.v.state = refuseActive{}
 		w.host.set(newVersion, "Idle", false)
 		if got := w.handle(t, w.job(t)); got.String() != "done" {
@@ -369,7 +435,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, keepOut)
+				w := newWorld(t, update.ParkFailed)
 				if tt.setup != nil {
 					tt.setup(w)
 				}
@@ -400,7 +466,7 @@ func TestNoUpdateCheckBeforeTheHostWentDown(t *testing.T) {
 	}
 	t.Run("within the grace it waits for the host to go down", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w := newWorld(t, keepOut)
+			w := newWorld(t, update.ParkFailed)
 			w.v.policy.DownGrace = time.Minute
 			wait := w.start(t, w.job(t))
 			time.Sleep(50 * time.Second) // fake time: rechecks every 30s, all inside the grace
@@ -421,7 +487,7 @@ func TestNoUpdateCheckBeforeTheHostWentDown(t *testing.T) {
 	})
 	t.Run("past the grace it checks even if it never saw the host go down", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w := newWorld(t, keepOut)
+			w := newWorld(t, update.ParkFailed)
 			w.v.policy.DownGrace = time.Minute
 			w.host.set(newVersion, "Idle", false) // rebooted so fast that no look saw it down
 			if got := w.handle(t, w.job(t)); got.String() != "done" {

@@ -1,7 +1,7 @@
 // Package policy holds the rollout policies that keep applications up, per cluster: how many
 // instances may be out of service, whether capacity and the services' health gate a drain, when
-// drains may start, what to do with standalone tasks, whether a failed update is rolled back, and
-// the error budget. Defaults come from environment variables; ROLLWAVE_CLUSTER_POLICIES overrides
+// drains may start, what to do with standalone tasks, whether a failed update is rolled back,
+// whether an instance that failed its update may serve again, and the error budget. Defaults come from environment variables; ROLLWAVE_CLUSTER_POLICIES overrides
 // any of them for named clusters. docs/policies.md documents every field with examples.
 //
 //	set, err := policy.Load(getenv)
@@ -54,6 +54,11 @@ type Policy struct {
 	// Rollback rolls an instance whose health gate failed back to its previous version before the
 	// cluster halts (ROLLWAVE_ROLLBACK, default false).
 	Rollback bool
+	// OnVerifyFailure is what becomes of an instance whose update failed after its reboot: park
+	// (out of service for a person, counted against the limit) or return (an instance that rolled
+	// back to its previous version serves again, pinned to it) (ROLLWAVE_ON_VERIFY_FAILURE, default
+	// park).
+	OnVerifyFailure update.VerifyFailurePolicy
 	// ErrorBudget halts the cluster after too many failed updates.
 	ErrorBudget ErrorBudget
 }
@@ -111,7 +116,7 @@ var Variables = []string{
 	"ROLLWAVE_MAX_OUT_OF_SERVICE", "ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE", "ROLLWAVE_CAPACITY_CHECK",
 	"ROLLWAVE_HEALTH_GATE", "ROLLWAVE_HEALTH_GATE_TIMEOUT", "ROLLWAVE_MAINTENANCE_WINDOW",
 	"ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_STANDALONE_DEADLINE", "ROLLWAVE_STANDALONE_GRACE",
-	"ROLLWAVE_ROLLBACK", "ROLLWAVE_ERROR_BUDGET_FAILURES", "ROLLWAVE_ERROR_BUDGET_WINDOW", Env,
+	"ROLLWAVE_ROLLBACK", "ROLLWAVE_ON_VERIFY_FAILURE", "ROLLWAVE_ERROR_BUDGET_FAILURES", "ROLLWAVE_ERROR_BUDGET_WINDOW", Env,
 }
 
 // Env is the variable that holds per-cluster overrides: a JSON object keyed by cluster name.
@@ -129,6 +134,7 @@ type Override struct {
 	StandaloneDeadline *string `json:"standaloneDeadline,omitempty"`
 	StandaloneGrace    *string `json:"standaloneGrace,omitempty"`
 	Rollback           *bool   `json:"rollback,omitempty"`
+	OnVerifyFailure    *string `json:"onVerifyFailure,omitempty"`
 	ErrorBudget        *struct {
 		Failures *int    `json:"failures,omitempty"`
 		Window   *string `json:"window,omitempty"`
@@ -156,6 +162,9 @@ func Load(getenv func(string) string) (Set, error) {
 	d.StandaloneDeadline = r.Duration("ROLLWAVE_STANDALONE_DEADLINE", 2*time.Hour)
 	d.StandaloneGrace = r.Duration("ROLLWAVE_STANDALONE_GRACE", 10*time.Minute)
 	d.Rollback = r.Bool("ROLLWAVE_ROLLBACK", false)
+	if d.OnVerifyFailure, err = update.ParseVerifyFailurePolicy(r.String("ROLLWAVE_ON_VERIFY_FAILURE", string(update.ParkFailed))); err != nil {
+		r.Fail("ROLLWAVE_ON_VERIFY_FAILURE", "%v", err)
+	}
 	d.ErrorBudget = ErrorBudget{
 		Failures: r.Int("ROLLWAVE_ERROR_BUDGET_FAILURES", 2, envconfig.Min(1), maxFailures),
 		Window:   r.Duration("ROLLWAVE_ERROR_BUDGET_WINDOW", time.Hour),
@@ -239,6 +248,11 @@ func (o Override) apply(base Policy) (Policy, []error) {
 	duration("standaloneGrace", o.StandaloneGrace, &p.StandaloneGrace)
 	if o.Rollback != nil {
 		p.Rollback = *o.Rollback
+	}
+	if o.OnVerifyFailure != nil {
+		if p.OnVerifyFailure, err = update.ParseVerifyFailurePolicy(*o.OnVerifyFailure); err != nil {
+			fail("onVerifyFailure", err)
+		}
 	}
 	if b := o.ErrorBudget; b != nil {
 		if b.Failures != nil {

@@ -27,6 +27,8 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("Window = %q, want always open", p.Window)
 	case p.HealthGateTimeout != 15*time.Minute || p.ErrorBudget != (ErrorBudget{Failures: 2, Window: time.Hour}):
 		t.Errorf("health gate timeout %s, error budget %+v", p.HealthGateTimeout, p.ErrorBudget)
+	case p.OnVerifyFailure != update.ParkFailed:
+		t.Errorf("OnVerifyFailure = %q, want park: a failed instance stays out of service for a person by default", p.OnVerifyFailure)
 	case s.GlobalMaxOutOfService != 0:
 		t.Errorf("GlobalMaxOutOfService = %d, want 0 (none)", s.GlobalMaxOutOfService)
 	}
@@ -38,7 +40,8 @@ func TestLoadOverrides(t *testing.T) {
 		"ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE": "3",
 		"ROLLWAVE_ROLLBACK":                  "true",
 		Env: `{"prod": {"maxOutOfService": "20%", "maintenanceWindow": "Mon-Fri 22:00-06:00 Europe/Berlin",
-		        "standaloneTasks": "wait", "standaloneDeadline": "30m", "errorBudget": {"failures": 3}},
+		        "standaloneTasks": "wait", "standaloneDeadline": "30m", "errorBudget": {"failures": 3},
+		        "onVerifyFailure": "return"},
 		       "batch": {"standaloneTasks": "stop", "standaloneGrace": "1m", "rollback": false, "healthGate": false}}`,
 	}))
 	if err != nil {
@@ -50,6 +53,9 @@ func TestLoadOverrides(t *testing.T) {
 	}
 	if prod.Window.Always() || prod.Standalone != update.StandaloneWait || prod.StandaloneDeadline != 30*time.Minute {
 		t.Errorf("prod = %+v", prod)
+	}
+	if prod.OnVerifyFailure != update.ReturnFailed || other.OnVerifyFailure != update.ParkFailed {
+		t.Errorf("onVerifyFailure: prod %q, dev %q; want return, park", prod.OnVerifyFailure, other.OnVerifyFailure)
 	}
 	if prod.ErrorBudget != (ErrorBudget{Failures: 3, Window: time.Hour}) || !prod.Rollback {
 		t.Errorf("prod keeps the defaults it does not override: %+v", prod)
@@ -69,15 +75,16 @@ func TestLoadListsEveryProblem(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"ROLLWAVE_MAINTENANCE_WINDOW": "Funday 22:00-06:00",
 		"ROLLWAVE_STANDALONE_TASKS":   "kill",
-		Env: `{"prod": {"maxOutOfService": "0", "healthGateTimeout": "soon", "errorBudget": {"failures": 0}},
+		"ROLLWAVE_ON_VERIFY_FAILURE":  "reactivate",
+		Env: `{"prod": {"maxOutOfService": "0", "healthGateTimeout": "soon", "errorBudget": {"failures": 0}, "onVerifyFailure": "keep-out"},
 		       "dev": {"maintenanceWindow": "Mon 10:00-11:00 Nowhere/City", "standaloneGrace": "-1m"}}`,
 	}))
 	if err == nil {
 		t.Fatal("Load = nil error, want every problem")
 	}
 	for _, want := range []string{
-		"ROLLWAVE_MAINTENANCE_WINDOW", "ROLLWAVE_STANDALONE_TASKS",
-		`cluster "prod": maxOutOfService`, `cluster "prod": healthGateTimeout`, `cluster "prod": errorBudget.failures`,
+		"ROLLWAVE_MAINTENANCE_WINDOW", "ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_ON_VERIFY_FAILURE",
+		`cluster "prod": maxOutOfService`, `cluster "prod": onVerifyFailure`, `cluster "prod": healthGateTimeout`, `cluster "prod": errorBudget.failures`,
 		`cluster "dev": maintenanceWindow`, `cluster "dev": standaloneGrace`,
 	} {
 		if !strings.Contains(err.Error(), want) {

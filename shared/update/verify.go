@@ -63,3 +63,47 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// VerifyFailurePolicy says what becomes of an instance whose update failed after its reboot.
+// Either way the job ends failed and counts against the error budget; the policy only decides
+// whether the instance stays out of service for a person.
+type VerifyFailurePolicy string
+
+// The policies for an instance whose update failed after its reboot.
+const (
+	// ParkFailed (the default): the instance stays as the failure left it (DRAINING, or down),
+	// marked rollwave.stage=failed and rollwave.failure, for a person. It counts against its
+	// cluster's limit like any instance out of service.
+	ParkFailed VerifyFailurePolicy = "park"
+	// ReturnFailed: an instance that answers on the version it ran before the job
+	// (boot-failed-rolled-back) is pinned to that version, set ACTIVE and marked failed, so it
+	// serves again, no longer counts against the limit, and no scan offers it the failed version
+	// again. Every other failure parks as under ParkFailed.
+	ReturnFailed VerifyFailurePolicy = "return"
+)
+
+// ParseVerifyFailurePolicy parses "park" (also "") or "return". The values of earlier releases,
+// keep-out and reactivate, are refused with what replaced them.
+func ParseVerifyFailurePolicy(s string) (VerifyFailurePolicy, error) {
+	switch VerifyFailurePolicy(s) {
+	case "", ParkFailed:
+		return ParkFailed, nil
+	case ReturnFailed:
+		return ReturnFailed, nil
+	}
+	switch s {
+	case "keep-out":
+		return "", fmt.Errorf("parse verify failure policy %q: keep-out is now %q", s, ParkFailed)
+	case "reactivate":
+		return "", fmt.Errorf("parse verify failure policy %q: reactivate is now %q, which returns only an instance that rolled back to its previous version, pinned to it", s, ReturnFailed)
+	}
+	return "", fmt.Errorf("parse verify failure policy %q: want %q or %q", s, ParkFailed, ReturnFailed)
+}
+
+// Returns reports whether an instance whose update failed with code goes back into service
+// under p: only under ReturnFailed, and only for boot-failed-rolled-back, where the host booted
+// its previous version again and answered the update check on it. A host on a version nobody
+// chose (unexpected-version) or one that does not answer (never-came-back) stays parked.
+func (p VerifyFailurePolicy) Returns(code Code) bool {
+	return p == ReturnFailed && code == CodeBootFailedRolledBack
+}

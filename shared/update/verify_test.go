@@ -55,3 +55,48 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+func TestParseVerifyFailurePolicy(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    VerifyFailurePolicy
+		wantErr string
+	}{
+		{"", ParkFailed, ""},
+		{"park", ParkFailed, ""},
+		{"return", ReturnFailed, ""},
+		{"keep-out", "", `parse verify failure policy "keep-out": keep-out is now "park"`},
+		{"reactivate", "", `parse verify failure policy "reactivate": reactivate is now "return", which returns only an instance that rolled back to its previous version, pinned to it`},
+		{"Return", "", `parse verify failure policy "Return": want "park" or "return"`},
+	}
+	for _, tt := range tests {
+		got, err := ParseVerifyFailurePolicy(tt.in)
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("ParseVerifyFailurePolicy(%q) = %q, %q; want %q, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestVerifyFailurePolicyReturns(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy VerifyFailurePolicy
+		code   Code
+		want   bool
+	}{
+		{"return: a host that booted its previous version again and answers goes back into service", ReturnFailed, CodeBootFailedRolledBack, true},
+		{"return: a host on a version nobody chose stays parked", ReturnFailed, CodeUnexpectedVersion, false},
+		{"return: a host that does not answer stays parked", ReturnFailed, CodeNeverCameBack, false},
+		{"return: an instance ECS refused to set ACTIVE stays as ECS left it", ReturnFailed, CodeReactivateFailed, false},
+		{"park: even a rolled-back host stays parked", ParkFailed, CodeBootFailedRolledBack, false},
+	}
+	for _, tt := range tests {
+		if got := tt.policy.Returns(tt.code); got != tt.want {
+			t.Errorf("%s: %q.Returns(%s) = %v, want %v", tt.name, tt.policy, tt.code, got, tt.want)
+		}
+	}
+}

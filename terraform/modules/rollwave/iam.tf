@@ -92,7 +92,7 @@ data "aws_iam_policy_document" "scanner" {
     resources = [local.document_arns["update-check"]]
   }
   statement {
-    sid       = "RunUpdateCheckOnInstances"
+    sid       = "RunUpdateCheckAndLockOnInstances"
     actions   = ["ssm:SendCommand"]
     resources = [local.any_instance_arn]
     dynamic "condition" {
@@ -363,12 +363,12 @@ data "aws_iam_policy_document" "verifier" {
     resources = local.container_instance_arns
   }
   statement {
-    sid       = "RunUpdateCheck"
+    sid       = "RunUpdateCheckAndLock"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"]]
+    resources = [local.document_arns["update-check"], local.document_arns["version-lock"]]
   }
   statement {
-    sid       = "RunUpdateCheckOnInstances"
+    sid       = "RunUpdateCheckAndLockOnInstances"
     actions   = ["ssm:SendCommand"]
     resources = [local.any_instance_arn]
     dynamic "condition" {

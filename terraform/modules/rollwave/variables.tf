@@ -73,13 +73,13 @@ variable "timeouts" {
 }
 
 variable "on_verify_failure" {
-  description = "What the verifier does with an instance whose update failed: keep-out (leave it DRAINING, marked failed) or reactivate."
+  description = "Verifier ROLLWAVE_ON_VERIFY_FAILURE, what becomes of an instance whose update failed after its reboot: park (left out of service, marked failed, counted against the limit) or return (an instance that booted its previous version again serves again, pinned to it by version-lock and marked failed; other failures park). Per cluster: onVerifyFailure in cluster_policies."
   type        = string
-  default     = "keep-out"
+  default     = "park"
 
   validation {
-    condition     = contains(["keep-out", "reactivate"], var.on_verify_failure)
-    error_message = "on_verify_failure must be keep-out or reactivate."
+    condition     = contains(["park", "return"], var.on_verify_failure)
+    error_message = "on_verify_failure must be park or return."
   }
 }
 
@@ -202,14 +202,14 @@ variable "error_budget" {
 }
 
 variable "cluster_policies" {
-  description = "Per-cluster overrides of any policy, keyed by cluster name, jsonencoded into ROLLWAVE_CLUSTER_POLICIES of the patcher, drainer and verifier. Each value is an object with any of the fields of docs/policies.md, spelled as there: maxOutOfService (string, \"2\" or \"20%\"), capacityCheck, healthGate, rollback (bool), healthGateTimeout, standaloneDeadline, standaloneGrace (Go durations), maintenanceWindow (string), standaloneTasks (skip, wait or stop: stop kills the cluster's standalone tasks after standaloneGrace, so opt in here for the clusters where that is safe), errorBudget ({ failures = 1..8, window = duration }). An omitted field keeps the default; {} sets nothing."
+  description = "Per-cluster overrides of any policy, keyed by cluster name, jsonencoded into ROLLWAVE_CLUSTER_POLICIES of the patcher, drainer and verifier. Each value is an object with any of the fields of docs/policies.md, spelled as there: maxOutOfService (string, \"2\" or \"20%\"), capacityCheck, healthGate, rollback (bool), healthGateTimeout, standaloneDeadline, standaloneGrace (Go durations), maintenanceWindow (string), standaloneTasks (skip, wait or stop: stop kills the cluster's standalone tasks after standaloneGrace, so opt in here for the clusters where that is safe), onVerifyFailure (park or return), errorBudget ({ failures = 1..8, window = duration }). An omitted field keeps the default; {} sets nothing."
   type        = any
   default     = {}
   nullable    = false
 
   validation {
-    condition     = try(alltrue([for cluster, p in var.cluster_policies : alltrue([for k in keys(p) : contains(["maxOutOfService", "capacityCheck", "healthGate", "healthGateTimeout", "maintenanceWindow", "standaloneTasks", "standaloneDeadline", "standaloneGrace", "rollback", "errorBudget"], k)])]), false)
-    error_message = "cluster_policies must map cluster names to objects whose fields are among maxOutOfService, capacityCheck, healthGate, healthGateTimeout, maintenanceWindow, standaloneTasks, standaloneDeadline, standaloneGrace, rollback, errorBudget (spelled as in docs/policies.md: the workers refuse any other field)."
+    condition     = try(alltrue([for cluster, p in var.cluster_policies : alltrue([for k in keys(p) : contains(["maxOutOfService", "capacityCheck", "healthGate", "healthGateTimeout", "maintenanceWindow", "standaloneTasks", "standaloneDeadline", "standaloneGrace", "rollback", "onVerifyFailure", "errorBudget"], k)])]), false)
+    error_message = "cluster_policies must map cluster names to objects whose fields are among maxOutOfService, capacityCheck, healthGate, healthGateTimeout, maintenanceWindow, standaloneTasks, standaloneDeadline, standaloneGrace, rollback, onVerifyFailure, errorBudget (spelled as in docs/policies.md: the workers refuse any other field)."
   }
 
   validation {
@@ -230,6 +230,11 @@ variable "cluster_policies" {
   validation {
     condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^\"", jsonencode(v))) && contains(["skip", "wait", "stop"], v)) if k == "standaloneTasks"]])), false)
     error_message = "cluster_policies: standaloneTasks must be skip, wait or stop."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^\"", jsonencode(v))) && contains(["park", "return"], v)) if k == "onVerifyFailure"]])), false)
+    error_message = "cluster_policies: onVerifyFailure must be park or return."
   }
 
   validation {
