@@ -29,7 +29,9 @@ Shows, per cluster, each Bottlerocket container instance (ECS attribute bottlero
 with its EC2 instance ID, ECS status, agent connection, the rollwave job that owns it, its stage
 (rollwave.stage), the failure reason of a failed job (rollwave.failure) and, for a job the
 drainer holds before admission, why it waits and since when (rollwave.waiting); the counts in
-service, out of service (taken by rollwave, or drained by someone else) and failed; the depth of
+service, out of service (taken by rollwave, or drained by someone else) and failed, and how many
+the limit counts (every instance that does not serve, failed ones parked out of service
+included); the depth of
 every pipeline queue and its dead-letter queue; the pauses; and what blocks the rollout of each
 cluster (a pause, the out-of-service limit, failed instances waiting for a person).
 
@@ -67,9 +69,13 @@ type clusterStatus struct {
 	OutOfServiceByUs  int              `json:"outOfServiceByRollwave"`
 	OutOfServiceOther int              `json:"outOfServiceByOthers"`
 	Failed            int              `json:"failed"`
-	Limit             int              `json:"outOfServiceLimit"`
-	Paused            *pause.Info      `json:"paused,omitempty"`
-	Blocked           []string         `json:"blocked"`
+	// OutOfService is what the limit counts (update.InstanceView.OutOfService): every instance
+	// that does not serve, failed ones parked out of service included.
+	OutOfService int         `json:"outOfService"`
+	Limit        int         `json:"outOfServiceLimit"`
+	parked       int         // failed and out of service: waiting for a person
+	Paused       *pause.Info `json:"paused,omitempty"`
+	Blocked      []string    `json:"blocked"`
 }
 
 type instanceStatus struct {
@@ -236,11 +242,11 @@ func (a *app) status(ctx context.Context, names []string, limit update.Limit, ve
 			cs.Paused = &i
 			cs.Blocked = append(cs.Blocked, i.String())
 		}
-		if out := cs.OutOfServiceByUs + cs.OutOfServiceOther; out >= cs.Limit {
-			cs.Blocked = append(cs.Blocked, fmt.Sprintf("at the out-of-service limit: %d of at most %d instances out of service", out, cs.Limit))
+		if cs.OutOfService >= cs.Limit {
+			cs.Blocked = append(cs.Blocked, fmt.Sprintf("at the out-of-service limit: %d of at most %d instances out of service", cs.OutOfService, cs.Limit))
 		}
-		if cs.Failed > 0 {
-			cs.Blocked = append(cs.Blocked, fmt.Sprintf("%d failed instance(s) kept out for a person: see rollwave.failure, fix, then re-activate them in ECS", cs.Failed))
+		if cs.parked > 0 {
+			cs.Blocked = append(cs.Blocked, fmt.Sprintf("%d failed instance(s) kept out for a person, counted against the limit: see rollwave.failure, fix, then re-activate them in ECS", cs.parked))
 		}
 		if versions {
 			a.versions(ctx, cl, cs.Instances)
@@ -255,9 +261,15 @@ func count(cs *clusterStatus, views []update.InstanceView, limit update.Limit) {
 	cs.Total = len(views)
 	cs.Limit = limit.Max(len(views))
 	for _, v := range views {
+		if v.OutOfService() {
+			cs.OutOfService++
+		}
 		switch {
 		case v.Stage == update.StageFailed:
 			cs.Failed++
+			if v.OutOfService() {
+				cs.parked++
+			}
 		case v.Stage.TakenOutOfService():
 			cs.OutOfServiceByUs++
 		case v.Status != cluster.StatusActive:
@@ -313,8 +325,8 @@ func printStatus(w io.Writer, r statusReport) {
 		}
 	}
 	for _, cs := range r.Clusters {
-		fmt.Fprintf(w, "\nCluster %s: %d Bottlerocket instances, %d in service, %d out of service by rollwave, %d by others, %d failed (limit %d)\n",
-			cs.Cluster, cs.Total, cs.InService, cs.OutOfServiceByUs, cs.OutOfServiceOther, cs.Failed, cs.Limit)
+		fmt.Fprintf(w, "\nCluster %s: %d Bottlerocket instances, %d in service, %d out of service by rollwave, %d by others, %d failed; %d out of service as the limit counts (limit %d)\n",
+			cs.Cluster, cs.Total, cs.InService, cs.OutOfServiceByUs, cs.OutOfServiceOther, cs.Failed, cs.OutOfService, cs.Limit)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  INSTANCE\tSTATUS\tAGENT\tVERSION\tJOB\tSTAGE\tFAILURE\tWAITING")
 		for _, in := range cs.Instances {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/update"
@@ -74,5 +75,36 @@ func TestStatusShowsWhyAJobWaits(t *testing.T) {
 	}
 	if !strings.Contains(lines["i-0aaaaaaaaaaaaaaa1"], "(since "+since.Format(time.RFC3339)+")") || !strings.Contains(r.stdout, "WAITING") {
 		t.Errorf("status: want the WAITING column and the start %s:\n%s", since.Format(time.RFC3339), r.stdout)
+	}
+}
+
+// TestStatusCountsAsTheLimitDoes: status's out-of-service count is the drainer's, so "at the
+// limit" in rollwave status means what admission sees.
+func TestStatusCountsAsTheLimitDoes(t *testing.T) {
+	serving := update.InstanceView{Status: "ACTIVE", AgentConnected: true}
+	tests := []struct {
+		name string
+		v    update.InstanceView
+		want clusterStatus
+	}{
+		{"an instance that serves", serving,
+			clusterStatus{Total: 1, InService: 1, Limit: 1}},
+		{"a drain of rollwave", update.InstanceView{Status: "DRAINING", AgentConnected: true, Stage: update.StageDraining},
+			clusterStatus{Total: 1, OutOfServiceByUs: 1, OutOfService: 1, Limit: 1}},
+		{"a drain of a person", update.InstanceView{Status: "DRAINING", AgentConnected: true},
+			clusterStatus{Total: 1, OutOfServiceOther: 1, OutOfService: 1, Limit: 1}},
+		{"an instance parked after a failed update is failed and counts", update.InstanceView{Status: "DRAINING", AgentConnected: true, Stage: update.StageFailed},
+			clusterStatus{Total: 1, Failed: 1, OutOfService: 1, Limit: 1, parked: 1}},
+		{"a failed instance returned to service is failed and does not count", update.InstanceView{Status: "ACTIVE", AgentConnected: true, Stage: update.StageFailed},
+			clusterStatus{Total: 1, Failed: 1, Limit: 1}},
+		{"an ACTIVE instance whose agent is disconnected counts", update.InstanceView{Status: "ACTIVE"},
+			clusterStatus{Total: 1, InService: 1, OutOfService: 1, Limit: 1}},
+	}
+	for _, tt := range tests {
+		var got clusterStatus
+		count(&got, []update.InstanceView{tt.v}, update.DefaultLimit)
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(clusterStatus{}), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: count(%+v) (-want +got):\n%s", tt.name, tt.v, diff)
+		}
 	}
 }

@@ -370,13 +370,13 @@ func loads(services []cluster.Service, tasks []cluster.Task) []update.ServiceLoa
 	return out
 }
 
-// hosts returns the free room of the instances that can take replacements: ACTIVE, agent
-// connected, not claimed by rollwave, and not the one about to drain.
+// hosts returns the free room of the instances that can take replacements: those in service as
+// the limit counts them (update.InstanceView.OutOfService: ACTIVE, agent connected, not claimed
+// by rollwave; a failed instance returned to service is one), but not the one about to drain.
 func hosts(all []cluster.Instance, draining string) []update.Host {
 	var out []update.Host
 	for _, in := range all {
-		stage, _ := update.ParseStage(in.Attributes[update.AttrStage])
-		if in.ARN == draining || in.Status != cluster.StatusActive || !in.AgentConnected || stage.TakenOutOfService() {
+		if in.ARN == draining || view(in).OutOfService() {
 			continue
 		}
 		name := in.EC2InstanceID
@@ -388,15 +388,17 @@ func hosts(all []cluster.Instance, draining string) []update.Host {
 	return out
 }
 
-// withinGlobalLimit counts the instances rollwave holds out of service in every configured
-// cluster (this cluster from all, already read with the job's claim) against the global limit.
+// withinGlobalLimit counts the instances out of service in every configured cluster, by the
+// rule of the cluster limit (update.InstanceView.OutOfService: whoever took them out, parked
+// failed instances included), against the global limit; this cluster's from all, already read
+// with the job's claim.
 func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []update.InstanceView) (bool, string, error) {
 	if d.policies.GlobalMaxOutOfService <= 0 {
 		return true, "", nil
 	}
 	out := 0
 	for _, v := range all {
-		if v.Stage.TakenOutOfService() {
+		if v.OutOfService() {
 			out++
 		}
 	}
@@ -416,7 +418,7 @@ func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []upda
 			return false, "", fmt.Errorf("count out of service in %s: %w", other, err)
 		}
 		for _, in := range ins {
-			if stage, _ := update.ParseStage(in.Attributes[update.AttrStage]); stage.TakenOutOfService() {
+			if view(in).OutOfService() {
 				out++
 			}
 		}
@@ -485,11 +487,7 @@ func (d *drainer) views(name string, all []cluster.Instance) []update.InstanceVi
 	views := make([]update.InstanceView, 0, len(all))
 	out := 0
 	for _, in := range all {
-		stage, _ := update.ParseStage(in.Attributes[update.AttrStage]) // an unknown stage counts by status only
-		v := update.InstanceView{
-			ARN: in.ARN, EC2InstanceID: in.EC2InstanceID, Status: in.Status, AgentConnected: in.AgentConnected,
-			Job: in.Attributes[update.AttrJob], Stage: stage,
-		}
+		v := view(in)
 		if v.OutOfService() {
 			out++
 		}
@@ -497,6 +495,16 @@ func (d *drainer) views(name string, all []cluster.Instance) []update.InstanceVi
 	}
 	d.record(metrics.Gauge(metrics.InstancesOutOfService, float64(out), d.now(), map[string]string{metrics.Cluster: name}))
 	return views
+}
+
+// view is what admission, the capacity check and the global limit know of one instance. An
+// unknown stage counts by status and agent only.
+func view(in cluster.Instance) update.InstanceView {
+	stage, _ := update.ParseStage(in.Attributes[update.AttrStage])
+	return update.InstanceView{
+		ARN: in.ARN, EC2InstanceID: in.EC2InstanceID, Status: in.Status, AgentConnected: in.AgentConnected,
+		Job: in.Attributes[update.AttrJob], Stage: stage,
+	}
 }
 
 // wait holds the job until the instance runs no task, woken by ECS events and re-checking every

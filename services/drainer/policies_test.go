@@ -41,6 +41,17 @@ func tight(w *world, room int) {
 	}
 }
 
+// parked marks o as an earlier job left it when its update failed after the reboot: stage failed
+// with its reason, in status, its agent connected or not.
+func parked(t *testing.T, w *world, arn, status string, agent bool) {
+	o := w.instance(t, arn)
+	o.Status, o.AgentConnected = status, agent
+	o.Attributes[update.AttrJob] = "job-0"
+	o.Attributes[update.AttrStage] = string(update.StageFailed)
+	o.Attributes["rollwave.failure"] = string(update.CodeBootFailedRolledBack)
+	w.ecs.SetInstance(o)
+}
+
 // updatedLast marks others[0] as verified by rollwave at at, coming from 1.19.5.
 func updatedLast(w *world, at time.Time) {
 	in := w.others[0]
@@ -92,6 +103,72 @@ func TestPolicies(t *testing.T) {
 			want: "retry: context deadline exceeded", wantStage: update.StageDraining,
 		},
 		{
+			rule: "cluster limit: an instance parked DRAINING after a failed update holds the only slot: back off, no claim",
+			setup: func(t *testing.T, w *world) {
+				parked(t, w, w.others[0].ARN, cluster.StatusDraining, true)
+			},
+			want: "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
+		},
+		{
+			rule: "cluster limit: an instance parked after it never came back (agent disconnected) holds the only slot: back off",
+			setup: func(t *testing.T, w *world) {
+				parked(t, w, w.others[0].ARN, cluster.StatusDraining, false)
+			},
+			want: "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
+		},
+		{
+			rule: "cluster limit: an ACTIVE instance whose ECS agent is disconnected holds the only slot: back off",
+			setup: func(t *testing.T, w *world) {
+				o := w.others[0]
+				o.AgentConnected = false
+				w.ecs.SetInstance(o)
+			},
+			want: "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
+		},
+		{
+			rule: "cluster limit: a failed instance returned to service (ACTIVE) serves and hosts the replacement: admitted",
+			setup: func(t *testing.T, w *world) {
+				tight(w, 0)
+				parked(t, w, w.others[0].ARN, cluster.StatusActive, true)
+				o := w.instance(t, w.others[0].ARN)
+				o.RemainingCPU = 1024
+				w.ecs.SetInstance(o)
+			},
+			want: "retry: context deadline exceeded", wantStage: update.StageDraining,
+		},
+		{
+			rule: "capacity: an instance parked after a failed update takes no replacement: wait and say why",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.Default.MaxOutOfService = update.Limit{}
+				tight(w, 0)
+				parked(t, w, w.others[0].ARN, cluster.StatusDraining, true)
+				o := w.instance(t, w.others[0].ARN)
+				o.RemainingCPU = 1024
+				w.ecs.SetInstance(o)
+			},
+			want: "retry after 33s: cluster prod: capacity:", wantStage: update.StageStaged,
+		},
+		{
+			rule: "global limit counts an instance parked after a failed update in another cluster: back off, claim withdrawn",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.Default.MaxOutOfService = update.Limit{}
+				w.d.policies.GlobalMaxOutOfService = 1
+				w.d.clusters = []string{testCluster, "batch"}
+				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
+					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageFailed)}})
+			},
+			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
+		},
+		{
+			rule: "global limit counts an instance a person drained in another cluster: back off, claim withdrawn",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.GlobalMaxOutOfService = 1
+				w.d.clusters = []string{testCluster, "batch"}
+				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true})
+			},
+			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
+		},
+		{
 			rule: "global limit reached by another cluster: back off, claim withdrawn",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
@@ -99,7 +176,7 @@ func TestPolicies(t *testing.T) {
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},
-			want: "retry after 33s: all clusters: 2 instances out of service by rollwave with this claim, over the global limit 1", wantStage: update.StageStaged,
+			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit counts the clusters selected by ROLLWAVE_CLUSTER_TAG: back off, claim withdrawn",
@@ -111,7 +188,7 @@ func TestPolicies(t *testing.T) {
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},
-			want: "retry after 33s: all clusters: 2 instances out of service by rollwave with this claim, over the global limit 1", wantStage: update.StageStaged,
+			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit ignores a cluster without the tag: admitted",

@@ -60,20 +60,21 @@ type InstanceView struct {
 	Stage          Stage  // rollwave.stage value
 }
 
-// OutOfService reports whether the instance counts against the limit: its status is not ACTIVE
-// (whoever drained it), or its stage is admitting or later (rollwave took it, or is about to).
-// A disconnected agent alone does not count: agents reconnect several times an hour as a matter
-// of course, and counting the flaps would stall every rollout.
+// OutOfService reports whether the instance counts against the limit. The limit promises that no
+// more instances are out of service than allowed, whoever and whatever took them out, so every
+// instance that does not serve counts:
 //
-// An instance that a failed job left out of service for a person (stage failed) does not count
-// either: it is parked, like a terminated instance, and the rest of the cluster goes on with its
-// update (docs/decisions/failed-instances-and-the-limit.md). Repeated failures halt a cluster
-// through the error budget, not through the limit.
+//   - its status is not ACTIVE: drained by rollwave, drained by a person, or parked DRAINING after
+//     a failed update (stage failed) until a person deals with it;
+//   - its ECS agent is disconnected: ECS places no task on it, whatever its status says (a host
+//     that is down, or whose agent went away). An agent that flaps costs a drain a back-off,
+//     never the promise;
+//   - rollwave claimed it (stage admitting or later), even before it set it DRAINING.
+//
+// An instance that a failed job returned to service (ACTIVE, agent connected, stage failed)
+// serves, and does not count (docs/decisions/failed-instances-and-the-limit.md).
 func (v InstanceView) OutOfService() bool {
-	if v.Stage == StageFailed {
-		return false
-	}
-	return v.Status != "ACTIVE" || v.Stage.TakenOutOfService()
+	return v.Status != "ACTIVE" || !v.AgentConnected || v.Stage.TakenOutOfService()
 }
 
 func (v InstanceView) name() string {
@@ -86,15 +87,26 @@ func (v InstanceView) name() string {
 	return v.ARN
 }
 
-// why says in a word or two why the instance is out of service.
+// why says in a word or two why the instance is out of service: "draining" (rollwave's stage),
+// "failed, draining", "draining, not by rollwave", "agent disconnected".
 func (v InstanceView) why() string {
-	switch {
-	case v.Stage.TakenOutOfService():
+	if v.Stage.TakenOutOfService() {
 		return string(v.Stage)
-	case v.Stage == StageFailed:
-		return "failed, " + strings.ToLower(v.Status)
 	}
-	return strings.ToLower(v.Status) + ", not by rollwave"
+	var parts []string
+	if v.Stage == StageFailed {
+		parts = append(parts, "failed")
+	}
+	if v.Status != "ACTIVE" {
+		parts = append(parts, strings.ToLower(v.Status))
+		if v.Stage != StageFailed {
+			parts = append(parts, "not by rollwave")
+		}
+	}
+	if !v.AgentConnected {
+		parts = append(parts, "agent disconnected")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Action is what admission tells the drainer to do.
@@ -241,14 +253,15 @@ func decide(cluster string, limit Limit, total, count int, others []string, what
 	return d
 }
 
-// WithinGlobalLimit reports whether rollwave may hold out instances out of service across all
-// its clusters (the job's own claim included) under a global limit; 0 is no global limit.
+// WithinGlobalLimit reports whether out instances may be out of service across all the clusters
+// rollwave manages (the job's own claim included, counted as OutOfService counts) under a global
+// limit; 0 is no global limit.
 func WithinGlobalLimit(limit, out int) (bool, string) {
 	if limit <= 0 {
 		return true, ""
 	}
 	if out > limit {
-		return false, fmt.Sprintf("all clusters: %d instances out of service by rollwave with this claim, over the global limit %d", out, limit)
+		return false, fmt.Sprintf("all clusters: %d instances out of service with this claim, over the global limit %d", out, limit)
 	}
-	return true, fmt.Sprintf("all clusters: %d of at most %d instances out of service by rollwave", out, limit)
+	return true, fmt.Sprintf("all clusters: %d of at most %d instances out of service", out, limit)
 }
