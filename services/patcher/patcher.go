@@ -307,10 +307,6 @@ func (p *patcher) failStaging(ctx context.Context, job *update.Job, err error) e
 	return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed, err.Error()))
 }
 
-// rebootComment names the job on the reboot command, so SSM's own history tells whether this
-// job's reboot was already sent.
-func rebootComment(jobID string) string { return "rollwave job " + jobID }
-
 // reboot reboots a drained instance exactly once for the job.
 func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 	in, stage, ok, err := p.owner(ctx, job)
@@ -326,7 +322,7 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 			fmt.Sprintf("instance is at stage %q, not drained by this job: not rebooting", orNone(string(stage)))), pipeline.LeaveMarks)
 	}
 	doc := p.docs[ssmdoc.Reboot]
-	comment := rebootComment(job.ID)
+	comment := update.RebootComment(job.ID)
 	sent, err := p.reboots.Sent(ctx, in.EC2InstanceID, doc, comment)
 	if err != nil {
 		return fmt.Errorf("look for an earlier reboot: %w", err)

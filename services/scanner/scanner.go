@@ -229,14 +229,7 @@ func (s *scanner) scanCluster(ctx context.Context, scanID, clusterName string, r
 }
 
 func (s *scanner) sendJob(ctx context.Context, scanID, clusterName string, req update.ScanRequest, c candidate) error {
-	by := "scanner"
-	if req.RequestedBy != "" {
-		by = "scanner for " + req.RequestedBy
-	}
-	reason := req.Reason
-	if reason == "" {
-		reason = "scheduled scan"
-	}
+	by, reason := req.Requester()
 	job := update.Job{
 		Schema:               update.Schema,
 		ID:                   jobID(scanID, c.inst.ARN),

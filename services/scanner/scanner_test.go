@@ -124,12 +124,12 @@ func TestScanSendsOneJobPerInstanceWithAnUpdate(t *testing.T) {
 func TestRedeliveredScanSendsTheSameJobIDs(t *testing.T) {
 	s, _, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
 	for i := 0; i < 2; i++ {
-		s.handle(context.Background(), queue.Message{ID: "m1"})
+		s.handle(context.Background(), queue.Message{ID: "m1", Body: []byte(scanAll)})
 	}
 	if len(sent.jobs) != 2 || sent.jobs[0].ID != sent.jobs[1].ID {
 		t.Fatalf("jobs = %+v, want two sends of the same job ID", sent.jobs)
 	}
-	s.handle(context.Background(), queue.Message{ID: "m2"})
+	s.handle(context.Background(), queue.Message{ID: "m2", Body: []byte(scanAll)})
 	if sent.jobs[2].ID == sent.jobs[0].ID {
 		t.Errorf("a new scan reused job ID %s, want a new one", sent.jobs[2].ID)
 	}
@@ -141,12 +141,28 @@ func TestScanRequestNamesClustersAndWhoAsked(t *testing.T) {
 	ecs.AddInstance("staging", cluster.Instance{EC2InstanceID: "i-000000aa", Status: "ACTIVE", AgentConnected: true, Attributes: map[string]string{"bottlerocket.variant": "aws-ecs-2"}})
 	ssm.AddInstance("i-000000aa", true)
 	ssm.Respond("i-000000aa", checkDoc, ssmcommandtest.Response{Stdout: status("Available", "1.19.5", "1.20.3")})
-	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"clusters":["staging"],"requestedBy":"alice","reason":"CVE-2026-1"}`)})
+	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"schema":"rollwave.scan/v1","clusters":["staging"],"requestedBy":"alice","reason":"CVE-2026-1"}`)})
 	if out != queue.Done() || len(sent.jobs) != 1 {
 		t.Fatalf("handle() = %+v with %d jobs, want Done with 1", out, len(sent.jobs))
 	}
 	if j := sent.jobs[0]; j.Cluster != "staging" || j.RequestedBy != "scanner for alice" || j.Reason != "CVE-2026-1" {
 		t.Errorf("job = %+v, want cluster staging, requestedBy 'scanner for alice', reason CVE-2026-1", j)
+	}
+}
+
+// scanAll is the scan request of every managed cluster.
+const scanAll = `{"schema":"rollwave.scan/v1"}`
+
+func TestEmptyScanRequestIsRefusedBeforeAnyScan(t *testing.T) {
+	for _, body := range []string{"", " \n\t", "{}"} {
+		s, ecs, ssm, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+		out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(body)})
+		if !strings.HasPrefix(out.String(), "poison: invalid scan request: ") {
+			t.Errorf("handle(%q) = %v, want Poison with the reason", body, out)
+		}
+		if len(sent.jobs) != 0 || len(ssm.Calls()) != 0 || len(ecs.Calls()) != 0 {
+			t.Errorf("handle(%q) sent %d jobs, made %d SSM and %d ECS calls, want none", body, len(sent.jobs), len(ssm.Calls()), len(ecs.Calls()))
+		}
 	}
 }
 
@@ -161,7 +177,7 @@ func TestMalformedScanRequestIsPoison(t *testing.T) {
 func TestAnUnknownClusterDoesNotStopTheOthers(t *testing.T) {
 	s, _, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
 	s.clusters = []string{"missing", "prod"}
-	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
+	if out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(scanAll)}); out != queue.Done() {
 		t.Fatalf("handle() = %+v, want Done", out)
 	}
 	if len(sent.jobs) != 1 {
@@ -172,7 +188,7 @@ func TestAnUnknownClusterDoesNotStopTheOthers(t *testing.T) {
 func TestTransientFailureOfEveryClusterRetries(t *testing.T) {
 	s, ecs, _, _ := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
 	ecs.FailNext("ListInstances", fmt.Errorf("list: %w: %w", cluster.ErrThrottled, cluster.ErrTransient))
-	out := s.handle(context.Background(), queue.Message{ID: "m"})
+	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(scanAll)})
 	if out == queue.Done() {
 		t.Fatalf("handle() with a throttled ECS = Done, want a retry")
 	}
@@ -236,7 +252,7 @@ func TestScanFindsTaggedClusters(t *testing.T) {
 	add("other-value", map[string]string{"rollwave": "off"}, "i-00000003")
 	add("untagged", nil, "i-00000004")
 	s.clusters, s.tag = []string{"prod"}, &cluster.TagSelector{Key: "rollwave", Value: "on"}
-	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
+	if out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(scanAll)}); out != queue.Done() {
 		t.Fatalf("handle() = %+v, want Done", out)
 	}
 	var got []string
@@ -249,7 +265,7 @@ func TestScanFindsTaggedClusters(t *testing.T) {
 
 	// A tag lookup that fails retries the scan rather than scanning part of the fleet.
 	ecs.FailNext("ClustersTagged", fmt.Errorf("list: %w: %w", cluster.ErrThrottled, cluster.ErrTransient))
-	if out := s.handle(context.Background(), queue.Message{ID: "m2"}); out == queue.Done() {
+	if out := s.handle(context.Background(), queue.Message{ID: "m2", Body: []byte(scanAll)}); out == queue.Done() {
 		t.Error("handle() with a failing tag lookup = Done, want a retry")
 	}
 }
@@ -259,7 +275,7 @@ func TestOptedOutInstancesGetNoJob(t *testing.T) {
 		host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"},
 		host{id: "i-00000002", state: "Available", active: "1.19.5", chosen: "1.20.3", optOut: true},
 	)
-	if out := s.handle(context.Background(), queue.Message{ID: "m"}); out != queue.Done() {
+	if out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(scanAll)}); out != queue.Done() {
 		t.Fatalf("handle() = %+v, want Done", out)
 	}
 	if diff := cmp.Diff([]string{"i-00000001 1.19.5->1.20.3"}, targets(sent.jobs)); diff != "" {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 )
@@ -147,10 +148,16 @@ var ErrNewerSchema = errors.New("newer job schema")
 // naming its field.
 type InvalidJobError struct {
 	Problems error // an errors.Join of one error per problem
+	// Subject is what was invalid: "job" when empty, "scan request" for DecodeScan.
+	Subject string
 }
 
 func (e *InvalidJobError) Error() string {
-	return "invalid job: " + strings.ReplaceAll(e.Problems.Error(), "\n", "; ")
+	subject := e.Subject
+	if subject == "" {
+		subject = "job"
+	}
+	return "invalid " + subject + ": " + strings.ReplaceAll(e.Problems.Error(), "\n", "; ")
 }
 
 func (e *InvalidJobError) Unwrap() error { return e.Problems }
@@ -165,12 +172,43 @@ func invalid(errs ...error) error {
 	return nil
 }
 
-// Decode parses and validates a job message. It rejects unknown fields (a typo in a
+// Limits of a job, each what the API downstream of the field accepts (docs/job.md, "Limits").
+// Decode refuses a job beyond any of them, so a job that would fail at a later step (the reboot's
+// SSM comment, an ECS attribute, an SQS message) is refused before any step changed anything.
+const (
+	// MaxJobBytes bounds the encoded job: a real one is a few KiB (its history holds one short
+	// entry per step), far below the queues' maximum message size (topology.MaxMessageBytes), so
+	// that a job can always be forwarded and copied into a dead-letter queue with its reason.
+	MaxJobBytes = 64 << 10
+	// MaxIDLength is the longest job ID: the reboot command's comment is RebootComment(id), and
+	// SSM takes comments of at most 100 characters.
+	MaxIDLength = ssmCommentMax - len(rebootCommentPrefix)
+	// MaxTextLength bounds requestedBy and reason (bytes): what a person writes about the job,
+	// repeated in every pipeline event.
+	MaxTextLength = 1024
+	// MaxVersionLength bounds a version (bytes); Bottlerocket's are like 1.20.3.
+	MaxVersionLength = 64
+	// MaxCodeLength bounds an outcome's code: it becomes the rollwave.failure attribute's value.
+	MaxCodeLength = 64
+
+	ssmCommentMax       = 100
+	rebootCommentPrefix = "rollwave job "
+)
+
+// RebootComment is the comment of the reboot command of job id: SSM's command history then tells
+// whether this job's reboot was already sent. Every valid ID gives a comment SSM accepts.
+func RebootComment(id string) string { return rebootCommentPrefix + id }
+
+// Decode parses and validates a job message. It refuses a message longer than MaxJobBytes before
+// parsing it, rejects unknown fields (a typo in a
 // hand-written job is an error, not a silently ignored field), trailing data, and a newer major
 // schema (before looking at any other field, since a newer schema may well have new fields), and
 // reports every validation problem at once. Every error is an *InvalidJobError. An absent step
 // becomes StepStage.
 func Decode(data []byte) (Job, error) {
+	if len(data) > MaxJobBytes {
+		return Job{}, invalid(fmt.Errorf("the message is %d bytes, a job at most %d", len(data), MaxJobBytes))
+	}
 	var probe struct {
 		Schema json.RawMessage `json:"schema"`
 	}
@@ -229,21 +267,32 @@ func Encode(j Job) ([]byte, error) {
 	if err := enc.Encode(j); err != nil {
 		return nil, fmt.Errorf("encode job: %w", err)
 	}
+	if buf.Len() > MaxJobBytes {
+		return nil, invalid(fmt.Errorf("the encoded job is %d bytes, at most %d", buf.Len(), MaxJobBytes))
+	}
 	return buf.Bytes(), nil
 }
 
 var (
 	ec2InstanceIDRe = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
-	// arn:partition:ecs:region:account:container-instance/[cluster/]id
-	containerInstanceARNRe = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:container-instance/([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]+$`)
-	clusterNameRe          = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	clusterARNRe           = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$`)
+	// arn:partition:ecs:region:account:container-instance/[cluster/]id; the ID is 32 hex digits
+	// (or a UUID in the old format without the cluster)
+	containerInstanceARNRe = regexp.MustCompile(`^arn:aws[a-z-]{0,16}:ecs:[a-z0-9-]{1,32}:[0-9]{12}:container-instance/([A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9-]{1,64}$`)
+	// ECS cluster names: 1-255 letters, digits, hyphens and underscores
+	clusterNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	clusterARNRe  = regexp.MustCompile(`^arn:aws[a-z-]{0,16}:ecs:[a-z0-9-]{1,32}:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$`)
+	// an outcome code: lowercase words joined by hyphens
+	codeRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	// an ECS attribute value: 1-128 of letters, digits, - _ . @ / \ : and space, no space at the ends
 	attributeValueRe = regexp.MustCompile(`^[A-Za-z0-9_.@/\\:-]([A-Za-z0-9_.@/\\: -]{0,126}[A-Za-z0-9_.@/\\:-])?$`)
 )
 
 // IsEC2InstanceID reports whether s looks like an EC2 instance ID (i- and 8 or 17 hex digits).
 func IsEC2InstanceID(s string) bool { return ec2InstanceIDRe.MatchString(s) }
+
+// IsCluster reports whether s is an ECS cluster name (1-255 letters, digits, hyphens and
+// underscores) or a cluster ARN.
+func IsCluster(s string) bool { return clusterNameRe.MatchString(s) || clusterARNRe.MatchString(s) }
 
 // IsContainerInstanceARN reports whether s looks like an ECS container instance ARN.
 func IsContainerInstanceARN(s string) bool { return containerInstanceARNRe.MatchString(s) }
@@ -266,27 +315,32 @@ func (j Job) Validate() error {
 	case major < schemaMajor:
 		add("schema", "%q is no longer supported; want %q", j.Schema, Schema)
 	}
-	if j.ID != "" && !attributeValueRe.MatchString(j.ID) {
-		add("id", "%q cannot be an ECS attribute value (1-128 letters, digits, - _ . @ / \\ : or inner spaces)", j.ID)
+	switch {
+	case j.ID == "":
+	case len(j.ID) > MaxIDLength:
+		add("id", "%s is %d characters, at most %d (the reboot's SSM comment %q takes at most %d)",
+			quoteShort(j.ID), len(j.ID), MaxIDLength, RebootComment("<id>"), ssmCommentMax)
+	case !attributeValueRe.MatchString(j.ID):
+		add("id", "%s cannot be an ECS attribute value (1-128 letters, digits, - _ . @ / \\ : or inner spaces)", quoteShort(j.ID))
 	}
 	switch {
 	case j.Cluster == "":
 		add("cluster", "missing")
-	case !clusterNameRe.MatchString(j.Cluster) && !clusterARNRe.MatchString(j.Cluster):
-		add("cluster", "%q is neither a cluster name nor a cluster ARN", j.Cluster)
+	case !IsCluster(j.Cluster):
+		add("cluster", "%s is neither a cluster name (1-255 letters, digits, - or _) nor a cluster ARN", quoteShort(j.Cluster))
 	}
 	switch {
 	case j.Instance == "":
 		add("instance", "missing; want an EC2 instance ID (i-…) or a container instance ARN")
 	case !IsEC2InstanceID(j.Instance) && !IsContainerInstanceARN(j.Instance):
-		add("instance", "%q is neither an EC2 instance ID (i-…) nor a container instance ARN", j.Instance)
+		add("instance", "%s is neither an EC2 instance ID (i-…) nor a container instance ARN", quoteShort(j.Instance))
 	}
 	checkVersion := func(field, v string) {
 		if v == "" {
 			return
 		}
-		if _, err := bottlerocket.ParseVersion(v); err != nil {
-			add(field, "%q is not a version like 1.20.3 (no leading v)", v)
+		if _, err := bottlerocket.ParseVersion(v); err != nil || len(v) > MaxVersionLength {
+			add(field, "%s is not a version like 1.20.3 (no leading v), of at most %d characters", quoteShort(v), MaxVersionLength)
 		}
 	}
 	checkVersion("targetVersion", j.TargetVersion)
@@ -301,14 +355,19 @@ func (j Job) Validate() error {
 	if strings.TrimSpace(j.Reason) == "" {
 		add("reason", "missing; say why the update is wanted")
 	}
+	for _, f := range []struct{ name, v string }{{"requestedBy", j.RequestedBy}, {"reason", j.Reason}} {
+		if len(f.v) > MaxTextLength {
+			add(f.name, "%d bytes, at most %d", len(f.v), MaxTextLength)
+		}
+	}
 	if j.Step != "" && !j.Step.Valid() {
 		add("step", "%q is not one of %s", j.Step, quoteSteps())
 	}
 	if j.ContainerInstanceARN != "" && !IsContainerInstanceARN(j.ContainerInstanceARN) {
-		add("containerInstanceArn", "%q is not a container instance ARN", j.ContainerInstanceARN)
+		add("containerInstanceArn", "%s is not a container instance ARN", quoteShort(j.ContainerInstanceARN))
 	}
 	if j.EC2InstanceID != "" && !IsEC2InstanceID(j.EC2InstanceID) {
-		add("ec2InstanceId", "%q is not an EC2 instance ID (i-…)", j.EC2InstanceID)
+		add("ec2InstanceId", "%s is not an EC2 instance ID (i-…)", quoteShort(j.EC2InstanceID))
 	}
 	for i, e := range j.History {
 		field := "history[" + strconv.Itoa(i) + "]"
@@ -321,13 +380,39 @@ func (j Job) Validate() error {
 		if e.By == "" {
 			add(field+".by", "missing")
 		}
+		if !sqsText(e.By) || !sqsText(e.Note) {
+			add(field, "holds U+FFFE or U+FFFF, which an SQS message cannot carry")
+		}
 	}
 	if o := j.Outcome; o != nil {
 		if err := o.validate(); err != nil {
 			add("outcome", "%v", err)
 		}
 	}
+	if !sqsText(j.RequestedBy) || !sqsText(j.Reason) {
+		add("requestedBy/reason", "holds U+FFFE or U+FFFF, which an SQS message cannot carry")
+	}
 	return invalid(errs...)
+}
+
+// sqsText reports whether s can travel in an SQS message once JSON-encoded. SQS accepts #x9, #xA,
+// #xD, #x20 to #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF; encoding/json escapes the control
+// characters and has replaced invalid UTF-8 (and so surrogates) by U+FFFD, which leaves the two
+// noncharacters U+FFFE and U+FFFF.
+func sqsText(s string) bool { return !strings.ContainsAny(s, "\uFFFE\uFFFF") }
+
+// quoteShort quotes s for an error message, cut to its first 256 bytes: a dead-letter reason
+// names the bad value without repeating a huge one.
+func quoteShort(s string) string {
+	const max = 256
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + fmt.Sprintf("… (%d bytes)", len(s))
 }
 
 // schemaMajorOf returns N of "rollwave.job/vN".

@@ -88,8 +88,13 @@ func (o Outcome) validate() error {
 	default:
 		return fmt.Errorf("result %q is not updated, skipped, failed or duplicate", o.Result)
 	}
-	if o.Code == "" {
+	switch {
+	case o.Code == "":
 		return errors.New("code missing")
+	case len(o.Code) > MaxCodeLength || !codeRe.MatchString(string(o.Code)):
+		return fmt.Errorf("code %s is not lowercase words joined by hyphens, at most %d characters", quoteShort(string(o.Code)), MaxCodeLength)
+	case !sqsText(o.Message):
+		return errors.New("message holds U+FFFE or U+FFFF, which an SQS message cannot carry")
 	}
 	return nil
 }
