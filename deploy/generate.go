@@ -37,6 +37,7 @@ func TerraformLocals() []byte {
 			"message_retention_seconds":     secs(q.MessageRetention),
 			"receive_wait_time_seconds":     secs(q.ReceiveWait),
 			"max_receive_count":             cty.NumberIntVal(int64(q.MaxReceiveCount)),
+			"max_message_size":              cty.NumberIntVal(int64(q.MaxMessageBytes)),
 			"dlq_message_retention_seconds": secs(q.DeadLetter.MessageRetention),
 		})
 	}

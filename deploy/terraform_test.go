@@ -232,6 +232,8 @@ func TestTerraformQueuesMatchTopology(t *testing.T) {
 				{"visibility_timeout_seconds", num(t, eval(t, queue, "visibility_timeout_seconds", s)), int64(q.VisibilityTimeout.Seconds())},
 				{"message_retention_seconds", num(t, eval(t, queue, "message_retention_seconds", s)), int64(q.MessageRetention.Seconds())},
 				{"receive_wait_time_seconds", num(t, eval(t, queue, "receive_wait_time_seconds", s)), int64(q.ReceiveWait.Seconds())},
+				{"max_message_size", num(t, eval(t, queue, "max_message_size", s)), int64(q.MaxMessageBytes)},
+				{"dlq max_message_size", num(t, eval(t, dlq, "max_message_size", s)), int64(q.MaxMessageBytes)},
 				{"sqs_managed_sse_enabled", eval(t, queue, "sqs_managed_sse_enabled", s).True(), true},
 				{"dlq name", str(t, eval(t, dlq, "name", s)), q.DeadLetter.Name},
 				{"dlq message_retention_seconds", num(t, eval(t, dlq, "message_retention_seconds", s)), int64(q.DeadLetter.MessageRetention.Seconds())},

@@ -18,6 +18,8 @@ package queue
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -47,8 +49,38 @@ const (
 	AttrFailedAt     = "rollwave.failed-at"
 )
 
+// Attributes the worker adds to a truncated dead-letter copy: the original body's size in bytes
+// and its SHA-256 (hex), so that the copy names exactly which message it stands for.
+const (
+	AttrOriginalBytes  = "rollwave.original-bytes"
+	AttrOriginalSHA256 = "rollwave.original-sha256"
+)
+
 // maxMessageAttributes is SQS's limit of message attributes per message.
 const maxMessageAttributes = 10
+
+// ErrMessageTooLarge is wrapped by the error of a send whose message (body and attributes) is
+// larger than the queue's maximum message size: SQS would refuse it, so the adapter refuses it
+// first, the same way on an emulator that does not enforce the size.
+var ErrMessageTooLarge = errors.New("message larger than the queue's maximum message size")
+
+// messageSize is the size SQS counts against the queue's MaximumMessageSize: the body and, for
+// each attribute, its name, its data type ("String") and its value, all in bytes.
+func messageSize(body string, attrs map[string]string) int {
+	n := len(body)
+	for k, v := range attrs {
+		n += len(k) + len("String") + len(v)
+	}
+	return n
+}
+
+// checkSize returns an error wrapping ErrMessageTooLarge when body and attrs exceed max bytes.
+func checkSize(body string, attrs map[string]string, max int) error {
+	if n := messageSize(body, attrs); n > max {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrMessageTooLarge, n, max)
+	}
+	return nil
+}
 
 // Message is one received SQS message.
 type Message struct {

@@ -2,12 +2,15 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -25,6 +28,10 @@ const (
 	// actionTimeout bounds one settling call (delete, visibility, dead-letter send); settling
 	// runs on a context that survives shutdown, so that a message is never left half-settled.
 	actionTimeout = 10 * time.Second
+	// minMessageBytes is the smallest MaximumMessageSize SQS allows.
+	minMessageBytes = 1024
+	// maxReasonBytes bounds the reason attribute of a dead-letter copy; the log line has it whole.
+	maxReasonBytes = 4096
 )
 
 // Config is one worker's queue and policy.
@@ -46,6 +53,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Backoff is the retry policy of Retry.
 	Backoff Backoff
+	// MaxMessageBytes is the queue's and its dead-letter queue's maximum message size
+	// (topology.Queue.MaxMessageBytes); 0 means topology.MaxMessageBytes.
+	MaxMessageBytes int
 	// OnDeadLetter, when set, is called after each message this worker moved to the dead-letter
 	// queue (Poison, or Retry at the last receive) with the source queue's name: the
 	// DeadLetters metric. It must not block.
@@ -67,6 +77,7 @@ func ConfigFor(q topology.Queue, r topology.ResolvedQueue) Config {
 		MaxReceiveCount:   q.MaxReceiveCount,
 		VisibilityTimeout: q.VisibilityTimeout,
 		WaitTime:          q.ReceiveWait,
+		MaxMessageBytes:   q.MaxMessageBytes,
 		Concurrency:       DefaultConcurrency,
 		ShutdownGrace:     DefaultShutdownGrace,
 		Backoff:           DefaultBackoff,
@@ -90,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.WaitTime < 0 || c.WaitTime > maxWait {
 		errs = append(errs, fmt.Errorf("wait time %s is outside [0, 20s]", c.WaitTime))
+	}
+	if c.MaxMessageBytes != 0 && (c.MaxMessageBytes < minMessageBytes || c.MaxMessageBytes > topology.MaxMessageBytes) {
+		errs = append(errs, fmt.Errorf("max message bytes %d is outside [%d, %d]", c.MaxMessageBytes, minMessageBytes, topology.MaxMessageBytes))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency %d is below 1", c.Concurrency))
@@ -119,6 +133,9 @@ func NewWorker(client Client, cfg Config, h Handler, log zerolog.Logger) (*Worke
 	}
 	if h == nil {
 		return nil, errors.New("configure worker: handler is nil")
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = topology.MaxMessageBytes
 	}
 	source := cfg.QueueURL[strings.LastIndex(cfg.QueueURL, "/")+1:]
 	return &Worker{
@@ -379,7 +396,7 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 		ev(l.Info()).Msg("returned to the queue at shutdown")
 	case o.kind == kindRetry && m.ReceiveCount >= w.cfg.MaxReceiveCount:
 		reason := fmt.Sprintf("retry %d of %d failed: %v", m.ReceiveCount, w.cfg.MaxReceiveCount, o.err)
-		if err := w.deadLetter(ctx, m, reason); err != nil {
+		if err := w.deadLetter(ctx, l, m, reason); err != nil {
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the redrive policy is the backstop")
 			return
 		}
@@ -393,7 +410,7 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 		}
 		ev(l.Warn()).Err(o.err).Dur("delay", delay).Msg("failed; will retry")
 	case o.kind == kindPoison:
-		if err := w.deadLetter(ctx, m, o.reason); err != nil {
+		if err := w.deadLetter(ctx, l, m, o.reason); err != nil {
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the message will be redelivered")
 			return
 		}
@@ -428,38 +445,76 @@ func (w *Worker) changeVisibility(ctx context.Context, m Message, d time.Duratio
 }
 
 // deadLetter sends the original body to the dead-letter queue with the reason, then deletes the
-// message: send first, so a failure between the two leaves a duplicate, never a loss.
-func (w *Worker) deadLetter(ctx context.Context, m Message, reason string) error {
+// message: send first, so a failure between the two leaves a duplicate, never a loss. When the
+// body and the reason attributes do not fit the dead-letter queue's maximum message size, the copy
+// holds as much of the body as fits, and the attributes the original's size (AttrOriginalBytes)
+// and SHA-256 (AttrOriginalSHA256); the log line names both.
+func (w *Worker) deadLetter(ctx context.Context, l *zerolog.Logger, m Message, reason string) error {
+	if len(reason) > maxReasonBytes {
+		reason = truncateUTF8(reason, maxReasonBytes-len(" …(truncated)")) + " …(truncated)"
+	}
 	attrs := map[string]string{
 		AttrReason:       reason,
 		AttrSourceQueue:  w.source,
 		AttrReceiveCount: strconv.Itoa(m.ReceiveCount),
 		AttrFailedAt:     time.Now().UTC().Format(time.RFC3339Nano),
 	}
+	body := string(m.Body)
+	if messageSize(body, attrs) > w.cfg.MaxMessageBytes {
+		sum := sha256.Sum256(m.Body)
+		attrs[AttrOriginalBytes] = strconv.Itoa(len(m.Body))
+		attrs[AttrOriginalSHA256] = hex.EncodeToString(sum[:])
+		body = truncateUTF8(body, w.cfg.MaxMessageBytes-messageSize("", attrs))
+		l.Warn().Int("original_bytes", len(m.Body)).Str("original_sha256", attrs[AttrOriginalSHA256]).
+			Int("copy_bytes", len(body)).Msg("message too large to copy whole: the dead-letter copy is truncated")
+	}
 	for k, v := range m.Attributes {
-		if _, ours := attrs[k]; !ours && len(attrs) < maxMessageAttributes {
+		if _, ours := attrs[k]; ours || len(attrs) >= maxMessageAttributes {
+			continue
+		}
+		if messageSize(body, attrs)+len(k)+len("String")+len(v) <= w.cfg.MaxMessageBytes {
 			attrs[k] = v
 		}
 	}
-	if _, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: &w.cfg.DeadLetterURL, MessageBody: ptr(string(m.Body)),
-		MessageAttributes: stringAttributes(attrs),
-	}); err != nil {
+	if err := w.send(ctx, w.cfg.DeadLetterURL, body, attrs, 0); err != nil {
 		return fmt.Errorf("send message %s to the dead-letter queue: %w", m.ID, err)
 	}
 	return w.delete(ctx, m)
 }
 
+// truncateUTF8 returns the longest prefix of s of at most n bytes that does not cut a character.
+func truncateUTF8(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // requeue sends a copy of the message with delay, then deletes the original.
 func (w *Worker) requeue(ctx context.Context, m Message, delay time.Duration) error {
-	if _, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: &w.cfg.QueueURL, MessageBody: ptr(string(m.Body)),
-		MessageAttributes: stringAttributes(m.Attributes),
-		DelaySeconds:      seconds(delay, maxDelay),
-	}); err != nil {
+	if err := w.send(ctx, w.cfg.QueueURL, string(m.Body), m.Attributes, delay); err != nil {
 		return fmt.Errorf("requeue message %s: %w", m.ID, err)
 	}
 	return w.delete(ctx, m)
+}
+
+// send sends one message, refusing what SQS would refuse as too large.
+func (w *Worker) send(ctx context.Context, url, body string, attrs map[string]string, delay time.Duration) error {
+	if err := checkSize(body, attrs, w.cfg.MaxMessageBytes); err != nil {
+		return err
+	}
+	_, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: &url, MessageBody: &body,
+		MessageAttributes: stringAttributes(attrs),
+		DelaySeconds:      seconds(delay, maxDelay),
+	})
+	return err
 }
 
 // wait blocks for d or until ctx is done.

@@ -3,13 +3,17 @@ package queue_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
+	"github.com/rollwave/rollwave/shared/topology"
 )
 
 // fixture is a fake SQS with one queue (maxReceiveCount 3) and its dead-letter queue, and the
@@ -513,4 +518,88 @@ func TestShutdownWaitsForSettlingBeyondTheGrace(t *testing.T) {
 			t.Errorf("queue = %+v, want the message visible again at once", got)
 		}
 	})
+}
+
+func TestPublisherRefusesMessagesAboveTheQueueMaximum(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		p := queue.NewPublisher(f.sqs)
+		attrs := map[string]string{"k": "v"} // counts 1 + len("String") + 1 bytes, as SQS counts it
+		atMax := strings.Repeat("a", topology.MaxMessageBytes-len("k")-len("String")-len("v"))
+		if _, err := p.Send(t.Context(), f.cfg.QueueURL, []byte(atMax), 0, attrs); err != nil {
+			t.Fatalf("Send() of a message of exactly %d bytes = %v, want it sent", topology.MaxMessageBytes, err)
+		}
+		_, err := p.Send(t.Context(), f.cfg.QueueURL, []byte(atMax+"a"), 0, attrs)
+		if !errors.Is(err, queue.ErrMessageTooLarge) {
+			t.Errorf("Send() of a message of %d bytes = %v, want ErrMessageTooLarge", topology.MaxMessageBytes+1, err)
+		}
+		if n := len(f.sqs.Messages(f.cfg.QueueURL)); n != 1 {
+			t.Errorf("queue holds %d messages, want the one at the maximum only", n)
+		}
+	})
+}
+
+func TestDeadLetterCopyOfAMessageTooLargeIsTruncatedWithItsSizeAndHash(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		truncated bool
+	}{
+		{"a small message is copied whole", `{"schema":"rollwave.job/v1"`, false},
+		{"a message at the queue's maximum no longer fits with the reason", strings.Repeat("é", topology.MaxMessageBytes/2), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFixture(t)
+				if _, err := f.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: &f.cfg.QueueURL, MessageBody: &tt.body}); err != nil {
+					t.Fatal(err)
+				}
+				var logs bytes.Buffer
+				stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+					return queue.Poison("invalid job: " + strings.Repeat("x", 10000))
+				}, zerolog.New(&logs))
+				advance(time.Second)
+				if err := stop(); err != nil {
+					t.Fatalf("Run() = %v", err)
+				}
+				if n := len(f.sqs.Messages(f.cfg.QueueURL)); n != 0 {
+					t.Errorf("source queue holds %d messages, want the original deleted", n)
+				}
+				dl := f.sqs.Messages(f.cfg.DeadLetterURL)
+				if len(dl) != 1 {
+					t.Fatalf("dead-letter queue holds %d messages, want 1", len(dl))
+				}
+				m := dl[0]
+				size := len(m.Body)
+				for k, v := range m.Attributes {
+					size += len(k) + len("String") + len(v)
+				}
+				if size > topology.MaxMessageBytes {
+					t.Errorf("dead-letter copy is %d bytes, above the maximum %d", size, topology.MaxMessageBytes)
+				}
+				if r := m.Attributes[queue.AttrReason]; !strings.HasPrefix(r, "invalid job: xxx") || len(r) > 4096 {
+					t.Errorf("reason attribute = %.40q… (%d bytes), want the reason cut to at most 4096 bytes", r, len(r))
+				}
+				sum := sha256.Sum256([]byte(tt.body))
+				want := map[string]string{queue.AttrOriginalBytes: strconv.Itoa(len(tt.body)), queue.AttrOriginalSHA256: hex.EncodeToString(sum[:])}
+				got := map[string]string{queue.AttrOriginalBytes: m.Attributes[queue.AttrOriginalBytes], queue.AttrOriginalSHA256: m.Attributes[queue.AttrOriginalSHA256]}
+				if !tt.truncated {
+					want = map[string]string{queue.AttrOriginalBytes: "", queue.AttrOriginalSHA256: ""}
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("size and hash attributes of the copy (-want +got):\n%s", diff)
+				}
+				switch {
+				case !tt.truncated && m.Body != tt.body:
+					t.Errorf("copy body = %q, want the original %q", m.Body, tt.body)
+				case tt.truncated && (!strings.HasPrefix(tt.body, m.Body) || !utf8.ValidString(m.Body) || len(m.Body) < topology.MaxMessageBytes-8192):
+					t.Errorf("copy body is %d bytes, want a valid UTF-8 prefix of the original that fills what the attributes leave", len(m.Body))
+				}
+				if tt.truncated && !strings.Contains(logs.String(), want[queue.AttrOriginalSHA256]) {
+					t.Errorf("no log line names the original's SHA-256 %s:\n%.2000s", want[queue.AttrOriginalSHA256], logs.String())
+				}
+			})
+		})
+	}
 }

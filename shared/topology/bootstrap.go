@@ -169,6 +169,7 @@ func (b *bootstrapper) changed(format string, args ...any) {
 func (b *bootstrapper) queue(ctx context.Context, q Queue) (ResolvedQueue, error) {
 	dlqURL, dlqARN, err := b.ensureQueue(ctx, q.DeadLetter.Name, map[string]string{
 		"MessageRetentionPeriod": seconds(q.DeadLetter.MessageRetention),
+		"MaximumMessageSize":     strconv.Itoa(q.MaxMessageBytes),
 	})
 	if err != nil {
 		return ResolvedQueue{}, err
@@ -177,6 +178,7 @@ func (b *bootstrapper) queue(ctx context.Context, q Queue) (ResolvedQueue, error
 		"VisibilityTimeout":             seconds(q.VisibilityTimeout),
 		"MessageRetentionPeriod":        seconds(q.MessageRetention),
 		"ReceiveMessageWaitTimeSeconds": seconds(q.ReceiveWait),
+		"MaximumMessageSize":            strconv.Itoa(q.MaxMessageBytes),
 		"RedrivePolicy":                 mustJSON(RedrivePolicy{DeadLetterTargetARN: dlqARN, MaxReceiveCount: q.MaxReceiveCount}),
 	})
 	if err != nil {

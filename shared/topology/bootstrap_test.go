@@ -51,6 +51,15 @@ func TestBootstrapOnMoto(t *testing.T) {
 			if got, want := out.Attributes["VisibilityTimeout"], fmt.Sprint(int(q.VisibilityTimeout.Seconds())); got != want {
 				t.Errorf("%s VisibilityTimeout = %s, want %s", q.Name, got, want)
 			}
+			dlq, err := sqsClient.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &rq.DeadLetterURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameMaximumMessageSize}})
+			if err != nil {
+				t.Fatalf("GetQueueAttributes(%s) = %v", q.DeadLetter.Name, err)
+			}
+			for name, got := range map[string]string{q.Name: out.Attributes["MaximumMessageSize"], q.DeadLetter.Name: dlq.Attributes["MaximumMessageSize"]} {
+				if want := fmt.Sprint(q.MaxMessageBytes); got != want {
+					t.Errorf("%s MaximumMessageSize = %s, want %s", name, got, want)
+				}
+			}
 		}
 	})
 

@@ -59,6 +59,13 @@ const (
 // a person has two weeks to look at a failure.
 const DeadLetterRetention = 14 * 24 * time.Hour
 
+// MaxMessageBytes is every queue's and dead-letter queue's MaximumMessageSize: 1 MiB, the most
+// SQS allows (256 KiB was the ceiling until 2025). A job is at most update.MaxJobBytes (64 KiB), so
+// a valid message is far below it; the queue adapter refuses to send more, as SQS would (moto does
+// not), and a worker copies a message too large for its dead-letter queue as a truncated copy
+// with the original's size and SHA-256 (shared/queue).
+const MaxMessageBytes = 1 << 20
+
 // Topology is the whole set of queues and rules of one deployment.
 type Topology struct {
 	Prefix string
@@ -81,6 +88,8 @@ type Queue struct {
 	MessageRetention time.Duration
 	// ReceiveWait is the long-poll wait (ReceiveMessageWaitTimeSeconds).
 	ReceiveWait time.Duration
+	// MaxMessageBytes is the queue's and its dead-letter queue's MaximumMessageSize.
+	MaxMessageBytes int
 	// MaxReceiveCount is the redrive policy's maxReceiveCount: after that many receives SQS moves
 	// the message to the dead-letter queue. The queue worker moves a failing message itself when
 	// it reaches this count, with the error as reason, so the redrive is only a backstop.
@@ -121,6 +130,7 @@ func Default(prefix string) Topology {
 			VisibilityTimeout: visibility,
 			MessageRetention:  4 * 24 * time.Hour,
 			ReceiveWait:       20 * time.Second,
+			MaxMessageBytes:   MaxMessageBytes,
 			MaxReceiveCount:   maxReceive,
 			DeadLetter:        DeadLetterQueue{Name: name + DeadLetterSuffix, MessageRetention: DeadLetterRetention},
 		}

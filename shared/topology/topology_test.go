@@ -22,6 +22,9 @@ func TestDefaultNamesEveryQueueAndItsDeadLetterQueue(t *testing.T) {
 			if q.DeadLetter.MessageRetention != 14*24*time.Hour {
 				t.Errorf("Default(%q) %s dead-letter retention = %s, want 14 days", prefix, q.Name, q.DeadLetter.MessageRetention)
 			}
+			if q.MaxMessageBytes != 1048576 {
+				t.Errorf("Default(%q) %s MaxMessageBytes = %d, want 1048576 (1 MiB, the SQS maximum)", prefix, q.Name, q.MaxMessageBytes)
+			}
 			if q.MaxReceiveCount < 1 || q.VisibilityTimeout < time.Second || q.ReceiveWait != 20*time.Second {
 				t.Errorf("Default(%q) %s = %+v, want a redrive limit, a visibility timeout and a 20 s long poll", prefix, q.Name, q)
 			}

@@ -7,6 +7,7 @@ resource "aws_sqs_queue" "dlq" {
 
   name                      = "${var.prefix}-${each.key}${local.topology_dead_letter_suffix}"
   message_retention_seconds = each.value.dlq_message_retention_seconds
+  max_message_size          = each.value.max_message_size
   sqs_managed_sse_enabled   = true
   tags                      = local.tags
 }
@@ -18,6 +19,7 @@ resource "aws_sqs_queue" "queue" {
   visibility_timeout_seconds = each.value.visibility_timeout_seconds
   message_retention_seconds  = each.value.message_retention_seconds
   receive_wait_time_seconds  = each.value.receive_wait_time_seconds
+  max_message_size           = each.value.max_message_size
   sqs_managed_sse_enabled    = true
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn

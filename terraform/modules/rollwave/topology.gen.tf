@@ -4,6 +4,7 @@ locals {
   topology_queues = {
     drainer = {
       dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
       max_receive_count             = 100
       message_retention_seconds     = 345600
       receive_wait_time_seconds     = 20
@@ -11,6 +12,7 @@ locals {
     }
     drainer-events = {
       dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
       max_receive_count             = 5
       message_retention_seconds     = 3600
       receive_wait_time_seconds     = 20
@@ -18,6 +20,7 @@ locals {
     }
     patcher = {
       dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
       max_receive_count             = 5
       message_retention_seconds     = 345600
       receive_wait_time_seconds     = 20
@@ -25,6 +28,7 @@ locals {
     }
     scanner = {
       dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
       max_receive_count             = 5
       message_retention_seconds     = 345600
       receive_wait_time_seconds     = 20
@@ -32,6 +36,7 @@ locals {
     }
     verifier = {
       dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
       max_receive_count             = 100
       message_retention_seconds     = 345600
       receive_wait_time_seconds     = 20
@@ -39,6 +44,7 @@ locals {
     }
     verifier-events = {
       dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
       max_receive_count             = 5
       message_retention_seconds     = 3600
       receive_wait_time_seconds     = 20
