@@ -21,6 +21,7 @@ import (
 	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -550,6 +551,34 @@ func TestShutdownReturnsTheMessage(t *testing.T) {
 		}
 		if in := w.instance(t, w.me.ARN); in.Attributes[update.AttrStage] != string(update.StageDraining) {
 			t.Errorf("stage = %q, want draining kept for the next delivery", in.Attributes[update.AttrStage])
+		}
+	})
+}
+
+// The drain's undo must not hinge on a cancel that cannot run: with the host's SSM agent offline,
+// the instance is still re-activated and unmarked, and the job ends drain-timeout.
+func TestDrainTimeoutUndoesWhenTheHostCannotBeChecked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, defaultPolicy())
+		offline := ssmcommandtest.Response{Latency: 24 * time.Hour} // no answer to any document
+		w.ssm.Respond(w.me.EC2InstanceID, checkDoc, offline)
+		w.ssm.Respond(w.me.EC2InstanceID, "", offline)
+		w.d.undo.SSM = ssmcommand.Options{Wait: time.Minute}
+		if got := w.handle(t, w.job(t)); got.String() != "done" {
+			t.Fatalf("handle = %s, want done", got)
+		}
+		in := w.instance(t, w.me.ARN)
+		if in.Status != cluster.StatusActive {
+			t.Errorf("status = %s, want ACTIVE again", in.Status)
+		}
+		if diff := cmp.Diff(map[string]string{}, marks(in)); diff != "" {
+			t.Errorf("marks (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{checkDoc, cancelDoc}, w.ssmDocs()); diff != "" {
+			t.Errorf("SSM documents (-want +got): the cancel is sent once, best effort:\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{notify.InstanceUpdateFailed + ": drain-timeout"}, w.events.all()); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
 		}
 	})
 }

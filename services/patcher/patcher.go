@@ -142,7 +142,7 @@ func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	case job.Step == update.StepStage && job.DryRun:
 		err = p.rehearseStage(ctx, &job)
 	case job.Step == update.StepStage:
-		err = p.stage(ctx, &job)
+		err = p.stage(ctx, &job, m.FinalReceive)
 	case job.Step == update.StepReboot && job.DryRun:
 		err = p.rehearseReboot(ctx, &job)
 	case job.Step == update.StepReboot:
@@ -181,8 +181,9 @@ func (p *patcher) owner(ctx context.Context, job *update.Job) (in cluster.Instan
 	return in, stage, true, nil
 }
 
-// stage accepts a job and stages its update while the instance serves traffic.
-func (p *patcher) stage(ctx context.Context, job *update.Job) error {
+// stage accepts a job and stages its update while the instance serves traffic. final says that
+// this is the message's last receive: an SSM failure it would retry ends the job instead.
+func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error {
 	in, stage, ok, err := p.owner(ctx, job)
 	if !ok || err != nil {
 		return err
@@ -240,12 +241,12 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 		lock.Parameters = map[string][]string{ssmdoc.LockParam: {job.TargetVersion}}
 		log.Info().Str("version", job.TargetVersion).Msg("locking the host's version")
 		if err := pipeline.RunOne(ctx, p.commands, p.docs[ssmdoc.Lock], in.EC2InstanceID, lock); err != nil {
-			return p.failStaging(ctx, job, fmt.Errorf("lock version %s: %w", job.TargetVersion, err))
+			return p.failStaging(ctx, job, fmt.Errorf("lock version %s: %w", job.TargetVersion, err), final)
 		}
 	}
 	st, err := pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
 	if err != nil {
-		return p.failStaging(ctx, job, err)
+		return p.failStaging(ctx, job, err, final)
 	}
 	if job.FromVersion == "" {
 		job.FromVersion = st.ActiveVersion()
@@ -261,14 +262,14 @@ func (p *patcher) stage(ctx context.Context, job *update.Job) error {
 		}
 		log.Info().Str("version", st.ChosenVersion()).Msg("staging update")
 		if err := pipeline.RunOne(ctx, p.commands, p.docs[ssmdoc.Apply], in.EC2InstanceID, p.apply); err != nil {
-			return p.failStaging(ctx, job, err)
+			return p.failStaging(ctx, job, err, final)
 		}
 		if st, err = pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick); err != nil {
-			return p.failStaging(ctx, job, err)
+			return p.failStaging(ctx, job, err, final)
 		}
 	}
 	if st.UpdateState != bottlerocket.StateReady {
-		return p.failStaging(ctx, job, fmt.Errorf("update state is %s after apply, want Ready", st.UpdateState))
+		return p.failStaging(ctx, job, fmt.Errorf("update state is %s after apply, want Ready", st.UpdateState), final)
 	}
 	job.StagedVersion = st.StagedVersion()
 	if job.TargetVersion == "" {
@@ -299,12 +300,18 @@ func optedOut(in cluster.Instance) (update.Outcome, bool) {
 }
 
 // failStaging ends a job whose staging failed; nothing was drained. A transient SSM error is
-// retried instead.
-func (p *patcher) failStaging(ctx context.Context, job *update.Job, err error) error {
-	if ssmcommand.IsTransient(err) {
+// retried instead, except at the message's final receive: a check that keeps failing ends the job
+// staging-failed, undone and unmarked, rather than in the dead-letter queue with the instance
+// still marked.
+func (p *patcher) failStaging(ctx context.Context, job *update.Job, err error, final bool) error {
+	if ssmcommand.IsTransient(err) && !final {
 		return err
 	}
-	return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed, err.Error()))
+	msg := err.Error()
+	if ssmcommand.IsTransient(err) {
+		msg = "still failing at the last try: " + msg
+	}
+	return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed, msg))
 }
 
 // reboot reboots a drained instance exactly once for the job.

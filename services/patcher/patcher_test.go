@@ -24,9 +24,10 @@ type sent struct {
 }
 
 type recorder struct {
-	mu     sync.Mutex
-	jobs   []sent
-	events []string
+	mu       sync.Mutex
+	jobs     []sent
+	events   []string
+	messages []string // the message of each event, as events
 }
 
 func (r *recorder) Send(_ context.Context, url string, body []byte, _ time.Duration, _ map[string]string) (string, error) {
@@ -45,6 +46,7 @@ func (r *recorder) Publish(_ context.Context, detailType string, detail any, _ .
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, detailType+": "+d.Reason)
+	r.messages = append(r.messages, d.Message)
 	return nil
 }
 
@@ -53,11 +55,24 @@ type bottlerocketHost struct {
 	mu                 sync.Mutex
 	state, active, new string
 	applyFails         bool
+	// offline: the SSM agent answers nothing. applyHangs: apply never finishes and holds the
+	// update lock (locked), so that every later update command answers 423 Locked.
+	offline, applyHangs, locked bool
 }
 
 func (h *bottlerocketHost) answer(doc, _ string) ssmcommandtest.Response {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.offline {
+		return ssmcommandtest.Response{Latency: 24 * time.Hour}
+	}
+	if h.locked {
+		return ssmcommandtest.Response{ExitCode: 1, Stderr: "Unable to check initial update status, got code '423 Locked': Update lock held"}
+	}
+	if doc == "rollwave-update-apply" && h.applyHangs {
+		h.locked = true
+		return ssmcommandtest.Response{Latency: 24 * time.Hour}
+	}
 	switch doc {
 	case "rollwave-update-check":
 		chosen, staging := "null", "null"

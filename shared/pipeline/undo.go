@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
+	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -26,19 +28,31 @@ type Undoer struct {
 	Ender     *Ender
 }
 
+// CancelDeliveryTimeout is how long SSM tries to deliver the undo's cancel to a host whose agent
+// is offline: SSM's minimum, so that a cancel the host missed cannot reach it much later, in the
+// middle of another job's staging or drain.
+const CancelDeliveryTimeout = 30 * time.Second
+
 // Abort undoes what the job did up to stage and ends it with o. It is idempotent: after a crash
 // the redelivered message aborts again.
+//
+// The undo never depends on the step that failed. The cancel of the staged update is best effort:
+// when the update check that tells whether there is one to cancel fails (the SSM agent offline,
+// the update lock held by a hung apply: often the very failure being undone), the cancel is sent
+// anyway, once, bounded by u.SSM's wait and CancelDeliveryTimeout; when the cancel fails too, the
+// job still ends and its message says what the undo could not do. The instance is then unmarked
+// (and re-activated if rollwave drained it), so the next scan sees it again: one that still
+// carries a staged update is found by its check (Ready) and gets a new job. Only the
+// re-activation and the ending (ECS, EventBridge) return errors, which are transient.
 func (u *Undoer) Abort(ctx context.Context, job *update.Job, stage update.Stage, o update.Outcome) error {
 	undo := update.UndoAt(stage)
 	if undo.CancelUpdate && job.EC2InstanceID != "" {
-		st, err := Check(ctx, u.Commands, u.CheckDoc, job.EC2InstanceID, u.SSM)
-		if err != nil {
-			return fmt.Errorf("check before cancel: %w", err)
-		}
-		if st.UpdateState == bottlerocket.StateReady {
-			if err := RunOne(ctx, u.Commands, u.CancelDoc, job.EC2InstanceID, u.SSM); err != nil {
-				return fmt.Errorf("cancel staged update: %w", err)
+		if problem := u.cancel(ctx, job.EC2InstanceID); problem != "" {
+			if ctx.Err() != nil {
+				return fmt.Errorf("cancel staged update: %w", ctx.Err())
 			}
+			queue.Logger(ctx).Warn().Str("undo", problem).Msg("staged update not cancelled; ending the job anyway")
+			o.Message += "; undo: " + problem
 		}
 	}
 	if undo.Reactivate && job.ContainerInstanceARN != "" {
@@ -51,4 +65,25 @@ func (u *Undoer) Abort(ctx context.Context, job *update.Job, stage update.Stage,
 		}
 	}
 	return u.Ender.End(ctx, job, o, Unmark)
+}
+
+// cancel cancels the instance's staged update if it has one, and returns what went wrong, or ""
+// when the host has no update to cancel or the cancel succeeded.
+func (u *Undoer) cancel(ctx context.Context, instanceID string) string {
+	opts := u.SSM
+	opts.DeliveryTimeout = CancelDeliveryTimeout
+	st, checkErr := Check(ctx, u.Commands, u.CheckDoc, instanceID, opts)
+	switch {
+	case checkErr == nil && st.UpdateState != bottlerocket.StateReady:
+		return ""
+	case checkErr == nil:
+		if err := RunOne(ctx, u.Commands, u.CancelDoc, instanceID, opts); err != nil {
+			return fmt.Sprintf("cancel of the staged update failed (%v); the update may stay staged", err)
+		}
+		return ""
+	}
+	if err := RunOne(ctx, u.Commands, u.CancelDoc, instanceID, opts); err != nil {
+		return fmt.Sprintf("update state unknown (%v); cancel sent anyway, failed (%v); the update may stay staged", checkErr, err)
+	}
+	return fmt.Sprintf("update state unknown (%v); cancel sent anyway, succeeded", checkErr)
 }

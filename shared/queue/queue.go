@@ -93,6 +93,11 @@ type Message struct {
 	SentAt time.Time
 	// Attributes are the message attributes of type String or Number.
 	Attributes map[string]string
+	// FinalReceive is set by the Worker when ReceiveCount has reached the queue's
+	// maxReceiveCount: a Retry now moves the message to the dead-letter queue. A handler whose
+	// job must not be left half-done there (an instance marked but never undone) ends the job
+	// instead, treating what it would retry as permanent.
+	FinalReceive bool
 
 	receiptHandle string
 }

@@ -257,7 +257,9 @@ func (w *Worker) receive(ctx context.Context, n int) ([]Message, error) {
 	}
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
-		msgs = append(msgs, messageFrom(m))
+		msg := messageFrom(m)
+		msg.FinalReceive = msg.ReceiveCount >= w.cfg.MaxReceiveCount
+		msgs = append(msgs, msg)
 	}
 	return msgs, nil
 }

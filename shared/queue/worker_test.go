@@ -151,14 +151,19 @@ func TestRetryBacksOffThenDeadLettersAtMaxReceiveCount(t *testing.T) {
 		f := newFixture(t)
 		start := time.Now()
 		var at []time.Duration
-		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+		var final []bool
+		stop := f.start(t, func(_ context.Context, m queue.Message) queue.Outcome {
 			at = append(at, time.Since(start))
+			final = append(final, m.FinalReceive)
 			return queue.Retry(errors.New("describe instance: throttled"))
 		}, testLog(t))
 		f.send(t, "job")
 		advance(time.Minute)
 		if diff := cmp.Diff([]time.Duration{0, 5 * time.Second, 15 * time.Second}, at); diff != "" {
 			t.Errorf("handler calls since start (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]bool{false, false, true}, final); diff != "" {
+			t.Errorf("FinalReceive of each receive (-want +got): only the last may be final:\n%s", diff)
 		}
 		dl := f.sqs.Messages(f.cfg.DeadLetterURL)
 		if len(dl) != 1 || dl[0].Attributes[queue.AttrReason] != "retry 3 of 3 failed: describe instance: throttled" || dl[0].Attributes[queue.AttrReceiveCount] != "3" {
