@@ -118,9 +118,16 @@ func TestComposeWiring(t *testing.T) {
 		}
 		checkSettingsRead(t, w, s)
 	}
+	// Every worker enforces the managed clusters, and all four must agree on them.
 	scanner, _ := p.GetService("scanner")
 	if env(scanner, "ROLLWAVE_CLUSTERS") == "" {
 		t.Error("scanner has no ROLLWAVE_CLUSTERS")
+	}
+	for _, w := range workers {
+		s, _ := p.GetService(w)
+		if got, want := env(s, "ROLLWAVE_CLUSTERS"), env(scanner, "ROLLWAVE_CLUSTERS"); got != want {
+			t.Errorf("%s ROLLWAVE_CLUSTERS = %q, the scanner's %q: every worker must manage the same clusters", w, got, want)
+		}
 	}
 
 	first, err := p.GetService("first-scan")
@@ -160,12 +167,17 @@ func checkSettingsRead(t *testing.T, w string, s types.ServiceConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The managed clusters every worker reads through pipeline.LoadCommon.
+	boundary, err := os.ReadFile(filepath.Join(repoRoot, "shared", "managed", "managed.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k := range s.Environment {
 		if !settingRE.MatchString(k) {
 			continue
 		}
 		q := `"` + k + `"`
-		if !strings.Contains(string(config), q) && !strings.Contains(string(runtime), q) {
+		if !strings.Contains(string(config), q) && !strings.Contains(string(runtime), q) && !strings.Contains(string(boundary), q) {
 			t.Errorf("compose sets %s on the %s, which does not read it", k, w)
 		}
 	}

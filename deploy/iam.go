@@ -14,8 +14,8 @@ var TaskRoleActions = map[string][]string{
 	},
 	"patcher": {
 		"cloudwatch:PutMetricData",
-		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:DescribeTasks", "ecs:ListContainerInstances",
-		"ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
+		"ecs:DeleteAttributes", "ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:DescribeTasks", "ecs:ListClusters",
+		"ecs:ListContainerInstances", "ecs:ListTasks", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
@@ -32,8 +32,8 @@ var TaskRoleActions = map[string][]string{
 	},
 	"verifier": {
 		"cloudwatch:PutMetricData",
-		"ecs:DeleteAttributes", "ecs:DescribeContainerInstances", "ecs:ListContainerInstances", "ecs:PutAttributes",
-		"ecs:UpdateContainerInstancesState",
+		"ecs:DeleteAttributes", "ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:ListClusters",
+		"ecs:ListContainerInstances", "ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
@@ -49,5 +49,5 @@ var Unscopable = map[string]string{
 	"ssm:ListCommandInvocations":      "lists a command's invocations and their output (one look per command instead of one per instance); no resource type",
 	"ssm:ListCommands":                "lists commands (the patcher asks whether a reboot was already sent); no resource type",
 	"ssm:DescribeInstanceInformation": "reads the SSM agent's ping status; no resource type",
-	"ecs:ListClusters":                "lists the account's clusters (ROLLWAVE_CLUSTER_TAG of the scanner and the drainer); ECS defines no resource type for it",
+	"ecs:ListClusters":                "lists the account's clusters (ROLLWAVE_CLUSTER_TAG: every worker resolves the clusters it manages); ECS defines no resource type for it",
 }

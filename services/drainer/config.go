@@ -4,7 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
@@ -22,9 +21,6 @@ const DefaultWaitingThreshold = 15 * time.Minute
 //
 //	ROLLWAVE_MAX_OUT_OF_SERVICE  and the other per-cluster policies of shared/policy (docs/policies.md),
 //	                             with ROLLWAVE_CLUSTER_POLICIES overriding them per cluster
-//	ROLLWAVE_CLUSTERS            the clusters whose instances the global limit counts
-//	ROLLWAVE_CLUSTER_TAG         key=value (or key, for any value): the global limit also counts
-//	                             every ACTIVE cluster carrying this tag, as the scanner scans them
 //	ROLLWAVE_DRAIN_TIMEOUT       how long a drain may take before it is undone (default 25m)
 //	ROLLWAVE_RECHECK_INTERVAL    how often a drain is re-checked without an ECS event (default 30s)
 //	ROLLWAVE_ADMISSION_RETRY     how long a job that was not admitted waits, plus jitter (default 30s)
@@ -37,8 +33,6 @@ type config struct {
 	pipeline.Common
 	policy       timings
 	Policies     policy.Set
-	Clusters     []string
-	ClusterTag   *cluster.TagSelector // nil: none
 	PauseRefresh time.Duration
 }
 
@@ -74,10 +68,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		r.Fail("ROLLWAVE_WAITING_THRESHOLD", "%s is below 1s", t)
 	}
 	c.Policies = set
-	c.Clusters = r.List("ROLLWAVE_CLUSTERS", nil)
-	if c.ClusterTag, err = cluster.ParseTagSelector(r.String("ROLLWAVE_CLUSTER_TAG", "")); err != nil {
-		r.Fail("ROLLWAVE_CLUSTER_TAG", "%v", err)
-	}
 	c.PauseRefresh = r.Duration("ROLLWAVE_PAUSE_REFRESH", pause.DefaultMaxAge)
 	if err := r.Err(); err != nil {
 		return config{}, err

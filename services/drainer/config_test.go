@@ -18,7 +18,15 @@ func TestPolicyVariablesArePolicyLoads(t *testing.T) {
 	}
 }
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+// env is m with the one setting every worker requires, ROLLWAVE_CLUSTERS=prod, unless m sets it.
+func env(m map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "ROLLWAVE_CLUSTERS" {
+			return v
+		}
+		return "prod"
+	}
+}
 
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(env(nil))
@@ -76,8 +84,8 @@ func TestLoadConfigClusterTag(t *testing.T) {
 		want    *cluster.TagSelector
 		wantErr bool
 	}{
-		// cluster.ParseTagSelector's own test covers the syntax; these rows only show that
-		// loadConfig reads the variable and names it when it is wrong.
+		// shared/managed's own test covers the syntax; these rows only show that loadConfig
+		// reads the variable and names it when it is wrong.
 		{raw: "", want: nil},
 		{raw: "rollwave=on", want: &cluster.TagSelector{Key: "rollwave", Value: "on"}},
 		{raw: "=on", wantErr: true},
@@ -92,8 +100,8 @@ func TestLoadConfigClusterTag(t *testing.T) {
 		if err != nil {
 			t.Fatalf("loadConfig(ROLLWAVE_CLUSTER_TAG=%q): %v", tc.raw, err)
 		}
-		if diff := cmp.Diff(tc.want, c.ClusterTag); diff != "" {
-			t.Errorf("loadConfig(ROLLWAVE_CLUSTER_TAG=%q).ClusterTag (-want +got):\n%s", tc.raw, diff)
+		if diff := cmp.Diff(tc.want, c.Managed.Tag); diff != "" {
+			t.Errorf("loadConfig(ROLLWAVE_CLUSTER_TAG=%q).Managed.Tag (-want +got):\n%s", tc.raw, diff)
 		}
 	}
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
@@ -68,7 +68,10 @@ const maxWindowWait = 15 * time.Minute
 // patcher at step reboot. Failures before the reboot are undone by undo.
 type drainer struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
-	locks      pipeline.Locks
+	locks pipeline.Locks
+	// managed is the managed clusters: a job about any other goes to the dead-letter queue, and
+	// the global limit counts exactly these.
+	managed    managedClusters
 	ecs        instances
 	marks      pipeline.Marks
 	state      pipeline.StateSetter
@@ -78,14 +81,9 @@ type drainer struct {
 	patcherURL string
 	wakeups    *pipeline.Wakeups
 	policy     timings
-	// policies are the per-cluster policies (shared/policy); clusters are the clusters whose
-	// instances the global limit counts.
+	// policies are the per-cluster policies (shared/policy).
 	policies policy.Set
-	clusters []string
-	// clusterTag, when set, adds the clusters carrying it (found by tagged) to clusters.
-	clusterTag *cluster.TagSelector
-	tagged     clusterFinder
-	pauses     pauses
+	pauses   pauses
 	// halts halts a cluster whose health gate failed.
 	halts halter
 	// events publishes "Instance Update Waiting" (*pipeline.Ender).
@@ -103,7 +101,7 @@ type drainer struct {
 
 // handle is the queue handler of the drainer queue.
 func (d *drainer) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &d.locks, m, d.dryRun)
+	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &d.locks, d.managed, m, d.dryRun)
 	if !ok {
 		return out
 	}
@@ -135,17 +133,12 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 	}
 
 	owner := inst.Attributes[update.AttrJob]
-	switch {
-	case owner != "" && owner != job.ID:
-		return d.end(ctx, job, update.Duplicate(owner), pipeline.LeaveMarks)
-	case owner == "":
-		return d.end(ctx, job, update.Failed(update.CodeDrainFailed,
-			fmt.Sprintf("%s carries no rollwave.job: the job's claim vanished (ended before, or removed by a person)", inst.EC2InstanceID)),
-			pipeline.LeaveMarks)
-	}
 	stage, err := update.ParseStage(inst.Attributes[update.AttrStage])
-	if err != nil {
+	if err != nil && owner == job.ID {
 		return d.abort(ctx, job, update.StageStaged, update.Failed(update.CodeDrainFailed, err.Error()))
+	}
+	if o := update.Owner(*job, owner, stage); !o.Owns {
+		return d.end(ctx, job, o.Outcome, pipeline.LeaveMarks)
 	}
 
 	admitted := ""
@@ -174,13 +167,6 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 		if note != "" {
 			admitted += "; " + note
 		}
-	case update.StageRebooting, update.StageVerifying, update.StageFailed:
-		// Redelivered after the job went on (or ended): the rest belongs to later steps.
-		queue.Logger(ctx).Info().Str("stage", string(stage)).Msg("instance is past the drain: nothing to do")
-		return queue.Done(), nil
-	default:
-		return d.abort(ctx, job, stage, update.Failed(update.CodeDrainFailed,
-			fmt.Sprintf("%s is at stage %q, not staged: it cannot be drained", inst.EC2InstanceID, stage)))
 	}
 
 	// A redelivery finds the mark already written and must not write it again: by then the patcher
@@ -388,8 +374,8 @@ func hosts(all []cluster.Instance, draining string) []update.Host {
 	return out
 }
 
-// withinGlobalLimit counts the instances out of service in every configured cluster, by the
-// rule of the cluster limit (update.InstanceView.OutOfService: whoever took them out, parked
+// withinGlobalLimit counts the instances out of service in every managed cluster, each once, by
+// the rule of the cluster limit (update.InstanceView.OutOfService: whoever took them out, parked
 // failed instances included), against the global limit; this cluster's from all, already read
 // with the job's claim.
 func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []update.InstanceView) (bool, string, error) {
@@ -402,20 +388,24 @@ func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []upda
 			out++
 		}
 	}
-	names, err := d.globalClusters(ctx)
+	clusters, err := d.managed.Clusters(ctx)
 	if err != nil {
 		return false, "", err
 	}
-	for _, other := range names {
-		if other == name {
+	for _, other := range clusters {
+		if other.Is(name) {
 			continue
 		}
-		ins, err := d.ecs.ListInstances(ctx, other, "", "")
+		ref := other.ARN
+		if ref == "" {
+			ref = other.Name
+		}
+		ins, err := d.ecs.ListInstances(ctx, ref, "", "")
 		if errors.Is(err, cluster.ErrClusterNotFound) {
 			continue
 		}
 		if err != nil {
-			return false, "", fmt.Errorf("count out of service in %s: %w", other, err)
+			return false, "", fmt.Errorf("count out of service in %s: %w", other.Name, err)
 		}
 		for _, in := range ins {
 			if view(in).OutOfService() {
@@ -427,28 +417,10 @@ func (d *drainer) withinGlobalLimit(ctx context.Context, name string, all []upda
 	return ok, why, nil
 }
 
-// clusterFinder finds the clusters that carry a tag (*cluster.Client).
-type clusterFinder interface {
-	ClustersTagged(ctx context.Context, key, value string) ([]cluster.Cluster, error)
-}
-
-// globalClusters returns the clusters the global limit counts: ROLLWAVE_CLUSTERS and, with
-// ROLLWAVE_CLUSTER_TAG, every ACTIVE cluster carrying the tag, each once.
-func (d *drainer) globalClusters(ctx context.Context) ([]string, error) {
-	if d.clusterTag == nil || d.tagged == nil {
-		return d.clusters, nil
-	}
-	tagged, err := d.tagged.ClustersTagged(ctx, d.clusterTag.Key, d.clusterTag.Value)
-	if err != nil {
-		return nil, fmt.Errorf("find the clusters tagged %s: %w", d.clusterTag.Key, err)
-	}
-	names := slices.Clone(d.clusters)
-	for _, c := range tagged {
-		if !slices.Contains(names, c.Name) {
-			names = append(names, c.Name)
-		}
-	}
-	return names, nil
+// managedClusters is the trust boundary and the clusters the global limit counts (*managed.Set).
+type managedClusters interface {
+	pipeline.Boundary
+	Clusters(ctx context.Context) ([]managed.Cluster, error)
 }
 
 // checkPause holds a job whose cluster is paused before it is admitted: its own claim, if a
@@ -632,7 +604,7 @@ func (d *drainer) endIfGone(ctx context.Context, job *update.Job, err error) (qu
 	case errors.Is(err, cluster.ErrInstanceNotFound):
 		return d.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the instance is no longer registered: "+err.Error()), pipeline.LeaveMarks)
 	case errors.Is(err, cluster.ErrClusterNotFound):
-		return d.end(ctx, job, update.Failed(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
+		return d.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
 	case errors.Is(err, ssmcommand.ErrInvalidInstance):
 		// The undo could not reach the host to cancel its update: it is not managed by SSM
 		// any more (terminated).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/policy"
@@ -105,7 +106,8 @@ func newWorld(t *testing.T, p testPolicy) *world {
 	}
 	ender := &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now}
 	w.d = &drainer{
-		ecs: w.ecs, marks: w.ecs, state: w.ecs, ender: ender,
+		managed: managed.New(managed.Config{Clusters: []string{testCluster}}, w.ecs),
+		ecs:     w.ecs, marks: w.ecs, state: w.ecs, ender: ender,
 		undo:    &pipeline.Undoer{State: w.ecs, Commands: w.ssm, CheckDoc: checkDoc, CancelDoc: cancelDoc, Ender: ender},
 		forward: queue.NewPublisher(w.sqs), patcherURL: w.patcherURL,
 		wakeups: pipeline.NewWakeups(), now: time.Now, events: ender,

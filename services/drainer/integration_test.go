@@ -81,7 +81,7 @@ func TestDrainerProcess(t *testing.T) {
 
 	bin := harness.BuildBinary(t, "services/drainer")
 	p := harness.StartProcess(t, "drainer", bin, append(s.Env(),
-		"ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_LOG_LEVEL=debug"))
+		"ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_CLUSTERS=it", "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_LOG_LEVEL=debug"))
 
 	var forwarded update.Job
 	harness.Eventually(t, 90*time.Second, func() (bool, string) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
@@ -84,7 +85,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			SSM: ssmcommand.Options{PollInterval: cfg.SSMPoll},
 		},
 		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL,
-		wakeups: wakeups, policy: cfg.policy, policies: cfg.Policies, clusters: cfg.Clusters, clusterTag: cfg.ClusterTag, tagged: ecsClient, now: time.Now, jitter: jitter,
+		wakeups: wakeups, policy: cfg.policy, policies: cfg.Policies, managed: managed.New(cfg.Managed, ecsClient), now: time.Now, jitter: jitter,
 		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
 		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier}, stopper: ecsClient, events: ender,
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/update"
@@ -153,7 +155,7 @@ func TestPolicies(t *testing.T) {
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.Default.MaxOutOfService = update.Limit{}
 				w.d.policies.GlobalMaxOutOfService = 1
-				w.d.clusters = []string{testCluster, "batch"}
+				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster, "batch"}}, w.ecs)
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageFailed)}})
 			},
@@ -163,7 +165,7 @@ func TestPolicies(t *testing.T) {
 			rule: "global limit counts an instance a person drained in another cluster: back off, claim withdrawn",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
-				w.d.clusters = []string{testCluster, "batch"}
+				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster, "batch"}}, w.ecs)
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true})
 			},
 			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
@@ -172,7 +174,7 @@ func TestPolicies(t *testing.T) {
 			rule: "global limit reached by another cluster: back off, claim withdrawn",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
-				w.d.clusters = []string{testCluster, "batch"}
+				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster, "batch"}}, w.ecs)
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},
@@ -182,8 +184,7 @@ func TestPolicies(t *testing.T) {
 			rule: "global limit counts the clusters selected by ROLLWAVE_CLUSTER_TAG: back off, claim withdrawn",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
-				w.d.clusters = []string{testCluster}
-				w.d.clusterTag, w.d.tagged = &cluster.TagSelector{Key: "rollwave", Value: "on"}, w.ecs
+				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster}, Tag: &cluster.TagSelector{Key: "rollwave", Value: "on"}}, w.ecs)
 				w.ecs.AddCluster("batch", map[string]string{"rollwave": "on"})
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
@@ -194,10 +195,26 @@ func TestPolicies(t *testing.T) {
 			rule: "global limit ignores a cluster without the tag: admitted",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 1
-				w.d.clusters = []string{testCluster}
-				w.d.clusterTag, w.d.tagged = &cluster.TagSelector{Key: "rollwave", Value: "on"}, w.ecs
+				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster}, Tag: &cluster.TagSelector{Key: "rollwave", Value: "on"}}, w.ecs)
 				w.ecs.AddCluster("batch", map[string]string{"rollwave": "off"})
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
+					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
+			},
+			want: "retry: context deadline exceeded", wantStage: update.StageDraining,
+		},
+		{
+			rule: "global limit counts the job's own cluster once when the deployment names it by ARN: admitted",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.GlobalMaxOutOfService = 1
+				w.d.managed = managed.New(managed.Config{Clusters: []string{clustertest.ClusterARN(testCluster)}}, w.ecs)
+			},
+			want: "retry: context deadline exceeded", wantStage: update.StageDraining,
+		},
+		{
+			rule: "global limit does not count a cluster the deployment does not manage: admitted",
+			setup: func(t *testing.T, w *world) {
+				w.d.policies.GlobalMaxOutOfService = 1
+				w.ecs.AddInstance("unmanaged", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},
 			want: "retry: context deadline exceeded", wantStage: update.StageDraining,
@@ -206,7 +223,7 @@ func TestPolicies(t *testing.T) {
 			rule: "global limit with room: admitted",
 			setup: func(t *testing.T, w *world) {
 				w.d.policies.GlobalMaxOutOfService = 2
-				w.d.clusters = []string{testCluster, "batch"}
+				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster, "batch"}}, w.ecs)
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},

@@ -109,7 +109,7 @@ func (p *patcher) rehearseOwner(ctx context.Context, job *update.Job) (cluster.I
 	in, err := p.ecs.Instance(ctx, job.Cluster, ref)
 	switch {
 	case errors.Is(err, cluster.ErrInstanceNotFound), errors.Is(err, cluster.ErrClusterNotFound), errors.Is(err, cluster.ErrInvalid):
-		return in, false, p.endDryRun(ctx, job, fmt.Sprintf("would end failed (%s): %v", update.CodeInstanceGone, err))
+		return in, false, p.endDryRun(ctx, job, fmt.Sprintf("would end skipped (%s): %v", update.CodeInstanceGone, err))
 	case err != nil:
 		return in, false, fmt.Errorf("look up instance: %w", err)
 	}

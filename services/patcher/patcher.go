@@ -16,6 +16,7 @@ import (
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
@@ -33,6 +34,7 @@ type ecsAPI interface {
 	Tasks(ctx context.Context, cluster, instanceARN string) ([]cluster.Task, error)
 	pipeline.Marks
 	pipeline.StateSetter // to re-activate when the reboot cannot go ahead after the drain
+	managed.Finder       // to resolve the managed clusters
 }
 
 // rebooter sends the reboot without waiting for it, and tells whether it was already sent.
@@ -47,7 +49,9 @@ type jobSender interface {
 
 type patcher struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
-	locks      pipeline.Locks
+	locks pipeline.Locks
+	// boundary is the managed clusters: a job about any other goes to the dead-letter queue.
+	boundary   pipeline.Boundary
 	ecs        ecsAPI
 	commands   pipeline.Runner
 	reboots    rebooter
@@ -119,7 +123,8 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.
 	quick := ssmcommand.Options{Wait: cfg.SSMTimeout, PollInterval: cfg.SSMPoll}
 	ender := &pipeline.Ender{Marks: e, Events: events, By: "patcher", Now: now}
 	return &patcher{
-		ecs: e, commands: s, reboots: s, jobs: jobs, ender: ender,
+		boundary: managed.New(cfg.Managed, e),
+		ecs:      e, commands: s, reboots: s, jobs: jobs, ender: ender,
 		undoer: &pipeline.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
 			CancelDoc: docs[ssmdoc.Cancel], SSM: quick, Ender: ender},
 		docs:     docs,
@@ -132,7 +137,7 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.
 }
 
 func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &p.locks, m, p.dryRun)
+	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &p.locks, p.boundary, m, p.dryRun)
 	if !ok {
 		return out
 	}
@@ -156,27 +161,26 @@ func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	return queue.Done()
 }
 
-// owner looks up the instance and its marks. ok is false when the job ended here (the instance is
-// gone, or belongs to another job); err is a transient failure to retry.
+// owner looks up the instance and decides whether the job owns it (update.Owner). ok is false
+// when the job ended here: the instance is gone (skipped, instance-gone), belongs to another job
+// (duplicate), or the job does not own it (not-owner, stale-job: nothing changed, nothing
+// counted); err is a transient failure to retry.
 func (p *patcher) owner(ctx context.Context, job *update.Job) (in cluster.Instance, stage update.Stage, ok bool, err error) {
-	ref := job.Instance
-	if job.ContainerInstanceARN != "" {
-		ref = job.ContainerInstanceARN
-	}
-	in, err = p.ecs.Instance(ctx, job.Cluster, ref)
+	in, err = pipeline.JobInstance(ctx, p.ecs, job)
 	switch {
 	case errors.Is(err, cluster.ErrInstanceNotFound), errors.Is(err, cluster.ErrClusterNotFound), errors.Is(err, cluster.ErrInvalid):
-		return in, "", false, p.ender.End(ctx, job, update.Failed(update.CodeInstanceGone, err.Error()), pipeline.LeaveMarks)
+		return in, "", false, p.ender.End(ctx, job, update.Skipped(update.CodeInstanceGone, err.Error()), pipeline.LeaveMarks)
 	case err != nil:
 		return in, "", false, fmt.Errorf("look up instance: %w", err)
 	}
-	job.ContainerInstanceARN, job.EC2InstanceID = in.ARN, in.EC2InstanceID
-	if other := in.Attributes[update.AttrJob]; other != "" && other != job.ID {
-		return in, "", false, p.ender.End(ctx, job, update.Duplicate(other), pipeline.LeaveMarks)
-	}
-	stage, _ = update.ParseStage(in.Attributes[update.AttrStage])
-	if in.Attributes[update.AttrJob] == "" {
+	job.EC2InstanceID = in.EC2InstanceID
+	owner := in.Attributes[update.AttrJob]
+	stage, _ = update.ParseStage(in.Attributes[update.AttrStage]) // an unknown stage is StageNone
+	if owner == "" {
 		stage = update.StageNone
+	}
+	if o := update.Owner(*job, owner, stage); !o.Owns {
+		return in, "", false, p.ender.End(ctx, job, o.Outcome, pipeline.LeaveMarks)
 	}
 	return in, stage, true, nil
 }
@@ -203,9 +207,6 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 	case update.StageStaged:
 		log.Info().Msg("already staged by this job (redelivery): forwarding to the drainer")
 		return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
-	default:
-		log.Info().Str("stage", string(stage)).Msg("instance is past staging for this job: nothing to do here")
-		return nil
 	}
 	tasks, err := p.ecs.Tasks(ctx, job.Cluster, in.ARN)
 	if err != nil {
@@ -219,7 +220,7 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 		return p.ender.End(ctx, job, why, marking)
 	}
 	if stage == update.StageNone {
-		if err := job.Advance(update.StepStage, "patcher", "accepted; rollwave.job set", p.now()); err != nil {
+		if err := job.Advance(update.StepStage, "patcher", update.AcceptedNote+"; rollwave.job set", p.now()); err != nil {
 			return err
 		}
 		if err := p.ender.Started(ctx, job); err != nil {
@@ -320,13 +321,8 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 	if !ok || err != nil {
 		return err
 	}
-	switch stage {
-	case update.StageDraining, update.StageRebooting:
-	case update.StageVerifying:
+	if stage == update.StageVerifying {
 		return p.forward(ctx, job, update.StepVerify, p.verifyURL, "reboot already sent")
-	default:
-		return p.ender.End(ctx, job, update.Failed(update.CodeRebootFailed,
-			fmt.Sprintf("instance is at stage %q, not drained by this job: not rebooting", orNone(string(stage)))), pipeline.LeaveMarks)
 	}
 	doc := p.docs[ssmdoc.Reboot]
 	comment := update.RebootComment(job.ID)

@@ -107,7 +107,7 @@ type world struct {
 
 func newWorld(t *testing.T, host *bottlerocketHost, attrs map[string]string, tasks ...cluster.Task) *world {
 	t.Helper()
-	cfg, err := loadConfig(func(string) string { return "" })
+	cfg, err := loadConfig(func(k string) string { return map[string]string{"ROLLWAVE_CLUSTERS": "prod"}[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +242,7 @@ func TestStandalonePolicyIsPerCluster(t *testing.T) {
 			w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3"}, nil,
 				cluster.Task{StartedBy: "", Group: "family:batch", LastStatus: "RUNNING", DesiredStatus: "RUNNING"})
 			cfg, err := loadConfig(func(k string) string {
-				if k == "ROLLWAVE_CLUSTER_POLICIES" {
-					return tc.policies
-				}
-				return ""
+				return map[string]string{"ROLLWAVE_CLUSTER_POLICIES": tc.policies, "ROLLWAVE_CLUSTERS": "prod"}[k]
 			})
 			if err != nil {
 				t.Fatal(err)

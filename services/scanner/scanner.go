@@ -19,7 +19,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
-	"github.com/rollwave/rollwave/shared/pause"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -36,9 +36,10 @@ type instanceLister interface {
 	ListInstances(ctx context.Context, cluster, status, filter string) ([]cluster.Instance, error)
 }
 
-// clusterFinder finds the clusters that carry a tag (cluster.Client.ClustersTagged).
-type clusterFinder interface {
-	ClustersTagged(ctx context.Context, key, value string) ([]cluster.Cluster, error)
+// managedClusters is the trust boundary (*managed.Set): the clusters a scan may look at.
+type managedClusters interface {
+	Lookup(ctx context.Context, name string) (managed.Cluster, bool, error)
+	Resolve(ctx context.Context) ([]managed.Cluster, error)
 }
 
 type jobSender interface {
@@ -47,10 +48,9 @@ type jobSender interface {
 
 // scanner handles scan requests.
 type scanner struct {
-	clusters []string
-	// tag, when set, adds every cluster carrying it to clusters at each scan.
-	tag        *cluster.TagSelector
-	finder     clusterFinder
+	// managed are the clusters of the deployment: a request without clusters scans them all,
+	// one that names another goes to the dead-letter queue.
+	managed    managedClusters
 	instances  instanceLister
 	commands   pipeline.Runner
 	jobs       jobSender
@@ -79,9 +79,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	s := &scanner{
-		clusters:   cfg.Clusters,
-		tag:        cfg.ClusterTag,
-		finder:     ecsClient,
+		managed:    managed.New(cfg.Managed, ecsClient),
 		instances:  ecsClient,
 		commands:   ssmcommand.New(ssm.NewFromConfig(awsCfg)),
 		jobs:       queue.NewPublisher(sqsClient),
@@ -97,29 +95,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ev := log.Info().Strs("clusters", cfg.Clusters)
-	if cfg.ClusterTag != nil {
-		ev = ev.Stringer("clusterTag", cfg.ClusterTag)
+	ev := log.Info().Strs("clusters", cfg.Managed.Clusters)
+	if cfg.Managed.Tag != nil {
+		ev = ev.Stringer("clusterTag", cfg.Managed.Tag)
 	}
 	ev.Msg("scanner started")
 	return pipeline.RunAll(ctx, w)
 }
 
-// handle scans the requested clusters. A cluster that cannot be listed is logged and skipped; the
-// request is retried only when every cluster failed for a transient reason, so one bad cluster
-// name never blocks the others.
+// handle scans the requested clusters, or every managed cluster when the request names none. A
+// request that names a cluster the deployment does not manage goes to the dead-letter queue with
+// reason cluster-not-managed, before anything is scanned. A cluster that cannot be listed is
+// logged and skipped; the request is retried only when every cluster failed for a transient
+// reason, so one bad cluster never blocks the others.
 func (s *scanner) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	req, err := update.DecodeScan(m.Body)
 	if err != nil {
 		return queue.Poison(err.Error())
 	}
 	log := queue.Logger(ctx)
-	clusters := req.Clusters
-	if len(clusters) == 0 {
-		var err error
-		if clusters, err = s.configuredClusters(ctx); err != nil {
-			return queue.Retry(err)
-		}
+	clusters, out, ok := s.clustersOf(ctx, req)
+	if !ok {
+		return out
 	}
 	var transient []error
 	sent := 0
@@ -144,32 +141,38 @@ func (s *scanner) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	return queue.Done()
 }
 
-// configuredClusters returns the clusters to scan when the request names none: ROLLWAVE_CLUSTERS,
-// then the clusters carrying ROLLWAVE_CLUSTER_TAG now, by name, each once. A failed tag lookup is
-// an error: scanning only part of the fleet silently would look like success.
-func (s *scanner) configuredClusters(ctx context.Context) ([]string, error) {
-	if s.tag == nil {
-		return s.clusters, nil
+// clustersOf returns the clusters a request scans, by name, each once: those it names, each of
+// which must be managed, or else every managed cluster, resolved now (the clusters carrying
+// ROLLWAVE_CLUSTER_TAG at the time of the scan). When ok is false the handler returns out: the
+// dead-letter queue for a cluster outside the boundary, a retry when the boundary could not be
+// resolved (scanning only part of the fleet silently would look like success).
+func (s *scanner) clustersOf(ctx context.Context, req update.ScanRequest) (names []string, out queue.Outcome, ok bool) {
+	if len(req.Clusters) == 0 {
+		all, err := s.managed.Resolve(ctx)
+		if err != nil {
+			return nil, queue.Retry(fmt.Errorf("resolve the managed clusters: %w", err)), false
+		}
+		if len(all) == 0 {
+			queue.Logger(ctx).Warn().Msg("no cluster is managed: none carries the tag")
+		}
+		for _, c := range all {
+			names = append(names, c.Name)
+		}
+		return names, queue.Outcome{}, true
 	}
-	tagged, err := s.finder.ClustersTagged(ctx, s.tag.Key, s.tag.Value)
-	if err != nil {
-		return nil, fmt.Errorf("find clusters tagged %s: %w", s.tag, err)
-	}
-	out := slices.Clone(s.clusters)
-	seen := map[string]bool{}
-	for _, c := range out {
-		seen[pause.ClusterName(c)] = true
-	}
-	for _, c := range tagged {
-		if !seen[c.Name] {
-			seen[c.Name] = true
-			out = append(out, c.Name)
+	for _, name := range req.Clusters {
+		c, found, err := s.managed.Lookup(ctx, name)
+		if err != nil {
+			return nil, queue.Retry(fmt.Errorf("resolve the managed clusters: %w", err)), false
+		}
+		if !found {
+			return nil, queue.Poison(managed.NotManaged(name)), false
+		}
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
 		}
 	}
-	if len(out) == 0 {
-		queue.Logger(ctx).Warn().Stringer("clusterTag", s.tag).Msg("no cluster carries the tag")
-	}
-	return out, nil
+	return names, queue.Outcome{}, true
 }
 
 type candidate struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
@@ -80,7 +81,7 @@ func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmc
 	}
 	sent := &sentJobs{}
 	s := &scanner{
-		clusters: []string{"prod"}, finder: ecs, instances: ecs, commands: ssm, jobs: sent,
+		managed: managed.New(managed.Config{Clusters: []string{"prod"}}, ecs), instances: ecs, commands: ssm, jobs: sent,
 		patcherURL: "patcher", checkDoc: checkDoc,
 		ssm: ssmcommand.Options{Wait: time.Minute, PollInterval: time.Millisecond},
 		now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
@@ -138,6 +139,7 @@ func TestRedeliveredScanSendsTheSameJobIDs(t *testing.T) {
 func TestScanRequestNamesClustersAndWhoAsked(t *testing.T) {
 	s, ecs, ssm, sent := newScanner(t)
 	ecs.AddCluster("staging", nil)
+	s.managed = managed.New(managed.Config{Clusters: []string{"prod", "staging"}}, ecs)
 	ecs.AddInstance("staging", cluster.Instance{EC2InstanceID: "i-000000aa", Status: "ACTIVE", AgentConnected: true, Attributes: map[string]string{"bottlerocket.variant": "aws-ecs-2"}})
 	ssm.AddInstance("i-000000aa", true)
 	ssm.Respond("i-000000aa", checkDoc, ssmcommandtest.Response{Stdout: status("Available", "1.19.5", "1.20.3")})
@@ -166,6 +168,33 @@ func TestEmptyScanRequestIsRefusedBeforeAnyScan(t *testing.T) {
 	}
 }
 
+// TestScanRequestForAClusterNotManaged: a request that names a cluster the deployment does not
+// manage, by name or ARN, goes to the dead-letter queue with reason cluster-not-managed before
+// any cluster is listed or checked; the same cluster named by ARN is scanned.
+func TestScanRequestForAClusterNotManaged(t *testing.T) {
+	for _, clusters := range []string{`["other"]`, `["prod","other"]`, `["arn:aws:ecs:us-east-1:123456789012:cluster/other"]`, `["arn:aws:ecs:eu-west-1:999999999999:cluster/prod"]`} {
+		s, ecs, ssm, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+		ecs.AddCluster("other", nil)
+		out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"schema":"rollwave.scan/v1","clusters":` + clusters + `}`)})
+		if !strings.HasPrefix(out.String(), "poison: cluster-not-managed: ") {
+			t.Errorf("handle(clusters %s) = %v, want poison: cluster-not-managed: ...", clusters, out)
+		}
+		for _, c := range ecs.Calls() {
+			if c.Op == "ListInstances" {
+				t.Errorf("handle(clusters %s) listed the instances of %s; want nothing scanned", clusters, c.Cluster)
+			}
+		}
+		if len(ssm.Commands()) != 0 || len(sent.jobs) != 0 {
+			t.Errorf("handle(clusters %s): %d SSM commands, %d jobs; want none", clusters, len(ssm.Commands()), len(sent.jobs))
+		}
+	}
+	s, _, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"schema":"rollwave.scan/v1","clusters":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"]}`)})
+	if out != queue.Done() || len(sent.jobs) != 1 || sent.jobs[0].Cluster != "prod" {
+		t.Errorf("handle(prod by ARN) = %v, %d jobs; want done, one job of cluster prod", out, len(sent.jobs))
+	}
+}
+
 func TestMalformedScanRequestIsPoison(t *testing.T) {
 	s, _, _, _ := newScanner(t)
 	out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(`{"cluster":"prod"}`)})
@@ -175,8 +204,8 @@ func TestMalformedScanRequestIsPoison(t *testing.T) {
 }
 
 func TestAnUnknownClusterDoesNotStopTheOthers(t *testing.T) {
-	s, _, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
-	s.clusters = []string{"missing", "prod"}
+	s, ecs, _, sent := newScanner(t, host{id: "i-00000001", state: "Available", active: "1.19.5", chosen: "1.20.3"})
+	s.managed = managed.New(managed.Config{Clusters: []string{"missing", "prod"}}, ecs)
 	if out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(scanAll)}); out != queue.Done() {
 		t.Fatalf("handle() = %+v, want Done", out)
 	}
@@ -207,7 +236,7 @@ func TestConfigListsEveryProblem(t *testing.T) {
 		}
 	}
 	c, err := loadConfig(func(k string) string { return map[string]string{"ROLLWAVE_CLUSTERS": "a, b"}[k] })
-	if err != nil || !cmp.Equal(c.Clusters, []string{"a", "b"}) || c.Prefix != "rollwave" {
+	if err != nil || !cmp.Equal(c.Managed.Clusters, []string{"a", "b"}) || c.Prefix != "rollwave" {
 		t.Errorf("loadConfig(minimal) = %+v, %v; want clusters [a b] and prefix rollwave", c, err)
 	}
 }
@@ -234,8 +263,8 @@ func TestConfigSelectsClustersByNameOrTag(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || !cmp.Equal(c.Clusters, tt.clusters) || !cmp.Equal(c.ClusterTag, tt.tag) {
-			t.Errorf("loadConfig(%v) = clusters %v, tag %v, %v; want %v, %v", tt.env, c.Clusters, c.ClusterTag, err, tt.clusters, tt.tag)
+		if err != nil || !cmp.Equal(c.Managed.Clusters, tt.clusters) || !cmp.Equal(c.Managed.Tag, tt.tag) {
+			t.Errorf("loadConfig(%v) = clusters %v, tag %v, %v; want %v, %v", tt.env, c.Managed.Clusters, c.Managed.Tag, err, tt.clusters, tt.tag)
 		}
 	}
 }
@@ -251,7 +280,7 @@ func TestScanFindsTaggedClusters(t *testing.T) {
 	add("tagged", map[string]string{"rollwave": "on"}, "i-00000002")
 	add("other-value", map[string]string{"rollwave": "off"}, "i-00000003")
 	add("untagged", nil, "i-00000004")
-	s.clusters, s.tag = []string{"prod"}, &cluster.TagSelector{Key: "rollwave", Value: "on"}
+	s.managed = managed.New(managed.Config{Clusters: []string{"prod"}, Tag: &cluster.TagSelector{Key: "rollwave", Value: "on"}}, ecs)
 	if out := s.handle(context.Background(), queue.Message{ID: "m", Body: []byte(scanAll)}); out != queue.Done() {
 		t.Fatalf("handle() = %+v, want Done", out)
 	}

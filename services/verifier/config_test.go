@@ -8,7 +8,15 @@ import (
 	"github.com/rollwave/rollwave/shared/update"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+// env is m with the one setting every worker requires, ROLLWAVE_CLUSTERS=prod, unless m sets it.
+func env(m map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "ROLLWAVE_CLUSTERS" {
+			return v
+		}
+		return "prod"
+	}
+}
 
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(env(nil))

@@ -108,7 +108,7 @@ func TestVerifierProcess(t *testing.T) {
 
 	bin := harness.BuildBinary(t, "services/verifier")
 	p := harness.StartProcess(t, "verifier", bin, append(s.Env(),
-		"ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_SSM_POLL_INTERVAL=200ms", "ROLLWAVE_LOG_LEVEL=debug"))
+		"ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_CLUSTERS=it", "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_SSM_POLL_INTERVAL=200ms", "ROLLWAVE_LOG_LEVEL=debug"))
 
 	var got []string
 	harness.Eventually(t, 120*time.Second, func() (bool, string) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -66,7 +67,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	errorBudget := budget.New(sqsClient, drainerURL, notifier, cfg.policies)
 	v := &verifier{
-		ecs: ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
+		boundary: managed.New(cfg.Managed, ecsClient),
+		ecs:      ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
 		ender:   &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
 		wakeups: wakeups, policy: cfg.policy, policies: cfg.policies, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
 	}

@@ -53,14 +53,16 @@ type policy struct {
 // return, a rolled-back host back in service pinned to its version.
 type verifier struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
-	locks   pipeline.Locks
-	ecs     instanceReader
-	ssm     commands
-	marks   pipeline.Marks
-	state   pipeline.StateSetter
-	ender   *pipeline.Ender
-	wakeups *pipeline.Wakeups
-	policy  policy
+	locks pipeline.Locks
+	// boundary is the managed clusters: a job about any other goes to the dead-letter queue.
+	boundary pipeline.Boundary
+	ecs      instanceReader
+	ssm      commands
+	marks    pipeline.Marks
+	state    pipeline.StateSetter
+	ender    *pipeline.Ender
+	wakeups  *pipeline.Wakeups
+	policy   policy
 	// policies are the clusters' rollout policies; the verifier reads OnVerifyFailure.
 	policies rollout.Set
 	metrics  metrics.Recorder
@@ -71,7 +73,7 @@ type verifier struct {
 
 // handle is the queue handler of the verifier queue.
 func (v *verifier) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &v.locks, m, v.dryRun)
+	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &v.locks, v.boundary, m, v.dryRun)
 	if !ok {
 		return out
 	}
@@ -101,17 +103,11 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 		return v.endIfGone(ctx, job, err)
 	}
 
-	owner := inst.Attributes[update.AttrJob]
+	// A copy of a job that ended (a lost delete, a redrive), or a job that never owned the
+	// instance, ends here without a write: only the job that owns the instance may fail it.
 	stage, _ := update.ParseStage(inst.Attributes[update.AttrStage])
-	switch {
-	case owner != "" && owner != job.ID:
-		return v.end(ctx, job, update.Duplicate(owner), pipeline.LeaveMarks)
-	case owner == "" || stage == update.StageFailed:
-		// Redelivered after the job ended (the delete of the message was lost): it ended once.
-		queue.Logger(ctx).Info().Str("stage", string(stage)).Msg("the job ended before: nothing to do")
-		return queue.Done(), nil
-	case stage != update.StageRebooting && stage != update.StageVerifying:
-		return queue.Poison(fmt.Sprintf("instance %s is at stage %q: this job has not rebooted it", inst.EC2InstanceID, stage)), nil
+	if o := update.Owner(*job, inst.Attributes[update.AttrJob], stage); !o.Owns {
+		return v.end(ctx, job, o.Outcome, pipeline.LeaveMarks)
 	}
 	if stage != update.StageVerifying {
 		if err := v.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageVerifying)}); err != nil {
@@ -309,7 +305,7 @@ func (v *verifier) endIfGone(ctx context.Context, job *update.Job, err error) (q
 	case errors.Is(err, cluster.ErrInstanceNotFound):
 		return v.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the instance is no longer registered: "+err.Error()), pipeline.LeaveMarks)
 	case errors.Is(err, cluster.ErrClusterNotFound):
-		return v.end(ctx, job, update.Failed(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
+		return v.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
 	}
 	return queue.Outcome{}, err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	rollout "github.com/rollwave/rollwave/shared/policy"
@@ -95,7 +96,8 @@ func newWorld(t *testing.T, on update.VerifyFailurePolicy) *world {
 	w.ssm.AddInstance(w.me.EC2InstanceID, true)
 	w.ssm.Handler = w.host.answer
 	w.v = &verifier{
-		ecs: w.ecs, ssm: w.ssm, marks: w.ecs, state: w.ecs,
+		boundary: managed.New(managed.Config{Clusters: []string{testCluster}}, w.ecs),
+		ecs:      w.ecs, ssm: w.ssm, marks: w.ecs, state: w.ecs,
 		ender:   &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now},
 		wakeups: pipeline.NewWakeups(), now: time.Now,
 		policy:   policy{RebootTimeout: 15 * time.Minute, Recheck: 30 * time.Second, CheckDoc: checkDoc, LockDoc: lockDoc},

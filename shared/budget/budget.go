@@ -93,8 +93,13 @@ func (l Limit) Validate() error {
 }
 
 // Counts reports whether an outcome spends the budget: failures only. A skipped job (a dry run,
-// a standalone task, an opted-out instance) and a duplicate do not.
-func Counts(o update.Outcome) bool { return o.Result == update.ResultFailed }
+// a standalone task, an opted-out instance, an instance that is gone), a duplicate and a job
+// that did not own its instance (not-owner, stale-job) do not: the workers end those without
+// failing them, and Counts refuses them even if one were reported as failed, so that forged or
+// stale messages can never halt a cluster.
+func Counts(o update.Outcome) bool {
+	return o.Result == update.ResultFailed && o.Code != update.CodeInstanceGone && !o.Ignored()
+}
 
 // Entry is one failure in a cluster's tag.
 type Entry struct {

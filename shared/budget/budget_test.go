@@ -77,6 +77,12 @@ func TestCounts(t *testing.T) {
 		{update.Skipped(update.CodeOptedOut, "rollwave.optout"), false},
 		{update.Duplicate("j-2"), false},
 		{update.Updated("1.19.5", "1.20.3"), false},
+		// Only a job that owns its instance spends the budget.
+		{update.Skipped(update.CodeInstanceGone, "deregistered"), false},
+		{update.Failed(update.CodeInstanceGone, "cluster deleted"), false},
+		{update.Skipped(update.CodeNotOwner, "forged"), false},
+		{update.Skipped(update.CodeStaleJob, "redriven"), false},
+		{update.Failed(update.CodeStaleJob, "reported as failed by mistake"), false},
 	}
 	for _, tt := range tests {
 		if got := budget.Counts(tt.o); got != tt.want {

@@ -32,6 +32,10 @@ const (
 	JobsSucceeded = "JobsSucceeded"
 	JobsFailed    = "JobsFailed"
 	JobsSkipped   = "JobsSkipped"
+	// JobsIgnored counts job messages that did not own their instance (reason not-owner or
+	// stale-job: forged, hand-written, redelivered or redriven copies): they changed nothing and
+	// ended no job. Dimensions: Cluster, Step, Reason; and once without dimensions.
+	JobsIgnored = "JobsIgnored"
 	// StepDuration is the time a job spent at a step, from entering it to leaving it (forwarded
 	// or ended), queueing included. Seconds. Dimensions: Cluster, Step.
 	StepDuration = "StepDuration"

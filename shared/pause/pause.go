@@ -26,6 +26,8 @@ import (
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // Tag keys.
@@ -76,16 +78,9 @@ func Key(cluster string) (string, error) {
 }
 
 // ClusterName returns the name of a cluster given by name or by ARN
-// (arn:aws:ecs:<region>:<account>:cluster/<name>).
-func ClusterName(cluster string) string {
-	cluster = strings.TrimSpace(cluster)
-	if strings.HasPrefix(cluster, "arn:") {
-		if i := strings.LastIndex(cluster, "cluster/"); i >= 0 {
-			return cluster[i+len("cluster/"):]
-		}
-	}
-	return cluster
-}
+// (arn:aws:ecs:<region>:<account>:cluster/<name>): update.ClusterName, the one identity of a
+// cluster.
+func ClusterName(cluster string) string { return update.ClusterName(cluster) }
 
 // Value renders who and reason as a tag value: "<who>: <reason>", with characters outside
 // AWS's tag character set replaced by spaces and cut to SQS's 256 characters.

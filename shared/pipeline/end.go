@@ -66,7 +66,16 @@ type FailureRecorder interface {
 
 // End records o as the job's outcome. An error (setting attributes, publishing) is transient:
 // the caller retries the message, and ending again is harmless.
+//
+// An outcome of a job that does not own its instance (o.Ignored: not-owner, stale-job, from
+// update.Owner) is only logged and counted in JobsIgnored, whatever m says: it changes no
+// attribute, publishes no event and never reaches the error budget, because only the job that
+// owns an instance may fail it.
 func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Marking) error {
+	if o.Ignored() {
+		e.ignore(ctx, *job, o)
+		return nil
+	}
 	job.Finish(o, e.By, e.Now())
 	if job.ContainerInstanceARN != "" {
 		switch m {
@@ -116,6 +125,21 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	ev.Str("result", string(o.Result)).Str("code", string(o.Code)).Str("fromVersion", job.FromVersion).
 		Str("targetVersion", job.TargetVersion).Msg("job ended: " + o.Message)
 	return nil
+}
+
+// ignore logs and counts a job message that did not own its instance.
+func (e *Ender) ignore(ctx context.Context, job update.Job, o update.Outcome) {
+	if e.Metrics != nil {
+		now := e.Now()
+		e.Metrics.Record(
+			metrics.Counted(metrics.JobsIgnored, now, map[string]string{
+				metrics.Cluster: job.Cluster, metrics.Step: string(job.Step), metrics.Reason: string(o.Code),
+			}),
+			metrics.Counted(metrics.JobsIgnored, now, nil),
+		)
+	}
+	queue.Logger(ctx).Warn().Str("reason", string(o.Code)).Str("step", string(job.Step)).
+		Msg("job ignored: " + o.Message)
 }
 
 // Started publishes "Instance Update Started" for a job the patcher accepts, and counts it in

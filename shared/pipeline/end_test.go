@@ -100,3 +100,45 @@ func TestEndTellsTheBudgetOfEveryEnding(t *testing.T) {
 		t.Errorf("End() without a budget = %v", err)
 	}
 }
+
+type recordedMarks struct{ calls int }
+
+func (m *recordedMarks) PutAttributes(context.Context, string, string, map[string]string) error {
+	m.calls++
+	return nil
+}
+
+func (m *recordedMarks) DeleteAttributes(context.Context, string, string, ...string) error {
+	m.calls++
+	return nil
+}
+
+// TestEndOfAJobThatDoesNotOwnItsInstance: not-owner and stale-job change no attribute (whatever
+// marking the caller asked for), publish nothing, never reach the error budget, and are counted
+// in JobsIgnored.
+func TestEndOfAJobThatDoesNotOwnItsInstance(t *testing.T) {
+	for _, o := range []update.Outcome{
+		update.Skipped(update.CodeNotOwner, "no job owns it"),
+		update.Skipped(update.CodeStaleJob, "ended before"),
+	} {
+		for _, m := range []pipeline.Marking{pipeline.Unmark, pipeline.MarkFailed, pipeline.LeaveMarks} {
+			marks, ev, hook, rec := &recordedMarks{}, &events{}, &budgetHook{}, &metricstest.Recorder{}
+			e := &pipeline.Ender{Marks: marks, Events: ev, Metrics: rec, Budget: hook, By: "drainer", Now: time.Now}
+			job := update.Job{ID: "forged", Cluster: "prod", Instance: "i-1", Step: update.StepDrain, ContainerInstanceARN: "arn:ci"}
+			if err := e.End(t.Context(), &job, o, m); err != nil {
+				t.Fatalf("End(%s, %d) = %v", o.Code, m, err)
+			}
+			if marks.calls != 0 || len(ev.types) != 0 || len(hook.recorded) != 0 || job.Outcome != nil {
+				t.Errorf("End(%s, marking %d): %d attribute calls, events %v, budget told of %v, outcome %v; want none of them",
+					o.Code, m, marks.calls, ev.types, hook.recorded, job.Outcome)
+			}
+			dims := map[string]string{metrics.Cluster: "prod", metrics.Step: "drain", metrics.Reason: string(o.Code)}
+			if got := rec.Sum(metrics.JobsIgnored, dims); got != 1 {
+				t.Errorf("End(%s): JobsIgnored%v = %v, want 1", o.Code, dims, got)
+			}
+			if got := rec.Sum(metrics.JobsSkipped, nil) + rec.Sum(metrics.JobsFailed, nil); got != 0 {
+				t.Errorf("End(%s): JobsSkipped + JobsFailed = %v, want 0: the message ended no job", o.Code, got)
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"sync"
+
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // Locks serialises the handling of messages about the same instance within one worker process.
@@ -46,5 +48,8 @@ func (l *Locks) Lock(ctx context.Context, key string) (unlock func(), err error)
 	}
 }
 
-// InstanceKey is the lock key of the instance a job is about.
-func InstanceKey(cluster, instance string) string { return cluster + "/" + instance }
+// InstanceKey is the lock key of the instance a job is about; a cluster named by ARN is the
+// cluster of that name.
+func InstanceKey(cluster, instance string) string {
+	return update.ClusterName(cluster) + "/" + instance
+}

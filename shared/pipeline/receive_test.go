@@ -3,12 +3,15 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -36,6 +39,22 @@ func jobBody(t *testing.T, edit func(map[string]any)) []byte {
 	return b
 }
 
+// prodOnly is a deployment that manages the cluster prod of the account 123456789012.
+var prodOnly = managed.New(managed.Config{Clusters: []string{"prod"}}, clusterFinder())
+
+func clusterFinder() *clustertest.Fake {
+	f := clustertest.NewFake()
+	f.AddCluster("prod", nil)
+	f.AddCluster("elsewhere", nil)
+	return f
+}
+
+type failingBoundary struct{}
+
+func (failingBoundary) Manages(context.Context, string) (bool, error) {
+	return false, errors.New("throttled")
+}
+
 func TestReceiveJob(t *testing.T) {
 	keep := func(map[string]any) {}
 	tests := []struct {
@@ -46,17 +65,28 @@ func TestReceiveJob(t *testing.T) {
 		wantID     string
 		wantDryRun bool
 		wantOut    string // the outcome's String when not ok
+		boundary   Boundary
 	}{
 		{name: "a job keeps its ID", body: jobBody(t, keep), wantOK: true, wantID: "job-1"},
 		{name: "a job without ID takes the message's", body: jobBody(t, func(m map[string]any) { delete(m, "id") }), wantOK: true, wantID: "msg-1"},
 		{name: "ROLLWAVE_DRY_RUN makes it a dry run", body: jobBody(t, keep), dryRun: true, wantOK: true, wantID: "job-1", wantDryRun: true},
 		{name: "a dry run stays one", body: jobBody(t, func(m map[string]any) { m["dryRun"] = true }), wantOK: true, wantID: "job-1", wantDryRun: true},
 		{name: "not a job is poison", body: []byte("{"), wantOut: "poison: "},
+		{name: "a job for a cluster the deployment does not manage is poison", body: jobBody(t, func(m map[string]any) { m["cluster"] = "elsewhere" }),
+			wantOut: "poison: cluster-not-managed: "},
+		{name: "a job naming a managed cluster by ARN is taken", body: jobBody(t, func(m map[string]any) { m["cluster"] = "arn:aws:ecs:us-east-1:123456789012:cluster/prod" }),
+			wantOK: true, wantID: "job-1"},
+		{name: "a boundary that cannot be resolved is retried, not an answer", body: jobBody(t, keep), boundary: failingBoundary{},
+			wantOut: "retry: resolve the managed clusters: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var locks Locks
-			job, unlock, out, ok := ReceiveJob(t.Context(), &locks, queue.Message{ID: "msg-1", Body: tt.body}, tt.dryRun)
+			boundary := tt.boundary
+			if boundary == nil {
+				boundary = prodOnly
+			}
+			job, unlock, out, ok := ReceiveJob(t.Context(), &locks, boundary, queue.Message{ID: "msg-1", Body: tt.body}, tt.dryRun)
 			if ok != tt.wantOK {
 				t.Fatalf("ReceiveJob() ok = %t (%v), want %t", ok, out, tt.wantOK)
 			}
@@ -89,7 +119,7 @@ func TestReceiveJobRetriesWhenCancelledWaitingForTheLock(t *testing.T) {
 	defer unlock()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, got, out, ok := ReceiveJob(ctx, &locks, queue.Message{ID: "msg-1", Body: jobBody(t, func(map[string]any) {})}, false)
+	_, got, out, ok := ReceiveJob(ctx, &locks, prodOnly, queue.Message{ID: "msg-1", Body: jobBody(t, func(map[string]any) {})}, false)
 	if ok || got != nil || out.String() != "retry: "+context.Canceled.Error() {
 		t.Errorf("ReceiveJob(cancelled, lock held) = %v, ok %t, want retry: context canceled, not ok", out, ok)
 	}

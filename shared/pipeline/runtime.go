@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rollwave/rollwave/shared/envconfig"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
@@ -32,6 +33,9 @@ import (
 //	ROLLWAVE_VISIBILITY_TIMEOUT how long a received message stays hidden between the worker's
 //	                           extensions; bounds how long a killed worker's job waits before
 //	                           another worker resumes it (default: the queue's, see shared/topology)
+//
+// and the managed clusters, the trust boundary every worker enforces (shared/managed:
+// ROLLWAVE_CLUSTERS, ROLLWAVE_CLUSTER_TAG, ROLLWAVE_CLUSTERS_REFRESH).
 type Common struct {
 	Prefix          string
 	EventBus        string
@@ -43,6 +47,7 @@ type Common struct {
 	MetricsInterval time.Duration
 	DryRun          bool
 	Visibility      time.Duration // 0: the queue's own visibility timeout
+	Managed         managed.Config
 }
 
 // LoadCommon reads the shared settings; problems are recorded in r.
@@ -62,6 +67,7 @@ func LoadCommon(r *envconfig.Reader) Common {
 	c.DryRun = r.Bool("ROLLWAVE_DRY_RUN", false)
 	level := r.OneOf("ROLLWAVE_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogLevel, _ = zerolog.ParseLevel(level)
+	c.Managed = managed.Load(r)
 	return c
 }
 

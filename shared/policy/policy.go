@@ -86,16 +86,17 @@ type ErrorBudget struct {
 // Set is the policies of every cluster: Default, and the clusters that override it.
 type Set struct {
 	Default  Policy
-	Clusters map[string]Policy
+	Clusters map[string]Policy // keyed by cluster name (an ARN key in the variable is reduced to it)
 	// GlobalMaxOutOfService is how many instances rollwave may have out of service across all
 	// its clusters at once; 0 means no limit beyond each cluster's
 	// (ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE, default 0).
 	GlobalMaxOutOfService int
 }
 
-// For returns the policy of cluster: its override, or the default.
+// For returns the policy of cluster (a name or an ARN): its override, or the default. Overrides
+// are keyed by the cluster's name, so a job that names its cluster by ARN gets the same policy.
 func (s Set) For(cluster string) Policy {
-	if p, ok := s.Clusters[cluster]; ok {
+	if p, ok := s.Clusters[update.ClusterName(cluster)]; ok {
 		return p
 	}
 	return s.Default
@@ -187,12 +188,18 @@ func Load(getenv func(string) string) (Set, error) {
 				names = append(names, n)
 			}
 			slices.Sort(names)
+			keyedBy := map[string]string{}
 			for _, n := range names {
 				p, errs := overrides[n].apply(d)
 				for _, e := range errs {
 					r.Fail(Env, "cluster %q: %v", n, e)
 				}
-				s.Clusters[n] = p
+				name := update.ClusterName(n)
+				if other, dup := keyedBy[name]; dup {
+					r.Fail(Env, "clusters %q and %q are the same cluster %q: give it one entry", other, n, name)
+				}
+				keyedBy[name] = n
+				s.Clusters[name] = p
 			}
 		}
 	}

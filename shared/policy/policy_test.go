@@ -146,3 +146,32 @@ func TestLoadRejectsFieldNamesInTheWrongCase(t *testing.T) {
 		t.Errorf("Load(exact names) = %v, want nil", err)
 	}
 }
+
+// TestForIsOneIdentity: a cluster's override applies whether a job names the cluster by name or
+// by ARN, and whether the override is keyed by name or by ARN.
+func TestForIsOneIdentity(t *testing.T) {
+	const arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod"
+	tests := []struct {
+		rule, overrides, asked string
+		want                   update.StandalonePolicy
+	}{
+		{"keyed by name, asked by ARN", `{"prod":{"standaloneTasks":"stop"}}`, arn, update.StandaloneStop},
+		{"keyed by name, asked by name", `{"prod":{"standaloneTasks":"stop"}}`, "prod", update.StandaloneStop},
+		{"keyed by ARN, asked by name", `{"` + arn + `":{"standaloneTasks":"stop"}}`, "prod", update.StandaloneStop},
+		{"keyed by ARN, asked by ARN", `{"` + arn + `":{"standaloneTasks":"stop"}}`, arn, update.StandaloneStop},
+		{"another cluster gets the default", `{"prod":{"standaloneTasks":"stop"}}`, "arn:aws:ecs:eu-west-1:123456789012:cluster/prod2", update.StandaloneSkip},
+	}
+	for _, tc := range tests {
+		s, err := Load(env(map[string]string{Env: tc.overrides}))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.rule, err)
+		}
+		if got := s.For(tc.asked).Standalone; got != tc.want {
+			t.Errorf("%s: For(%q).Standalone = %q, want %q", tc.rule, tc.asked, got, tc.want)
+		}
+	}
+	_, err := Load(env(map[string]string{Env: `{"prod":{"rollback":true},"` + arn + `":{"rollback":false}}`}))
+	if err == nil || !strings.Contains(err.Error(), "same cluster") {
+		t.Errorf("Load with prod keyed by name and by ARN = %v, want an error saying they are the same cluster", err)
+	}
+}

@@ -263,10 +263,10 @@ func (d *demo) workerEnv(name string, clusters []string) []string {
 		"ROLLWAVE_PREFIX="+prefix,
 		"ROLLWAVE_SSM_POLL_INTERVAL=100ms",
 		"ROLLWAVE_LOG_LEVEL=debug",
+		// Every worker refuses jobs of clusters it does not manage.
+		"ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","),
 	)
 	switch name {
-	case "scanner":
-		env = append(env, "ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","))
 	case "drainer":
 		env = append(env, "ROLLWAVE_MAX_OUT_OF_SERVICE="+strconv.Itoa(d.o.limit),
 			"ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_ADMISSION_RETRY=500ms", "ROLLWAVE_DRAIN_TIMEOUT=1m")

@@ -22,8 +22,6 @@ locals {
   }
   service_environment = {
     scanner = {
-      ROLLWAVE_CLUSTERS    = join(",", var.clusters)
-      ROLLWAVE_CLUSTER_TAG = var.cluster_tag
       ROLLWAVE_SSM_TIMEOUT = var.timeouts.scan
       ROLLWAVE_CONCURRENCY = var.concurrency.scanner == null ? null : tostring(var.concurrency.scanner)
     }
@@ -53,8 +51,6 @@ locals {
       ROLLWAVE_RECHECK_INTERVAL          = var.timeouts.recheck
       ROLLWAVE_WAITING_THRESHOLD         = var.waiting_threshold
       ROLLWAVE_CONCURRENCY               = var.concurrency.drainer == null ? null : tostring(var.concurrency.drainer)
-      ROLLWAVE_CLUSTERS                  = join(",", var.clusters)
-      ROLLWAVE_CLUSTER_TAG               = var.cluster_tag
     }
     verifier = {
       ROLLWAVE_REBOOT_TIMEOUT        = var.timeouts.reboot
@@ -67,8 +63,12 @@ locals {
       ROLLWAVE_CLUSTER_POLICIES      = local.error_budget_environment.ROLLWAVE_CLUSTER_POLICIES
     }
   }
+  # The managed clusters go to every worker: each refuses a job or scan request of any other
+  # cluster (shared/managed), and all four must agree on the set.
   common_environment = {
     AWS_REGION                  = local.region
+    ROLLWAVE_CLUSTERS           = join(",", var.clusters)
+    ROLLWAVE_CLUSTER_TAG        = var.cluster_tag
     ROLLWAVE_PREFIX             = var.prefix
     ROLLWAVE_LOG_LEVEL          = var.log_level
     ROLLWAVE_METRICS            = var.metrics == null ? null : (var.metrics ? "on" : "off")

@@ -65,6 +65,14 @@ data "aws_iam_policy_document" "scanner" {
     sid       = "ListInstances"
     actions   = ["ecs:ListContainerInstances"]
     resources = local.cluster_arns
+    dynamic "condition" {
+      for_each = local.cluster_tag_condition
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
   }
   statement {
     sid       = "FindClustersByTag"
@@ -141,6 +149,26 @@ data "aws_iam_policy_document" "patcher" {
     sid       = "ListInstances"
     actions   = ["ecs:ListContainerInstances"]
     resources = local.cluster_arns
+    dynamic "condition" {
+      for_each = local.cluster_tag_condition
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
+  }
+  statement {
+    # The managed clusters (shared/managed): every worker refuses a job of any other cluster,
+    # so it resolves ROLLWAVE_CLUSTERS to their ARNs and finds those carrying cluster_tag.
+    sid       = "ResolveManagedClusters"
+    actions   = ["ecs:DescribeClusters"]
+    resources = local.cluster_arns
+  }
+  statement {
+    sid       = "FindClustersByTag"
+    actions   = ["ecs:ListClusters"]
+    resources = ["*"]
   }
   statement {
     sid       = "InstancesAndTasksOfTheClusters"
@@ -227,6 +255,14 @@ data "aws_iam_policy_document" "drainer" {
     sid       = "ListInstances"
     actions   = ["ecs:ListContainerInstances"]
     resources = local.cluster_arns
+    dynamic "condition" {
+      for_each = local.cluster_tag_condition
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
   }
   statement {
     sid       = "InstancesAndTasksOfTheClusters"
@@ -346,6 +382,26 @@ data "aws_iam_policy_document" "verifier" {
     sid       = "ListInstances"
     actions   = ["ecs:ListContainerInstances"]
     resources = local.cluster_arns
+    dynamic "condition" {
+      for_each = local.cluster_tag_condition
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
+  }
+  statement {
+    # The managed clusters (shared/managed): every worker refuses a job of any other cluster,
+    # so it resolves ROLLWAVE_CLUSTERS to their ARNs and finds those carrying cluster_tag.
+    sid       = "ResolveManagedClusters"
+    actions   = ["ecs:DescribeClusters"]
+    resources = local.cluster_arns
+  }
+  statement {
+    sid       = "FindClustersByTag"
+    actions   = ["ecs:ListClusters"]
+    resources = ["*"]
   }
   statement {
     sid       = "InstancesOfTheClusters"

@@ -27,6 +27,16 @@ locals {
   cluster_arns            = local.any_cluster ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/*"] : [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${c}"]
   container_instance_arns = local.any_cluster ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/*"] : [for c in var.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
   any_instance_arn        = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
+  # The one ECS action whose resource is the cluster itself and that every worker calls,
+  # ecs:ListContainerInstances, is narrowed to the tagged clusters by aws:ResourceTag when the
+  # clusters are selected by cluster_tag alone (with listed clusters too, one statement cannot say
+  # "listed or tagged"). Everything else is held to the managed clusters by the workers
+  # themselves (shared/managed; terraform/README.md).
+  cluster_tag_condition = var.cluster_tag != "" && length(var.clusters) == 0 ? [{
+    test     = length(split("=", var.cluster_tag)) > 1 ? "StringEquals" : "Null"
+    variable = "aws:ResourceTag/${trimspace(split("=", var.cluster_tag)[0])}"
+    values   = length(split("=", var.cluster_tag)) > 1 ? [trimspace(join("=", slice(split("=", var.cluster_tag), 1, length(split("=", var.cluster_tag)))))] : ["false"]
+  }] : []
   # ssm:SendCommand names both the document and the instance; the instances are narrowed by the tag
   # of var.instance_tag (none with "*": every instance of the account and region).
   instance_condition = var.instance_tag == "*" ? [] : [{

@@ -27,7 +27,7 @@ variable "clusters" {
 }
 
 variable "cluster_tag" {
-  description = "KEY=VALUE (or KEY, for any value): also keep up to date every ECS cluster of the account and region carrying this tag (ROLLWAVE_CLUSTER_TAG of the scanner and the drainer). \"\" for none. When set, the task roles cover every cluster of the account and region (IAM cannot scope container instance and task actions by a cluster's tag) and the event rules are not restricted to clusters."
+  description = "KEY=VALUE (or KEY, for any value): also keep up to date every ECS cluster of the account and region carrying this tag (ROLLWAVE_CLUSTER_TAG of every worker, which refuses jobs of any other cluster). \"\" for none. When set, the task roles cover every cluster of the account and region (IAM cannot scope container instance and task actions by a cluster's tag; only ecs:ListContainerInstances is narrowed to the tagged clusters, when no clusters are listed) and the event rules are not restricted to clusters."
   type        = string
   default     = ""
 
