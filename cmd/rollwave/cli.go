@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 // Exit codes, a contract with scripts (documented in `rollwave help` and docs/operations.md).
@@ -89,6 +91,7 @@ Global flags (accepted before or after the command):
   --region NAME    AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile's)
   --prefix NAME    prefix of rollwave's queues and documents (default: $ROLLWAVE_PREFIX or rollwave)
   --event-bus NAME EventBridge bus of the pipeline events (default: $ROLLWAVE_EVENT_BUS or default)
+  --version        print rollwave's version and exit (before the command only)
 
 Endpoints come from the standard variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS,
 AWS_ENDPOINT_URL_ECS, ...), so the same commands work against LocalStack or moto.
@@ -130,12 +133,17 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	global := flag.NewFlagSet("rollwave", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	a.globalFlags(global)
+	showVersion := global.Bool("version", false, "print the version and exit")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printOverview(a.stdout)
 			return err
 		}
 		return usagef("%v", err)
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(a.stdout, version.Get().Line("rollwave"))
+		return err
 	}
 	rest := global.Args()
 	if len(rest) == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/bootstrap"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/version"
 	"github.com/rollwave/rollwave/tools/harness"
 )
 
@@ -88,6 +89,14 @@ func TestHelp(t *testing.T) {
 	}
 	if r := runCLI(t, env, "", "dlq", "show", "-h"); r.code != 0 || !strings.Contains(r.stdout, "Usage: rollwave dlq show") {
 		t.Errorf("dlq show -h = %d, %q; want 0 and its usage", r.code, r.stdout)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	// No region, credentials or endpoints: --version needs none.
+	r := runCLI(t, map[string]string{}, "", "--version")
+	if want := version.Get().Line("rollwave") + "\n"; r.code != exitOK || r.stdout != want || r.stderr != "" {
+		t.Errorf("rollwave --version = %d, %q, %q; want 0, %q and nothing on stderr", r.code, r.stdout, r.stderr, want)
 	}
 }
 

@@ -31,11 +31,12 @@ import (
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "drainer:", err)
@@ -47,7 +48,10 @@ func main() {
 const eventConcurrency = 4
 
 // run wires the drainer to AWS and runs its two queue workers until ctx is cancelled.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if done, err := pipeline.Args("drainer", args, stdout); done || err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
@@ -68,7 +72,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "drainer")
 	defer stopMetrics()
 	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
 	errorBudget, err := budget.Load(getenv, sqsClient, drainerURL, notifier)
@@ -97,7 +101,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info().Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("globalLimit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drainTimeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).Dur("waitingThreshold", cfg.policy.WaitingThreshold).
+	log.Info().Str("version", version.String()).Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("globalLimit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drainTimeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).Dur("waitingThreshold", cfg.policy.WaitingThreshold).
 		Str("standaloneTasks", string(cfg.Policies.Default.Standalone)).Str("window", cfg.Policies.Default.Window.String()).Int("concurrency", cfg.Concurrency).
 		Dur("pauseRefresh", cfg.PauseRefresh).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("drainer started")
 	return pipeline.RunAll(ctx, jobs, events)

@@ -26,6 +26,7 @@ import (
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 // ecsAPI is what the patcher needs of ECS.
@@ -71,7 +72,10 @@ type patcher struct {
 	now    func() time.Time
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if done, err := pipeline.Args("patcher", args, stdout); done || err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -92,7 +96,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "patcher")
 	defer stopMetrics()
 	events := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
 	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), events, time.Now)
@@ -105,7 +109,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info().Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("patcher started")
+	log.Info().Str("version", version.String()).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("patcher started")
 	return pipeline.RunAll(ctx, w)
 }
 

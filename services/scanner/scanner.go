@@ -26,6 +26,7 @@ import (
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 // candidateFilter selects, on the server, the Bottlerocket instances that no rollwave job owns
@@ -62,7 +63,10 @@ type scanner struct {
 	now    func() time.Time
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if done, err := pipeline.Args("scanner", args, stdout); done || err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -89,13 +93,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		dryRun:     cfg.DryRun,
 		now:        time.Now,
 	}
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "scanner")
 	defer stopMetrics()
 	w, err := cfg.NewWorker(ctx, sqsClient, topology.Scanner, cfg.Concurrency, s.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	ev := log.Info().Strs("clusters", cfg.Managed.Clusters)
+	ev := log.Info().Str("version", version.String()).Strs("clusters", cfg.Managed.Clusters)
 	if cfg.Managed.Tag != nil {
 		ev = ev.Stringer("clusterTag", cfg.Managed.Tag)
 	}

@@ -29,11 +29,12 @@ import (
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verifier:", err)
@@ -45,7 +46,10 @@ func main() {
 const eventConcurrency = 4
 
 // run wires the verifier to AWS and runs its two queue workers until ctx is cancelled.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if done, err := pipeline.Args("verifier", args, stdout); done || err != nil {
+		return err
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
@@ -58,7 +62,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	wakeups := pipeline.NewWakeups()
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log)
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "verifier")
 	defer stopMetrics()
 	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
 	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
@@ -80,7 +84,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info().Dur("rebootTimeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
+	log.Info().Str("version", version.String()).Dur("rebootTimeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
 		Str("onVerifyFailure", string(cfg.policies.Default.OnVerifyFailure)).Strs("policyOverrides", cfg.policies.Names()).Int("concurrency", cfg.Concurrency).
 		Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("verifier started")
 	return pipeline.RunAll(ctx, jobs, events)

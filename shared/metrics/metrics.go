@@ -58,6 +58,10 @@ const (
 	// DeadLetters counts messages a worker moved to a dead-letter queue (undecodable, invalid,
 	// or out of retries). Dimensions: Queue (the source queue's name).
 	DeadLetters = "DeadLetters"
+	// WorkerStarted counts worker starts, once each, so a dashboard shows which release every
+	// worker runs and how often it restarted. Dimensions: Service, Version (the binary's
+	// version.String(), e.g. 0.1.0+1a2b3c4d5e6f).
+	WorkerStarted = "WorkerStarted"
 )
 
 // Dimension names.
@@ -66,6 +70,8 @@ const (
 	Step    = "Step"
 	Reason  = "Reason"
 	Queue   = "Queue"
+	Service = "Service"
+	Version = "Version"
 )
 
 // Unit is a CloudWatch unit.

@@ -17,6 +17,7 @@ import (
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 // Common is the configuration every worker shares. Each is read from the environment:
@@ -81,16 +82,43 @@ func (c Common) Logger(w io.Writer, service string) zerolog.Logger {
 
 // StartMetrics starts the worker's metrics publisher (or Discard when ROLLWAVE_METRICS=off) and
 // returns its Recorder and a stop function that sends what is pending and waits for it (a few
-// seconds at most). Call stop after the workers returned.
-func (c Common) StartMetrics(ctx context.Context, cfg aws.Config, log zerolog.Logger) (metrics.Recorder, func()) {
+// seconds at most). Call stop after the workers returned. Its first datum is WorkerStarted of
+// service with this binary's version, so CloudWatch shows which release each worker runs.
+func (c Common) StartMetrics(ctx context.Context, cfg aws.Config, log zerolog.Logger, service string) (metrics.Recorder, func()) {
 	if !c.Metrics {
 		return metrics.Discard, func() {}
 	}
 	p := metrics.NewPublisher(metrics.NewClient(cfg), metrics.Namespace, c.MetricsInterval, log)
+	p.Record(Started(service, time.Now()))
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	return p, func() { cancel(); <-done }
+}
+
+// Started is the WorkerStarted datum of service at now, carrying this binary's version.
+func Started(service string, now time.Time) metrics.Datum {
+	return metrics.Counted(metrics.WorkerStarted, now, map[string]string{
+		metrics.Service: service,
+		metrics.Version: version.String(),
+	})
+}
+
+// Args handles a worker's command line. A worker reads its settings from the environment
+// (docs/configuration.md) and takes one argument only: --version (or -version) prints the
+// binary's version to stdout, and done tells the caller to exit successfully. Any other argument
+// is an error, so that a mistyped command in a task definition stops the worker at start
+// instead of being ignored.
+func Args(service string, args []string, stdout io.Writer) (done bool, err error) {
+	switch {
+	case len(args) == 0:
+		return false, nil
+	case len(args) == 1 && (args[0] == "--version" || args[0] == "-version"):
+		_, err := fmt.Fprintln(stdout, version.Get().Line(service))
+		return true, err
+	default:
+		return false, fmt.Errorf("unexpected argument %q: %s takes only --version and reads its settings from the environment (docs/configuration.md)", args[0], service)
+	}
 }
 
 // SQS is the part of *sqs.Client a worker needs: consuming its queue and finding it.

@@ -28,6 +28,7 @@ import (
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/version"
 )
 
 func main() {
@@ -47,6 +48,7 @@ type options struct {
 	wait     time.Duration
 	retry    time.Duration
 	scan     bool
+	version  bool
 }
 
 func parseFlags(args []string, getenv func(string) string) (options, error) {
@@ -67,6 +69,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.DurationVar(&o.wait, "wait", time.Minute, "how long to retry while the emulators are not up yet")
 	fs.DurationVar(&o.retry, "retry", 2*time.Second, "pause between attempts")
 	fs.BoolVar(&o.scan, "scan", false, "send a scan request to the scanner's queue after bootstrapping")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -91,6 +94,10 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	o, err := parseFlags(args, getenv)
 	if err != nil {
+		return err
+	}
+	if o.version {
+		_, err := fmt.Fprintln(stdout, version.Get().Line("bootstrap"))
 		return err
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)

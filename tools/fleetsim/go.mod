@@ -1,6 +1,6 @@
 module github.com/rollwave/rollwave/tools/fleetsim
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
@@ -12,6 +12,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.82.1
 	github.com/aws/smithy-go v1.28.9
 	github.com/google/go-cmp v0.7.0
+	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
 	github.com/rs/zerolog v1.35.1
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -30,4 +31,9 @@ require (
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	golang.org/x/sys v0.29.0 // indirect
+)
+
+replace (
+	github.com/rollwave/rollwave/shared => ../../shared
+	github.com/rollwave/rollwave/tools/harness => ../harness
 )

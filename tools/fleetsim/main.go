@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/rs/zerolog"
 
+	"github.com/rollwave/rollwave/shared/version"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/events"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/scenario"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/server"
@@ -28,7 +29,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetsim:", err)
 		stop()
 		os.Exit(1)
@@ -38,6 +39,7 @@ func main() {
 type options struct {
 	listen, scenario, eventBus, account, region string
 	timeScale                                   float64
+	version                                     bool
 }
 
 func parseFlags(args []string, getenv func(string) string) (options, error) {
@@ -48,6 +50,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.Float64Var(&o.timeScale, "time-scale", 0, "virtual seconds per real second; overrides the scenario's when > 0")
 	fs.StringVar(&o.eventBus, "event-bus", "default", "EventBridge event bus for the ECS events")
 	fs.StringVar(&o.account, "account", "", "AWS account ID (default: the scenario's, else 123456789012)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -61,9 +64,13 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	return o, nil
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, getenv)
 	if err != nil {
+		return err
+	}
+	if o.version {
+		_, err := fmt.Fprintln(stdout, version.Get().Line("fleetsim"))
 		return err
 	}
 	level := zerolog.InfoLevel
