@@ -26,25 +26,42 @@ help: ## print this help
 deps: ## install the test dependencies (moto server, pinned) into .venv
 	@scripts/deps.sh
 
-# The binaries make demo builds into ./bin, each from its directory.
-DEMO_BINARIES = tools/fleetsim services/scanner services/patcher services/drainer services/verifier tools/demo
+# The version every binary reports with --version: the release from shared/version/VERSION (the
+# one place that holds it) and the commit, "-dirty" when the tree has uncommitted changes.
+VERSION ?= $(shell cat shared/version/VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git status --porcelain 2>/dev/null | grep -q . && echo -dirty)
+VERSION_PKG = github.com/rollwave/rollwave/shared/version
+LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).revision=$(REVISION)
+
+# Every binary of the repository, each from its directory, into $(BIN_DIR).
+BINARIES = services/scanner services/patcher services/drainer services/verifier cmd/rollwave tools/fleetsim tools/demo tools/bootstrap
+BIN_DIR ?= bin
+
+.PHONY: build
+build: ## build every binary (the four workers, rollwave, fleetsim, demo, bootstrap) into ./bin, version stamped
+	@mkdir -p "$(BIN_DIR)"
+	@for dir in $(BINARIES); do \
+		echo "==> go build -o $(BIN_DIR)/$$(basename $$dir) ./$$dir"; \
+		go build -ldflags "$(LDFLAGS)" -o "$(BIN_DIR)/$$(basename $$dir)" "./$$dir" || exit 1; \
+	done
 
 .PHONY: demo
-demo: deps ## run the whole pipeline locally (moto, fleetsim, the four workers) and watch a rollout
-	@mkdir -p bin
-	@for dir in $(DEMO_BINARIES); do \
-		echo "==> go build -o bin/$$(basename $$dir) ./$$dir"; \
-		go build -o "bin/$$(basename $$dir)" "./$$dir" || exit 1; \
-	done
+demo: deps build ## run the whole pipeline locally (moto, fleetsim, the four workers) and watch a rollout
 	bin/demo
+
+.PHONY: images
+images: ## build the four worker images and push them to REGISTRY (scripts/release-images.sh -h)
+	@scripts/release-images.sh --registry "$(REGISTRY)" $(if $(TAG),--tag "$(TAG)") $(if $(PLATFORMS),--platforms "$(PLATFORMS)") $(if $(DRY_RUN),--dry-run)
 
 .PHONY: test
 test: deps lint tidy-check checkov ## gofmt, vet, tidy and checkov checks, then every module's tests with -race (stops at the first failing module)
 	$(call for_each_module,GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...)
 
 .PHONY: lint
-lint: ## gofmt check and go vet, every module
+lint: ## gofmt check and go vet, every module; shellcheck of the scripts
 	@out="$$(gofmt -l $(MODULES))"; if [[ -n "$$out" ]]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
+	@command -v shellcheck >/dev/null || { echo "shellcheck missing: make deps installs it (apt-get install shellcheck)" >&2; exit 1; }
+	shellcheck scripts/*.sh .ci/run
 	$(call for_each_module,go vet ./...)
 
 .PHONY: tidy

@@ -202,7 +202,11 @@ func TestDockerfiles(t *testing.T) {
 			}
 			switch strings.ToUpper(f[0]) {
 			case "FROM":
-				froms = append(froms, f[1])
+				image := f[1]
+				if strings.HasPrefix(image, "--platform=") && len(f) > 2 {
+					image = f[2]
+				}
+				froms = append(froms, image)
 			case "USER":
 				user = f[1]
 			case "COPY":

@@ -8,8 +8,8 @@
 //	  -X github.com/rollwave/rollwave/shared/version.revision=$(git rev-parse HEAD)"
 //
 // Without a stamped revision, the commit comes from the Go toolchain's build information
-// (vcs.revision and vcs.modified), which `go build` records inside a git checkout; a Docker
-// build has no .git, so the Dockerfiles stamp it.
+// (vcs.revision and vcs.modified), which `go build` records inside a git checkout unless
+// -buildvcs=false; a Docker build has no .git, so the Dockerfiles stamp it.
 package version
 
 import (
