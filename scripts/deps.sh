@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# deps.sh installs everything the tests need that is not a Go module: Debian's awscli and jq; the
-# AWS provider's schema (npm, pinned) in .cache/aws-provider; checkov, pinned, in
-# .cache/checkov/venv; and moto server, pinned, in .venv at the repository root. It is idempotent
-# and fast when nothing changed: a stamp file in each venv records the hash of its requirements and
-# the Python version it was installed for.
+# deps.sh installs everything the tests need that is not a Go module: Debian's awscli, jq and
+# (for make lint) shellcheck; the AWS provider's schema (npm, pinned) in .cache/aws-provider;
+# checkov, pinned, in .cache/checkov/venv; and moto server, pinned, in .venv at the repository
+# root. It is idempotent and fast when nothing changed: a stamp file in each venv records the hash
+# of its requirements and the Python version it was installed for.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,13 +13,14 @@ stamp="$venv/.deps-stamp"
 
 # The aws CLI recipes of docs/operations.md are tested with Debian's awscli package (and jq), at
 # /usr/bin/aws: whatever aws a developer has on PATH may differ, and CI runs on a clean machine.
-if [[ ! -x /usr/bin/aws || ! -x /usr/bin/jq ]]; then
+# make lint checks the shell scripts with Debian's shellcheck.
+if [[ ! -x /usr/bin/aws || ! -x /usr/bin/jq || ! -x /usr/bin/shellcheck ]]; then
 	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-		echo "deps: installing awscli and jq with apt-get"
+		echo "deps: installing awscli, jq and shellcheck with apt-get"
 		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli jq >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli jq shellcheck >/dev/null
 	else
-		echo "deps: /usr/bin/aws or /usr/bin/jq missing; install them: sudo apt-get install awscli jq" >&2
+		echo "deps: /usr/bin/aws, /usr/bin/jq or /usr/bin/shellcheck missing; install them: sudo apt-get install awscli jq shellcheck" >&2
 		exit 1
 	fi
 fi
