@@ -208,6 +208,20 @@ type InstanceReport struct {
 	Drain                Duration        `json:"drain"`
 	Reboot               Duration        `json:"reboot"`
 	Beyond               Duration        `json:"beyond"`
+	// Attributes are the instance's custom attributes now (set by PutAttributes or the scenario),
+	// by name.
+	Attributes map[string]string `json:"attributes"`
+	// AttributeChanges lists, in order, every change that PutAttributes and DeleteAttributes made
+	// to the custom attributes since the scenario was loaded.
+	AttributeChanges []AttributeChange `json:"attributeChanges"`
+}
+
+// AttributeChange is one custom attribute set to Value, or deleted, at virtual time T.
+type AttributeChange struct {
+	T       time.Time `json:"t"`
+	Name    string    `json:"name"`
+	Value   string    `json:"value,omitempty"`
+	Deleted bool      `json:"deleted,omitempty"`
 }
 
 // InstanceEvent is one change of an instance that matters to the time it is out of service, at

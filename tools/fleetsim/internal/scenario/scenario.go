@@ -91,13 +91,23 @@ type DaemonService struct {
 
 // Task is a standalone task (RunTask/StartTask): it keeps running on a DRAINING instance.
 type Task struct {
-	Family    string `yaml:"family" json:"family"`
-	Instance  string `yaml:"instance" json:"instance"` // EC2 instance ID or index ("0") in the cluster
-	CPU       int    `yaml:"cpu" json:"cpu"`
-	Memory    int    `yaml:"memory" json:"memory"`
-	Duration  string `yaml:"duration" json:"duration"` // Go duration, or "never" (the default)
-	StartedBy string `yaml:"startedBy" json:"startedBy"`
+	Family   string `yaml:"family" json:"family"`
+	Instance string `yaml:"instance" json:"instance"` // EC2 instance ID or index ("0") in the cluster
+	CPU      int    `yaml:"cpu" json:"cpu"`
+	Memory   int    `yaml:"memory" json:"memory"`
+	Duration string `yaml:"duration" json:"duration"` // Go duration, or "never" (the default)
+	// DurationFrom is when Duration starts to run: "load" (the default: when the scenario is
+	// loaded) or "draining" (when its instance is first set DRAINING), so that a task can end a
+	// set time into a drain however long the drain took to begin in real time.
+	DurationFrom string `yaml:"durationFrom" json:"durationFrom"`
+	StartedBy    string `yaml:"startedBy" json:"startedBy"`
 }
+
+// When a standalone task's duration starts to run (Task.DurationFrom).
+const (
+	FromLoad     = "load"
+	FromDraining = "draining"
+)
 
 // Faults, HostFaultRule, HostFaults and APIFault are shared with the admin API.
 type (
@@ -199,6 +209,7 @@ func (s *Scenario) Normalize() {
 			defI(&t.CPU, 128)
 			defI(&t.Memory, 128)
 			def(&t.Duration, "never")
+			def(&t.DurationFrom, FromLoad)
 			def(&t.Family, "standalone")
 		}
 	}
@@ -269,6 +280,9 @@ func (s *Scenario) Validate() error {
 				if _, err := time.ParseDuration(t.Duration); err != nil {
 					bad("cluster %q: task %q: duration %q is neither a duration nor never", c.Name, t.Family, t.Duration)
 				}
+			}
+			if t.DurationFrom != FromLoad && t.DurationFrom != FromDraining {
+				bad("cluster %q: task %q: durationFrom %q is neither %s nor %s", c.Name, t.Family, t.DurationFrom, FromLoad, FromDraining)
 			}
 		}
 		_ = n

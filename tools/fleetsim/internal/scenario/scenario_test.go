@@ -32,11 +32,12 @@ clusters:
       - {name: s, minimumHealthyPercent: 150, maximumPercent: 50}
     tasks:
       - {instance: "0", duration: soon}
+      - {instance: "0", duration: 5m, durationFrom: reboot}
 `))
 	if err == nil {
 		t.Fatal("Parse(bad scenario) = nil, want errors")
 	}
-	for _, want := range []string{"timeScale", "minimumHealthyPercent", "maximumPercent", "duration"} {
+	for _, want := range []string{"timeScale", "minimumHealthyPercent", "maximumPercent", "duration", "durationFrom"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(bad scenario) = %v, want it to mention %s", err, want)
 		}

@@ -261,6 +261,12 @@ func (w *World) UpdateContainerInstancesState(cluster string, refs []string, sta
 		if in.Status != status {
 			in.Status = status
 			w.instanceChanged(in)
+			if status == StatusDraining {
+				for _, f := range in.onDraining {
+					f()
+				}
+				in.onDraining = nil
+			}
 		}
 		out = append(out, w.instanceView(in, false))
 	}
@@ -343,15 +349,19 @@ func (w *World) PutAttributes(cluster string, attrs []AttributeInput) ([]Attribu
 		if a.Value != nil {
 			val = *a.Value
 		}
-		found := false
+		found, changed := false, true
 		for j := range in.attrs {
 			if in.attrs[j].Name == a.Name {
+				changed = in.attrs[j].Value != val
 				in.attrs[j].Value = val
 				found = true
 			}
 		}
 		if !found {
 			in.attrs = append(in.attrs, Attribute{Name: a.Name, Value: val, Custom: true})
+		}
+		if changed {
+			w.rec.attributeChanged(in, w.clock.Now(), a.Name, val, false)
 		}
 		out = append(out, AttributeView{Name: a.Name, Value: a.Value, TargetType: "container-instance", TargetID: in.ARN})
 	}
@@ -378,6 +388,9 @@ func (w *World) DeleteAttributes(cluster string, attrs []AttributeInput) ([]Attr
 		kept := in.attrs[:0]
 		for _, x := range in.attrs {
 			if x.Name == a.Name && (a.Value == nil || *a.Value == x.Value) {
+				if x.Custom {
+					w.rec.attributeChanged(in, w.clock.Now(), x.Name, "", true)
+				}
 				continue
 			}
 			kept = append(kept, x)

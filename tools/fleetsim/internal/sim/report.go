@@ -15,6 +15,7 @@ type recorder struct {
 	services map[*Service]*admin.ServiceReport
 	clusters map[*Cluster]*admin.ClusterReport
 	inst     map[*Instance]*timeline
+	attrs    map[*Instance][]admin.AttributeChange
 	calls    map[string]int
 	byCaller map[string]map[string]int
 	faulted  map[string]int
@@ -23,7 +24,7 @@ type recorder struct {
 
 func newRecorder() *recorder {
 	return &recorder{services: map[*Service]*admin.ServiceReport{}, clusters: map[*Cluster]*admin.ClusterReport{},
-		inst: map[*Instance]*timeline{}, calls: map[string]int{}, byCaller: map[string]map[string]int{}, faulted: map[string]int{}}
+		inst: map[*Instance]*timeline{}, attrs: map[*Instance][]admin.AttributeChange{}, calls: map[string]int{}, byCaller: map[string]map[string]int{}, faulted: map[string]int{}}
 }
 
 // healthy counts the service's tasks that are RUNNING and not being stopped, and its PENDING ones.
@@ -103,6 +104,11 @@ func (r *recorder) sample(w *World) {
 	}
 }
 
+// attributeChanged records that the custom attribute name of in was set to value, or deleted.
+func (r *recorder) attributeChanged(in *Instance, now time.Time, name, value string, deleted bool) {
+	r.attrs[in] = append(r.attrs[in], admin.AttributeChange{T: now, Name: name, Value: value, Deleted: deleted})
+}
+
 // CountCall records one API call of op ("ecs:ListTasks") by caller (an access key ID, or "").
 func (w *World) CountCall(op, caller string) {
 	w.mu.Lock()
@@ -165,6 +171,13 @@ func (w *World) Report(ev *EventCounters) admin.Report {
 		if tl := w.rec.inst[in]; tl != nil {
 			tl.fill(&ir, rep.Now)
 		}
+		ir.Attributes = map[string]string{}
+		for _, a := range in.attrs {
+			if a.Custom {
+				ir.Attributes[a.Name] = a.Value
+			}
+		}
+		ir.AttributeChanges = append([]admin.AttributeChange{}, w.rec.attrs[in]...)
 		rep.Instances = append(rep.Instances, ir)
 		if in.Status == StatusDraining {
 			rep.LeftDraining = append(rep.LeftDraining, in.EC2ID)

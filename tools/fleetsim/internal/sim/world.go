@@ -117,6 +117,9 @@ type Instance struct {
 	versionLock    string
 	bootGen        int
 	tasks          []*Task // tasks not yet STOPPED
+	// onDraining runs once, when the instance is first set DRAINING (scenario tasks whose
+	// duration runs from the drain).
+	onDraining []func()
 }
 
 // Task is an ECS task.
@@ -307,11 +310,18 @@ func (w *World) load(sc *scenario.Scenario) {
 			w.setRunning(task)
 			if t.Duration != "never" {
 				d, _ := time.ParseDuration(t.Duration)
-				w.clock.AfterFunc(d, func() {
-					if task.DesiredStatus == TaskRunning {
-						w.stopTask(task, "EssentialContainerExited", "Essential container in task exited", 0)
-					}
-				})
+				end := func() {
+					w.clock.AfterFunc(d, func() {
+						if task.DesiredStatus == TaskRunning {
+							w.stopTask(task, "EssentialContainerExited", "Essential container in task exited", 0)
+						}
+					})
+				}
+				if t.DurationFrom == scenario.FromDraining {
+					in.onDraining = append(in.onDraining, end)
+				} else {
+					end()
+				}
 			}
 		}
 	}
