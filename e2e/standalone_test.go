@@ -138,12 +138,16 @@ func TestStandaloneTasks(t *testing.T) {
 		}
 		in := reportInstance(t, rep, stopped)
 		draining := firstEvent(in.Timeline, admin.EventDraining)
-		// The grace is real time; fleetsim's clock runs timeScale times faster. A tenth of it
-		// is left for the drainer's clock reading the drain's start before fleetsim saw it.
-		virtualGrace := time.Duration(float64(grace) * timeScale * 0.9)
-		if asked := aws.ToTime(task.StoppingAt); draining.IsZero() || asked.Sub(draining) < virtualGrace {
-			t.Errorf("%s drained at %s and its standalone task asked to stop at %s, want at least the grace (%s virtual) later",
-				stopped, draining.Format(time.TimeOnly), asked.Format(time.TimeOnly), virtualGrace)
+		// The grace is real time, counted by the drainer from the drain's start, which it reads
+		// after fleetsim wrote its admission claim (rollwave.stage=admitting) and before fleetsim
+		// sets DRAINING. So the stop comes at least the grace after the claim in fleetsim's time,
+		// timeScale times faster, however slowly the calls in between went.
+		claimed := lastChangeBefore(in.AttributeChanges, "rollwave.stage", "admitting", draining)
+		virtualGrace := grace * timeScale
+		asked := aws.ToTime(task.StoppingAt)
+		if draining.IsZero() || claimed.IsZero() || asked.Before(draining) || asked.Sub(claimed) < virtualGrace {
+			t.Errorf("%s claimed at %s, drained at %s, its standalone task asked to stop at %s; want the stop after the drain started and at least the grace (%s virtual) after the claim",
+				stopped, claimed.Format(time.TimeOnly), draining.Format(time.TimeOnly), asked.Format(time.TimeOnly), virtualGrace)
 		}
 		if in.Version != targetVersion || in.Reboots != 1 {
 			t.Errorf("%s on %s after %d reboots, want %s after 1", stopped, in.Version, in.Reboots, targetVersion)
@@ -165,6 +169,18 @@ func runsTask(ins []admin.InstanceState, id, task string) bool {
 		}
 	}
 	return false
+}
+
+// lastChangeBefore returns the time of the last change of the attribute name to value before
+// (or at) t in changes, or zero.
+func lastChangeBefore(changes []admin.AttributeChange, name, value string, t time.Time) time.Time {
+	var at time.Time
+	for _, c := range changes {
+		if c.Name == name && c.Value == value && !c.Deleted && !c.T.After(t) {
+			at = c.T
+		}
+	}
+	return at
 }
 
 // firstEvent returns the time of the first event of the timeline, or zero.
