@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/eventbridge v1.55.11
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.82.1
+	github.com/google/go-cmp v0.7.0
 	github.com/rollwave/rollwave/shared v0.0.0
 	github.com/rollwave/rollwave/tools/fleetsim v0.0.0
 	github.com/rollwave/rollwave/tools/harness v0.0.0

@@ -52,6 +52,11 @@ type pipeline struct {
 	clusters map[string]string // cluster name -> ARN
 	results  string            // URL of the queue the pipeline events are routed to
 	procs    map[string]*harness.Process
+	env      []string // the workers' environment
+	// endedJobs holds the IDs of the jobs whose ending event any results.poll saw.
+	endedJobs map[string]bool
+	// allowed are the invariants the test breaks on purpose, with why (breaks).
+	allowed map[invariant]string
 }
 
 // startPipeline starts moto and fleetsim with the scenario, bootstraps the topology (restricted
@@ -66,6 +71,7 @@ func startPipeline(t *testing.T, scenario string, env ...string) *pipeline {
 	p := &pipeline{
 		t: t, stack: s, fleet: admin.New(s.FleetsimURL), sqs: sqs.NewFromConfig(cfg),
 		prefix: s.Name("rw"), clusters: map[string]string{}, procs: map[string]*harness.Process{},
+		endedJobs: map[string]bool{}, allowed: map[invariant]string{},
 	}
 	st, err := p.fleet.State(ctx)
 	if err != nil {
@@ -112,10 +118,13 @@ func startPipeline(t *testing.T, scenario string, env ...string) *pipeline {
 		"ROLLWAVE_REBOOT_TIMEOUT=60s",
 	)
 	base = append(base, env...)
+	p.env = base
 	for _, w := range workers {
 		bin := harness.BuildBinary(t, "services/"+w)
 		p.procs[w] = harness.StartProcess(t, w, bin, base)
 	}
+	// Registered last, so it runs first: while the workers, moto and fleetsim still run.
+	t.Cleanup(p.checkInvariantsAtEnd)
 	return p
 }
 
@@ -182,8 +191,10 @@ type results struct {
 func (p *pipeline) newResults() *results { return &results{p: p, byEC2: map[string]ended{}} }
 
 // poll receives what is in the results queue now, without waiting.
-func (r *results) poll() error {
-	ctx := r.p.t.Context()
+func (r *results) poll() error { return r.pollCtx(r.p.t.Context()) }
+
+// pollCtx is poll with its own context, for a test's cleanup (whose test context is done).
+func (r *results) pollCtx(ctx context.Context) error {
 	for {
 		out, err := r.p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(r.p.results), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
@@ -210,6 +221,7 @@ func (r *results) poll() error {
 			switch ev.DetailType {
 			case notify.InstanceUpdateSucceeded, notify.InstanceUpdateFailed, notify.InstanceUpdateSkipped:
 				r.byEC2[ev.Detail.EC2InstanceID] = e
+				r.p.endedJobs[ev.Detail.JobID] = true
 			}
 			if _, err := r.p.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.p.results), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				return fmt.Errorf("delete pipeline event: %w", err)
