@@ -119,12 +119,36 @@ func TestCapacityWaits(t *testing.T) {
 	p.checkNoDeadLetters()
 }
 
-// TestWindow proves maintenance windows: with a window that opens 20 s into the test (in real
-// time: the drainer's clock is real, fleetsim's virtual), no instance drains before it opens, and
-// the rollout completes once it is open.
+// TestWindow proves maintenance windows: with a window that opens a lead after the workers are
+// built (in real time: the drainer's clock is real, fleetsim's virtual), no instance drains before
+// it opens, and the rollout completes once it is open. The hold is only exercised if every job
+// reached the drainer (its instance staged) before the window opened; on a machine too slow for
+// that, the test starts over with twice the lead rather than pass without having proved it.
 func TestWindow(t *testing.T) {
 	t.Parallel()
-	opens := time.Now().UTC().Add(20 * time.Second).Truncate(time.Second)
+	const maxLead = 80 * time.Second
+	for lead := 20 * time.Second; ; lead *= 2 {
+		held := false
+		t.Run("lead "+lead.String(), func(t *testing.T) { held = windowHolds(t, lead) })
+		if held || t.Failed() {
+			return
+		}
+		if lead >= maxLead {
+			t.Fatalf("no job reached the drainer before its window opened, with leads up to %s", maxLead)
+		}
+	}
+}
+
+// windowHolds runs one rollout under a window that opens lead from now, once the binaries are
+// built, and reports whether every instance was staged (its job held by the drainer) before it
+// opened; it fails t if any instance got past staged before the window opened, or did not update
+// once it was open.
+func windowHolds(t *testing.T, lead time.Duration) (held bool) {
+	harness.BuildBinary(t, "tools/fleetsim")
+	for _, w := range workers {
+		harness.BuildBinary(t, "services/"+w)
+	}
+	opens := time.Now().UTC().Add(lead).Truncate(time.Second)
 	closes := opens.Add(time.Hour)
 	window := fmt.Sprintf("daily %s-%s UTC", opens.Format("15:04:05"), closes.Format("15:04:05"))
 	p := startPipeline(t, "testdata/window.yaml", "ROLLWAVE_MAINTENANCE_WINDOW="+window)
@@ -133,16 +157,25 @@ func TestWindow(t *testing.T) {
 	ids := sortedIDs(p.instances()["windowed"])
 	// Until the window opens, every instance stays ACTIVE and none gets past staged.
 	for time.Now().Before(opens.Add(-time.Second)) {
+		staged := 0
 		for _, in := range p.instances()["windowed"] {
-			if in.Status != "ACTIVE" || (in.Attributes["rollwave.stage"] != "" && in.Attributes["rollwave.stage"] != "staging" && in.Attributes["rollwave.stage"] != "staged") {
-				t.Fatalf("%s is %s at stage %q at %s, before the window %q opened", in.EC2InstanceID, in.Status, in.Attributes["rollwave.stage"], time.Now().UTC().Format(time.TimeOnly), window)
+			stage := in.Attributes["rollwave.stage"]
+			if in.Status != "ACTIVE" || (stage != "" && stage != "staging" && stage != "staged") {
+				t.Fatalf("%s is %s at stage %q at %s, before the window %q opened", in.EC2InstanceID, in.Status, stage, time.Now().UTC().Format(time.TimeOnly), window)
+			}
+			if stage == "staged" {
+				staged++
 			}
 		}
+		held = staged == len(ids)
 		select {
 		case <-t.Context().Done():
 			t.Fatal(t.Context().Err())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+	if !held {
+		t.Logf("not every job reached the drainer before the window %q opened: the hold was not exercised", window)
 	}
 	ended := res.waitEnded(90*time.Second, ids)
 	for _, id := range ids {
@@ -151,4 +184,5 @@ func TestWindow(t *testing.T) {
 		}
 	}
 	p.checkNoDeadLetters()
+	return held
 }
