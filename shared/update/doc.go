@@ -39,7 +39,9 @@
 //	                                                          a person (only after the drain)
 //
 // rollwave.job holds the job ID for as long as the job owns the instance; both attributes are
-// removed when the job ends, except at failed. Skipped and duplicate jobs end without touching
+// removed when the job ends, except at failed. A third, rollwave.lease, says until when the job
+// holds the instance: the worker holding the job renews it (RenewLease), and the scanner reclaims
+// an instance whose lease expired long ago, its job lost with its message (Reclaimable). Skipped and duplicate jobs end without touching
 // the instance's service state.
 //
 // Admission is claim-then-check: the drainer calls CanClaim, writes stage=admitting, re-reads the
