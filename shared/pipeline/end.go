@@ -33,11 +33,12 @@ type Publisher interface {
 type Marking int
 
 const (
-	// Unmark removes rollwave.job, rollwave.stage, rollwave.failure and rollwave.waiting: the
-	// instance is rollwave's no more.
+	// Unmark removes rollwave.job, rollwave.stage, rollwave.lease, rollwave.failure and
+	// rollwave.waiting: the instance is rollwave's no more.
 	Unmark Marking = iota
-	// MarkFailed sets rollwave.stage=failed and rollwave.failure=<code>: the instance stays as it
-	// is (out of service) for a person to look at.
+	// MarkFailed sets rollwave.stage=failed and rollwave.failure=<code> and removes
+	// rollwave.lease: the instance stays as it is (out of service) for a person to look at, and
+	// no reclaim takes it from them.
 	MarkFailed
 	// LeaveMarks changes nothing: the marks are not this job's (a duplicate) or there are none.
 	LeaveMarks
@@ -80,7 +81,7 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	if job.ContainerInstanceARN != "" {
 		switch m {
 		case Unmark:
-			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, AttrFailure, update.AttrWaiting); err != nil {
+			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, update.AttrLease, AttrFailure, update.AttrWaiting); err != nil {
 				return fmt.Errorf("unmark instance: %w", err)
 			}
 		case MarkFailed:
@@ -88,6 +89,9 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 				update.AttrStage: string(update.StageFailed), AttrFailure: string(o.Code),
 			}); err != nil {
 				return fmt.Errorf("mark instance failed: %w", err)
+			}
+			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrLease); err != nil {
+				return fmt.Errorf("drop the lease of a failed instance: %w", err)
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/update"
 	"github.com/rollwave/rollwave/shared/version"
 )
 
@@ -34,6 +35,9 @@ import (
 //	ROLLWAVE_VISIBILITY_TIMEOUT how long a received message stays hidden between the worker's
 //	                           extensions; bounds how long a killed worker's job waits before
 //	                           another worker resumes it (default: the queue's, see shared/topology)
+//	ROLLWAVE_LEASE             how long a job's lease on its instance (rollwave.lease) lasts unless
+//	                           the worker holding the job renews it; the scanner reclaims an instance
+//	                           whose lease expired half a lease ago (default 1h, update.DefaultLease)
 //
 // and the managed clusters, the trust boundary every worker enforces (shared/managed:
 // ROLLWAVE_CLUSTERS, ROLLWAVE_CLUSTER_TAG, ROLLWAVE_CLUSTERS_REFRESH).
@@ -49,6 +53,7 @@ type Common struct {
 	DryRun          bool
 	Visibility      time.Duration // 0: the queue's own visibility timeout
 	Managed         managed.Config
+	Lease           time.Duration
 }
 
 // LoadCommon reads the shared settings; problems are recorded in r.
@@ -66,10 +71,28 @@ func LoadCommon(r *envconfig.Reader) Common {
 	c.Metrics = r.OneOf("ROLLWAVE_METRICS", "on", "on", "off") == "on"
 	c.MetricsInterval = r.Duration("ROLLWAVE_METRICS_INTERVAL", metrics.DefaultInterval)
 	c.DryRun = r.Bool("ROLLWAVE_DRY_RUN", false)
+	c.Lease = r.Duration("ROLLWAVE_LEASE", update.DefaultLease)
 	level := r.OneOf("ROLLWAVE_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogLevel, _ = zerolog.ParseLevel(level)
 	c.Managed = managed.Load(r)
 	return c
+}
+
+// CheckLeaseGap records a problem in r unless a lease of c.Lease outlives gap, the longest this
+// worker may leave a job it holds without renewing its lease, given allowed, the most that the
+// lease allows (update.MaxLeaseGap between renewing looks, update.MaxLeaseHold after a fresh
+// lease). what names the gap for the person who reads the problem, for example
+// "ROLLWAVE_RECHECK_INTERVAL".
+func (c Common) CheckLeaseGap(r *envconfig.Reader, what string, gap, allowed time.Duration) {
+	if gap > allowed {
+		r.Fail("ROLLWAVE_LEASE", "%s is too short: %s can leave a job %s without renewing its lease, more than the %s this lease allows",
+			c.Lease, what, gap, allowed)
+	}
+}
+
+// Leaser returns the Leaser of the worker's jobs, writing through marks.
+func (c Common) Leaser(marks Marks, now func() time.Time) *Leaser {
+	return &Leaser{Marks: marks, Duration: c.Lease, Now: now}
 }
 
 // Doc is the name of one of rollwave's SSM documents in this deployment.
