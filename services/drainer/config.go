@@ -8,6 +8,7 @@ import (
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/policy"
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // defaultConcurrency is the drainer's default ROLLWAVE_CONCURRENCY: higher than the other
@@ -29,6 +30,9 @@ const DefaultWaitingThreshold = 15 * time.Minute
 //	ROLLWAVE_WAITING_THRESHOLD   how long a job may wait for admission before the drainer warns
 //	                             (log, JobsWaiting, one "Instance Update Waiting"), and how often it
 //	                             warns again while the job waits (default 15m)
+//
+// ROLLWAVE_LEASE (pipeline.Common) must be at least eight times ROLLWAVE_ADMISSION_RETRY and four
+// times ROLLWAVE_RECHECK_INTERVAL: each look at a job renews its lease when due.
 type config struct {
 	pipeline.Common
 	policy       timings
@@ -69,6 +73,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Policies = set
 	c.PauseRefresh = r.Duration("ROLLWAVE_PAUSE_REFRESH", pause.DefaultMaxAge)
+	// A job waiting for admission is looked at again after the retry plus up to as much jitter;
+	// a draining one every recheck. (A closed window's wait is capped at the lease's gap.)
+	c.CheckLeaseGap(r, "ROLLWAVE_ADMISSION_RETRY with its jitter", 2*c.policy.AdmissionRetry, update.MaxLeaseGap(c.Lease))
+	c.CheckLeaseGap(r, "ROLLWAVE_RECHECK_INTERVAL", c.policy.Recheck, update.MaxLeaseGap(c.Lease))
 	if err := r.Err(); err != nil {
 		return config{}, err
 	}

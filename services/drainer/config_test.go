@@ -105,3 +105,28 @@ func TestLoadConfigClusterTag(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigRefusesALeaseShorterThanTheGapsBetweenLooks(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr string // "" for none
+	}{
+		{env: nil},
+		{env: map[string]string{"ROLLWAVE_LEASE": "4m"}}, // recheck 30s, retry 30s (+ as much jitter): 4 x 1m
+		{env: map[string]string{"ROLLWAVE_LEASE": "3m"}, wantErr: "ROLLWAVE_ADMISSION_RETRY with its jitter can leave a job 1m0s"},
+		{env: map[string]string{"ROLLWAVE_LEASE": "3m", "ROLLWAVE_ADMISSION_RETRY": "10s"}},
+		{env: map[string]string{"ROLLWAVE_LEASE": "1m", "ROLLWAVE_ADMISSION_RETRY": "1s"}, wantErr: "ROLLWAVE_RECHECK_INTERVAL can leave a job 30s"},
+		{env: map[string]string{"ROLLWAVE_LEASE": "40s", "ROLLWAVE_ADMISSION_RETRY": "200ms", "ROLLWAVE_RECHECK_INTERVAL": "250ms"}},
+		{env: map[string]string{"ROLLWAVE_LEASE": "0s"}, wantErr: "ROLLWAVE_LEASE"},
+	} {
+		c, err := loadConfig(env(tc.env))
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("loadConfig(%v) = %v, want it loaded", tc.env, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("loadConfig(%v) = %v, want an error saying %q", tc.env, err, tc.wantErr)
+		case err == nil && tc.env["ROLLWAVE_LEASE"] == "" && c.Lease != update.DefaultLease:
+			t.Errorf("loadConfig(%v).Lease = %s, want the default %s", tc.env, c.Lease, update.DefaultLease)
+		}
+	}
+}

@@ -71,10 +71,13 @@ type drainer struct {
 	locks pipeline.Locks
 	// managed is the managed clusters: a job about any other goes to the dead-letter queue, and
 	// the global limit counts exactly these.
-	managed    managedClusters
-	ecs        instances
-	marks      pipeline.Marks
-	state      pipeline.StateSetter
+	managed managedClusters
+	ecs     instances
+	marks   pipeline.Marks
+	state   pipeline.StateSetter
+	// lease renews the lease of the job at each look: while it waits for admission, and while
+	// it waits for the drain.
+	lease      *pipeline.Leaser
 	undo       *pipeline.Undoer
 	ender      *pipeline.Ender
 	forward    sender
@@ -140,6 +143,11 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 	if o := update.Owner(*job, owner, stage); !o.Owns {
 		return d.end(ctx, job, o.Outcome, pipeline.LeaveMarks)
 	}
+	// Every look renews the lease when it is due, so that a job held back by a window, a pause
+	// or the limit keeps its instance.
+	if err := d.lease.Renew(ctx, job, inst); err != nil {
+		return d.endIfGone(ctx, job, err)
+	}
 
 	admitted := ""
 	var drainFrom time.Time
@@ -173,7 +181,7 @@ func (d *drainer) drain(ctx context.Context, job *update.Job) (queue.Outcome, er
 	// may have moved the instance on to rebooting, and writing draining over it would strand the
 	// job between the two (seen in the e2e kill test).
 	if stage != update.StageDraining {
-		if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageDraining)}); err != nil {
+		if err := d.marks.PutAttributes(ctx, job.Cluster, inst.ARN, d.lease.With(map[string]string{update.AttrStage: string(update.StageDraining)})); err != nil {
 			return d.endIfGone(ctx, job, err)
 		}
 	}
@@ -199,7 +207,8 @@ func (d *drainer) admit(ctx context.Context, job *update.Job, inst cluster.Insta
 	}
 	if now := d.now(); !rules.Window.Open(now) {
 		next := rules.Window.NextOpen(now)
-		wait := min(next.Sub(now), maxWindowWait)
+		// Look again at least every quarter lease, each look renewing it.
+		wait := min(next.Sub(now), maxWindowWait, update.MaxLeaseGap(d.lease.Duration))
 		o, err := d.hold(ctx, job, inst, stage, update.WaitWindow, max(wait, time.Second),
 			fmt.Sprintf("cluster %s: outside the maintenance window %q; it opens at %s", job.Cluster, rules.Window, next.Format(time.RFC3339)))
 		return o, "", false, err
@@ -517,6 +526,9 @@ func (d *drainer) wait(ctx context.Context, job *update.Job, admitted string, dr
 			return false, nil
 		case err != nil:
 			return false, err
+		}
+		if err := d.lease.Renew(ctx, job, inst); err != nil {
+			queue.Logger(ctx).Warn().Err(err).Msg("lease not renewed; trying again at the next look")
 		}
 		left = inst.RunningTasks + inst.PendingTasks
 		queue.Logger(ctx).Debug().Int("tasks", left).Msg("drain check")

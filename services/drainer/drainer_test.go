@@ -85,6 +85,7 @@ func newWorld(t *testing.T, p testPolicy) *world {
 	w := &world{ecs: clustertest.NewFake(), ssm: ssmcommandtest.NewFake(), sqs: queuetest.NewSQS(), events: &events{}}
 	w.me = w.ecs.AddInstance(testCluster, cluster.Instance{AgentConnected: true, Attributes: map[string]string{
 		"bottlerocket.variant": "aws-ecs-2", update.AttrJob: jobID, update.AttrStage: string(update.StageStaged),
+		update.AttrLease: update.LeaseValue(time.Now(), time.Hour), // as the patcher took it
 	}})
 	for range 2 {
 		w.others = append(w.others, w.ecs.AddInstance(testCluster, cluster.Instance{AgentConnected: true,
@@ -108,6 +109,7 @@ func newWorld(t *testing.T, p testPolicy) *world {
 	w.d = &drainer{
 		managed: managed.New(managed.Config{Clusters: []string{testCluster}}, w.ecs),
 		ecs:     w.ecs, marks: w.ecs, state: w.ecs, ender: ender,
+		lease:   &pipeline.Leaser{Marks: w.ecs, Duration: time.Hour, Now: time.Now},
 		undo:    &pipeline.Undoer{State: w.ecs, Commands: w.ssm, CheckDoc: checkDoc, CancelDoc: cancelDoc, Ender: ender},
 		forward: queue.NewPublisher(w.sqs), patcherURL: w.patcherURL,
 		wakeups: pipeline.NewWakeups(), now: time.Now, events: ender,

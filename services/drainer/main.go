@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	ender := &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now}
 	wakeups := pipeline.NewWakeups()
 	d := &drainer{
-		ecs: ecsClient, marks: ecsClient, state: ecsClient, ender: ender,
+		ecs: ecsClient, marks: ecsClient, state: ecsClient, ender: ender, lease: cfg.Leaser(ecsClient, time.Now),
 		undo: &pipeline.Undoer{
 			State: ecsClient, Commands: ssmClient, Ender: ender,
 			CheckDoc: cfg.Doc(ssmdoc.Check), CancelDoc: cfg.Doc(ssmdoc.Cancel),

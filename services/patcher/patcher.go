@@ -52,13 +52,15 @@ type patcher struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
 	locks pipeline.Locks
 	// boundary is the managed clusters: a job about any other goes to the dead-letter queue.
-	boundary   pipeline.Boundary
-	ecs        ecsAPI
-	commands   pipeline.Runner
-	reboots    rebooter
-	jobs       jobSender
-	ender      *pipeline.Ender
-	undoer     *pipeline.Undoer
+	boundary pipeline.Boundary
+	ecs      ecsAPI
+	commands pipeline.Runner
+	reboots  rebooter
+	jobs     jobSender
+	ender    *pipeline.Ender
+	undoer   *pipeline.Undoer
+	// lease rides on every stage the patcher writes: it takes the job's lease at accept.
+	lease      *pipeline.Leaser
 	drainerURL string
 	verifyURL  string
 	docs       map[ssmdoc.Kind]string
@@ -129,6 +131,7 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.
 	return &patcher{
 		boundary: managed.New(cfg.Managed, e),
 		ecs:      e, commands: s, reboots: s, jobs: jobs, ender: ender,
+		lease: cfg.Leaser(e, now),
 		undoer: &pipeline.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
 			CancelDoc: docs[ssmdoc.Cancel], SSM: quick, Ender: ender},
 		docs:     docs,
@@ -210,6 +213,9 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 		// A redelivery after a crash while staging: stage again (apply is idempotent from Staged).
 	case update.StageStaged:
 		log.Info().Msg("already staged by this job (redelivery): forwarding to the drainer")
+		if err := p.lease.Renew(ctx, job, in); err != nil {
+			return err
+		}
 		return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
 	}
 	tasks, err := p.ecs.Tasks(ctx, job.Cluster, in.ARN)
@@ -231,9 +237,10 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 			return fmt.Errorf("announce job: %w", err)
 		}
 	}
-	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{
+	// The mark and the job's lease go in one call: no instance is marked without a lease.
+	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, p.lease.With(map[string]string{
 		update.AttrJob: job.ID, update.AttrStage: string(update.StageStaging),
-	}); err != nil {
+	})); err != nil {
 		if errors.Is(err, cluster.ErrAttributeLimit) {
 			return p.ender.End(ctx, job, update.Failed(update.CodeStagingFailed, "cannot mark the instance: "+err.Error()), pipeline.LeaveMarks)
 		}
@@ -284,7 +291,7 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 		return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed,
 			fmt.Sprintf("staged %s, not the target %s", job.StagedVersion, job.TargetVersion)))
 	}
-	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{update.AttrStage: string(update.StageStaged)}); err != nil {
+	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, p.lease.With(map[string]string{update.AttrStage: string(update.StageStaged)})); err != nil {
 		return fmt.Errorf("mark staged: %w", err)
 	}
 	return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
@@ -342,7 +349,7 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 		return p.undoer.Abort(ctx, job, update.StageDraining, update.Failed(update.CodeRebootFailed,
 			fmt.Sprintf("instance is %s with %d running and %d pending tasks: not rebooting", in.Status, in.RunningTasks, in.PendingTasks)))
 	}
-	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{update.AttrStage: string(update.StageRebooting)}); err != nil {
+	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, p.lease.With(map[string]string{update.AttrStage: string(update.StageRebooting)})); err != nil {
 		return fmt.Errorf("mark rebooting: %w", err)
 	}
 	id, err := p.reboots.Send(ctx, doc, in.EC2InstanceID, comment)

@@ -10,6 +10,7 @@ import (
 	rollout "github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // checkWait bounds one update check: a host that is going down or booting may never answer, and
@@ -32,6 +33,9 @@ const defaultConcurrency = 16
 //
 // and the rollout policies of shared/policy, of which it reads ROLLWAVE_ON_VERIFY_FAILURE (and
 // its per-cluster override onVerifyFailure) and the error budget.
+//
+// ROLLWAVE_LEASE (pipeline.Common) must be at least four times ROLLWAVE_RECHECK_INTERVAL plus
+// ROLLWAVE_SSM_TIMEOUT: each look at the host renews the job's lease when due.
 type config struct {
 	pipeline.Common
 	policy
@@ -53,6 +57,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.CheckDoc, c.LockDoc = c.Doc(ssmdoc.Check), c.Doc(ssmdoc.Lock)
 	wait := r.Duration("ROLLWAVE_SSM_TIMEOUT", checkWait)
 	c.SSM = ssmcommand.Options{Wait: wait, DeliveryTimeout: wait, PollInterval: c.SSMPoll}
+	// Each look at the rebooting host renews the job's lease; one look may wait for an update
+	// check.
+	c.CheckLeaseGap(r, "ROLLWAVE_RECHECK_INTERVAL + ROLLWAVE_SSM_TIMEOUT", c.Recheck+wait, update.MaxLeaseGap(c.Lease))
 	policies, perr := rollout.Load(getenv)
 	if err := errors.Join(r.Err(), perr); err != nil {
 		return config{}, err

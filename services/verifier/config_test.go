@@ -55,3 +55,20 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigRefusesALeaseShorterThanALook(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr bool
+	}{
+		{env: nil},
+		{env: map[string]string{"ROLLWAVE_LEASE": "10m"}}, // a look: recheck 30s + an update check of up to 2m
+		{env: map[string]string{"ROLLWAVE_LEASE": "9m"}, wantErr: true},
+		{env: map[string]string{"ROLLWAVE_LEASE": "40s", "ROLLWAVE_RECHECK_INTERVAL": "250ms", "ROLLWAVE_SSM_TIMEOUT": "4s"}},
+	} {
+		_, err := loadConfig(env(tc.env))
+		if got := err != nil; got != tc.wantErr || got && !strings.Contains(err.Error(), "ROLLWAVE_LEASE") {
+			t.Errorf("loadConfig(%v) = %v, want an error naming ROLLWAVE_LEASE: %t", tc.env, err, tc.wantErr)
+		}
+	}
+}

@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	v := &verifier{
 		boundary: managed.New(cfg.Managed, ecsClient),
 		ecs:      ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
+		lease:   cfg.Leaser(ecsClient, time.Now),
 		ender:   &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
 		wakeups: wakeups, policy: cfg.policy, policies: cfg.policies, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
 	}

@@ -66,6 +66,8 @@ type verifier struct {
 	// policies are the clusters' rollout policies; the verifier reads OnVerifyFailure.
 	policies rollout.Set
 	metrics  metrics.Recorder
+	// lease renews the lease of the job at each look while the host reboots.
+	lease *pipeline.Leaser
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
@@ -110,7 +112,7 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 		return v.end(ctx, job, o.Outcome, pipeline.LeaveMarks)
 	}
 	if stage != update.StageVerifying {
-		if err := v.marks.PutAttributes(ctx, job.Cluster, inst.ARN, map[string]string{update.AttrStage: string(update.StageVerifying)}); err != nil {
+		if err := v.marks.PutAttributes(ctx, job.Cluster, inst.ARN, v.lease.With(map[string]string{update.AttrStage: string(update.StageVerifying)})); err != nil {
 			return v.endIfGone(ctx, job, err)
 		}
 	}
@@ -171,6 +173,11 @@ func (v *verifier) check(ctx context.Context, job *update.Job, rebootAt time.Tim
 		return update.Verdict{}, "ECS: " + err.Error(), nil
 	case err != nil:
 		return update.Verdict{}, "", err
+	}
+	if err := v.lease.Renew(ctx, job, inst); err != nil {
+		queue.Logger(ctx).Warn().Err(err).Msg("lease not renewed; trying again at the next look")
+	}
+	switch {
 	case !inst.AgentConnected:
 		*wentDown = true
 		return update.Verdict{}, "ECS agent disconnected", nil

@@ -92,12 +92,14 @@ func newWorld(t *testing.T, on update.VerifyFailurePolicy) *world {
 	w := &world{ecs: clustertest.NewFake(), ssm: ssmcommandtest.NewFake(), host: &host{version: oldVersion, state: "Ready"}, events: &events{}}
 	w.me = w.ecs.AddInstance(testCluster, cluster.Instance{AgentConnected: true, Status: cluster.StatusDraining, Attributes: map[string]string{
 		"bottlerocket.variant": "aws-ecs-2", update.AttrJob: jobID, update.AttrStage: string(update.StageRebooting),
+		update.AttrLease: update.LeaseValue(time.Now(), time.Hour), // as the patcher renewed it
 	}})
 	w.ssm.AddInstance(w.me.EC2InstanceID, true)
 	w.ssm.Handler = w.host.answer
 	w.v = &verifier{
 		boundary: managed.New(managed.Config{Clusters: []string{testCluster}}, w.ecs),
 		ecs:      w.ecs, ssm: w.ssm, marks: w.ecs, state: w.ecs,
+		lease:   &pipeline.Leaser{Marks: w.ecs, Duration: time.Hour, Now: time.Now},
 		ender:   &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now},
 		wakeups: pipeline.NewWakeups(), now: time.Now,
 		policy:   policy{RebootTimeout: 15 * time.Minute, Recheck: 30 * time.Second, CheckDoc: checkDoc, LockDoc: lockDoc},
