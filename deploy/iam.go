@@ -8,7 +8,9 @@ package deploy
 var TaskRoleActions = map[string][]string{
 	"scanner": {
 		"cloudwatch:PutMetricData",
-		"ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:ListClusters", "ecs:ListContainerInstances",
+		"ecs:DeleteAttributes", "ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:ListClusters", "ecs:ListContainerInstances",
+		"ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
+		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
 	},

@@ -12,6 +12,9 @@ import (
 //
 //	ROLLWAVE_SSM_TIMEOUT  how long one scan waits for the update checks (default 5m)
 //
+// ROLLWAVE_LEASE (pipeline.Common) is the lease the workers write; the scanner reclaims an
+// instance whose lease expired half a lease ago.
+//
 // plus the settings every worker shares (pipeline.Common), among them the managed clusters
 // (ROLLWAVE_CLUSTERS, ROLLWAVE_CLUSTER_TAG): a scan request without clusters scans all of them,
 // the clusters carrying the tag looked up at each scan.

@@ -14,12 +14,14 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/managed"
+	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
@@ -51,9 +53,11 @@ type jobSender interface {
 type scanner struct {
 	// managed are the clusters of the deployment: a request without clusters scans them all,
 	// one that names another goes to the dead-letter queue.
-	managed    managedClusters
-	instances  instanceLister
-	commands   pipeline.Runner
+	managed   managedClusters
+	instances instanceLister
+	commands  pipeline.Runner
+	// reclaim takes back the cluster's orphaned instances before each scan of it.
+	reclaim    *reclaimer
 	jobs       jobSender
 	patcherURL string
 	checkDoc   string
@@ -82,19 +86,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
+	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	ssmOpts := ssmcommand.Options{Wait: cfg.SSMTimeout, PollInterval: cfg.SSMPoll}
+	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "scanner")
+	defer stopMetrics()
 	s := &scanner{
-		managed:    managed.New(cfg.Managed, ecsClient),
-		instances:  ecsClient,
-		commands:   ssmcommand.New(ssm.NewFromConfig(awsCfg)),
+		managed:   managed.New(cfg.Managed, ecsClient),
+		instances: ecsClient,
+		commands:  ssmClient,
+		reclaim: &reclaimer{
+			ecs: ecsClient, commands: ssmClient, events: notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus), metrics: rec,
+			checkDoc: cfg.Doc(ssmdoc.Check), cancelDoc: cfg.Doc(ssmdoc.Cancel), ssm: ssmOpts, lease: cfg.Lease, now: time.Now,
+		},
 		jobs:       queue.NewPublisher(sqsClient),
 		patcherURL: patcherURL,
 		checkDoc:   cfg.Doc(ssmdoc.Check),
-		ssm:        ssmcommand.Options{Wait: cfg.SSMTimeout, PollInterval: cfg.SSMPoll},
+		ssm:        ssmOpts,
 		dryRun:     cfg.DryRun,
 		now:        time.Now,
 	}
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "scanner")
-	defer stopMetrics()
 	w, err := cfg.NewWorker(ctx, sqsClient, topology.Scanner, cfg.Concurrency, s.handle, log, pipeline.CountDeadLetters(rec))
 	if err != nil {
 		return err
@@ -187,6 +197,10 @@ type candidate struct {
 // scanCluster sends a job for each instance of the cluster that has an update and no job yet.
 func (s *scanner) scanCluster(ctx context.Context, scanID, clusterName string, req update.ScanRequest) (int, error) {
 	log := queue.Logger(ctx).With().Str("cluster", clusterName).Logger()
+	// Orphans first: an instance reclaimed now is a candidate of this very scan.
+	if _, err := s.reclaim.reclaimCluster(ctx, clusterName, req.DryRun || s.dryRun); err != nil {
+		return 0, err
+	}
 	instances, err := s.instances.ListInstances(ctx, clusterName, cluster.StatusActive, candidateFilter)
 	if err != nil {
 		return 0, fmt.Errorf("list instances of %s: %w", clusterName, err)

@@ -39,7 +39,10 @@ func (s *sentJobs) Send(_ context.Context, _ string, body []byte, _ time.Duratio
 	return fmt.Sprint(len(s.jobs)), nil
 }
 
-const checkDoc = "rollwave-update-check"
+const (
+	checkDoc  = "rollwave-update-check"
+	cancelDoc = "rollwave-update-cancel"
+)
 
 func status(state, active, chosen string) string {
 	ch := "null"
@@ -80,11 +83,15 @@ func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmc
 		ssm.Respond(h.id, checkDoc, r)
 	}
 	sent := &sentJobs{}
+	now := func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	opts := ssmcommand.Options{Wait: time.Minute, PollInterval: time.Millisecond}
 	s := &scanner{
 		managed: managed.New(managed.Config{Clusters: []string{"prod"}}, ecs), instances: ecs, commands: ssm, jobs: sent,
+		reclaim: &reclaimer{ecs: ecs, commands: ssm, events: &published{}, checkDoc: checkDoc, cancelDoc: cancelDoc,
+			ssm: opts, lease: time.Hour, now: now},
 		patcherURL: "patcher", checkDoc: checkDoc,
-		ssm: ssmcommand.Options{Wait: time.Minute, PollInterval: time.Millisecond},
-		now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
+		ssm: opts,
+		now: now,
 	}
 	return s, ecs, ssm, sent
 }

@@ -62,6 +62,9 @@ const (
 	// worker runs and how often it restarted. Dimensions: Service, Version (the binary's
 	// version.String(), e.g. 0.1.0+1a2b3c4d5e6f).
 	WorkerStarted = "WorkerStarted"
+	// InstancesReclaimed counts instances the scanner took back from a lost job (its lease long
+	// expired; "Instance Reclaimed"). Dimensions: Cluster.
+	InstancesReclaimed = "InstancesReclaimed"
 )
 
 // Dimension names.

@@ -26,6 +26,7 @@ var detailTypes = map[string]func() any{
 	notify.ClusterRolloutPaused:    func() any { return &pause.EventDetail{} },
 	notify.ClusterRolloutResumed:   func() any { return &pause.EventDetail{} },
 	notify.ClusterRolloutHalted:    func() any { return &notify.HaltedDetail{} },
+	notify.InstanceReclaimed:       func() any { return &notify.ReclaimedDetail{} },
 }
 
 // jsonBlocks returns the ```json blocks of a Markdown file.

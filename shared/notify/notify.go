@@ -35,6 +35,7 @@ const (
 	// for longer than its threshold (ROLLWAVE_WAITING_THRESHOLD): reason is the
 	// update.WaitReason, waitingSince when the wait began.
 	InstanceUpdateWaiting = "Instance Update Waiting"
+	InstanceReclaimed     = "Instance Reclaimed"
 )
 
 // JobDetail is the detail of the Instance Update events.
@@ -68,6 +69,26 @@ type HaltedDetail struct {
 	JobIDs    []string  `json:"jobIds,omitempty"`    // the failed job that spent the budget
 	Instances []string  `json:"instances,omitempty"` // the instances whose failures counted, newest first
 	At        time.Time `json:"at"`
+}
+
+// ReclaimedDetail is the detail of "Instance Reclaimed": the scanner took back an instance whose
+// job was lost (its lease expired long ago: no worker held the job any more), undid what the job
+// had done and removed its marks; the same scan sends a fresh job for it.
+type ReclaimedDetail struct {
+	Cluster              string `json:"cluster"`
+	ContainerInstanceARN string `json:"containerInstanceArn"`
+	EC2InstanceID        string `json:"ec2InstanceId,omitempty"`
+	// JobID and Stage are the lost job's rollwave.job and rollwave.stage.
+	JobID string `json:"jobId"`
+	Stage string `json:"stage,omitempty"`
+	// LeaseExpiredAt is when the lost job's lease (rollwave.lease) expired.
+	LeaseExpiredAt time.Time `json:"leaseExpiredAt"`
+	// Reactivated: rollwave had drained the instance, and it is ACTIVE again.
+	Reactivated bool `json:"reactivated"`
+	// UpdateCancelled: the host had the update staged (Ready), and it was cancelled.
+	UpdateCancelled bool      `json:"updateCancelled"`
+	Message         string    `json:"message"`
+	At              time.Time `json:"at"`
 }
 
 type putEventsAPI interface {

@@ -85,8 +85,8 @@ data "aws_iam_policy_document" "scanner" {
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/*"]
   }
   statement {
-    sid       = "DescribeInstances"
-    actions   = ["ecs:DescribeContainerInstances"]
+    sid       = "DescribeAndReactivateInstances"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"]
     resources = ["*"]
     condition {
       test     = local.cluster_condition
@@ -95,9 +95,14 @@ data "aws_iam_policy_document" "scanner" {
     }
   }
   statement {
-    sid       = "RunUpdateCheck"
+    sid       = "ReclaimMarks"
+    actions   = ["ecs:PutAttributes", "ecs:DeleteAttributes"]
+    resources = local.container_instance_arns
+  }
+  statement {
+    sid       = "RunUpdateCheckAndCancel"
     actions   = ["ssm:SendCommand"]
-    resources = [local.document_arns["update-check"]]
+    resources = [local.document_arns["update-check"], local.document_arns["update-cancel"]]
   }
   statement {
     sid       = "RunUpdateCheckAndLockOnInstances"
@@ -116,6 +121,16 @@ data "aws_iam_policy_document" "scanner" {
     sid       = "ReadCommandResults"
     actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
     resources = ["*"]
+  }
+  statement {
+    sid       = "PublishPipelineEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = ["rollwave"]
+    }
   }
   statement {
     sid       = "PublishMetrics"
