@@ -66,6 +66,13 @@ const DeadLetterRetention = 14 * 24 * time.Hour
 // with the original's size and SHA-256 (shared/queue).
 const MaxMessageBytes = 1 << 20
 
+// JobRetention is how long a job queue (and the scanner's) keeps a message: the SQS maximum,
+// longer than any wait a policy allows (a maintenance window opens at least once a week,
+// update.LongestWindowWait), so that a job held by its window is never lost to the retention. A
+// job held longer (a pause no person resumed for two weeks) is lost; the lease on its instance
+// then expires and the scanner reclaims it (update.Reclaimable).
+const JobRetention = 14 * 24 * time.Hour
+
 // Topology is the whole set of queues and rules of one deployment.
 type Topology struct {
 	Prefix string
@@ -128,7 +135,7 @@ func Default(prefix string) Topology {
 			Logical:           logical,
 			Name:              name,
 			VisibilityTimeout: visibility,
-			MessageRetention:  4 * 24 * time.Hour,
+			MessageRetention:  JobRetention,
 			ReceiveWait:       20 * time.Second,
 			MaxMessageBytes:   MaxMessageBytes,
 			MaxReceiveCount:   maxReceive,
@@ -138,7 +145,7 @@ func Default(prefix string) Topology {
 	events := func(logical string) Queue {
 		q := work(logical, 30*time.Second, 5)
 		// An ECS event is only a hint that wakes a waiter (the waiters re-check the APIs), so an
-		// old one is worthless.
+		// old one is worthless: nothing waits in an event queue, and no job is lost with it.
 		q.MessageRetention = 1 * time.Hour
 		return q
 	}

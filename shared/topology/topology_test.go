@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 func TestDefaultNamesEveryQueueAndItsDeadLetterQueue(t *testing.T) {
@@ -35,6 +36,21 @@ func TestDefaultNamesEveryQueueAndItsDeadLetterQueue(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Default(%q) queue names (-want +got):\n%s", prefix, diff)
+		}
+	}
+}
+
+// A job that waits for its maintenance window waits in its queue: the queue must keep it longer
+// than the longest a window stays closed. Only the ECS event queues, whose messages are hints
+// that nothing waits in, keep theirs for less.
+func TestJobQueuesOutliveTheLongestWaitAPolicyAllows(t *testing.T) {
+	for _, q := range topology.Default("rollwave").Queues {
+		hint := q.Logical == topology.DrainerEvents || q.Logical == topology.VerifierEvents
+		if !hint && q.MessageRetention <= update.LongestWindowWait {
+			t.Errorf("%s keeps a message %s, want longer than the %s a window may stay closed", q.Name, q.MessageRetention, update.LongestWindowWait)
+		}
+		if q.MessageRetention > 14*24*time.Hour {
+			t.Errorf("%s keeps a message %s, more than SQS allows (14 days)", q.Name, q.MessageRetention)
 		}
 	}
 }

@@ -33,6 +33,11 @@ type span struct {
 	start, end time.Duration
 }
 
+// LongestWindowWait bounds how long any Window stays closed: its days are days of the week, so
+// it opens at least once a week. The queues keep a waiting job longer than this
+// (topology.JobRetention).
+const LongestWindowWait = 7 * 24 * time.Hour
+
 // ParseWindow parses the syntax described at Window; "" gives the always-open zero Window.
 func ParseWindow(s string) (Window, error) {
 	text := strings.TrimSpace(s)

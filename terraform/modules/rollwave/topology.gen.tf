@@ -6,7 +6,7 @@ locals {
       dlq_message_retention_seconds = 1209600
       max_message_size              = 1048576
       max_receive_count             = 100
-      message_retention_seconds     = 345600
+      message_retention_seconds     = 1209600
       receive_wait_time_seconds     = 20
       visibility_timeout_seconds    = 120
     }
@@ -22,7 +22,7 @@ locals {
       dlq_message_retention_seconds = 1209600
       max_message_size              = 1048576
       max_receive_count             = 5
-      message_retention_seconds     = 345600
+      message_retention_seconds     = 1209600
       receive_wait_time_seconds     = 20
       visibility_timeout_seconds    = 120
     }
@@ -30,7 +30,7 @@ locals {
       dlq_message_retention_seconds = 1209600
       max_message_size              = 1048576
       max_receive_count             = 5
-      message_retention_seconds     = 345600
+      message_retention_seconds     = 1209600
       receive_wait_time_seconds     = 20
       visibility_timeout_seconds    = 120
     }
@@ -38,7 +38,7 @@ locals {
       dlq_message_retention_seconds = 1209600
       max_message_size              = 1048576
       max_receive_count             = 100
-      message_retention_seconds     = 345600
+      message_retention_seconds     = 1209600
       receive_wait_time_seconds     = 20
       visibility_timeout_seconds    = 120
     }
