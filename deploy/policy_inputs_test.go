@@ -102,6 +102,7 @@ func moduleDefaults() map[string]cty.Value {
 		"reboot_grace":              nullStr,
 		"waiting_threshold":         nullStr,
 		"visibility_timeout":        nullStr,
+		"lease":                     nullStr,
 		"concurrency": cty.ObjectVal(map[string]cty.Value{
 			"scanner": nullNum, "patcher": nullNum, "drainer": nullNum, "verifier": nullNum,
 		}),
@@ -178,7 +179,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		}
 	}
 	for worker, env := range base {
-		for _, name := range append(policyVars, "ROLLWAVE_METRICS", "ROLLWAVE_DRY_RUN", "ROLLWAVE_VISIBILITY_TIMEOUT", "ROLLWAVE_REBOOT_GRACE", "ROLLWAVE_WAITING_THRESHOLD", "ROLLWAVE_CONCURRENCY") {
+		for _, name := range append(policyVars, "ROLLWAVE_METRICS", "ROLLWAVE_DRY_RUN", "ROLLWAVE_VISIBILITY_TIMEOUT", "ROLLWAVE_REBOOT_GRACE", "ROLLWAVE_WAITING_THRESHOLD", "ROLLWAVE_CONCURRENCY", "ROLLWAVE_LEASE") {
 			if v, ok := env[name]; ok {
 				t.Errorf("with the inputs unset, the %s gets %s=%q, want it unset (the code's default)", worker, name, v)
 			}
@@ -220,6 +221,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		{"visibility_timeout", cty.StringVal("90s"), all, map[string]string{"ROLLWAVE_VISIBILITY_TIMEOUT": "90s"}},
 		{"reboot_grace", cty.StringVal("2m"), []string{"verifier"}, map[string]string{"ROLLWAVE_REBOOT_GRACE": "2m"}},
 		{"waiting_threshold", cty.StringVal("1h"), []string{"drainer"}, map[string]string{"ROLLWAVE_WAITING_THRESHOLD": "1h"}},
+		{"lease", cty.StringVal("2h"), all, map[string]string{"ROLLWAVE_LEASE": "2h"}},
 		{"concurrency", obj("scanner", cty.NullVal(cty.Number), "patcher", cty.NullVal(cty.Number), "drainer", cty.NumberIntVal(8), "verifier", cty.NullVal(cty.Number)), []string{"drainer"}, map[string]string{"ROLLWAVE_CONCURRENCY": "8"}},
 		{"concurrency", obj("scanner", cty.NumberIntVal(2), "patcher", cty.NumberIntVal(3), "drainer", cty.NullVal(cty.Number), "verifier", cty.NullVal(cty.Number)), []string{"patcher", "scanner"}, nil},
 	}
@@ -488,6 +490,9 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 		{"waiting_threshold", cty.StringVal("0s"), false},
 		{"waiting_threshold", cty.StringVal("15"), false},
 		{"visibility_timeout", cty.StringVal("2 m"), false},
+		{"lease", cty.StringVal("90m"), true},
+		{"lease", cty.StringVal("0h"), false},
+		{"lease", cty.StringVal("1 h"), false},
 		{"maintenance_window", cty.StringVal("daily 02:00-04:30"), true},
 		{"error_budget", cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(8), "window": cty.NullVal(cty.String)}), true},
 		{"error_budget", cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(9), "window": cty.NullVal(cty.String)}), false},
@@ -506,7 +511,7 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 			if _, err := loadRendered(t, env[w]); err != nil {
 				errs = append(errs, err)
 			}
-			if v := env[w]["ROLLWAVE_VISIBILITY_TIMEOUT"] + env[w]["ROLLWAVE_REBOOT_GRACE"]; v != "" {
+			if v := env[w]["ROLLWAVE_VISIBILITY_TIMEOUT"] + env[w]["ROLLWAVE_REBOOT_GRACE"] + env[w]["ROLLWAVE_LEASE"]; v != "" {
 				if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 					errs = append(errs, errors.New("bad duration "+v))
 				}

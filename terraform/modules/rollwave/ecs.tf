@@ -74,6 +74,7 @@ locals {
     ROLLWAVE_METRICS            = var.metrics == null ? null : (var.metrics ? "on" : "off")
     ROLLWAVE_DRY_RUN            = var.dry_run == null ? null : tostring(var.dry_run)
     ROLLWAVE_VISIBILITY_TIMEOUT = var.visibility_timeout
+    ROLLWAVE_LEASE              = var.lease
   }
 }
 

@@ -297,6 +297,17 @@ variable "visibility_timeout" {
   }
 }
 
+variable "lease" {
+  description = "How long a job's lease on its instance (the rollwave.lease attribute) lasts unless the worker holding the job renews it (ROLLWAVE_LEASE of every worker); the scanner reclaims an instance whose lease expired half a lease ago, so a lost job orphans nothing. A Go duration; null keeps the workers' default (1h). The workers refuse to start with a lease shorter than twice the patcher's staging (apply timeout + 3 SSM timeouts) or four times the drainer's and verifier's gaps between looks."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lease == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", var.lease)) && can(regex("[1-9]", var.lease)))
+    error_message = "lease must be a positive Go duration such as 90m or 2h, or null for the workers' default."
+  }
+}
+
 variable "concurrency" {
   description = "Jobs one task of each worker handles at once (ROLLWAVE_CONCURRENCY). An omitted worker keeps the workers' default (4 for the scanner and patcher, 16 for the drainer and verifier, which hold each job for a whole drain or reboot)."
   type = object({
