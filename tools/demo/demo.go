@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,11 @@ type demo struct {
 	environ []string
 	procs   children
 
+	// calls counts the workers' calls to moto; proxyURL is where they send them.
+	calls     *callCounter
+	proxyURL  string
+	stopProxy func()
+
 	motoURL, fleetsimURL string
 	cfg                  aws.Config
 	queues               topology.Resolved
@@ -60,15 +66,21 @@ type result struct {
 	Summary Summary
 	// Rollout is the wall time from the scan request until every job had ended.
 	Rollout time.Duration
-	// PeakRSS is each worker's peak resident set size in bytes (VmHWM), read just before the
-	// workers stop; empty where /proc does not give it.
+	// PeakRSS is each worker's peak resident set size in bytes (VmHWM), summed over its
+	// replicas, read just before the workers stop; empty where /proc does not give it.
 	PeakRSS map[string]int64
+	// CPU is the CPU seconds (user + system) used by each worker, summed over its replicas, and
+	// by moto and fleetsim, read at the same time.
+	CPU map[string]float64
 }
 
 func (d *demo) run(ctx context.Context) (result, error) {
 	var res result
 	start := time.Now()
 	if err := d.startMoto(ctx); err != nil {
+		return res, err
+	}
+	if err := d.startCallCounter(); err != nil {
 		return res, err
 	}
 	if err := d.startFleetsim(ctx); err != nil {
@@ -89,6 +101,10 @@ func (d *demo) run(ctx context.Context) (result, error) {
 	if err := d.startWorkers(clusters); err != nil {
 		return res, err
 	}
+	before, err := d.fleet.State(ctx)
+	if err != nil {
+		return res, fmt.Errorf("read fleet state: %w", err)
+	}
 	scanned := time.Now()
 	if err := d.scan(ctx); err != nil {
 		return res, err
@@ -101,12 +117,13 @@ func (d *demo) run(ctx context.Context) (result, error) {
 		return res, err
 	}
 	res.Rollout = time.Since(scanned)
-	res.PeakRSS = d.workersPeakRSS()
+	res.PeakRSS, res.CPU = d.usage()
 	rep, err := d.fleet.Report(ctx)
 	if err != nil {
 		return res, fmt.Errorf("read fleet report: %w", err)
 	}
-	res.Outcome = Outcome{Report: rep, Ended: ended, Limit: d.o.limit, TimedOut: timedOut}
+	res.Outcome = Outcome{Report: rep, Ended: ended, Limit: d.o.limit, TimedOut: timedOut,
+		ScanRequested: before.Now, QueueCalls: d.calls.Counts()}
 	if b, err := json.MarshalIndent(res.Outcome, "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(d.o.logDir, "outcome.json"), b, 0o644)
 	}
@@ -115,30 +132,52 @@ func (d *demo) run(ctx context.Context) (result, error) {
 		time.Since(start).Round(100*time.Millisecond), res.Rollout.Round(100*time.Millisecond), rep.Now.Sub(st.Now).Round(time.Second),
 		d.o.timeScale, filepath.Join(d.o.logDir, "outcome.json"))
 	res.Summary.Write(d.out)
-	if len(res.PeakRSS) > 0 {
-		var parts []string
-		for _, w := range workers {
-			if n, ok := res.PeakRSS[w]; ok {
-				parts = append(parts, fmt.Sprintf("%s %.1f MB", w, float64(n)/1e6))
-			}
-		}
-		fmt.Fprintf(d.out, "peak RSS of the workers: %s\n", strings.Join(parts, ", "))
-	}
+	res.writeUsage(d.out, d.o.replicas)
 	return res, nil
 }
 
-// workersPeakRSS reads each running worker's peak resident set size.
-func (d *demo) workersPeakRSS() map[string]int64 {
-	out := map[string]int64{}
+// writeUsage prints the peak RSS and CPU seconds of the processes.
+func (res result) writeUsage(w io.Writer, replicas int) {
+	if len(res.PeakRSS) > 0 {
+		var parts []string
+		for _, name := range workers {
+			if n, ok := res.PeakRSS[name]; ok {
+				parts = append(parts, fmt.Sprintf("%s %.1f MB", name, float64(n)/1e6))
+			}
+		}
+		of := ""
+		if replicas > 1 {
+			of = fmt.Sprintf(" (the sum of %d replicas each)", replicas)
+		}
+		fmt.Fprintf(w, "peak RSS of the workers%s: %s\n", of, strings.Join(parts, ", "))
+	}
+	if len(res.CPU) > 0 {
+		var parts []string
+		for _, name := range append(slices.Clone(workers), "moto", "fleetsim") {
+			if s, ok := res.CPU[name]; ok {
+				parts = append(parts, fmt.Sprintf("%s %.1f s", name, s))
+			}
+		}
+		fmt.Fprintf(w, "CPU time (user + system): %s\n", strings.Join(parts, ", "))
+	}
+}
+
+// usage reads the peak resident set size of each running worker and the CPU seconds of each
+// running worker, moto and fleetsim, summed by role; it must run before they stop.
+func (d *demo) usage() (map[string]int64, map[string]float64) {
+	rss, cpu := map[string]int64{}, map[string]float64{}
 	for _, c := range d.procs {
-		if !slices.Contains(workers, c.name) || c.exited() != nil {
+		if c.exited() != nil {
 			continue
 		}
-		if n, ok := peakRSS(c.cmd.Process.Pid); ok {
-			out[c.name] = n
+		if n, ok := peakRSS(c.cmd.Process.Pid); ok && slices.Contains(workers, c.role) {
+			rss[c.role] += n
+		}
+		if s, ok := cpuSeconds(c.cmd.Process.Pid); ok {
+			cpu[c.role] += s
 		}
 	}
-	return out
+	return rss, cpu
 }
 
 // startMoto starts moto server from the repository's .venv on a free loopback port, retrying
@@ -152,6 +191,22 @@ func (d *demo) startMoto(ctx context.Context) error {
 		host, port, _ := net.SplitHostPort(addr)
 		return bin, d.baseEnv(), []string{"-H", host, "-p", port}
 	}, &d.motoURL)
+}
+
+// startCallCounter starts the counting proxy in front of moto that the workers send their SQS,
+// EventBridge and CloudWatch calls through.
+func (d *demo) startCallCounter() error {
+	target, err := url.Parse(d.motoURL)
+	if err != nil {
+		return fmt.Errorf("parse moto's address: %w", err)
+	}
+	d.calls = newCallCounter(target)
+	addr, stop, err := d.calls.serve()
+	if err != nil {
+		return fmt.Errorf("start the call counter: %w", err)
+	}
+	d.proxyURL, d.stopProxy = addr, stop
+	return nil
 }
 
 func (d *demo) startFleetsim(ctx context.Context) error {
@@ -174,7 +229,7 @@ func (d *demo) startServer(ctx context.Context, name, probe string, cmd func(add
 			return err
 		}
 		bin, env, args := cmd(addr)
-		c, err := startChild(fmt.Sprintf("%s-%d", name, attempt), d.o.logDir, bin, env, args...)
+		c, err := startChild(fmt.Sprintf("%s-%d", name, attempt), name, d.o.logDir, bin, env, args...)
 		if err != nil {
 			return err
 		}
@@ -251,38 +306,46 @@ func (d *demo) baseEnv() []string {
 	return env
 }
 
-// workerEnv is a worker's environment: moto for SQS and EventBridge, fleetsim for ECS, SSM and
-// EC2, its own access key ID (fleetsim's report counts API calls per key), and settings scaled
-// so that the worker's real-time waits match the simulated fleet.
+// workerEnv is a worker's environment: the counting proxy in front of moto for SQS, EventBridge
+// and CloudWatch, fleetsim for ECS, SSM and EC2, its own access key ID (both count API calls per
+// key), its intervals and timeouts scaled from simulated time (settings), so that a run costs the
+// same calls at any time scale, and last the -env settings, which win.
 func (d *demo) workerEnv(name string, clusters []string) []string {
 	env := append(d.baseEnv(),
-		"AWS_ENDPOINT_URL="+d.motoURL,
+		"AWS_ENDPOINT_URL="+d.proxyURL,
 		"AWS_ENDPOINT_URL_ECS="+d.fleetsimURL, "AWS_ENDPOINT_URL_SSM="+d.fleetsimURL, "AWS_ENDPOINT_URL_EC2="+d.fleetsimURL,
 		"AWS_REGION="+region, "AWS_DEFAULT_REGION="+region,
 		"AWS_ACCESS_KEY_ID="+name, "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
 		"ROLLWAVE_PREFIX="+prefix,
-		"ROLLWAVE_SSM_POLL_INTERVAL=100ms",
 		"ROLLWAVE_LOG_LEVEL=debug",
 		// Every worker refuses jobs of clusters it does not manage.
 		"ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","),
 	)
+	env = append(env, scaledEnv(name, d.o.timeScale)...)
 	switch name {
 	case "drainer":
-		env = append(env, "ROLLWAVE_MAX_OUT_OF_SERVICE="+strconv.Itoa(d.o.limit),
-			"ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_ADMISSION_RETRY=500ms", "ROLLWAVE_DRAIN_TIMEOUT=1m")
-	case "verifier":
-		env = append(env, "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_REBOOT_TIMEOUT=1m", "ROLLWAVE_SSM_TIMEOUT=3s", "ROLLWAVE_REBOOT_GRACE=2s")
+		env = append(env, "ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","), "ROLLWAVE_MAX_OUT_OF_SERVICE="+d.o.limit)
 	}
-	return env
+	return append(env, d.o.env...)
 }
 
+// startWorkers starts d.o.only (every worker when empty), d.o.replicas processes of each.
 func (d *demo) startWorkers(clusters []string) error {
 	for _, w := range workers {
-		c, err := startChild(w, d.o.logDir, filepath.Join(d.o.bin, w), d.workerEnv(w, clusters))
-		if err != nil {
-			return err
+		if len(d.o.only) > 0 && !slices.Contains(d.o.only, w) {
+			continue
 		}
-		d.procs = append(d.procs, c)
+		for i := range d.o.replicas {
+			name := w
+			if d.o.replicas > 1 {
+				name = fmt.Sprintf("%s-%d", w, i+1)
+			}
+			c, err := startChild(name, w, d.o.logDir, filepath.Join(d.o.bin, w), d.workerEnv(w, clusters))
+			if err != nil {
+				return err
+			}
+			d.procs = append(d.procs, c)
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ require (
 	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/fleetsim v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/harness v0.0.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -25,5 +26,4 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/eventbridge v1.55.11 // indirect
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.82.1 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -10,13 +10,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/rollwave/rollwave/tools/harness"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/tools/harness"
 )
 
 func main() {
@@ -25,6 +27,8 @@ func main() {
 	interrupted := ctx.Err() != nil
 	stop()
 	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
 	case interrupted:
 		fmt.Fprintln(os.Stderr, "demo: interrupted; every process it started is stopped")
 		os.Exit(130)
@@ -40,8 +44,15 @@ type options struct {
 	root, bin, scenario, logDir string
 	timeScale                   float64
 	deadline                    time.Duration
-	limit                       int
-	terminal                    bool
+	// limit is ROLLWAVE_MAX_OUT_OF_SERVICE: a count or a percentage.
+	limit string
+	// replicas is the number of processes of each worker.
+	replicas int
+	// env are worker settings (KEY=VALUE) given to every worker after the demo's own.
+	env envFlag
+	// only, when set, names the workers to start (the scan benchmark starts the scanner alone).
+	only     []string
+	terminal bool
 }
 
 func parseFlags(args []string, stdout io.Writer) (options, error) {
@@ -53,12 +64,25 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.logDir, "logs", "", "directory for the logs of the child processes (default: a new temporary directory)")
 	fs.Float64Var(&o.timeScale, "time-scale", 60, "simulated seconds per real second")
 	fs.DurationVar(&o.deadline, "deadline", 3*time.Minute, "how long the rollout may take, in real time")
-	fs.IntVar(&o.limit, "max-out-of-service", 1, "instances of a cluster that may be out of service at once")
+	fs.StringVar(&o.limit, "max-out-of-service", "1", "instances of a cluster that may be out of service at once: a count (2) or a percentage (20%)")
+	fs.IntVar(&o.replicas, "replicas", 1, "processes of each worker")
+	fs.Var(&o.env, "env", "a worker setting `KEY=VALUE` (ROLLWAVE_*, docs/configuration.md) given to every worker after the demo's own; repeatable")
+	fs.SetOutput(stdout)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.timeScale <= 0 || o.deadline <= 0 || o.limit < 1 {
-		return o, errors.New("-time-scale and -deadline must be positive, -max-out-of-service at least 1")
+	var problems []error
+	if o.timeScale <= 0 || o.deadline <= 0 {
+		problems = append(problems, errors.New("-time-scale and -deadline must be positive"))
+	}
+	if _, err := update.ParseLimit(o.limit); err != nil {
+		problems = append(problems, fmt.Errorf("-max-out-of-service: %w", err))
+	}
+	if o.replicas < 1 {
+		problems = append(problems, errors.New("-replicas must be at least 1"))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return o, err
 	}
 	if o.root == "" {
 		root, err := harness.FindRepoRoot()
@@ -86,7 +110,7 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 func run(ctx context.Context, args []string, environ []string, stdout io.Writer) (ok bool, err error) {
 	o, err := parseFlags(args, stdout)
 	if err != nil {
-		return false, err
+		return false, err // flag.ErrHelp after -h, which printed the usage
 	}
 	res, err := rollout(ctx, o, environ, stdout)
 	return err == nil && res.Summary.OK(), err
@@ -103,6 +127,11 @@ func rollout(ctx context.Context, o options, environ []string, stdout io.Writer)
 	}
 	fmt.Fprintf(stdout, "rollwave demo: logs of every process in %s\n", o.logDir)
 	d := &demo{o: o, out: stdout, environ: environ}
+	defer func() {
+		if d.stopProxy != nil {
+			d.stopProxy()
+		}
+	}()
 	// Every exit, an interrupt included, stops the children: SIGTERM to each process group,
 	// SIGKILL after stopGrace.
 	defer d.procs.stopAll(stopGrace)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -17,14 +19,16 @@ const stopGrace = 10 * time.Second
 // child is a process the demo started, in its own process group so that stopping it stops
 // whatever it started (moto's Python workers, for instance).
 type child struct {
-	name, log string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	err       error
+	// name names the log; role is what the process is ("drainer" for each replica of it).
+	name, role, log string
+	cmd             *exec.Cmd
+	done            chan struct{}
+	err             error
 }
 
-// startChild starts bin with args and env, its stdout and stderr appended to logDir/name.log.
-func startChild(name, logDir, bin string, env []string, args ...string) (*child, error) {
+// startChild starts bin with args and env as role, its stdout and stderr appended to
+// logDir/name.log.
+func startChild(name, role, logDir, bin string, env []string, args ...string) (*child, error) {
 	path := filepath.Join(logDir, name+".log")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -37,7 +41,7 @@ func startChild(name, logDir, bin string, env []string, args ...string) (*child,
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, log: path, cmd: cmd, done: make(chan struct{})}
+	c := &child{name: name, role: role, log: path, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		f.Close()
@@ -112,4 +116,26 @@ func waitUntil(ctx context.Context, what string, interval time.Duration, watched
 		case <-t.C:
 		}
 	}
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100 on every Linux ABI.
+const userHZ = 100
+
+// parseCPUSeconds reads utime and stime (fields 14 and 15) from a /proc/<pid>/stat line. The
+// command name (field 2) is in parentheses and may hold spaces, so fields are counted after it.
+func parseCPUSeconds(stat string) (float64, bool) {
+	i := strings.LastIndex(stat, ")")
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return float64(utime+stime) / userHZ, true
 }

@@ -33,3 +33,13 @@ func peakRSS(pid int) (int64, bool) {
 	}
 	return 0, false
 }
+
+// cpuSeconds returns the CPU time the process has used so far, user and system: utime + stime of
+// /proc/<pid>/stat.
+func cpuSeconds(pid int) (float64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	return parseCPUSeconds(string(b))
+}

@@ -9,3 +9,6 @@ func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: t
 
 // peakRSS is only known on Linux.
 func peakRSS(int) (int64, bool) { return 0, false }
+
+// cpuSeconds is only known on Linux.
+func cpuSeconds(int) (float64, bool) { return 0, false }

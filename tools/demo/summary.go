@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/update"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 )
 
@@ -22,10 +23,16 @@ type Outcome struct {
 	Report admin.Report `json:"report"`
 	// Ended by EC2 instance ID.
 	Ended map[string]Ended `json:"ended"`
-	// Limit is the number of instances of a cluster allowed out of service at once.
-	Limit int `json:"limit"`
+	// Limit is how many instances of a cluster may be out of service at once, as
+	// ROLLWAVE_MAX_OUT_OF_SERVICE takes it: a count ("1") or a percentage ("20%").
+	Limit string `json:"limit"`
 	// TimedOut is true when the demo's deadline ended the wait for the jobs.
 	TimedOut bool `json:"timedOut"`
+	// ScanRequested is the simulated time at which the scan request was sent.
+	ScanRequested time.Time `json:"scanRequested"`
+	// QueueCalls are the SQS, EventBridge and CloudWatch calls that passed the counting proxy in
+	// front of moto, by access key ID (a worker's name) and "service:Operation".
+	QueueCalls map[string]map[string]int `json:"queueCalls"`
 }
 
 // Summary is the verdict on a rollout and the lines that explain it.
@@ -39,9 +46,20 @@ type Summary struct {
 	Updated  int
 	// CallsPerUpdated is the workers' AWS API calls (ECS, SSM, EC2) per updated instance.
 	CallsPerUpdated float64
-	// MeanBeyond and MaxBeyond are the updated instances' time out of service beyond their
-	// drain and reboot (simulated), from fleetsim's report.
-	MeanBeyond, MaxBeyond time.Duration
+	// QueueCallsPerUpdated is the workers' SQS, EventBridge and CloudWatch calls per updated
+	// instance.
+	QueueCallsPerUpdated float64
+	// MeanBeyond, MedianBeyond, P99Beyond and MaxBeyond are the updated instances' time out of
+	// service beyond their drain and reboot (simulated), from fleetsim's report.
+	MeanBeyond, MedianBeyond, P99Beyond, MaxBeyond time.Duration
+	// Makespan is the simulated time from the first updated instance going out of service to the
+	// last coming back; LowerBound the least it could be (lowerBound); LeadIn the time from the
+	// scan request to the first drain (scan, staging, admission).
+	Makespan, LowerBound, LeadIn time.Duration
+	// OverLimit is the number of clusters that had more instances out of service at once than
+	// the limit, BelowFloor the services that ran fewer tasks than their floor, LeftDraining the
+	// instances left DRAINING. Each is zero in a safe rollout.
+	OverLimit, BelowFloor, LeftDraining int
 }
 
 // InstanceLine is one instance's result.
@@ -69,7 +87,13 @@ func Summarize(o Outcome) Summary {
 		}
 		return insts[i].EC2InstanceID < insts[j].EC2InstanceID
 	})
+	limit, err := update.ParseLimit(o.Limit)
+	if err != nil {
+		problem("%v", err)
+	}
 	var beyondTotal time.Duration
+	var beyond []time.Duration
+	var updated []admin.InstanceReport
 	for _, in := range insts {
 		line := InstanceLine{Cluster: in.Cluster, Instance: in.EC2InstanceID}
 		e, ended := o.Ended[in.EC2InstanceID]
@@ -82,6 +106,8 @@ func Summarize(o Outcome) Summary {
 			line.Result += fmt.Sprintf(", out of service %s = drain %s + reboot %s + %s beyond",
 				round(in.OutOfService.D()), round(in.Drain.D()), round(in.Reboot.D()), round(in.Beyond.D()))
 			beyondTotal += in.Beyond.D()
+			beyond = append(beyond, in.Beyond.D())
+			updated = append(updated, in)
 			s.MaxBeyond = max(s.MaxBeyond, in.Beyond.D())
 			s.Updated++
 			if in.Version == in.InitialVersion {
@@ -117,19 +143,25 @@ func Summarize(o Outcome) Summary {
 		verdict := "ok"
 		if sv.BelowFloor || sv.MinRunning < sv.Floor {
 			verdict = "BELOW FLOOR"
+			s.BelowFloor++
 			problem("%s/%s: %d running, below its floor of %d", sv.Cluster, sv.Service, sv.MinRunning, sv.Floor)
 		}
 		s.Services = append(s.Services, fmt.Sprintf("%s/%s: min %d running, floor %d (%d%% of %d): %s",
 			sv.Cluster, sv.Service, sv.MinRunning, sv.Floor, sv.MinimumHealthyPercent, sv.Desired, verdict))
 	}
+	size := map[string]int{}
 	for _, c := range o.Report.Clusters {
+		size[c.Cluster] = c.Instances
+		most := limit.Max(c.Instances)
 		verdict := "ok"
-		if c.MaxOutOfService > o.Limit {
+		if c.MaxOutOfService > most {
 			verdict = "OVER THE LIMIT"
-			problem("%s: %d instances out of service at once, limit %d", c.Cluster, c.MaxOutOfService, o.Limit)
+			s.OverLimit++
+			problem("%s: %d instances out of service at once, limit %d", c.Cluster, c.MaxOutOfService, most)
 		}
-		s.Clusters = append(s.Clusters, fmt.Sprintf("%s: max %d out of service at once, limit %d: %s", c.Cluster, c.MaxOutOfService, o.Limit, verdict))
+		s.Clusters = append(s.Clusters, fmt.Sprintf("%s: max %d out of service at once, limit %d: %s", c.Cluster, c.MaxOutOfService, most, verdict))
 	}
+	s.LeftDraining = len(o.Report.LeftDraining)
 	if len(o.Report.LeftDraining) > 0 {
 		problem("left DRAINING: %s", strings.Join(o.Report.LeftDraining, ", "))
 		s.Lines = append(s.Lines, "left DRAINING: "+strings.Join(o.Report.LeftDraining, ", "))
@@ -148,15 +180,43 @@ func Summarize(o Outcome) Summary {
 	for _, svc := range sortedKeys(byService) {
 		parts = append(parts, fmt.Sprintf("%s %d", svc, byService[svc]))
 	}
-	perInstance := "n/a (nothing updated)"
+	queueCalls, queueByService := 0, map[string]int{}
+	for _, w := range workers {
+		for op, n := range o.QueueCalls[w] {
+			queueCalls += n
+			svc, _, _ := strings.Cut(op, ":")
+			queueByService[svc] += n
+		}
+	}
+	var queueParts []string
+	for _, svc := range sortedKeys(queueByService) {
+		queueParts = append(queueParts, fmt.Sprintf("%s %d", svc, queueByService[svc]))
+	}
+	perInstance, queuePerInstance := "n/a (nothing updated)", "n/a (nothing updated)"
 	if s.Updated > 0 {
 		s.CallsPerUpdated = float64(calls) / float64(s.Updated)
+		s.QueueCallsPerUpdated = float64(queueCalls) / float64(s.Updated)
 		s.MeanBeyond = beyondTotal / time.Duration(s.Updated)
+		s.MedianBeyond, s.P99Beyond = percentile(beyond, 50), percentile(beyond, 99)
 		perInstance = fmt.Sprintf("%.1f per updated instance", s.CallsPerUpdated)
-		s.Lines = append(s.Lines, fmt.Sprintf("time out of service beyond drain and reboot, per updated instance: mean %s, max %s",
-			round(s.MeanBeyond), round(s.MaxBeyond)))
+		queuePerInstance = fmt.Sprintf("%.1f per updated instance", s.QueueCallsPerUpdated)
+		s.Lines = append(s.Lines, fmt.Sprintf("time out of service beyond drain and reboot, per updated instance: mean %s, median %s, p99 %s, max %s",
+			round(s.MeanBeyond), round(s.MedianBeyond), round(s.P99Beyond), round(s.MaxBeyond)))
+		if first, last, ok := outOfServiceSpan(updated); ok && lowerBound(updated, size, limit) > 0 {
+			s.Makespan, s.LowerBound = last.Sub(first), lowerBound(updated, size, limit)
+			line := fmt.Sprintf("rollout from the first drain to the last instance back in service: %s, %.2f × its lower bound of %s",
+				round(s.Makespan), s.Makespan.Seconds()/s.LowerBound.Seconds(), round(s.LowerBound))
+			if !o.ScanRequested.IsZero() {
+				s.LeadIn = first.Sub(o.ScanRequested)
+				line += fmt.Sprintf(" (%s from the scan request to the first drain)", round(s.LeadIn))
+			}
+			s.Lines = append(s.Lines, line)
+		}
 	}
 	s.Lines = append(s.Lines, fmt.Sprintf("AWS API calls of the workers (ECS, SSM, EC2): %d, %s (%s)", calls, perInstance, strings.Join(parts, ", ")))
+	if o.QueueCalls != nil {
+		s.Lines = append(s.Lines, fmt.Sprintf("their SQS, EventBridge and CloudWatch calls: %d, %s (%s)", queueCalls, queuePerInstance, strings.Join(queueParts, ", ")))
+	}
 	return s
 }
 
