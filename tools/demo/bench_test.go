@@ -85,7 +85,8 @@ func BenchmarkRollout(b *testing.B) {
 		})
 	}
 	if len(rows) > 0 {
-		b.Logf("rollout at %s out of service, the mean of each case's runs:\n%s\n%s", rolloutLimit, rolloutHeader, strings.Join(rows, "\n"))
+		// Printed, not logged: a benchmark's log shows only with -v.
+		fmt.Printf("rollout at %s out of service, the mean of each case's runs:\n%s\n%s\n", rolloutLimit, rolloutHeader, strings.Join(rows, "\n"))
 	}
 }
 
@@ -224,7 +225,7 @@ func BenchmarkScan(b *testing.B) {
 			for p, s := range last.cpuS {
 				b.ReportMetric(s, p+"-cpu-s")
 			}
-			b.Logf("scan of %s: %d jobs in %.1f s; %d ECS+SSM+EC2 calls %v; %d SQS+EventBridge+CloudWatch calls %v",
+			fmt.Printf("scan of %s: %d jobs in %.1f s; %d ECS+SSM+EC2 calls %v; %d SQS+EventBridge+CloudWatch calls %v\n",
 				tc.name, last.jobs, last.elapsed.Seconds(), last.calls, last.byOp, last.queueCalls, last.queueByOp)
 		})
 	}
