@@ -26,7 +26,7 @@ type rolloutCase struct {
 }
 
 // rolloutCases are BenchmarkRollout's fleets, each at 20 % out of service. make bench runs the
-// first four; the 1,000-host one is selected with -bench 'Rollout/1000-hosts'.
+// first four; the 1,000-host one is selected with -bench 'Rollout/^1000-hosts'.
 var rolloutCases = []rolloutCase{
 	{name: "8-hosts-x60", scenario: "default.yaml", timeScale: 60, replicas: 1, deadline: 3 * time.Minute},
 	{name: "8-hosts-x10", scenario: "default.yaml", timeScale: 10, replicas: 1, deadline: 6 * time.Minute},
@@ -185,7 +185,7 @@ func (f rolloutFigures) row(tc rolloutCase) string {
 		f.overLimit, f.belowFloor, f.leftDraining, f.eventLagS)
 }
 
-// scanCases are BenchmarkScan's fleets; make bench runs the first, -bench 'Scan/10000' the other.
+// scanCases are BenchmarkScan's fleets; make bench runs the first, -bench 'Scan/^10000-' the other.
 var scanCases = []struct {
 	name  string
 	fleet []int
