@@ -322,9 +322,8 @@ func (d *demo) workerEnv(name string, clusters []string) []string {
 		"ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","),
 	)
 	env = append(env, scaledEnv(name, d.o.timeScale)...)
-	switch name {
-	case "drainer":
-		env = append(env, "ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","), "ROLLWAVE_MAX_OUT_OF_SERVICE="+d.o.limit)
+	if name == "drainer" {
+		env = append(env, "ROLLWAVE_MAX_OUT_OF_SERVICE="+d.o.limit)
 	}
 	return append(env, d.o.env...)
 }

@@ -62,7 +62,7 @@ func scaledEnv(worker string, timeScale float64) []string {
 var reservedEnv = map[string]string{
 	"ROLLWAVE_PREFIX":             "the demo names the queues",
 	"ROLLWAVE_MAX_OUT_OF_SERVICE": "use -max-out-of-service, which the summary checks the rollout against",
-	"ROLLWAVE_CLUSTERS":           "the demo passes the scenario's clusters to the scanner and the drainer",
+	"ROLLWAVE_CLUSTERS":           "the demo passes the scenario's clusters to every worker",
 }
 
 // envFlag is the repeatable -env KEY=VALUE: worker settings passed to every worker after the
