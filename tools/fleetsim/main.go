@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,9 +22,9 @@ import (
 
 	"github.com/rollwave/rollwave/shared/version"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/events"
-	"github.com/rollwave/rollwave/tools/fleetsim/internal/scenario"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/server"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/sim"
+	"github.com/rollwave/rollwave/tools/fleetsim/scenario"
 )
 
 func main() {
@@ -38,7 +39,9 @@ func main() {
 
 type options struct {
 	listen, scenario, eventBus, account, region string
+	ec2Forward                                  *url.URL
 	timeScale                                   float64
+	eventSenders                                int
 	version                                     bool
 }
 
@@ -49,10 +52,19 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.scenario, "scenario", "", "scenario file to load at start (empty: start empty)")
 	fs.Float64Var(&o.timeScale, "time-scale", 0, "virtual seconds per real second; overrides the scenario's when > 0")
 	fs.StringVar(&o.eventBus, "event-bus", "default", "EventBridge event bus for the ECS events")
+	fs.IntVar(&o.eventSenders, "event-senders", events.DefaultSenders, "PutEvents calls in flight at most")
 	fs.StringVar(&o.account, "account", "", "AWS account ID (default: the scenario's, else 123456789012)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	forward := fs.String("ec2-forward", "", "endpoint (an emulator such as moto) that serves the EC2 actions fleetsim does not simulate, such as the launch templates (empty: they are refused)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *forward != "" {
+		u, err := url.Parse(*forward)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return o, fmt.Errorf("-ec2-forward %q: want an endpoint URL such as http://127.0.0.1:5000", *forward)
+		}
+		o.ec2Forward = u
 	}
 	o.region = getenv("AWS_REGION")
 	if o.region == "" {
@@ -60,6 +72,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	}
 	if o.timeScale < 0 {
 		return o, errors.New("-time-scale must not be negative")
+	}
+	if o.eventSenders < 1 {
+		return o, errors.New("-event-senders must be at least 1")
 	}
 	return o, nil
 }
@@ -87,6 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("load aws config: %w", err)
 		}
 		pub = events.NewPublisher(eventbridge.NewFromConfig(cfg), o.eventBus, log, counters)
+		pub.SetSenders(o.eventSenders)
 	} else {
 		log.Warn().Msg("neither AWS_ENDPOINT_URL_EVENTBRIDGE nor AWS_ENDPOINT_URL is set: ECS events are not published")
 	}
@@ -115,7 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: server.New(world, counters, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.New(world, counters, log, o.ec2Forward), ReadHeaderTimeout: 10 * time.Second}
 	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
 	pubDone := make(chan struct{})
 	go func() {

@@ -29,16 +29,14 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() (ok bool, reaso
 func poll(ctx context.Context, cond func() (bool, string)) (string, bool) {
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
-	reason := "condition never evaluated"
 	for {
 		ok, r := cond()
 		if ok {
 			return r, true
 		}
-		reason = r
 		select {
 		case <-ctx.Done():
-			return reason, false
+			return r, false
 		case <-ticker.C:
 		}
 	}

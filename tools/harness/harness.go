@@ -214,7 +214,9 @@ func (s *Stack) startFleetsim(o options) {
 	var lastErr error
 	for range startAttempts {
 		addr := freeAddr(t)
-		args := []string{"-listen", addr}
+		// The EC2 actions fleetsim does not simulate (launch templates) reach the emulator, as
+		// the rest of the account's resources do.
+		args := []string{"-listen", addr, "-ec2-forward", s.EmulatorURL}
 		if o.scenario != "" {
 			path, err := filepath.Abs(o.scenario)
 			if err != nil {
@@ -307,7 +309,7 @@ func startMoto(t testing.TB) error {
 			motoProc, motoURL = p, url
 			return nil
 		}
-		p.Stop()
+		_ = p.Stop() // this attempt failed already, and lastErr says why
 		if !strings.Contains(lastErr.Error(), "exited") {
 			break
 		}

@@ -51,7 +51,7 @@ func StartProcess(t testing.TB, name, binPath string, env []string, args ...stri
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		p.Stop()
+		_ = p.Stop() // stopped at the test's end: how it exited is in its log, reported on failure
 		if t.Failed() {
 			p.reportLog(t)
 		}

@@ -94,3 +94,12 @@ func (c *Client) InjectFaults(ctx context.Context, f Faults) error {
 func (c *Client) ClearFaults(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "/fleetsim/faults", "", nil, nil)
 }
+
+// PublishRelease publishes a release to the update repository, rel.ReleasedAt (virtual) from now.
+func (c *Client) PublishRelease(ctx context.Context, rel Release) error {
+	b, err := json.Marshal(rel)
+	if err != nil {
+		return fmt.Errorf("encode release: %w", err)
+	}
+	return c.do(ctx, http.MethodPost, "/fleetsim/releases", "application/json", b, nil)
+}

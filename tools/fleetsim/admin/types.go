@@ -4,6 +4,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -57,6 +58,55 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 type Faults struct {
 	Hosts []HostFaultRule `yaml:"hosts" json:"hosts,omitempty"`
 	API   []APIFault      `yaml:"api" json:"api,omitempty"`
+}
+
+// Release is a version published to the simulated update repository, as in a scenario's
+// releases section and POST /fleetsim/releases. Hosts see it by Bottlerocket's waves: from
+// StartAfter past the release, hosts whose settings.updates.seed (0..2047) falls below
+// FleetPercentage percent of 2048 may be offered it, spread evenly until the next wave starts;
+// without waves every host sees it at once.
+type Release struct {
+	// Variant defaults to aws-ecs-2; Arch "" offers the release on every arch.
+	Variant string `yaml:"variant" json:"variant,omitempty"`
+	Arch    string `yaml:"arch" json:"arch,omitempty"`
+	Version string `yaml:"version" json:"version"`
+	// MaxVersion lets a host running a version above it move to this release (updog's
+	// max_version).
+	MaxVersion string `yaml:"maxVersion" json:"maxVersion,omitempty"`
+	// ReleasedAt is the virtual time after the scenario's load (after the request, for POST
+	// /fleetsim/releases) at which the release is published; the waves count from then. Before
+	// it the repository does not list the release at all.
+	ReleasedAt Duration `yaml:"releasedAt" json:"releasedAt,omitempty"`
+	Waves      []Wave   `yaml:"waves" json:"waves,omitempty"`
+}
+
+// Wave is one step of a release's rollout (Bottlerocket's waves.toml).
+type Wave struct {
+	StartAfter      Duration `yaml:"startAfter" json:"startAfter"`
+	FleetPercentage int      `yaml:"fleetPercentage" json:"fleetPercentage"`
+}
+
+// Validate reports every problem of the release at once.
+func (r Release) Validate() error {
+	var errs []error
+	if r.Version == "" {
+		errs = append(errs, errors.New("release without a version"))
+	}
+	if r.ReleasedAt < 0 {
+		errs = append(errs, fmt.Errorf("release %s: releasedAt %s is negative", r.Version, r.ReleasedAt.D()))
+	}
+	for i, w := range r.Waves {
+		if w.FleetPercentage < 1 || w.FleetPercentage > 100 {
+			errs = append(errs, fmt.Errorf("release %s: wave %d: fleetPercentage %d out of 1..100", r.Version, i, w.FleetPercentage))
+		}
+		if w.StartAfter < 0 {
+			errs = append(errs, fmt.Errorf("release %s: wave %d: startAfter %s is negative", r.Version, i, w.StartAfter.D()))
+		}
+		if i > 0 && (w.FleetPercentage <= r.Waves[i-1].FleetPercentage || w.StartAfter < r.Waves[i-1].StartAfter) {
+			errs = append(errs, fmt.Errorf("release %s: wave %d: waves must grow in fleetPercentage and not start before the previous one", r.Version, i))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // HostFaultRule applies Faults to the hosts it selects: Instance is an EC2 instance ID, a
@@ -285,18 +335,20 @@ type ClusterState struct {
 // InstanceState is one container instance and its host now. VersionLock is the host's
 // settings.updates.version-lock: "latest" unless something pinned it.
 type InstanceState struct {
-	ContainerInstanceArn string            `json:"containerInstanceArn"`
-	EC2InstanceID        string            `json:"ec2InstanceId"`
-	Status               string            `json:"status"`
-	AgentConnected       bool              `json:"agentConnected"`
-	HostUp               bool              `json:"hostUp"`
-	SSMOnline            bool              `json:"ssmOnline"`
-	Version              string            `json:"version"`
-	VersionLock          string            `json:"versionLock"`
-	Reboots              int               `json:"reboots"`
-	Faults               HostFaults        `json:"faults"`
-	Attributes           map[string]string `json:"attributes"`
-	Tasks                []TaskState       `json:"tasks"`
+	ContainerInstanceArn string `json:"containerInstanceArn"`
+	EC2InstanceID        string `json:"ec2InstanceId"`
+	Status               string `json:"status"`
+	AgentConnected       bool   `json:"agentConnected"`
+	HostUp               bool   `json:"hostUp"`
+	SSMOnline            bool   `json:"ssmOnline"`
+	Version              string `json:"version"`
+	VersionLock          string `json:"versionLock"`
+	// Seed is settings.updates.seed: the host's place in a release's waves (0..2047).
+	Seed       uint32            `json:"seed"`
+	Reboots    int               `json:"reboots"`
+	Faults     HostFaults        `json:"faults"`
+	Attributes map[string]string `json:"attributes"`
+	Tasks      []TaskState       `json:"tasks"`
 }
 
 // TaskState is one task that has not stopped.

@@ -4,6 +4,7 @@
 package awsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,15 +30,23 @@ type Handler struct {
 	log   zerolog.Logger
 	ecs   map[string]op
 	ssm   map[string]op
+	// ec2Forward serves the EC2 actions fleetsim does not simulate (nil: they are refused).
+	ec2Forward http.Handler
 }
 
 type op func(ctx context.Context, body []byte) (any, error)
 
-// New returns the AWS API handler over w.
-func New(w *sim.World, log zerolog.Logger) *Handler {
+// New returns the AWS API handler over w. With forward set, the EC2 actions fleetsim does not
+// simulate (launch templates, for one) are passed to that endpoint, an emulator such as moto,
+// unchanged: a client with one EC2 endpoint then reaches both the simulated hosts and the
+// emulator's resources, as it reaches both in one AWS account.
+func New(w *sim.World, log zerolog.Logger, forward *url.URL) *Handler {
 	h := &Handler{world: w, log: log}
 	h.ecs = h.ecsOps()
 	h.ssm = h.ssmOps()
+	if forward != nil {
+		h.ec2Forward = httputil.NewSingleHostReverseProxy(forward)
+	}
 	return h
 }
 
@@ -59,6 +70,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(target, ssmPrefix):
 		h.serveJSON(rw, r, "ssm", strings.TrimPrefix(target, ssmPrefix), h.ssm, body, caller)
 	case r.Method == http.MethodPost || r.URL.Query().Get("Action") != "":
+		r.Body = io.NopCloser(bytes.NewReader(body)) // for a forwarded call
 		h.serveEC2(rw, r, body, caller)
 	default:
 		http.Error(rw, "fleetsim: unknown request (no X-Amz-Target, no Action)", http.StatusBadRequest)

@@ -192,6 +192,16 @@ func (h *Handler) ssmOps() map[string]op {
 			}
 			return map[string]any{"CommandInvocations": is, "NextToken": next}, nil
 		}),
+		"GetParameter": decode(func(_ context.Context, in struct{ Name string }) (any, error) {
+			v, ok := w.Parameter(in.Name)
+			if !ok {
+				return nil, &sim.APIError{Code: "ParameterNotFound", Message: "Parameter " + in.Name + " not found."}
+			}
+			return map[string]any{"Parameter": map[string]any{
+				"Name": in.Name, "Type": "String", "Value": v, "Version": 1, "DataType": "text",
+				"ARN": "arn:aws:ssm:" + w.Region() + "::parameter" + in.Name,
+			}}, nil
+		}),
 		"CancelCommand": decode(func(_ context.Context, in struct {
 			CommandID   string `json:"CommandId"`
 			InstanceIds []string

@@ -191,6 +191,9 @@ func (h *Host) SetFaults(f Faults) { h.faults = f }
 // Reboots counts how many times the host went down for a reboot.
 func (h *Host) Reboots() int { return h.reboots }
 
+// Seed returns settings.updates.seed modulo MaxSeed: the host's place in a release's waves.
+func (h *Host) Seed() uint32 { return h.seed % MaxSeed }
+
 // VersionLock returns settings.updates.version-lock.
 func (h *Host) VersionLock() string { return h.versionLock }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -23,30 +22,31 @@ type putEventsAPI interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
-// DefaultSenders is how many PutEvents calls a publisher keeps in flight: a fleet of 1,000 hosts
-// emits tens of events per virtual second, more than one sender waiting on an emulator keeps up
-// with.
-const DefaultSenders = 8
+// DefaultSenders is how many PutEvents calls a publisher keeps in flight at most: the burst of a
+// 1,000-host fleet (its tasks placed at load, a wave of drains) is thousands of events within a
+// virtual second, ten per call; an emulator answers concurrent calls, so the senders keep up
+// where one sender waiting on each call in turn falls minutes behind.
+const DefaultSenders = 512
 
-// Publisher queues events and sends them with PutEvents, at most 10 per call, from several
-// senders at once. The events of one resource (the first of Resources: a container instance or
-// a task) always go through the same sender, in the order they were queued, so a consumer sees
-// each resource's changes in order. A batch that fails is retried a few times with backoff, then
-// counted as failed and dropped (the simulator keeps going, as AWS's best-effort delivery would).
+// Publisher queues events and sends them with PutEvents, at most 10 per call, from up to Senders
+// calls at once. A resource's events (the first of Resources: a container instance or a task)
+// are never in two calls at once, and go out in the order they were queued, so a consumer sees
+// each resource's changes in order; the other resources' events do not wait behind them. A batch
+// that fails is retried a few times with backoff, then counted as failed and dropped (the
+// simulator keeps going, as AWS's best-effort delivery would).
 type Publisher struct {
 	api      putEventsAPI
 	bus      string
 	log      zerolog.Logger
 	counters *sim.EventCounters
 	now      func() time.Time // virtual time, for the lag; nil measures none
-	shards   []*shard
-}
+	senders  int
 
-// shard is one sender's queue.
-type shard struct {
-	mu    sync.Mutex
-	queue []sim.Event
-	wake  chan struct{}
+	mu       sync.Mutex
+	pending  map[string][]sim.Event // by resource, in the order queued
+	ready    []string               // resources with events pending and no call in flight, oldest first
+	inFlight map[string]bool        // resources with a call in flight
+	wake     chan struct{}          // an event was queued or a call returned
 }
 
 // NewPublisher returns a publisher to bus with DefaultSenders senders; counters (may be nil)
@@ -55,38 +55,38 @@ func NewPublisher(api putEventsAPI, bus string, log zerolog.Logger, counters *si
 	if counters == nil {
 		counters = &sim.EventCounters{}
 	}
-	p := &Publisher{api: api, bus: bus, log: log, counters: counters}
-	p.SetSenders(DefaultSenders)
-	return p
+	return &Publisher{api: api, bus: bus, log: log, counters: counters, senders: DefaultSenders,
+		pending: map[string][]sim.Event{}, inFlight: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
-// SetSenders sets how many senders Run starts (at least 1). Call it before Run.
-func (p *Publisher) SetSenders(n int) {
-	p.shards = make([]*shard, max(n, 1))
-	for i := range p.shards {
-		p.shards[i] = &shard{wake: make(chan struct{}, 1)}
-	}
-}
+// SetSenders sets how many PutEvents calls Run keeps in flight at most (at least 1). Call it
+// before Run.
+func (p *Publisher) SetSenders(n int) { p.senders = max(n, 1) }
 
 // MeasureLag makes the publisher record, for every event it publishes, how long after the event's
 // time (by now, the world's virtual clock) it went out: the report's events.maxLagSeconds.
-func (p *Publisher) MeasureLag(now func() time.Time) { p.now = now }
+func (p *Publisher) MeasureLag(now func() time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.now = now
+}
 
 // Enqueue queues e; it never blocks.
 func (p *Publisher) Enqueue(e sim.Event) {
-	key := ""
-	if len(e.Resources) > 0 {
-		key = e.Resources[0]
+	r := resourceOf(e)
+	p.mu.Lock()
+	if len(p.pending[r]) == 0 && !p.inFlight[r] {
+		p.ready = append(p.ready, r)
 	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	s := p.shards[h.Sum32()%uint32(len(p.shards))]
-	s.mu.Lock()
-	s.queue = append(s.queue, e)
-	s.mu.Unlock()
+	p.pending[r] = append(p.pending[r], e)
+	p.mu.Unlock()
 	p.counters.Pending.Add(1)
+	p.signal()
+}
+
+func (p *Publisher) signal() {
 	select {
-	case s.wake <- struct{}{}:
+	case p.wake <- struct{}{}:
 	default:
 	}
 }
@@ -94,49 +94,125 @@ func (p *Publisher) Enqueue(e sim.Event) {
 // Pending is the number of events not yet sent.
 func (p *Publisher) Pending() int { return int(p.counters.Pending.Load()) }
 
-func (s *shard) take() []sim.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := min(10, len(s.queue))
-	batch := append([]sim.Event(nil), s.queue[:n]...)
-	s.queue = s.queue[n:]
+func resourceOf(e sim.Event) string {
+	if len(e.Resources) > 0 {
+		return e.Resources[0]
+	}
+	return ""
+}
+
+// take removes the next batch that may go out now: the pending events of the resources without a
+// call in flight, the longest waiting first, each resource's all together and in order, up to
+// ten. A resource with more than fits goes first in the next batch. It marks the batch's
+// resources in flight; release clears them.
+func (p *Publisher) take() []sim.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var batch []sim.Event
+	for len(p.ready) > 0 && len(batch) < 10 {
+		r := p.ready[0]
+		evs := p.pending[r]
+		if len(batch) > 0 && len(batch)+len(evs) > 10 {
+			break
+		}
+		n := min(len(evs), 10-len(batch))
+		batch = append(batch, evs[:n]...)
+		if n == len(evs) {
+			delete(p.pending, r)
+		} else {
+			p.pending[r] = evs[n:]
+		}
+		p.ready = p.ready[1:]
+		p.inFlight[r] = true
+	}
 	return batch
+}
+
+// release ends the call of batch: its resources' further events may go out.
+func (p *Publisher) release(batch []sim.Event) {
+	p.mu.Lock()
+	for _, e := range batch {
+		r := resourceOf(e)
+		if !p.inFlight[r] {
+			continue
+		}
+		delete(p.inFlight, r)
+		if len(p.pending[r]) > 0 {
+			p.ready = append(p.ready, r)
+		}
+	}
+	p.mu.Unlock()
+	p.signal()
+}
+
+// linger is how long an idle publisher waits, once woken by an event, for the events emitted with
+// it before it sends: a thousandth of a second of real time, 20 ms of virtual time at ×20.
+const linger = time.Millisecond
+
+// wait blocks for d, or until ctx ends and then returns its error.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Run sends queued events until ctx ends, then tries to flush what is left for up to 5 s.
 func (p *Publisher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, s := range p.shards {
-		wg.Go(func() { p.runShard(ctx, s) })
-	}
-	wg.Wait()
-}
-
-func (p *Publisher) runShard(ctx context.Context, s *shard) {
+	slots := make(chan struct{}, p.senders)
+	defer wg.Wait()
 	for {
-		batch := s.take()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			p.flush()
+			return
+		}
+		batch := p.take()
 		if len(batch) == 0 {
+			<-slots
 			select {
-			case <-s.wake:
+			case <-p.wake:
+				// The world emits the events of one instant one by one under its lock: a
+				// moment's wait lets them go out together, in one call per resource, rather
+				// than the first alone and the rest behind it.
+				if err := wait(ctx, linger); err != nil {
+					wg.Wait()
+					p.flush()
+					return
+				}
 				continue
 			case <-ctx.Done():
-				p.flush(s)
+				wg.Wait()
+				p.flush()
 				return
 			}
 		}
-		p.send(ctx, batch)
+		wg.Go(func() {
+			defer func() { <-slots }()
+			p.send(ctx, batch)
+			p.release(batch)
+		})
 	}
 }
 
-func (p *Publisher) flush(s *shard) {
+// flush sends what is left, one call at a time, for up to 5 s.
+func (p *Publisher) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
-		batch := s.take()
+		batch := p.take()
 		if len(batch) == 0 {
 			return
 		}
 		p.send(ctx, batch)
+		p.release(batch)
 	}
 }
 
@@ -144,10 +220,13 @@ func (p *Publisher) flush(s *shard) {
 func (p *Publisher) published(batch []sim.Event, n int) {
 	p.counters.Published.Add(int64(n))
 	p.counters.Pending.Add(-int64(n))
-	if p.now == nil || n == 0 {
+	p.mu.Lock()
+	clock := p.now
+	p.mu.Unlock()
+	if clock == nil || n == 0 {
 		return
 	}
-	now := p.now()
+	now := clock()
 	for _, e := range batch[:n] {
 		p.counters.ObserveLag(now.Sub(e.Time))
 	}

@@ -207,7 +207,7 @@ func (c *comparison) addArg(v string) error {
 	if c.op.positive() == opMatches {
 		re, err := regexp.Compile(v)
 		if err != nil {
-			return fmt.Errorf("invalid regular expression %s: %v", quote(v), err)
+			return fmt.Errorf("invalid regular expression %s: %w", quote(v), err)
 		}
 		// v compiles on its own, so wrapping it cannot change its grouping.
 		c.re = regexp.MustCompile(`^(?:` + re.String() + `)$`)

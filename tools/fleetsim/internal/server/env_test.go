@@ -45,7 +45,7 @@ func start(t *testing.T, scenarioYAML string) *env {
 		e.events = append(e.events, ev)
 		e.mu.Unlock()
 	}})
-	srv := httptest.NewServer(New(e.world, &sim.EventCounters{}, log))
+	srv := httptest.NewServer(New(e.world, &sim.EventCounters{}, log, nil))
 	t.Cleanup(func() {
 		srv.Close()
 		e.world.Close()

@@ -16,7 +16,11 @@ import (
 )
 
 type checkOutput struct {
-	UpdateState     string `json:"update_state"`
+	UpdateState      string   `json:"update_state"`
+	AvailableUpdates []string `json:"available_updates"`
+	ChosenUpdate     *struct {
+		Version string `json:"version"`
+	} `json:"chosen_update"`
 	ActivePartition struct {
 		Image struct {
 			Version string `json:"version"`
@@ -262,5 +266,26 @@ func TestDocumentLifecycleAsTerraformDrivesIt(t *testing.T) {
 	var invalid *ssmtypes.InvalidDocument
 	if _, err := e.ssm.DescribeDocument(ctx, &ssm.DescribeDocumentInput{Name: aws.String("rollwave-update-check")}); !errors.As(err, &invalid) {
 		t.Errorf("DescribeDocument after DeleteDocument = %v, want InvalidDocument", err)
+	}
+}
+
+// TestScenarioReloadKeepsCreatedDocuments loads a new scenario (PUT /fleetsim/scenario) after a
+// document was created, as the bootstrap creates rollwave's: the document belongs to the account,
+// not the fleet, so it is still there and runs on the new fleet's hosts.
+func TestScenarioReloadKeepsCreatedDocuments(t *testing.T) {
+	e := start(t, fleet(1, ""))
+	doc := e.document(3600, "apiclient update check")
+	if _, err := e.admin.LoadScenario(context.Background(), []byte(fleet(2, ""))); err != nil {
+		t.Fatalf("LoadScenario: %v", err)
+	}
+	if _, err := e.ssm.DescribeDocument(context.Background(), &ssm.DescribeDocumentInput{Name: aws.String(doc)}); err != nil {
+		t.Fatalf("DescribeDocument(%s) after a new scenario: %v, want the document kept", doc, err)
+	}
+	host := e.instance("c", 1).EC2InstanceID
+	if out := e.finish(e.send(doc, host), host); out.Status != ssmtypes.CommandInvocationStatusSuccess {
+		t.Errorf("%s on %s of the new scenario ended %s, want Success", doc, host, out.Status)
+	}
+	if _, err := e.ssm.DescribeDocument(context.Background(), &ssm.DescribeDocumentInput{Name: aws.String("AWS-RunShellScript")}); err != nil {
+		t.Errorf("DescribeDocument(AWS-RunShellScript) after a new scenario: %v, want the built-in document", err)
 	}
 }

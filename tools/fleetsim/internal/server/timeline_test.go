@@ -46,7 +46,7 @@ func startInProcess(t *testing.T, scenarioYAML string) *env {
 	e.world = sim.New(sim.Options{Log: log})
 	t.Cleanup(e.world.Close)
 	const base = "http://fleetsim.invalid"
-	hc := &http.Client{Transport: inProcess{New(e.world, &sim.EventCounters{}, log)}}
+	hc := &http.Client{Transport: inProcess{New(e.world, &sim.EventCounters{}, log, nil)}}
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		RetryMaxAttempts: 1, HTTPClient: hc}
 	e.url = base

@@ -222,7 +222,7 @@ func (w *World) State() admin.State {
 		for _, in := range c.instances {
 			is := admin.InstanceState{ContainerInstanceArn: in.ARN, EC2InstanceID: in.EC2ID, Status: in.Status,
 				AgentConnected: in.AgentConnected, HostUp: w.hostUpNow(in), SSMOnline: w.ssmReachable(in),
-				Version: w.hostVersion(in), VersionLock: in.host.VersionLock(), Reboots: in.reboots, Faults: in.faults, Attributes: map[string]string{}, Tasks: []admin.TaskState{}}
+				Version: w.hostVersion(in), VersionLock: in.host.VersionLock(), Seed: in.host.Seed(), Reboots: in.reboots, Faults: in.faults, Attributes: map[string]string{}, Tasks: []admin.TaskState{}}
 			for _, a := range in.attrs {
 				is.Attributes[a.Name] = a.Value
 			}
@@ -356,4 +356,49 @@ func (w *World) HasInstance(id string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.instByEC2[strings.TrimSpace(id)] != nil
+}
+
+// EC2Instance is what EC2 DescribeInstances tells of a host.
+type EC2Instance struct {
+	InstanceID, AZ, Type, Arch string
+	// Tags are the instance's EC2 tags: aws:autoscaling:groupName for an instance of an Auto
+	// Scaling group.
+	Tags map[string]string
+}
+
+// DescribeInstances returns the EC2 view of the hosts ids (every host when ids is empty), and the
+// IDs it does not know.
+func (w *World) DescribeInstances(ids []string) (out []EC2Instance, missing []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(ids) == 0 {
+		for _, in := range w.instances {
+			ids = append(ids, in.EC2ID)
+		}
+	}
+	for _, id := range ids {
+		in := w.instByEC2[id]
+		if in == nil {
+			missing = append(missing, id)
+			continue
+		}
+		arch := "x86_64"
+		if in.Arch == "aarch64" || in.Arch == "arm64" {
+			arch = "arm64"
+		}
+		e := EC2Instance{InstanceID: id, AZ: in.AZ, Type: in.Type, Arch: arch, Tags: map[string]string{}}
+		if in.ASG != "" {
+			e.Tags["aws:autoscaling:groupName"] = in.ASG
+		}
+		out = append(out, e)
+	}
+	return out, missing
+}
+
+// Parameter returns the value of the scenario's SSM parameter name.
+func (w *World) Parameter(name string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v, ok := w.params[name]
+	return v, ok
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/bottlerocket"
-	"github.com/rollwave/rollwave/tools/fleetsim/internal/scenario"
+	"github.com/rollwave/rollwave/tools/fleetsim/scenario"
 )
 
 // Container instance and task statuses.
@@ -60,6 +60,7 @@ type World struct {
 	account string
 	region  string
 	rnd     *rand.Rand
+	repo    *bottlerocket.Repo // the update repository every host reads
 	seq     int
 
 	clusters      []*Cluster
@@ -75,6 +76,7 @@ type World struct {
 	apiFaults []scenario.APIFault
 
 	docs     map[string]*Document
+	params   map[string]string // the scenario's SSM parameters
 	commands []*Command
 	cmdByID  map[string]*Command
 
@@ -106,6 +108,8 @@ type Instance struct {
 	CPU, Memory    int
 	AZ, Type       string
 	Variant, Arch  string
+	// ASG is the Auto Scaling group of the instance (its tag aws:autoscaling:groupName), "" for none.
+	ASG            string
 	RegisteredAt   time.Time
 	UpdatedAt      time.Time
 	version        int64
@@ -115,8 +119,10 @@ type Instance struct {
 	reboots        int
 	initialVersion string
 	versionLock    string
-	bootGen        int
-	tasks          []*Task // tasks not yet STOPPED
+	// seed is the scenario's settings.updates.seed for the host, nil for a random one.
+	seed    *uint32
+	bootGen int
+	tasks   []*Task // tasks not yet STOPPED
 	// onDraining runs once, when the instance is first set DRAINING (scenario tasks whose
 	// duration runs from the drain).
 	onDraining []func()
@@ -180,7 +186,8 @@ func New(opts Options) *World {
 	return w
 }
 
-// Load replaces the whole world with the scenario's.
+// Load replaces the whole world with the scenario's, and resets the report; it keeps the SSM
+// documents created with CreateDocument, which belong to the account rather than the fleet.
 func (w *World) Load(sc *scenario.Scenario) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -215,12 +222,20 @@ func (w *World) load(sc *scenario.Scenario) {
 	w.instByARN = map[string]*Instance{}
 	w.instByEC2 = map[string]*Instance{}
 	w.taskByARN = map[string]*Task{}
+	// The SSM documents created through the API are the account's, not the fleet's: a new
+	// scenario keeps them, so that the documents the bootstrap created still run after a reload.
+	created := w.docs
 	w.docs = map[string]*Document{}
 	w.cmdByID = map[string]*Command{}
 	w.hostRules = append([]scenario.HostFaultRule(nil), sc.Faults.Hosts...)
 	w.apiFaults = append([]scenario.APIFault(nil), sc.Faults.API...)
 	w.rec = newRecorder()
 	w.addBuiltinDocuments()
+	for name, d := range created {
+		if w.docs[name] == nil {
+			w.docs[name] = d
+		}
+	}
 	now := w.clock.Now()
 
 	for _, sc := range sc.Clusters {
@@ -246,12 +261,17 @@ func (w *World) load(sc *scenario.Scenario) {
 					Type:           g.InstanceType,
 					Variant:        g.Variant,
 					Arch:           g.Arch,
+					ASG:            g.AutoScalingGroup,
 					RegisteredAt:   now,
 					UpdatedAt:      now,
 					version:        1,
 					faults:         g.Faults,
 					initialVersion: g.Version,
 					versionLock:    g.VersionLock,
+				}
+				if i < len(g.Seeds) {
+					seed := uint32(g.Seeds[i])
+					in.seed = &seed
 				}
 				in.attrs = agentAttributes(in, w.region)
 				names := make([]string, 0, len(g.Attributes))
@@ -269,7 +289,8 @@ func (w *World) load(sc *scenario.Scenario) {
 			}
 		}
 	}
-	repo := newRepo(sc, start)
+	w.repo = newRepo(sc, w.clock)
+	w.params = sc.Parameters
 	for _, in := range w.instances {
 		f := in.faults
 		for _, r := range w.hostRules {
@@ -279,10 +300,14 @@ func (w *World) load(sc *scenario.Scenario) {
 		}
 		in.faults = f
 		in.ssmOnline = !f.SSMAgentOffline
+		seed := uint32(w.rnd.Int63()) // drawn for every host, so that fixed seeds change no other
+		if in.seed != nil {
+			seed = *in.seed
+		}
 		in.host = bottlerocket.NewHost(bottlerocket.HostConfig{
 			ID: in.EC2ID, Arch: in.Arch, Variant: in.Variant, Version: in.initialVersion,
-			Repo: repo, Timings: hostTimings(sc.Timings), Faults: hostFaults(f),
-			Seed: uint32(w.rnd.Int63()), VersionLock: in.versionLock,
+			Repo: w.repo, Timings: hostTimings(sc.Timings), Faults: hostFaults(f),
+			Seed: seed, VersionLock: in.versionLock,
 		}, w.clock, hooks{w})
 	}
 	for ci, scl := range sc.Clusters {

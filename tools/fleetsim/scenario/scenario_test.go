@@ -8,7 +8,7 @@ import (
 )
 
 func TestShippedScenariosParse(t *testing.T) {
-	files, err := filepath.Glob("../../scenarios/*.yaml")
+	files, err := filepath.Glob("../scenarios/*.yaml")
 	if err != nil || len(files) < 2 {
 		t.Fatalf("scenarios = %v, %v, want default.yaml and example.yaml", files, err)
 	}
@@ -26,8 +26,13 @@ func TestShippedScenariosParse(t *testing.T) {
 func TestParseReportsEveryProblem(t *testing.T) {
 	_, err := Parse([]byte(`
 timeScale: -1
+releases:
+  - {version: 1.20.3, releasedAt: -1m, waves: [{startAfter: 1h, fleetPercentage: 50}, {startAfter: 30m, fleetPercentage: 40}]}
+  - {waves: [{fleetPercentage: 0}]}
 clusters:
   - name: a
+    instances:
+      - {count: 2, version: 1.19.5, seeds: [1, 2048, 3]}
     services:
       - {name: s, minimumHealthyPercent: 150, maximumPercent: 50}
     tasks:
@@ -37,7 +42,8 @@ clusters:
 	if err == nil {
 		t.Fatal("Parse(bad scenario) = nil, want errors")
 	}
-	for _, want := range []string{"timeScale", "minimumHealthyPercent", "maximumPercent", "duration", "durationFrom"} {
+	for _, want := range []string{"timeScale", "minimumHealthyPercent", "maximumPercent", "duration", "durationFrom",
+		"3 seeds for 2 instances", "seed 2048", "releasedAt -1m0s", "must grow", "release without a version", "fleetPercentage 0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(bad scenario) = %v, want it to mention %s", err, want)
 		}

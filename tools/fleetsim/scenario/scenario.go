@@ -1,6 +1,9 @@
 // Package scenario defines fleetsim's scenario file: the clusters, instances, services, tasks,
 // update repository, timings and faults that a simulated world starts from. The format is YAML
 // (JSON is accepted too, being YAML) and is documented in tools/fleetsim/README.md.
+//
+// It is the one model of a world's starting point: fleetsim loads it, and a tool that describes a
+// real fleet as a world to simulate (rollwave plan) writes it, so the two cannot drift apart.
 package scenario
 
 import (
@@ -25,8 +28,15 @@ type Scenario struct {
 	Seed       int64               `yaml:"seed" json:"seed"`
 	Timings    Timings             `yaml:"timings" json:"timings"`
 	Repository map[string][]string `yaml:"repository" json:"repository"`
-	Clusters   []Cluster           `yaml:"clusters" json:"clusters"`
-	Faults     Faults              `yaml:"faults" json:"faults"`
+	// Releases are versions published with waves, or later than the load (Release.ReleasedAt);
+	// they join the repository's.
+	Releases []Release `yaml:"releases" json:"releases"`
+	Clusters []Cluster `yaml:"clusters" json:"clusters"`
+	Faults   Faults    `yaml:"faults" json:"faults"`
+	// Parameters are the SSM parameters GetParameter answers, by name: the public ones AWS
+	// publishes, such as /aws/service/bottlerocket/<variant>/<arch>/<version>/image_id, which an
+	// emulator refuses to have put.
+	Parameters map[string]string `yaml:"parameters" json:"parameters"`
 }
 
 // Timings are the virtual durations of simulated work. Zero values take the defaults of
@@ -67,7 +77,13 @@ type InstanceGroup struct {
 	AZs          []string          `yaml:"azs" json:"azs"`
 	Attributes   map[string]string `yaml:"attributes" json:"attributes"`
 	VersionLock  string            `yaml:"versionLock" json:"versionLock"`
-	Faults       HostFaults        `yaml:"faults" json:"faults"`
+	// Seeds are settings.updates.seed (0..2047) of the group's instances in order, which place
+	// each host in a release's waves; the instances beyond them get one from the scenario's seed.
+	Seeds  []int      `yaml:"seeds" json:"seeds"`
+	Faults HostFaults `yaml:"faults" json:"faults"`
+	// AutoScalingGroup, when set, is the Auto Scaling group the group's instances belong to: EC2
+	// DescribeInstances shows it as their tag aws:autoscaling:groupName.
+	AutoScalingGroup string `yaml:"autoScalingGroup" json:"autoScalingGroup"`
 }
 
 // Service is a REPLICA service.
@@ -115,7 +131,12 @@ type (
 	HostFaultRule = admin.HostFaultRule
 	HostFaults    = admin.HostFaults
 	APIFault      = admin.APIFault
+	Release       = admin.Release
+	Wave          = admin.Wave
 )
+
+// MaxSeed bounds settings.updates.seed: seeds are 0..MaxSeed-1.
+const MaxSeed = 2048
 
 // Parse decodes a YAML or JSON scenario, fills defaults and validates it.
 func Parse(b []byte) (*Scenario, error) {
@@ -166,12 +187,15 @@ func (s *Scenario) Normalize() {
 	defD(&s.Timings.Reboot, 45*time.Second)
 	defD(&s.Timings.AgentReconnect, 15*time.Second)
 	defD(&s.Timings.SSMDelivery, time.Second)
+	for ri := range s.Releases {
+		def(&s.Releases[ri].Variant, "aws-ecs-2")
+	}
 	for ci := range s.Clusters {
 		c := &s.Clusters[ci]
 		for gi := range c.Instances {
 			g := &c.Instances[gi]
 			if g.Count == 0 {
-				g.Count = max(1, len(g.IDs))
+				g.Count = max(1, len(g.IDs), len(g.Seeds))
 			}
 			def(&g.Variant, "aws-ecs-2")
 			def(&g.Arch, "x86_64")
@@ -242,6 +266,14 @@ func (s *Scenario) Validate() error {
 			if len(g.IDs) > g.Count {
 				bad("cluster %q: %d ids for %d instances", c.Name, len(g.IDs), g.Count)
 			}
+			if len(g.Seeds) > g.Count {
+				bad("cluster %q: %d seeds for %d instances", c.Name, len(g.Seeds), g.Count)
+			}
+			for _, seed := range g.Seeds {
+				if seed < 0 || seed >= MaxSeed {
+					bad("cluster %q: seed %d out of 0..%d", c.Name, seed, MaxSeed-1)
+				}
+			}
 			for _, id := range g.IDs {
 				if ids[id] {
 					bad("instance %q: defined twice", id)
@@ -286,6 +318,11 @@ func (s *Scenario) Validate() error {
 			}
 		}
 		_ = n
+	}
+	for _, r := range s.Releases {
+		if err := r.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, f := range s.Faults.API {
 		if f.ThrottleRate < 0 || f.ThrottleRate > 1 || f.ErrorRate < 0 || f.ErrorRate > 1 {
