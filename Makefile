@@ -23,7 +23,7 @@ help: ## print this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install the test dependencies (moto server, pinned) into .venv
+deps: ## install what the tests need besides Go: awscli, jq, shellcheck, chromium (apt-get), the AWS provider schema (npm), checkov and moto (pip); minutes the first time
 	@scripts/deps.sh
 
 # The version every binary reports with --version: the release from shared/version/VERSION (the
@@ -49,20 +49,36 @@ build: ## build every binary (the four workers, rollwave, fleetsim, demo, bootst
 demo: deps build ## run the whole pipeline locally (moto, fleetsim, the four workers) and watch a rollout
 	bin/demo
 
+# The stack's pids, environment, aws CLI wrapper and logs are in .cache/stack (git-ignored).
+.PHONY: up
+up: deps build ## start the local stack without Docker and leave it running (moto, fleetsim, the four workers); prints the environment for rollwave and the aws CLI
+	bin/demo up
+
+.PHONY: down
+down: ## stop the stack of make up; its logs stay in .cache/stack/logs
+	@[[ -x bin/demo ]] || go build -o bin/demo ./tools/demo
+	bin/demo down
+
 .PHONY: images
 images: ## build the four worker images and push them to REGISTRY (scripts/release-images.sh -h)
 	@scripts/release-images.sh --registry "$(REGISTRY)" $(if $(TAG),--tag "$(TAG)") $(if $(PLATFORMS),--platforms "$(PLATFORMS)") $(if $(DRY_RUN),--dry-run)
 
 .PHONY: test
-test: deps lint tidy-check checkov ## gofmt, vet, tidy and checkov checks, then every module's tests with -race (stops at the first failing module)
+test: deps lint tidy-check checkov ## gofmt, tools/lint, tidy and checkov checks, then every module's tests with -race (stops at the first failing module)
 	$(call for_each_module,GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...)
 
+# tools/lint is go vet's analyzers plus staticcheck, unused, errcheck, errorlint, ineffassign,
+# bodyclose, noctx and the import boundaries, run by go vet -vettool so Go's build cache keeps its
+# findings: a second run looks again only at what changed (docs/decisions/linting.md).
+LINT_TOOL = $(CURDIR)/.cache/bin/rollwave-lint
+
 .PHONY: lint
-lint: ## gofmt check and go vet, every module; shellcheck of the scripts
+lint: ## gofmt check, shellcheck of the scripts, then tools/lint (go vet's analyzers, staticcheck, errcheck, import boundaries...) in every module
 	@out="$$(gofmt -l $(MODULES))"; if [[ -n "$$out" ]]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	@command -v shellcheck >/dev/null || { echo "shellcheck missing: make deps installs it (apt-get install shellcheck)" >&2; exit 1; }
 	shellcheck scripts/*.sh .ci/run
-	$(call for_each_module,go vet ./...)
+	go build -o "$(LINT_TOOL)" ./tools/lint
+	$(call for_each_module,go vet -vettool="$(LINT_TOOL)" ./...)
 
 .PHONY: tidy
 tidy: ## go mod tidy, every module

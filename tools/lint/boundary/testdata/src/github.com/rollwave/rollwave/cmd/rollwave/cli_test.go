@@ -1,0 +1,3 @@
+package main
+
+import _ "github.com/rollwave/rollwave/tools/harness"

@@ -1,0 +1,3 @@
+package admin
+
+import _ "net/http" // tools/ may do I/O
