@@ -33,7 +33,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadConfig(empty) error: %v", err)
 	}
-	want := timings{DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second, AdmissionRetry: 30 * time.Second, WaitingThreshold: 15 * time.Minute}
+	want := timings{DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second, AdmissionRetry: 30 * time.Second,
+		AdmissionBackstop: 30 * time.Second, WaitingThreshold: 15 * time.Minute}
 	if diff := cmp.Diff(want, c.policy); diff != "" {
 		t.Errorf("loadConfig(empty) policy (-want +got):\n%s", diff)
 	}
@@ -49,14 +50,15 @@ func TestLoadConfigSettings(t *testing.T) {
 	c, err := loadConfig(env(map[string]string{
 		"ROLLWAVE_MAX_OUT_OF_SERVICE": "20%", "ROLLWAVE_DRAIN_TIMEOUT": "1h", "ROLLWAVE_RECHECK_INTERVAL": "5s",
 		"ROLLWAVE_ADMISSION_RETRY": "1m", "ROLLWAVE_STANDALONE_TASKS": "wait", "ROLLWAVE_CONCURRENCY": "2",
-		"ROLLWAVE_WAITING_THRESHOLD": "1h",
+		"ROLLWAVE_WAITING_THRESHOLD": "1h", "ROLLWAVE_ADMISSION_BACKSTOP": "7m",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := c.Policies.For("prod")
 	if p.MaxOutOfService.String() != "20%" || c.policy.DrainTimeout != time.Hour || c.policy.Recheck != 5*time.Second ||
-		c.policy.AdmissionRetry != time.Minute || p.Standalone != update.StandaloneWait || c.Concurrency != 2 || c.policy.WaitingThreshold != time.Hour {
+		c.policy.AdmissionRetry != time.Minute || p.Standalone != update.StandaloneWait || c.Concurrency != 2 || c.policy.WaitingThreshold != time.Hour ||
+		c.policy.AdmissionBackstop != 7*time.Minute {
 		t.Errorf("loadConfig = %+v", c)
 	}
 }
@@ -65,13 +67,14 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 	_, err := loadConfig(env(map[string]string{
 		"ROLLWAVE_MAX_OUT_OF_SERVICE": "0", "ROLLWAVE_DRAIN_TIMEOUT": "soon", "ROLLWAVE_RECHECK_INTERVAL": "-1s",
 		"ROLLWAVE_ADMISSION_RETRY": "0s", "ROLLWAVE_STANDALONE_TASKS": "kill", "ROLLWAVE_CONCURRENCY": "0",
-		"ROLLWAVE_LOG_LEVEL": "loud", "ROLLWAVE_WAITING_THRESHOLD": "500ms",
+		"ROLLWAVE_LOG_LEVEL": "loud", "ROLLWAVE_WAITING_THRESHOLD": "500ms", "ROLLWAVE_ADMISSION_BACKSTOP": "later",
 	}))
 	if err == nil {
 		t.Fatal("loadConfig(bad) = nil error, want every problem")
 	}
 	for _, name := range []string{"ROLLWAVE_MAX_OUT_OF_SERVICE", "ROLLWAVE_DRAIN_TIMEOUT", "ROLLWAVE_RECHECK_INTERVAL",
-		"ROLLWAVE_ADMISSION_RETRY", "ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_CONCURRENCY", "ROLLWAVE_LOG_LEVEL", "ROLLWAVE_WAITING_THRESHOLD"} {
+		"ROLLWAVE_ADMISSION_RETRY", "ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_CONCURRENCY", "ROLLWAVE_LOG_LEVEL", "ROLLWAVE_WAITING_THRESHOLD",
+		"ROLLWAVE_ADMISSION_BACKSTOP"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("loadConfig(bad) error does not name %s:\n%v", name, err)
 		}
@@ -114,7 +117,9 @@ func TestLoadConfigRefusesALeaseShorterThanTheGapsBetweenLooks(t *testing.T) {
 		{env: nil},
 		{env: map[string]string{"ROLLWAVE_LEASE": "4m"}}, // recheck 30s, retry 30s (+ as much jitter): 4 x 1m
 		{env: map[string]string{"ROLLWAVE_LEASE": "3m"}, wantErr: "ROLLWAVE_ADMISSION_RETRY with its jitter can leave a job 1m0s"},
-		{env: map[string]string{"ROLLWAVE_LEASE": "3m", "ROLLWAVE_ADMISSION_RETRY": "10s"}},
+		{env: map[string]string{"ROLLWAVE_LEASE": "3m", "ROLLWAVE_ADMISSION_RETRY": "10s"}}, // backstop unset: 22.5s
+		{env: map[string]string{"ROLLWAVE_LEASE": "3m", "ROLLWAVE_ADMISSION_RETRY": "10s", "ROLLWAVE_ADMISSION_BACKSTOP": "1m"},
+			wantErr: "ROLLWAVE_ADMISSION_BACKSTOP with its jitter can leave a job 2m0s"},
 		{env: map[string]string{"ROLLWAVE_LEASE": "1m", "ROLLWAVE_ADMISSION_RETRY": "1s"}, wantErr: "ROLLWAVE_RECHECK_INTERVAL can leave a job 30s"},
 		{env: map[string]string{"ROLLWAVE_LEASE": "40s", "ROLLWAVE_ADMISSION_RETRY": "200ms", "ROLLWAVE_RECHECK_INTERVAL": "250ms"}},
 		{env: map[string]string{"ROLLWAVE_LEASE": "0s"}, wantErr: "ROLLWAVE_LEASE"},

@@ -16,15 +16,16 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/wake"
 )
 
 const (
@@ -36,23 +37,38 @@ const (
 )
 
 // events records the pipeline events published.
+// events records the events published: the progress of jobs ("decision reason") apart from the
+// rest ("detail-type: reason"), which most tests check alone.
 type events struct {
-	mu   sync.Mutex
-	sent []string // "detail-type: reason"
+	mu       sync.Mutex
+	sent     []string // "detail-type: reason"
+	progress []string // "decision reason" of Instance Update Progressed
 }
 
 func (e *events) Publish(_ context.Context, detailType string, detail any, _ ...string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d := detail.(notify.JobDetail)
+	if detailType == notify.InstanceUpdateProgressed {
+		e.progress = append(e.progress, strings.TrimSpace(d.Decision+" "+d.Reason))
+		return nil
+	}
 	e.sent = append(e.sent, detailType+": "+d.Reason)
 	return nil
 }
 
+// all is every event but the progress of jobs.
 func (e *events) all() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]string(nil), e.sent...)
+}
+
+// steps is the progress of jobs: "decision reason" of each Instance Update Progressed.
+func (e *events) steps() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.progress...)
 }
 
 // world is a drainer over in-memory fakes: a cluster of three instances, the first ("me")
@@ -66,6 +82,7 @@ type world struct {
 	me         cluster.Instance
 	others     []cluster.Instance
 	patcherURL string
+	rebootURL  string
 	raceClaim  bool // another drainer claims between our claim and our re-read
 }
 
@@ -75,7 +92,9 @@ type testPolicy struct {
 	DrainTimeout   time.Duration
 	Recheck        time.Duration
 	AdmissionRetry time.Duration
-	Standalone     update.StandalonePolicy
+	// AdmissionBackstop is the look again of a job held until it is woken.
+	AdmissionBackstop time.Duration
+	Standalone        update.StandalonePolicy
 	// WaitingThreshold is DefaultWaitingThreshold when zero.
 	WaitingThreshold time.Duration
 }
@@ -99,21 +118,25 @@ func newWorld(t *testing.T, p testPolicy) *world {
 		t.Fatal(err)
 	}
 	w.patcherURL = aws.ToString(out.QueueUrl)
+	if out, err = w.sqs.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String("rollwave-reboot")}); err != nil {
+		t.Fatal(err)
+	}
+	w.rebootURL = aws.ToString(out.QueueUrl)
 	if p.Limit == (update.Limit{}) {
 		p.Limit = update.DefaultLimit
 	}
 	if p.WaitingThreshold == 0 {
 		p.WaitingThreshold = DefaultWaitingThreshold
 	}
-	ender := &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now}
+	ender := &jobs.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now}
 	w.d = &drainer{
 		managed: managed.New(managed.Config{Clusters: []string{testCluster}}, w.ecs),
 		ecs:     w.ecs, marks: w.ecs, state: w.ecs, ender: ender,
-		lease:   &pipeline.Leaser{Marks: w.ecs, Duration: time.Hour, Now: time.Now},
-		undo:    &pipeline.Undoer{State: w.ecs, Commands: w.ssm, CheckDoc: checkDoc, CancelDoc: cancelDoc, Ender: ender},
-		forward: queue.NewPublisher(w.sqs), patcherURL: w.patcherURL,
-		wakeups: pipeline.NewWakeups(), now: time.Now, events: ender,
-		policy:   timings{DrainTimeout: p.DrainTimeout, Recheck: p.Recheck, AdmissionRetry: p.AdmissionRetry, WaitingThreshold: p.WaitingThreshold},
+		lease:   &jobs.Leaser{Marks: w.ecs, Duration: time.Hour, Now: time.Now},
+		undo:    &jobs.Undoer{State: w.ecs, Commands: w.ssm, CheckDoc: checkDoc, CancelDoc: cancelDoc, Ender: ender},
+		forward: queue.NewPublisher(w.sqs), patcherURL: w.patcherURL, rebootURL: w.rebootURL,
+		wakeups: wake.NewRegistry(), now: time.Now, events: ender,
+		policy:   timings{DrainTimeout: p.DrainTimeout, Recheck: p.Recheck, AdmissionRetry: p.AdmissionRetry, AdmissionBackstop: p.AdmissionBackstop, WaitingThreshold: p.WaitingThreshold},
 		policies: policy.Set{Default: policy.Policy{MaxOutOfService: p.Limit, Standalone: p.Standalone, CheckCapacity: true, HealthGate: true}},
 		jitter:   func(d time.Duration) time.Duration { return d / 10 },
 	}
@@ -122,7 +145,7 @@ func newWorld(t *testing.T, p testPolicy) *world {
 
 func defaultPolicy() testPolicy {
 	return testPolicy{Limit: update.DefaultLimit, DrainTimeout: 25 * time.Minute, Recheck: 30 * time.Second,
-		AdmissionRetry: 30 * time.Second, Standalone: update.StandaloneSkip}
+		AdmissionRetry: 30 * time.Second, AdmissionBackstop: 5 * time.Minute, Standalone: update.StandaloneSkip}
 }
 
 // job is job-1 for w.me at step drain, entered now.
@@ -167,16 +190,27 @@ func (w *world) instance(t *testing.T, arn string) cluster.Instance {
 	return in
 }
 
-// forwarded returns the jobs sent to the patcher queue.
+// forwarded returns the jobs sent to the patcher: a drained job at step reboot on the reboot
+// queue, a rollback job at step stage on the patcher's intake; a job on the other queue fails
+// the test.
 func (w *world) forwarded(t *testing.T) []update.Job {
 	t.Helper()
 	var jobs []update.Job
-	for _, m := range w.sqs.Messages(w.patcherURL) {
-		j, err := update.Decode([]byte(m.Body))
-		if err != nil {
-			t.Fatalf("forwarded job does not decode: %v", err)
+	for _, q := range []struct {
+		url  string
+		want update.Step
+	}{{w.rebootURL, update.StepReboot}, {w.patcherURL, update.StepStage}} {
+		url, want := q.url, q.want
+		for _, m := range w.sqs.Messages(url) {
+			j, err := update.Decode([]byte(m.Body))
+			if err != nil {
+				t.Fatalf("forwarded job does not decode: %v", err)
+			}
+			if j.Step != want {
+				t.Errorf("job %s at step %s sent to %s, want only step %s there", j.ID, j.Step, url, want)
+			}
+			jobs = append(jobs, j)
 		}
-		jobs = append(jobs, j)
 	}
 	return jobs
 }
@@ -225,6 +259,9 @@ func TestDrainSucceedsWhenTasksMove(t *testing.T) {
 		}
 		if got := w.events.all(); len(got) != 0 {
 			t.Errorf("events = %v, want none (the job goes on)", got)
+		}
+		if diff := cmp.Diff([]string{notify.DecisionAdmitted, notify.DecisionDrained}, w.events.steps()); diff != "" {
+			t.Errorf("progress events (-want +got): the admission, then the drain done:\n%s", diff)
 		}
 	})
 }
@@ -330,7 +367,7 @@ func TestAdmission(t *testing.T) {
 			name:       "another instance draining by rollwave: back off, claim withdrawn",
 			limit:      "1",
 			setup:      func(w *world) { w.mark(w.others[0], "job-2", update.StageDraining, cluster.StatusDraining) },
-			want:       "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim",
+			want:       "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this claim",
 			wantStage:  update.StageStaged,
 			wantStatus: cluster.StatusActive,
 		},
@@ -338,7 +375,7 @@ func TestAdmission(t *testing.T) {
 			name:       "a racing claim seen only after ours is written: back off, claim withdrawn",
 			limit:      "1",
 			setup:      func(w *world) { w.raceClaim = true },
-			want:       "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this admit",
+			want:       "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this admit",
 			wantStage:  update.StageStaged,
 			wantStatus: cluster.StatusActive,
 		},
@@ -465,7 +502,7 @@ func TestErrors(t *testing.T) {
 		{
 			name:  "transient ECS error: retried",
 			setup: func(w *world) { w.ecs.FailNext("Tasks", throttled) },
-			want:  "retry: list tasks: transient ecs error",
+			want:  "retry: check eligibility: list tasks: transient ecs error",
 		},
 		{
 			name: "instance deregistered: skipped instance-gone",

@@ -13,10 +13,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
+	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/metrics/metricstest"
 	"github.com/rollwave/rollwave/shared/pause"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/update"
 )
 
@@ -93,16 +94,44 @@ func TestDryRunDecidesEverythingAndChangesNothing(t *testing.T) {
 		note   []string // in the forwarded job's last history note
 		ended  string   // the event when the dry run ends here
 	}{
-		{name: "admitted", note: []string{"admission would claim: cluster prod: 1 of at most 1", "DRAINING and wait up to 25m0s for its 1 tasks to move"}},
-		{name: "forced by ROLLWAVE_DRY_RUN", forced: true, note: []string{"admission would claim"}},
+		{name: "admitted", note: []string{"cluster-limit would admit: cluster prod: 1 of at most 1", "DRAINING and wait up to 25m0s for its 1 tasks to move"}},
+		{name: "forced by ROLLWAVE_DRY_RUN", forced: true, note: []string{"cluster-limit would admit"}},
 		{name: "cluster full", setup: func(t *testing.T, w *world) {
 			o := w.others[0]
 			o.Status = cluster.StatusDraining
 			w.ecs.SetInstance(o)
-		}, note: []string{"admission would back off and retry: cluster prod: 2 of at most 1"}},
+		}, note: []string{"cluster-limit would hold the job (cluster-limit): cluster prod: 2 of at most 1"}},
 		{name: "paused", setup: func(t *testing.T, w *world) {
 			w.d.pauses = pause.NewCache(&tags{tags: map[string]string{"rollwave:paused:prod": "alice: CVE triage"}}, "q", time.Second)
-		}, note: []string{"would wait: cluster prod paused by alice: CVE triage", "admission would claim"}},
+		}, note: []string{"pause would hold the job (paused): cluster prod paused by alice: CVE triage", "cluster-limit would admit"}},
+		{name: "outside the window", setup: func(t *testing.T, w *world) {
+			win, err := update.ParseWindow("daily 03:00-04:00 UTC")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.d.now = func() time.Time { return time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC) }
+			w.d.policies.Default.Window = win
+		}, note: []string{`window would hold the job (window): cluster prod: outside the maintenance window "daily 03:00-04:00 UTC"; it opens at 2026-12-06T03:00:00Z`, "cluster-limit would admit"}},
+		{name: "health gate waits", setup: func(t *testing.T, w *world) {
+			w.d.policies.Default.HealthGateTimeout = 15 * time.Minute
+			updatedLast(w, time.Now().Add(-time.Minute))
+			w.ecs.AddTask(testCluster, cluster.Task{InstanceARN: w.others[0].ARN, StartedBy: "ecs-svc/1", Group: "service:web", LastStatus: "PENDING"})
+		}, note: []string{"health-gate would hold the job (health-gate): cluster prod: health gate: i-"}},
+		{name: "health gate failed: reported, nothing halted", setup: func(t *testing.T, w *world) {
+			w.d.policies.Default.HealthGateTimeout = 15 * time.Minute
+			w.d.policies.Default.Rollback = true
+			w.d.halts = &halts{}
+			updatedLast(w, time.Now().Add(-16*time.Minute))
+			w.ecs.AddTask(testCluster, cluster.Task{InstanceARN: w.others[0].ARN, StartedBy: "ecs-svc/1", Group: "service:web", LastStatus: "PENDING"})
+		}, note: []string{"health-gate would hold the job (halted): cluster prod: halted: health gate: not healthy 15m0s"}},
+		{name: "no capacity", setup: func(t *testing.T, w *world) {
+			tight(w, 0)
+		}, note: []string{"capacity would hold the job (capacity): cluster prod: capacity: service web: no room"}},
+		{name: "global limit", setup: func(t *testing.T, w *world) {
+			w.d.policies.GlobalMaxOutOfService = 1
+			w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster, "batch"}}, w.ecs)
+			w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true})
+		}, note: []string{"global-limit would hold the job (global-limit): all clusters: 2 instances out of service with this claim, over the global limit 1", "cluster-limit would admit"}},
 		{name: "standalone task", setup: func(t *testing.T, w *world) {
 			w.ecs.AddTask(testCluster, cluster.Task{InstanceARN: w.me.ARN, StartedBy: "alice", Group: "family:batch"})
 		}, ended: "Instance Update Skipped: dry-run"},
@@ -122,26 +151,32 @@ func TestDryRunDecidesEverythingAndChangesNothing(t *testing.T) {
 				t.Fatalf("handle = %s, want done", got)
 			}
 			if m := w.mutations(); len(m) > 0 {
-				t.Errorf("a dry run changed the instance: %v", m)
+				t.Errorf("a dry run changed an instance: %v", m)
+			}
+			if h, ok := w.d.halts.(*halts); ok && len(h.sent) > 0 {
+				t.Errorf("a dry run halted the cluster: %+v", h.sent)
+			}
+			if jobs := w.forwarded(t); len(jobs) > 1 {
+				t.Errorf("a dry run sent %d jobs to the patcher (a rollback?), want at most the rehearsed one", len(jobs))
 			}
 			if diff := cmp.Diff(map[string]string{}, marks(w.instance(t, w.me.ARN))); diff != "" {
 				t.Errorf("rollwave attributes after a dry run (-want +got):\n%s", diff)
 			}
-			jobs := w.forwarded(t)
+			fwd := w.forwarded(t)
 			if tc.ended != "" {
-				if len(jobs) != 0 {
-					t.Errorf("forwarded %d jobs, want none (the dry run ends here)", len(jobs))
+				if len(fwd) != 0 {
+					t.Errorf("forwarded %d fwd, want none (the dry run ends here)", len(fwd))
 				}
 				if diff := cmp.Diff([]string{tc.ended}, w.events.all()); diff != "" {
 					t.Errorf("events (-want +got):\n%s", diff)
 				}
 				return
 			}
-			if len(jobs) != 1 || jobs[0].Step != update.StepReboot || !jobs[0].DryRun {
-				t.Fatalf("forwarded %+v, want one dry-run job at step reboot", jobs)
+			if len(fwd) != 1 || fwd[0].Step != update.StepReboot || !fwd[0].DryRun {
+				t.Fatalf("forwarded %+v, want one dry-run job at step reboot", fwd)
 			}
-			note := jobs[0].History[len(jobs[0].History)-1].Note
-			for _, want := range append(tc.note, pipeline.DryRunNote) {
+			note := fwd[0].History[len(fwd[0].History)-1].Note
+			for _, want := range append(tc.note, jobs.DryRunNote) {
 				if !strings.Contains(note, want) {
 					t.Errorf("history note = %q, want it to contain %q", note, want)
 				}
@@ -160,7 +195,7 @@ func TestPausedClusterIsNotAdmittedUntilResumed(t *testing.T) {
 		w.d.pauses = pause.NewCache(store, "q", 5*time.Second)
 
 		got := w.handle(t, w.job(t))
-		if want := "retry after 33s: cluster prod paused by alice: CVE triage"; got.String() != want {
+		if want := "retry after 5m30s: cluster prod paused by alice: CVE triage"; got.String() != want {
 			t.Errorf("handle while paused = %s, want %s", got, want)
 		}
 		// The only write is the wait's record; the instance stays staged and in service.

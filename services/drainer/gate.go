@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -52,62 +51,54 @@ func (h *clusterHalter) Halt(ctx context.Context, d notify.HaltedDetail, reason 
 
 var _ pause.TagQueueAPI = (*sqs.Client)(nil)
 
-// updatedInstances returns the instances of all that carry rollwave.verified-at: updated by
-// rollwave and not yet confirmed healthy by a gate. A value that does not parse counts as
-// verified at the zero time (long ago), so it cannot keep a gate waiting forever.
-func updatedInstances(all []cluster.Instance) ([]update.UpdatedInstance, map[string]cluster.Instance) {
-	var out []update.UpdatedInstance
-	byName := map[string]cluster.Instance{}
+// healthGateCheck is the health gate of the job's cluster (see update.Gate), when its policy
+// enables it: it holds the job while the instances rollwave updated last, or the services, have
+// not proven healthy (WaitHealthGate), and once the gate failed (WaitHalted). When the gate
+// passes, the updated instances lose their verified-at: they were proven. When it has failed
+// (past its deadline), the suspects are rolled back if the policy says so, the cluster halts,
+// and the updated instances lose their marks (a rollback verified later marks its instance again
+// for the gate after the resume). A rehearsal decides the same and writes nothing.
+func (d *drainer) healthGateCheck(ctx context.Context, l *look) (verdict, error) {
+	if !l.rules.HealthGate {
+		return admit(""), nil
+	}
+	all, _, err := l.cluster(ctx)
+	if err != nil {
+		return verdict{}, err
+	}
+	services, err := l.clusterServices(ctx)
+	if err != nil {
+		return verdict{}, err
+	}
+	updated := cluster.Updated(all)
+	byName := make(map[string]cluster.Instance, len(updated))
 	for _, in := range all {
-		v, ok := in.Attributes[update.AttrVerifiedAt]
-		if !ok {
-			continue
-		}
-		at, _ := time.Parse(time.RFC3339, v)
-		name := in.EC2InstanceID
-		if name == "" {
-			name = in.ARN
-		}
-		byName[name] = in
-		out = append(out, update.UpdatedInstance{Name: name, VerifiedAt: at, Status: in.Status,
-			AgentConnected: in.AgentConnected, Running: in.RunningTasks, Pending: in.PendingTasks})
+		byName[in.Name()] = in
 	}
-	return out, byName
-}
-
-// healthGate runs the health gate of cluster name (see update.Gate). It returns why the drain
-// must wait (WaitHealthGate, or WaitHalted once the gate failed), or "" when it may go on. When
-// the gate passes, the updated instances lose their verified-at: they were proven. When it has
-// failed (past its deadline), the suspects are rolled back if the policy says so, the cluster
-// halts, and the updated instances lose their marks (a rollback verified later marks its
-// instance again for the gate after the resume).
-func (d *drainer) healthGate(ctx context.Context, job *update.Job, rules policy.Policy, services []cluster.Service, all []cluster.Instance) (update.WaitReason, string, error) {
-	views := make([]update.ServiceHealth, 0, len(services))
-	for _, s := range services {
-		views = append(views, update.ServiceHealth{Name: s.Name, Desired: s.Desired, Running: s.Running, Pending: s.Pending, Deployments: s.Deployments})
-	}
-	updated, byName := updatedInstances(all)
-	v := update.Gate(views, updated, rules.HealthGateTimeout, d.now())
-	switch {
-	case v.Open:
+	v := update.Gate(cluster.Healths(services), updated, l.rules.HealthGateTimeout, l.now)
+	clear := func() error {
+		if l.rehearsal {
+			return nil
+		}
 		for _, u := range updated {
-			if err := d.marks.DeleteAttributes(ctx, job.Cluster, byName[u.Name].ARN, update.AttrVerifiedAt, update.AttrRollbackTo); err != nil {
-				return "", "", fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
+			if err := d.marks.DeleteAttributes(ctx, l.job.Cluster, byName[u.Name].ARN, update.AttrVerifiedAt, update.AttrRollbackTo); err != nil {
+				return fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
 			}
 		}
-		return "", "", nil
+		return nil
+	}
+	switch {
+	case v.Open:
+		return admit(""), clear()
 	case !v.Expired:
-		return update.WaitHealthGate, fmt.Sprintf("cluster %s: health gate: %s", job.Cluster, v.Why), nil
+		return holdFor(update.WaitHealthGate, wakeNever, fmt.Sprintf("cluster %s: health gate: %s", l.job.Cluster, v.Why)), nil
 	}
-	if err := d.gateFailed(ctx, job, rules, v, byName); err != nil {
-		return "", "", err
-	}
-	for _, u := range updated {
-		if err := d.marks.DeleteAttributes(ctx, job.Cluster, byName[u.Name].ARN, update.AttrVerifiedAt, update.AttrRollbackTo); err != nil {
-			return "", "", fmt.Errorf("clear verified-at of %s: %w", u.Name, err)
+	if !l.rehearsal {
+		if err := d.gateFailed(ctx, l.job, l.rules, v, byName); err != nil {
+			return verdict{}, err
 		}
 	}
-	return update.WaitHalted, fmt.Sprintf("cluster %s: halted: health gate: %s", job.Cluster, v.Why), nil
+	return holdFor(update.WaitHalted, wakeResume, fmt.Sprintf("cluster %s: halted: health gate: %s", l.job.Cluster, v.Why)), clear()
 }
 
 // gateFailed sends a rollback job for each suspect when the policy enables rollback and the
@@ -152,13 +143,9 @@ func (d *drainer) gateFailed(ctx context.Context, job *update.Job, rules policy.
 
 // sendRollback sends the patcher a job that returns in to version to (lockVersion).
 func (d *drainer) sendRollback(ctx context.Context, clusterName string, in cluster.Instance, s update.UpdatedInstance, to, why string) error {
-	ref := in.EC2InstanceID
-	if ref == "" {
-		ref = in.ARN
-	}
 	rb := update.Job{
 		Schema: update.Schema, ID: fmt.Sprintf("rollback-%s-%d", s.Name[strings.LastIndexByte(s.Name, '/')+1:], s.VerifiedAt.Unix()),
-		Cluster: clusterName, Instance: ref, TargetVersion: to, LockVersion: true,
+		Cluster: clusterName, Instance: in.Name(), TargetVersion: to, LockVersion: true,
 		RequestedBy: "rollwave-drainer", Reason: "health gate failed: roll back to " + to + " (" + why + ")",
 		Step: update.StepStage,
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/rollwave/rollwave/shared/cluster"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
@@ -51,10 +50,10 @@ func TestDrainerProcess(t *testing.T) {
 		t.Fatalf("no instance runs a task: %+v", all)
 	}
 	opts := ssmcommand.Options{PollInterval: 100 * time.Millisecond, Wait: time.Minute}
-	if _, err := pipeline.Check(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Check), me.EC2InstanceID, opts); err != nil {
+	if _, err := ssmcommand.Check(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Check), me.EC2InstanceID, opts); err != nil {
 		t.Fatalf("check for updates: %v", err)
 	}
-	if err := pipeline.RunOne(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Apply), me.EC2InstanceID, opts); err != nil {
+	if err := ssmcommand.RunOne(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Apply), me.EC2InstanceID, opts); err != nil {
 		t.Fatalf("stage the update: %v", err)
 	}
 	const id = "job-drainer-it"
@@ -74,7 +73,7 @@ func TestDrainerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	drainerQ, _ := res.Queue(topology.Drainer)
-	patcherQ, _ := res.Queue(topology.Patcher)
+	rebootQ, _ := res.Queue(topology.Reboot)
 	if _, err := sqsClient.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(drainerQ.URL), MessageBody: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +87,12 @@ func TestDrainerProcess(t *testing.T) {
 		if !p.Running() {
 			t.Fatalf("drainer exited:\n%s", p.Log())
 		}
-		out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(patcherQ.URL), WaitTimeSeconds: 1})
+		out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(rebootQ.URL), WaitTimeSeconds: 1})
 		if err != nil {
 			return false, fmt.Sprintf("ReceiveMessage: %v", err)
 		}
 		if len(out.Messages) == 0 {
-			return false, "nothing on the patcher queue yet"
+			return false, "nothing on the reboot queue yet"
 		}
 		forwarded, err = update.Decode([]byte(aws.ToString(out.Messages[0].Body)))
 		if err != nil {

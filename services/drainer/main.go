@@ -9,9 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 	_ "time/tzdata" // maintenance windows name IANA zones; the image has no zoneinfo
 
@@ -21,37 +18,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/rollwave/rollwave/shared/alarm"
 	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/managed"
+	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pause"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/service"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/version"
+	"github.com/rollwave/rollwave/shared/wake"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "drainer:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("drainer", run) }
 
-// eventConcurrency bounds the handlers of the events queue; each only wakes waiters.
-const eventConcurrency = 4
+// eventConcurrency bounds the handlers of the events queue; each only wakes waiters, so it is
+// ten: one receive of SQS's maximum, and their deletes go out in one batch.
+const eventConcurrency = 10
 
 // run wires the drainer to AWS and runs its two queue workers until ctx is cancelled.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if done, err := pipeline.Args("drainer", args, stdout); done || err != nil {
-		return err
-	}
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
@@ -62,49 +53,70 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("load aws config: %w", err)
 	}
 	sqsClient := sqs.NewFromConfig(awsCfg)
+	queues := cfg.Queues(sqsClient)
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
-	patcherURL, err := cfg.QueueURL(ctx, sqsClient, topology.Patcher)
+	patcherURL, err := queues.URL(ctx, topology.Patcher)
 	if err != nil {
 		return err
 	}
-	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
+	rebootURL, err := queues.URL(ctx, topology.Reboot)
+	if err != nil {
+		return err
+	}
+	drainerURL, err := queues.URL(ctx, topology.Drainer)
 	if err != nil {
 		return err
 	}
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "drainer")
 	defer stopMetrics()
-	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
-	errorBudget, err := budget.Load(getenv, sqsClient, drainerURL, notifier)
-	if err != nil {
-		return err
-	}
-	ender := &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now}
-	wakeups := pipeline.NewWakeups()
+	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus, cfg.Prefix)
+	errorBudget := budget.New(sqsClient, drainerURL, notifier, cfg.Policies)
+	ender := &jobs.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now}
+	wakeups := wake.NewRegistry()
+	room := wake.NewRoom(time.Now)
 	d := &drainer{
 		ecs: ecsClient, marks: ecsClient, state: ecsClient, ender: ender, lease: cfg.Leaser(ecsClient, time.Now),
-		undo: &pipeline.Undoer{
+		undo: &jobs.Undoer{
 			State: ecsClient, Commands: ssmClient, Ender: ender,
 			CheckDoc: cfg.Doc(ssmdoc.Check), CancelDoc: cfg.Doc(ssmdoc.Cancel),
-			SSM: ssmcommand.Options{PollInterval: cfg.SSMPoll},
+			SSM: cfg.Quick(0),
 		},
-		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL,
-		wakeups: wakeups, policy: cfg.policy, policies: cfg.Policies, managed: managed.New(cfg.Managed, ecsClient), now: time.Now, jitter: jitter,
+		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL, rebootURL: rebootURL,
+		wakeups: wakeups, room: room, visibility: sqsClient, queueURL: drainerURL, policy: cfg.policy, policies: cfg.Policies, managed: managed.New(cfg.Managed, ecsClient), now: time.Now, jitter: jitter,
 		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
 		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier}, stopper: ecsClient, events: ender,
 	}
-	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Drainer, cfg.Concurrency, d.handle, log, pipeline.CountDeadLetters(rec))
+	if !cfg.Alarms.IsZero() || cfg.Policies.OwnAlarms() {
+		d.alarms = &alarmGates{sel: cfg.Alarms, halt: cfg.AlarmHalt, events: notifier,
+			watcher: alarm.New(metrics.NewClient(awsCfg), cfg.AlarmRefresh, time.Now)}
+		d.extraGates = append(d.extraGates, gate{name: "alarm", check: d.alarmGate})
+	}
+	if !cfg.Stages.IsZero() {
+		d.promotion = newPromotionStore(cfg.Stages, ecsClient, sqsClient, drainerURL, cfg.PauseRefresh, time.Now)
+		d.promotionEvents = notifier
+	}
+	jobs, err := cfg.NewWorker(ctx, sqsClient, queues, topology.Drainer, cfg.Concurrency, d.handle, log, service.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	events, err := cfg.NewWorker(ctx, sqsClient, topology.DrainerEvents, eventConcurrency, pipeline.EventHandler(wakeups), log, pipeline.CountDeadLetters(rec))
+	events, err := cfg.NewWorker(ctx, sqsClient, queues, topology.DrainerEvents, eventConcurrency, wake.EventHandler(wakeups, room), log, service.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	log.Info().Str("version", version.String()).Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("globalLimit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drainTimeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).Dur("waitingThreshold", cfg.policy.WaitingThreshold).
-		Str("standaloneTasks", string(cfg.Policies.Default.Standalone)).Str("window", cfg.Policies.Default.Window.String()).Int("concurrency", cfg.Concurrency).
-		Dur("pauseRefresh", cfg.PauseRefresh).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("drainer started")
-	return pipeline.RunAll(ctx, jobs, events)
+	log.Info().Str("version", version.String()).Str("limit", cfg.Policies.Default.MaxOutOfService.String()).Int("global_limit", cfg.Policies.GlobalMaxOutOfService).Strs("overrides", cfg.Policies.Names()).Dur("drain_timeout", cfg.policy.DrainTimeout).Dur("recheck", cfg.policy.Recheck).Dur("waiting_threshold", cfg.policy.WaitingThreshold).
+		Str("standalone_tasks", string(cfg.Policies.Default.Standalone)).Str("window", cfg.Policies.Default.Window.String()).Int("concurrency", cfg.Concurrency).
+		Dur("admission_backstop", cfg.policy.AdmissionBackstop).Dur("pause_refresh", cfg.PauseRefresh).Bool("metrics", cfg.Metrics).Bool("dry_run", cfg.DryRun).Stringer("stages", cfg.Stages).Msg("drainer started")
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		d.watchResumes(watchCtx, cfg.PauseRefresh)
+	}()
+	err = service.RunAll(ctx, jobs, events)
+	stopWatch()
+	<-watched
+	return err
 }
 
 // jitter returns a random duration in [0, d).

@@ -89,7 +89,7 @@ func TestPolicies(t *testing.T) {
 		{
 			rule:  "capacity: the other instances cannot host the replacement: wait and say why",
 			setup: func(t *testing.T, w *world) { tight(w, 0) },
-			want:  "retry after 33s: cluster prod: capacity:", wantStage: update.StageStaged,
+			want:  "retry after 5m30s: cluster prod: capacity:", wantStage: update.StageStaged,
 		},
 		{
 			rule:  "capacity: room for the replacement: admitted",
@@ -109,14 +109,14 @@ func TestPolicies(t *testing.T) {
 			setup: func(t *testing.T, w *world) {
 				parked(t, w, w.others[0].ARN, cluster.StatusDraining, true)
 			},
-			want: "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
+			want: "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
 		},
 		{
 			rule: "cluster limit: an instance parked after it never came back (agent disconnected) holds the only slot: back off",
 			setup: func(t *testing.T, w *world) {
 				parked(t, w, w.others[0].ARN, cluster.StatusDraining, false)
 			},
-			want: "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
+			want: "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
 		},
 		{
 			rule: "cluster limit: an ACTIVE instance whose ECS agent is disconnected holds the only slot: back off",
@@ -125,7 +125,7 @@ func TestPolicies(t *testing.T) {
 				o.AgentConnected = false
 				w.ecs.SetInstance(o)
 			},
-			want: "retry after 33s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
+			want: "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this claim, over the limit 1 (i-", wantStage: update.StageStaged,
 		},
 		{
 			rule: "cluster limit: a failed instance returned to service (ACTIVE) serves and hosts the replacement: admitted",
@@ -141,14 +141,18 @@ func TestPolicies(t *testing.T) {
 		{
 			rule: "capacity: an instance parked after a failed update takes no replacement: wait and say why",
 			setup: func(t *testing.T, w *world) {
-				w.d.policies.Default.MaxOutOfService = update.Limit{}
+				two, err := update.ParseLimit("2") // the limit admits: capacity alone holds the job
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.d.policies.Default.MaxOutOfService = two
 				tight(w, 0)
 				parked(t, w, w.others[0].ARN, cluster.StatusDraining, true)
 				o := w.instance(t, w.others[0].ARN)
 				o.RemainingCPU = 1024
 				w.ecs.SetInstance(o)
 			},
-			want: "retry after 33s: cluster prod: capacity:", wantStage: update.StageStaged,
+			want: "retry after 5m30s: cluster prod: capacity:", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit counts an instance parked after a failed update in another cluster: back off, claim withdrawn",
@@ -159,7 +163,7 @@ func TestPolicies(t *testing.T) {
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageFailed)}})
 			},
-			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
+			want: "retry after 5m30s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit counts an instance a person drained in another cluster: back off, claim withdrawn",
@@ -168,7 +172,7 @@ func TestPolicies(t *testing.T) {
 				w.d.managed = managed.New(managed.Config{Clusters: []string{testCluster, "batch"}}, w.ecs)
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true})
 			},
-			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
+			want: "retry after 5m30s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit reached by another cluster: back off, claim withdrawn",
@@ -178,7 +182,7 @@ func TestPolicies(t *testing.T) {
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},
-			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
+			want: "retry after 5m30s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit counts the clusters selected by ROLLWAVE_CLUSTER_TAG: back off, claim withdrawn",
@@ -189,7 +193,7 @@ func TestPolicies(t *testing.T) {
 				w.ecs.AddInstance("batch", cluster.Instance{Status: cluster.StatusDraining, AgentConnected: true,
 					Attributes: map[string]string{update.AttrJob: "job-9", update.AttrStage: string(update.StageDraining)}})
 			},
-			want: "retry after 33s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
+			want: "retry after 5m30s: all clusters: 2 instances out of service with this claim, over the global limit 1", wantStage: update.StageStaged,
 		},
 		{
 			rule: "global limit ignores a cluster without the tag: admitted",
@@ -261,7 +265,7 @@ func TestPolicies(t *testing.T) {
 				updatedLast(w, time.Now().Add(-16*time.Minute))
 				w.ecs.AddTask(testCluster, cluster.Task{InstanceARN: w.others[0].ARN, StartedBy: "ecs-svc/1", Group: "service:web", LastStatus: "PENDING"})
 			},
-			want: "retry after 33s: cluster prod: halted: health gate: not healthy 15m0s after i-", wantStage: update.StageStaged,
+			want: "retry after 5m30s: cluster prod: halted: health gate: not healthy 15m0s after i-", wantStage: update.StageStaged,
 			wantHalt: "health gate: not healthy 15m0s",
 		},
 		{
@@ -271,7 +275,7 @@ func TestPolicies(t *testing.T) {
 				updatedLast(w, time.Now().Add(-16*time.Minute))
 				w.ecs.AddTask(testCluster, cluster.Task{InstanceARN: w.others[0].ARN, StartedBy: "ecs-svc/1", Group: "service:web", LastStatus: "PENDING"})
 			},
-			want: "retry after 33s: cluster prod: halted: health gate:", wantStage: update.StageStaged,
+			want: "retry after 5m30s: cluster prod: halted: health gate:", wantStage: update.StageStaged,
 			wantHalt: "rolling back i-", wantRollback: "1.19.5",
 			check: func(t *testing.T, w *world) {
 				if got := marks(w.instance(t, w.others[0].ARN)); len(got) != 0 {

@@ -65,8 +65,12 @@ func (f *flakyAnnouncer) Waiting(ctx context.Context, job *update.Job, w update.
 	return f.events.Publish(ctx, notify.InstanceUpdateWaiting, notify.JobDetail{Reason: string(w.Reason), WaitingSince: w.Since}, job.ContainerInstanceARN)
 }
 
+func (f *flakyAnnouncer) Progressed(ctx context.Context, job *update.Job, decision, reason, message string) error {
+	return f.events.Publish(ctx, notify.InstanceUpdateProgressed, notify.JobDetail{Decision: decision, Reason: reason, Message: message}, job.ContainerInstanceARN)
+}
+
 // TestLongWaitIsVisible holds a job in a paused cluster for 50 minutes of fake time, looking again
-// after the delay each look returns (the admission retry, 33 s, or less when a warning is due): nothing is said for 15 minutes, then a warning with the
+// after the delay each look returns (the admission backstop, 5m30s, or less when a warning is due): nothing is said for 15 minutes, then a warning with the
 // reason, a JobsWaiting count and one "Instance Update Waiting"; then a warning and a count every
 // 15 minutes, never another event; the instance records the wait in one attribute written only
 // when something about it changed; the resume admits the job and clears it.
@@ -98,8 +102,8 @@ func TestLongWaitIsVisible(t *testing.T) {
 		for time.Since(start) <= 50*time.Minute {
 			got := look()
 			delay, why, ok := retryAfter(got)
-			if !ok || delay > 33*time.Second || !strings.HasPrefix(why, "cluster prod paused by alice") {
-				t.Fatalf("look at %s = %s, want a retry within the admission retry (33s)", time.Since(start), got)
+			if !ok || delay > 5*time.Minute+30*time.Second || !strings.HasPrefix(why, "cluster prod paused by alice") {
+				t.Fatalf("look at %s = %s, want a retry within the admission backstop (5m30s)", time.Since(start), got)
 			}
 			now := seen{logs.warnings(), int(rec.Sum(metrics.JobsWaiting, nil)), len(w.events.all()), writes()}
 			if time.Since(start) < 15*time.Minute && now != (seen{Writes: 1}) {
@@ -111,7 +115,7 @@ func TestLongWaitIsVisible(t *testing.T) {
 			at50 = now
 			time.Sleep(delay)
 		}
-		// Looks every 33 s, and one a second after each warning is due: warnings at 901 s, 1802 s
+		// Looks every 5m30s, and one a second after each warning is due: warnings at 901 s, 1802 s
 		// and 2703 s.
 		if want := (seen{Warnings: 1, Counted: 1, Events: 1, Writes: 2}); at15 != want {
 			t.Errorf("just past the threshold: %+v, want %+v", at15, want)
@@ -146,6 +150,10 @@ func TestLongWaitIsVisible(t *testing.T) {
 		jobs := w.forwarded(t)
 		if len(jobs) != 1 || !strings.Contains(jobs[0].History[len(jobs[0].History)-1].Note, "admitted after waiting 50m") {
 			t.Errorf("forwarded %+v, want the admission note to say how long the job waited", jobs)
+		}
+		// One hold for the whole wait, however many looks, then the admission and the drain.
+		if diff := cmp.Diff([]string{"held paused", notify.DecisionAdmitted, notify.DecisionDrained}, w.events.steps()); diff != "" {
+			t.Errorf("progress events (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -197,6 +205,9 @@ func TestWaitLooksAgainWhenItsWarningIsDue(t *testing.T) {
 		w.handle(t, w.job(t))
 		if diff := cmp.Diff([]string{notify.InstanceUpdateWaiting + ": paused"}, w.events.all()); diff != "" {
 			t.Errorf("events after the retried announcement (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"held window", "held paused"}, w.events.steps()); diff != "" {
+			t.Errorf("holds published (-want +got): one when the wait began, one when its reason changed:\n%s", diff)
 		}
 		got, err := update.ParseWaiting(w.instance(t, w.me.ARN).Attributes[update.AttrWaiting])
 		if err != nil {

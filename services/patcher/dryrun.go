@@ -7,7 +7,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
-	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
@@ -39,10 +39,10 @@ func (p *patcher) rehearseStage(ctx context.Context, job *update.Job) error {
 	if err != nil {
 		return fmt.Errorf("list tasks: %w", err)
 	}
-	if ok, why := update.Eligible(taskViews(tasks), p.policies.For(job.Cluster).Standalone); !ok {
+	if ok, why := update.Eligible(cluster.TaskViews(tasks), p.policies.For(job.Cluster).Standalone); !ok {
 		return p.endDryRun(ctx, job, fmt.Sprintf("would end %s (%s): %s", why.Result, why.Code, why.Message))
 	}
-	st, err := pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
+	st, err := ssmcommand.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
 	if err != nil {
 		if ssmcommand.IsTransient(err) {
 			return err
@@ -74,8 +74,8 @@ func (p *patcher) rehearseStage(ctx context.Context, job *update.Job) error {
 	default:
 		return p.endDryRun(ctx, job, fmt.Sprintf("would end failed (%s): update state %s", update.CodeStagingFailed, st.UpdateState))
 	}
-	queue.Logger(ctx).Info().Bool("dryRun", true).Msg(pipeline.DryRunNote + note)
-	return p.forward(ctx, job, update.StepDrain, p.drainerURL, pipeline.DryRunNote+note)
+	queue.Logger(ctx).Info().Bool("dry_run", true).Msg(jobs.DryRunNote + note)
+	return p.forward(ctx, job, update.StepDrain, p.drainerURL, jobs.DryRunNote+note)
 }
 
 // rehearseReboot is the reboot step of a dry-run job: it says whether the reboot would be sent
@@ -96,8 +96,8 @@ func (p *patcher) rehearseReboot(ctx context.Context, job *update.Job) error {
 	if sent {
 		note = "a reboot for this job was sent before: would not reboot again"
 	}
-	queue.Logger(ctx).Info().Bool("dryRun", true).Msg(pipeline.DryRunNote + note)
-	return p.forward(ctx, job, update.StepVerify, p.verifyURL, pipeline.DryRunNote+note)
+	queue.Logger(ctx).Info().Bool("dry_run", true).Msg(jobs.DryRunNote + note)
+	return p.forward(ctx, job, update.StepVerify, p.verifyURL, jobs.DryRunNote+note)
 }
 
 // rehearseOwner looks the instance up for a dry run; ok is false when the dry run ended here.
@@ -114,7 +114,7 @@ func (p *patcher) rehearseOwner(ctx context.Context, job *update.Job) (cluster.I
 		return in, false, fmt.Errorf("look up instance: %w", err)
 	}
 	job.ContainerInstanceARN, job.EC2InstanceID = in.ARN, in.EC2InstanceID
-	queue.Annotate(ctx, queue.Fields{Instance: in.ARN})
+	queue.Annotate(ctx, queue.Fields{Instance: in.EC2InstanceID, InstanceARN: in.ARN})
 	if other := in.Attributes[update.AttrJob]; other != "" && other != job.ID {
 		return in, false, p.endDryRun(ctx, job, "would end as a duplicate: job "+other+" owns the instance")
 	}
@@ -123,6 +123,6 @@ func (p *patcher) rehearseOwner(ctx context.Context, job *update.Job) (cluster.I
 
 // endDryRun ends a dry-run job here, saying what the real job would have done.
 func (p *patcher) endDryRun(ctx context.Context, job *update.Job, would string) error {
-	queue.Logger(ctx).Info().Bool("dryRun", true).Msg(pipeline.DryRunNote + would)
+	queue.Logger(ctx).Info().Bool("dry_run", true).Msg(jobs.DryRunNote + would)
 	return p.ender.EndDryRun(ctx, job, would)
 }

@@ -4,11 +4,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/metrics/metricstest"
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -83,8 +85,8 @@ func TestDryRunStageDecidesAndChangesNothing(t *testing.T) {
 				t.Fatalf("forwarded = %+v, want one dry-run job to the drainer", w.rec.jobs)
 			}
 			h := w.rec.jobs[0].job.History
-			if note := h[len(h)-1].Note; !strings.HasPrefix(note, pipeline.DryRunNote) || !strings.Contains(note, tc.note) {
-				t.Errorf("history note = %q, want %q%s...", note, pipeline.DryRunNote, tc.note)
+			if note := h[len(h)-1].Note; !strings.HasPrefix(note, jobs.DryRunNote) || !strings.Contains(note, tc.note) {
+				t.Errorf("history note = %q, want %q%s...", note, jobs.DryRunNote, tc.note)
 			}
 			if got := rec.Sum(metrics.JobsStarted, map[string]string{metrics.Cluster: "prod"}); got != 1 {
 				t.Errorf("JobsStarted{Cluster=prod} = %v, want 1", got)
@@ -118,8 +120,11 @@ func TestAcceptedJobIsAnnouncedOnce(t *testing.T) {
 	w.p.metrics, w.p.ender.Metrics = rec, rec
 	w.handle(t, handJob())
 	w.handle(t, handJob()) // redelivered: already staged, forwarded again
-	if got := strings.Join(w.rec.events, ","); got != notify.InstanceUpdateStarted+": " {
-		t.Errorf("events = %q, want one Instance Update Started", got)
+	// Each delivery forwards the job, and each forward tells the step done: a redelivery may
+	// repeat the progress, never the start.
+	want := []string{notify.InstanceUpdateStarted + ": ", notify.InstanceUpdateProgressed + ": staged", notify.InstanceUpdateProgressed + ": staged"}
+	if diff := cmp.Diff(want, w.rec.events); diff != "" {
+		t.Errorf("events (-want +got): one Instance Update Started:\n%s", diff)
 	}
 	if got := rec.Sum(metrics.JobsStarted, nil); got != 1 {
 		t.Errorf("JobsStarted = %v, want 1", got)

@@ -4,38 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/rollwave/rollwave/shared/bottlerocket"
-	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/metrics"
-	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
-	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
-	"github.com/rollwave/rollwave/shared/version"
 )
 
 // ecsAPI is what the patcher needs of ECS.
 type ecsAPI interface {
 	Instance(ctx context.Context, cluster, idOrARN string) (cluster.Instance, error)
+	CountInstances(ctx context.Context, cluster, filter string) (int, error) // the look-ahead
 	Tasks(ctx context.Context, cluster, instanceARN string) ([]cluster.Task, error)
-	pipeline.Marks
-	pipeline.StateSetter // to re-activate when the reboot cannot go ahead after the drain
-	managed.Finder       // to resolve the managed clusters
+	jobs.Marks
+	jobs.StateSetter // to re-activate when the reboot cannot go ahead after the drain
+	managed.Finder   // to resolve the managed clusters
 }
 
 // rebooter sends the reboot without waiting for it, and tells whether it was already sent.
@@ -50,101 +40,79 @@ type jobSender interface {
 
 type patcher struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
-	locks pipeline.Locks
+	locks jobs.Locks
 	// boundary is the managed clusters: a job about any other goes to the dead-letter queue.
-	boundary pipeline.Boundary
+	boundary jobs.Boundary
 	ecs      ecsAPI
-	commands pipeline.Runner
+	commands ssmcommand.Runner
 	reboots  rebooter
 	jobs     jobSender
-	ender    *pipeline.Ender
-	undoer   *pipeline.Undoer
+	ender    *jobs.Ender
+	undoer   *jobs.Undoer
 	// lease rides on every stage the patcher writes: it takes the job's lease at accept.
-	lease      *pipeline.Leaser
+	lease      *jobs.Leaser
 	drainerURL string
 	verifyURL  string
-	docs       map[ssmdoc.Kind]string
-	apply      ssmcommand.Options
-	quick      ssmcommand.Options
+	// patcherURL is the patcher's own queue: a job waiting for the host's wave comes back on it.
+	patcherURL string
+	// offerRecheck is how long a job waits before it looks again whether the host is offered
+	// its target (ROLLWAVE_OFFER_RECHECK); waitingThreshold is when such a wait is warned about
+	// (ROLLWAVE_WAITING_THRESHOLD).
+	offerRecheck     time.Duration
+	waitingThreshold time.Duration
+	docs             map[ssmdoc.Kind]string
+	apply            ssmcommand.Options
+	quick            ssmcommand.Options
 	// policies give each cluster's standalone policy (ROLLWAVE_CLUSTER_POLICIES over the default).
 	policies policy.Set
-	metrics  metrics.Recorder
+	// ahead holds new staging jobs beyond their cluster's look-ahead (update.MayStage).
+	ahead *lookahead
+	// staging bounds the stage lane's jobs that stage at once (ROLLWAVE_CONCURRENCY); the lane
+	// holds ROLLWAVE_STAGE_WAITING more while their look-ahead is full.
+	staging chan struct{}
+	metrics metrics.Recorder
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if done, err := pipeline.Args("patcher", args, stdout); done || err != nil {
-		return err
-	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	log := cfg.Logger(stdout, "patcher")
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
-	}
-	sqsClient := sqs.NewFromConfig(awsCfg)
-	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
-	if err != nil {
-		return err
-	}
-	verifyURL, err := cfg.QueueURL(ctx, sqsClient, topology.Verifier)
-	if err != nil {
-		return err
-	}
-	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
-	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "patcher")
-	defer stopMetrics()
-	events := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
-	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), events, time.Now)
-	p.drainerURL, p.verifyURL = drainerURL, verifyURL
-	p.metrics, p.ender.Metrics = rec, rec
-	if p.ender.Budget, err = budget.Load(getenv, sqsClient, drainerURL, events); err != nil {
-		return err
-	}
-	w, err := cfg.NewWorker(ctx, sqsClient, topology.Patcher, cfg.Concurrency, p.handle, log, pipeline.CountDeadLetters(rec))
-	if err != nil {
-		return err
-	}
-	log.Info().Str("version", version.String()).Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("patcher started")
-	return pipeline.RunAll(ctx, w)
-}
-
 // ssmAPI is the SSM adapter: running documents and sending the reboot.
 type ssmAPI interface {
-	pipeline.Runner
+	ssmcommand.Runner
 	rebooter
 }
 
-func newPatcher(cfg config, e ecsAPI, s ssmAPI, jobs jobSender, events pipeline.Publisher, now func() time.Time) *patcher {
+func newPatcher(cfg config, e ecsAPI, s ssmAPI, sender jobSender, events jobs.Publisher, now func() time.Time) *patcher {
 	docs := map[ssmdoc.Kind]string{}
 	for _, k := range ssmdoc.Kinds {
 		docs[k] = cfg.Doc(k)
 	}
-	quick := ssmcommand.Options{Wait: cfg.SSMTimeout, PollInterval: cfg.SSMPoll}
-	ender := &pipeline.Ender{Marks: e, Events: events, By: "patcher", Now: now}
+	quick := cfg.Quick(cfg.SSMTimeout)
+	ender := &jobs.Ender{Marks: e, Events: events, By: "patcher", Now: now}
 	return &patcher{
 		boundary: managed.New(cfg.Managed, e),
-		ecs:      e, commands: s, reboots: s, jobs: jobs, ender: ender,
+		ecs:      e, commands: s, reboots: s, jobs: sender, ender: ender,
 		lease: cfg.Leaser(e, now),
-		undoer: &pipeline.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
+		undoer: &jobs.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
 			CancelDoc: docs[ssmdoc.Cancel], SSM: quick, Ender: ender},
 		docs:     docs,
-		apply:    ssmcommand.Options{Wait: cfg.ApplyTimeout, PollInterval: cfg.SSMPoll},
+		apply:    ssmcommand.Options{Wait: cfg.ApplyTimeout, Expected: cfg.ApplyExpected, PollInterval: cfg.SSMPoll},
 		quick:    quick,
 		policies: cfg.Policies,
+		ahead:    newLookahead(e, cfg.Policies, cfg.StageRecheck),
+		staging:  make(chan struct{}, cfg.Concurrency),
 		dryRun:   cfg.DryRun,
 		now:      now,
+
+		offerRecheck:     cfg.OfferRecheck,
+		waitingThreshold: cfg.WaitingThreshold,
 	}
 }
 
+// handle is the stage lane's handler (the patcher queue, the intake of every job). It also
+// reboots a job at step reboot found there, sent by a drainer of an earlier version.
 func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &p.locks, p.boundary, m, p.dryRun)
+	job, unlock, out, ok := jobs.Receive(ctx, &p.locks, p.boundary, m, p.dryRun)
 	if !ok {
 		return out
 	}
@@ -154,14 +122,90 @@ func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
 	case job.Step == update.StepStage && job.DryRun:
 		err = p.rehearseStage(ctx, &job)
 	case job.Step == update.StepStage:
-		err = p.stage(ctx, &job, m.FinalReceive)
-	case job.Step == update.StepReboot && job.DryRun:
-		err = p.rehearseReboot(ctx, &job)
+		return p.stageJustInTime(ctx, &job, m.FinalReceive)
 	case job.Step == update.StepReboot:
-		err = p.reboot(ctx, &job)
+		return p.rebootLane(ctx, &job)
 	default:
 		return queue.Poison(fmt.Sprintf("job %s is at step %q, which is not the patcher's (stage, reboot)", job.ID, job.Step))
 	}
+	return jobs.Outcome(ctx, queue.Done(), err)
+}
+
+// handleReboot is the reboot lane's handler (the reboot queue): jobs the drainer drained, whose
+// instances are out of service until rebooted and verified.
+func (p *patcher) handleReboot(ctx context.Context, m queue.Message) queue.Outcome {
+	job, unlock, out, ok := jobs.Receive(ctx, &p.locks, p.boundary, m, p.dryRun)
+	if !ok {
+		return out
+	}
+	defer unlock()
+	if job.Step != update.StepReboot {
+		return queue.Poison(fmt.Sprintf("job %s is at step %q; the reboot queue takes step reboot only (a new job goes to the patcher queue)", job.ID, job.Step))
+	}
+	return p.rebootLane(ctx, &job)
+}
+
+// rebootLane reboots (or rehearses the reboot of) a drained job. Its instance has left its
+// cluster's look-ahead, so it wakes the oldest staging job held for the cluster.
+func (p *patcher) rebootLane(ctx context.Context, job *update.Job) queue.Outcome {
+	defer p.ahead.Drained(job.Cluster)
+	var err error
+	if job.DryRun {
+		err = p.rehearseReboot(ctx, job)
+	} else {
+		err = p.reboot(ctx, job)
+	}
+	if err != nil {
+		return queue.Retry(err)
+	}
+	return queue.Done()
+}
+
+// stageJustInTime stages a job's instance once its cluster's look-ahead has room (update.MayStage):
+// a new job beyond it is held, in service and unmarked, until a staged instance of the cluster is
+// drained, or goes back to its queue for a recheck. A job that already marked its instance (a
+// redelivery) and a rollback never wait.
+func (p *patcher) stageJustInTime(ctx context.Context, job *update.Job, final bool) queue.Outcome {
+	in, stage, ok, err := p.owner(ctx, job)
+	if err != nil {
+		return queue.Retry(err)
+	}
+	if !ok {
+		return queue.Done()
+	}
+	marked := func() {}
+	if stage == update.StageNone && !job.LockVersion {
+		var waited bool
+		marked, waited, err = p.ahead.Await(ctx, *job)
+		var held *heldError
+		switch {
+		case errors.As(err, &held):
+			return queue.RetryAfter(p.ahead.recheck, held.reason)
+		case err != nil:
+			return queue.Retry(err)
+		}
+		defer marked()
+		if waited {
+			// The instance may have changed while the job waited: look again.
+			if in, stage, ok, err = p.owner(ctx, job); err != nil || !ok {
+				return doneOrRetry(err)
+			}
+		}
+	}
+	select {
+	case p.staging <- struct{}{}:
+		defer func() { <-p.staging }()
+	case <-ctx.Done():
+		return queue.Retry(ctx.Err())
+	}
+	err = p.stage(ctx, job, in, stage, final, marked)
+	if job.Outcome != nil {
+		p.ahead.Drained(job.Cluster) // ended without staging: its room is free again
+	}
+	return doneOrRetry(err)
+}
+
+func doneOrRetry(err error) queue.Outcome {
 	if err != nil {
 		return queue.Retry(err)
 	}
@@ -173,10 +217,10 @@ func (p *patcher) handle(ctx context.Context, m queue.Message) queue.Outcome {
 // (duplicate), or the job does not own it (not-owner, stale-job: nothing changed, nothing
 // counted); err is a transient failure to retry.
 func (p *patcher) owner(ctx context.Context, job *update.Job) (in cluster.Instance, stage update.Stage, ok bool, err error) {
-	in, err = pipeline.JobInstance(ctx, p.ecs, job)
+	in, err = jobs.Instance(ctx, p.ecs, job)
 	switch {
 	case errors.Is(err, cluster.ErrInstanceNotFound), errors.Is(err, cluster.ErrClusterNotFound), errors.Is(err, cluster.ErrInvalid):
-		return in, "", false, p.ender.End(ctx, job, update.Skipped(update.CodeInstanceGone, err.Error()), pipeline.LeaveMarks)
+		return in, "", false, p.ender.End(ctx, job, update.Skipped(update.CodeInstanceGone, err.Error()), jobs.LeaveMarks)
 	case err != nil:
 		return in, "", false, fmt.Errorf("look up instance: %w", err)
 	}
@@ -187,27 +231,25 @@ func (p *patcher) owner(ctx context.Context, job *update.Job) (in cluster.Instan
 		stage = update.StageNone
 	}
 	if o := update.Owner(*job, owner, stage); !o.Owns {
-		return in, "", false, p.ender.End(ctx, job, o.Outcome, pipeline.LeaveMarks)
+		return in, "", false, p.ender.End(ctx, job, o.Outcome, jobs.LeaveMarks)
 	}
 	return in, stage, true, nil
 }
 
-// stage accepts a job and stages its update while the instance serves traffic. final says that
-// this is the message's last receive: an SSM failure it would retry ends the job instead.
-func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error {
-	in, stage, ok, err := p.owner(ctx, job)
-	if !ok || err != nil {
-		return err
-	}
+// stage accepts a job and stages its update while the instance serves traffic; in and stage are
+// the instance and its stage as owner read them. final says that this is the message's last
+// receive: an SSM failure it would retry ends the job instead. marked is called once the
+// instance carries the staging mark.
+func (p *patcher) stage(ctx context.Context, job *update.Job, in cluster.Instance, stage update.Stage, final bool, marked func()) error {
 	log := queue.Logger(ctx)
 	switch stage {
 	case update.StageNone:
 		if o, out := optedOut(in); out {
-			return p.ender.End(ctx, job, o, pipeline.LeaveMarks)
+			return p.ender.End(ctx, job, o, jobs.LeaveMarks)
 		}
 		if in.Status != cluster.StatusActive {
 			return p.ender.End(ctx, job, update.Skipped(update.CodeDrainedByOther,
-				fmt.Sprintf("instance is %s and rollwave did not drain it: left alone", in.Status)), pipeline.LeaveMarks)
+				fmt.Sprintf("instance is %s and rollwave did not drain it: left alone", in.Status)), jobs.LeaveMarks)
 		}
 	case update.StageStaging:
 		// A redelivery after a crash while staging: stage again (apply is idempotent from Staged).
@@ -222,10 +264,10 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 	if err != nil {
 		return fmt.Errorf("list tasks: %w", err)
 	}
-	if ok, why := update.Eligible(taskViews(tasks), p.policies.For(job.Cluster).Standalone); !ok {
-		marking := pipeline.LeaveMarks
+	if ok, why := update.Eligible(cluster.TaskViews(tasks), p.policies.For(job.Cluster).Standalone); !ok {
+		marking := jobs.LeaveMarks
 		if stage != update.StageNone {
-			marking = pipeline.Unmark
+			marking = jobs.Unmark
 		}
 		return p.ender.End(ctx, job, why, marking)
 	}
@@ -242,21 +284,43 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 		update.AttrJob: job.ID, update.AttrStage: string(update.StageStaging),
 	})); err != nil {
 		if errors.Is(err, cluster.ErrAttributeLimit) {
-			return p.ender.End(ctx, job, update.Failed(update.CodeStagingFailed, "cannot mark the instance: "+err.Error()), pipeline.LeaveMarks)
+			return p.ender.End(ctx, job, update.Failed(update.CodeStagingFailed, "cannot mark the instance: "+err.Error()), jobs.LeaveMarks)
 		}
 		return fmt.Errorf("mark instance: %w", err)
 	}
-	if job.LockVersion {
-		// A rollback: pin the host to the target first, so that Bottlerocket offers it even
-		// though it is older than the running version. The lock stays set after the job.
-		lock := p.quick
-		lock.Parameters = map[string][]string{ssmdoc.LockParam: {job.TargetVersion}}
-		log.Info().Str("version", job.TargetVersion).Msg("locking the host's version")
-		if err := pipeline.RunOne(ctx, p.commands, p.docs[ssmdoc.Lock], in.EC2InstanceID, lock); err != nil {
-			return p.failStaging(ctx, job, fmt.Errorf("lock version %s: %w", job.TargetVersion, err), final)
+	marked()
+	if job.PinTarget {
+		// A rollout to one version: the host goes there only once its own update check offers
+		// it (its wave came), never forced.
+		st, err := ssmcommand.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
+		if err != nil {
+			return p.failStaging(ctx, job, err, final)
+		}
+		if job.FromVersion == "" {
+			job.FromVersion = st.ActiveVersion()
+		}
+		if st.ActiveVersion() == job.TargetVersion {
+			return p.undoer.Abort(ctx, job, update.StageStaging, update.Skipped(update.CodeNoUpdate,
+				fmt.Sprintf("runs the rollout's version %s already", job.TargetVersion)))
+		}
+		if !update.Offered(st, job.TargetVersion) {
+			return p.awaitOffer(ctx, job, in, st)
+		}
+		if err := p.endWait(ctx, job, in); err != nil {
+			return err
 		}
 	}
-	st, err := pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
+	if job.LockVersion || job.PinTarget {
+		// Pin the host to the target first: a rollback, so that Bottlerocket offers it even
+		// though it is older than the running version (the lock stays set after the job); a
+		// rollout, so that a version released since the rollout began is not the one staged
+		// (the lock goes back to latest once the update is staged).
+		log.Info().Str("version", job.TargetVersion).Msg("locking the host's version")
+		if err := p.lockVersion(ctx, in.EC2InstanceID, job.TargetVersion); err != nil {
+			return p.failStaging(ctx, job, err, final)
+		}
+	}
+	st, err := ssmcommand.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
 	if err != nil {
 		return p.failStaging(ctx, job, err, final)
 	}
@@ -273,10 +337,10 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 				fmt.Sprintf("target %s is not the update Bottlerocket offers (%s)", job.TargetVersion, orNone(st.ChosenVersion()))))
 		}
 		log.Info().Str("version", st.ChosenVersion()).Msg("staging update")
-		if err := pipeline.RunOne(ctx, p.commands, p.docs[ssmdoc.Apply], in.EC2InstanceID, p.apply); err != nil {
+		if err := ssmcommand.RunOne(ctx, p.commands, p.docs[ssmdoc.Apply], in.EC2InstanceID, p.apply); err != nil {
 			return p.failStaging(ctx, job, err, final)
 		}
-		if st, err = pipeline.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick); err != nil {
+		if st, err = ssmcommand.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick); err != nil {
 			return p.failStaging(ctx, job, err, final)
 		}
 	}
@@ -291,10 +355,70 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, final bool) error 
 		return p.undoer.Abort(ctx, job, update.StageStaging, update.Failed(update.CodeStagingFailed,
 			fmt.Sprintf("staged %s, not the target %s", job.StagedVersion, job.TargetVersion)))
 	}
+	if job.PinTarget {
+		// The staged partition holds the target now; the lock has done its work, and left set it
+		// would hide every later version from the host's update check.
+		if err := p.lockVersion(ctx, in.EC2InstanceID, ssmdoc.Unlocked); err != nil {
+			return p.failStaging(ctx, job, err, final)
+		}
+	}
 	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, p.lease.With(map[string]string{update.AttrStage: string(update.StageStaged)})); err != nil {
 		return fmt.Errorf("mark staged: %w", err)
 	}
 	return p.forward(ctx, job, update.StepDrain, p.drainerURL, "staged "+job.StagedVersion)
+}
+
+// lockVersion sets the host's settings.updates.version-lock to version (ssmdoc.Unlocked for
+// latest).
+func (p *patcher) lockVersion(ctx context.Context, instanceID, version string) error {
+	lock := p.quick
+	lock.Parameters = map[string][]string{ssmdoc.LockParam: {version}}
+	if err := ssmcommand.RunOne(ctx, p.commands, p.docs[ssmdoc.Lock], instanceID, lock); err != nil {
+		return fmt.Errorf("lock version %s: %w", version, err)
+	}
+	return nil
+}
+
+// awaitOffer holds a rollout's job whose host is not offered the target yet (st, its update
+// check): it records the wait on the instance (rollwave.waiting, reason version-not-offered),
+// warns once it has lasted the waiting threshold (and announces the first warning), and sends
+// the job back to the patcher's queue to look again after ROLLWAVE_OFFER_RECHECK. The job keeps
+// its instance meanwhile, its lease renewed at every look (the accept's write). A new message,
+// not a retry of this one, so that a wave of days does not use up the queue's receive count.
+func (p *patcher) awaitOffer(ctx context.Context, job *update.Job, in cluster.Instance, st bottlerocket.Status) error {
+	why := fmt.Sprintf("the host's update check offers %s, not the rollout's %s yet (Bottlerocket's waves)", orNone(st.ChosenVersion()), job.TargetVersion)
+	waits := jobs.Waits{Announcer: p.ender, Metrics: p.metrics, Threshold: p.waitingThreshold, Now: p.now}
+	// Look again at least every quarter lease, each look renewing it.
+	n := waits.Look(ctx, job, in, update.WaitVersionNotOffered, why, min(p.offerRecheck, update.MaxLeaseGap(p.lease.Duration)))
+	log := queue.Logger(ctx)
+	if n.Warn {
+		log.Warn().Str("reason", string(n.Waiting.Reason)).Time("waiting_since", n.Waiting.Since).Msg("waiting: " + why)
+	}
+	if n.Attr != "" {
+		if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, map[string]string{update.AttrWaiting: n.Attr}); err != nil {
+			return fmt.Errorf("record the wait: %w", err)
+		}
+	}
+	body, err := update.Encode(*job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	if _, err := p.jobs.Send(ctx, p.patcherURL, body, n.Delay, nil); err != nil {
+		return fmt.Errorf("send the waiting job back: %w", err)
+	}
+	log.Info().Str("reason", string(update.WaitVersionNotOffered)).Dur("retry_in", n.Delay).Msg("not staged: " + why)
+	return nil
+}
+
+// endWait removes rollwave.waiting from a host that waited for its wave, now that it is
+// offered its target.
+func (p *patcher) endWait(ctx context.Context, job *update.Job, in cluster.Instance) error {
+	w, ok, err := jobs.EndWait(ctx, p.ecs, job, in)
+	if ok {
+		queue.Logger(ctx).Info().Str("reason", string(w.Reason)).Time("waiting_since", w.Since).
+			Dur("waited", w.Waited(p.now()).Round(time.Second)).Msg("offered the rollout's version after waiting")
+	}
+	return err
 }
 
 // optedOut reports whether a person keeps rollwave away from the instance (the rollwave.optout
@@ -365,26 +489,8 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 
 // forward moves the job to its next step and queue.
 func (p *patcher) forward(ctx context.Context, job *update.Job, next update.Step, url, note string) error {
-	pipeline.RecordStep(p.metrics, *job, p.now())
-	if err := job.Advance(next, "patcher", note, p.now()); err != nil {
-		return err
-	}
-	body, err := update.Encode(*job)
-	if err != nil {
-		return fmt.Errorf("encode job: %w", err)
-	}
-	if _, err := p.jobs.Send(ctx, url, body, 0, nil); err != nil {
-		return fmt.Errorf("forward job to %s: %w", next, err)
-	}
-	return nil
-}
-
-func taskViews(tasks []cluster.Task) []update.TaskView {
-	out := make([]update.TaskView, 0, len(tasks))
-	for _, t := range tasks {
-		out = append(out, update.TaskView{ARN: t.ARN, StartedBy: t.StartedBy, Group: t.Group, LastStatus: t.LastStatus})
-	}
-	return out
+	f := jobs.Forwarder{Sender: p.jobs, Events: p.ender.Events, Metrics: p.metrics, By: "patcher", Now: p.now}
+	return f.Forward(ctx, job, next, url, note)
 }
 
 func orNone(s string) string {

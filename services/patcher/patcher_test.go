@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
 	"github.com/rollwave/rollwave/shared/notify"
@@ -19,8 +21,9 @@ import (
 const instanceID = "i-0123456789abcdef0"
 
 type sent struct {
-	url string
-	job update.Job
+	url   string
+	job   update.Job
+	delay time.Duration
 }
 
 type recorder struct {
@@ -30,14 +33,14 @@ type recorder struct {
 	messages []string // the message of each event, as events
 }
 
-func (r *recorder) Send(_ context.Context, url string, body []byte, _ time.Duration, _ map[string]string) (string, error) {
+func (r *recorder) Send(_ context.Context, url string, body []byte, delay time.Duration, _ map[string]string) (string, error) {
 	j, err := update.Decode(body)
 	if err != nil {
 		return "", err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.jobs = append(r.jobs, sent{url, j})
+	r.jobs = append(r.jobs, sent{url, j, delay})
 	return "id", nil
 }
 
@@ -45,7 +48,11 @@ func (r *recorder) Publish(_ context.Context, detailType string, detail any, _ .
 	d := detail.(notify.JobDetail)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.events = append(r.events, detailType+": "+d.Reason)
+	if detailType == notify.InstanceUpdateProgressed {
+		r.events = append(r.events, detailType+": "+d.Decision) // its reason is always empty here
+	} else {
+		r.events = append(r.events, detailType+": "+d.Reason)
+	}
 	r.messages = append(r.messages, d.Message)
 	return nil
 }
@@ -127,18 +134,25 @@ func newWorld(t *testing.T, host *bottlerocketHost, attrs map[string]string, tas
 	s.Handler = host.answer
 	rec := &recorder{}
 	p := newPatcher(cfg, e, s, rec, rec, func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) })
-	p.drainerURL, p.verifyURL = "drainer", "verifier"
+	p.drainerURL, p.verifyURL, p.patcherURL = "drainer", "verifier", "patcher"
 	p.quick.PollInterval, p.apply.PollInterval = time.Millisecond, time.Millisecond
 	return &world{p: p, ecs: e, ssm: s, host: host, rec: rec, arn: in.ARN}
 }
 
 func (w *world) handle(t *testing.T, job update.Job) queue.Outcome {
 	t.Helper()
+	return w.handleOn(t, w.p.handle, job)
+}
+
+// handleOn hands job to one lane's handler: w.p.handle (the patcher queue) or w.p.handleReboot
+// (the reboot queue).
+func (w *world) handleOn(t *testing.T, h queue.Handler, job update.Job) queue.Outcome {
+	t.Helper()
 	body, err := update.Encode(job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w.p.handle(context.Background(), queue.Message{ID: "msg-1", Body: body})
+	return h(context.Background(), queue.Message{ID: "msg-1", Body: body})
 }
 
 func (w *world) attrs(t *testing.T) map[string]string {
@@ -181,6 +195,10 @@ func TestStageAppliesTheUpdateAndForwardsToTheDrainer(t *testing.T) {
 	}
 	if w.drained(t) {
 		t.Error("the patcher changed the instance's state; staging must not drain")
+	}
+	want := []string{notify.InstanceUpdateStarted + ": ", notify.InstanceUpdateProgressed + ": " + notify.DecisionStaged}
+	if diff := cmp.Diff(want, w.rec.events); diff != "" || w.rec.messages[1] != "staged 1.20.3" {
+		t.Errorf("events (-want +got): the start, then the update staged:\n%s\nmessages %q", diff, w.rec.messages)
 	}
 }
 
@@ -302,6 +320,10 @@ func TestRebootIsSentOnceAndForwardedToTheVerifier(t *testing.T) {
 	}
 	if a := w.attrs(t); a[update.AttrStage] != "rebooting" {
 		t.Errorf("stage = %q, want rebooting", a[update.AttrStage])
+	}
+	rebooted := notify.InstanceUpdateProgressed + ": " + notify.DecisionRebooted
+	if diff := cmp.Diff([]string{rebooted, rebooted}, w.rec.events); diff != "" {
+		t.Errorf("events (-want +got): the reboot sent, told at each forward:\n%s", diff)
 	}
 }
 

@@ -8,9 +8,9 @@ import (
 
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/metrics"
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/update"
@@ -24,9 +24,9 @@ const markedFilter = "attribute:" + update.AttrJob + " exists and attribute:" + 
 // marked instances, read one again just before acting, re-activate it, and change its marks.
 type reclaimECS interface {
 	instanceLister
-	pipeline.InstanceGetter
-	pipeline.StateSetter
-	pipeline.Marks
+	jobs.InstanceGetter
+	jobs.StateSetter
+	jobs.Marks
 }
 
 // reclaimer takes back instances whose job was lost. The marks on an instance are the lock, and
@@ -39,8 +39,8 @@ type reclaimECS interface {
 // marks, and is announced as "Instance Reclaimed"; the scan that follows sends it a fresh job.
 type reclaimer struct {
 	ecs       reclaimECS
-	commands  pipeline.Runner
-	events    pipeline.Publisher
+	commands  ssmcommand.Runner
+	events    jobs.Publisher
 	metrics   metrics.Recorder
 	checkDoc  string
 	cancelDoc string
@@ -63,7 +63,7 @@ func (r *reclaimer) reclaimCluster(ctx context.Context, clusterName string, dryR
 	for _, in := range marked {
 		log := queue.Logger(ctx).With().Str("cluster", clusterName).Str("instance", in.EC2InstanceID).
 			Str("instance_arn", in.ARN).Str("job", in.Attributes[update.AttrJob]).Logger()
-		dec := update.Reclaimable(claim(in), r.now(), r.lease)
+		dec := update.Reclaimable(in.Claim(), r.now(), r.lease)
 		switch {
 		case dec.Action == update.Keep:
 			continue
@@ -116,7 +116,7 @@ func (r *reclaimer) reclaim(ctx context.Context, clusterName, arn string) error 
 	if err != nil {
 		return fmt.Errorf("read again: %w", err)
 	}
-	dec := update.Reclaimable(claim(in), r.now(), r.lease)
+	dec := update.Reclaimable(in.Claim(), r.now(), r.lease)
 	if dec.Action != update.Reclaim {
 		return errKept
 	}
@@ -148,13 +148,11 @@ func (r *reclaimer) reclaim(ctx context.Context, clusterName, arn string) error 
 	if err := r.events.Publish(ctx, notify.InstanceReclaimed, d, in.ARN); err != nil {
 		return fmt.Errorf("announce reclaim: %w", err)
 	}
-	if err := r.ecs.DeleteAttributes(ctx, clusterName, in.ARN, update.AttrJob, update.AttrStage, update.AttrLease, pipeline.AttrFailure); err != nil {
+	if err := r.ecs.DeleteAttributes(ctx, clusterName, in.ARN, update.AttrJob, update.AttrStage, update.AttrLease, update.AttrFailure); err != nil {
 		return fmt.Errorf("unmark: %w", err)
 	}
-	if r.metrics != nil {
-		r.metrics.Record(metrics.Counted(metrics.InstancesReclaimed, r.now(), map[string]string{metrics.Cluster: clusterName}))
-	}
-	log.Warn().Str("stage", d.Stage).Bool("reactivated", d.Reactivated).Bool("updateCancelled", d.UpdateCancelled).
+	metrics.Record(r.metrics, metrics.Counted(metrics.InstancesReclaimed, r.now(), map[string]string{metrics.Cluster: clusterName}))
+	log.Warn().Str("stage", d.Stage).Bool("reactivated", d.Reactivated).Bool("update_cancelled", d.UpdateCancelled).
 		Msg("instance reclaimed: " + dec.Reason)
 	return nil
 }
@@ -162,21 +160,15 @@ func (r *reclaimer) reclaim(ctx context.Context, clusterName, arn string) error 
 // cancel cancels the host's staged update if it is Ready (apiclient allows the cancel only
 // then), and reports whether it did.
 func (r *reclaimer) cancel(ctx context.Context, ec2ID string) (bool, error) {
-	st, err := pipeline.Check(ctx, r.commands, r.checkDoc, ec2ID, r.ssm)
+	st, err := ssmcommand.Check(ctx, r.commands, r.checkDoc, ec2ID, r.ssm)
 	if err != nil {
 		return false, fmt.Errorf("check before cancel: %w", err)
 	}
 	if st.UpdateState != bottlerocket.StateReady {
 		return false, nil
 	}
-	if err := pipeline.RunOne(ctx, r.commands, r.cancelDoc, ec2ID, r.ssm); err != nil {
+	if err := ssmcommand.RunOne(ctx, r.commands, r.cancelDoc, ec2ID, r.ssm); err != nil {
 		return false, fmt.Errorf("cancel staged update: %w", err)
 	}
 	return true, nil
-}
-
-// claim is what update.Reclaimable reads of an instance.
-func claim(in cluster.Instance) update.Claim {
-	return update.Claim{Job: in.Attributes[update.AttrJob], Stage: in.Attributes[update.AttrStage],
-		Lease: in.Attributes[update.AttrLease], Status: in.Status}
 }

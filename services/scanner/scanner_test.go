@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,23 +22,33 @@ import (
 )
 
 type sentJobs struct {
-	mu   sync.Mutex
-	jobs []update.Job
-	fail error
+	mu      sync.Mutex
+	jobs    []update.Job
+	batches int
+	fail    error
+	failAt  int
 }
 
-func (s *sentJobs) Send(_ context.Context, _ string, body []byte, _ time.Duration, _ map[string]string) (string, error) {
+// SendBatch records the jobs; failAt (1-based) fails that message of each batch with fail.
+func (s *sentJobs) SendBatch(_ context.Context, _ string, msgs []queue.Outgoing) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return "", s.fail
+	s.batches++
+	ids := make([]string, len(msgs))
+	var errs []error
+	for i, m := range msgs {
+		if s.fail != nil && i+1 == s.failAt {
+			errs = append(errs, fmt.Errorf("send message %d of %d: %w", i+1, len(msgs), s.fail))
+			continue
+		}
+		j, err := update.Decode(m.Body)
+		if err != nil {
+			return nil, fmt.Errorf("scanner sent an invalid job: %w", err)
+		}
+		s.jobs = append(s.jobs, j)
+		ids[i] = fmt.Sprint(len(s.jobs))
 	}
-	j, err := update.Decode(body)
-	if err != nil {
-		return "", fmt.Errorf("scanner sent an invalid job: %w", err)
-	}
-	s.jobs = append(s.jobs, j)
-	return fmt.Sprint(len(s.jobs)), nil
+	return ids, errors.Join(errs...)
 }
 
 const (
@@ -44,18 +56,20 @@ const (
 	cancelDoc = "rollwave-update-cancel"
 )
 
-func status(state, active, chosen string) string {
+func status(state, active, chosen string, available ...string) string {
 	ch := "null"
 	if chosen != "" {
 		ch = fmt.Sprintf(`{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"}`, chosen)
 	}
-	return fmt.Sprintf(`{"update_state":%q,"available_updates":[],"chosen_update":%s,
+	av, _ := json.Marshal(append([]string{}, available...))
+	return fmt.Sprintf(`{"update_state":%q,"available_updates":%s,"chosen_update":%s,
 	"active_partition":{"image":{"arch":"x86_64","version":%q,"variant":"aws-ecs-2"},"next_to_boot":true},
-	"staging_partition":null}`, state, ch, active)
+	"staging_partition":null}`, state, av, ch, active)
 }
 
 type host struct {
 	id, state, active, chosen string
+	available                 []string
 	jobAttr                   string
 	checkFails                bool
 	optOut                    bool
@@ -76,7 +90,7 @@ func newScanner(t *testing.T, hosts ...host) (*scanner, *clustertest.Fake, *ssmc
 		}
 		ecs.AddInstance("prod", cluster.Instance{EC2InstanceID: h.id, Status: "ACTIVE", AgentConnected: true, Attributes: attrs})
 		ssm.AddInstance(h.id, true)
-		r := ssmcommandtest.Response{Stdout: status(h.state, h.active, h.chosen)}
+		r := ssmcommandtest.Response{Stdout: status(h.state, h.active, h.chosen, h.available...)}
 		if h.checkFails {
 			r = ssmcommandtest.Response{ExitCode: 1, Stderr: "Failed to refresh updates"}
 		}
@@ -321,5 +335,40 @@ func TestOptedOutInstancesGetNoJob(t *testing.T) {
 		if c.Op == "ListInstances" && !strings.Contains(strings.Join(c.Args, " "), "attribute:rollwave.optout !exists") {
 			t.Errorf("ListInstances%v: want the server-side filter to exclude rollwave.optout", c.Args)
 		}
+	}
+}
+
+// A cluster's jobs go to the queue as one batch; a job the queue did not take fails the scan, to
+// be retried, while the jobs it took stay sent.
+func TestScanSendsJobsInBatches(t *testing.T) {
+	tests := []struct {
+		name      string
+		failAt    int
+		wantDone  bool
+		wantSent  int
+		wantCalls int
+	}{
+		{name: "every job sent", wantDone: true, wantSent: 12, wantCalls: 1},
+		{name: "one job not sent retries the scan", failAt: 5, wantSent: 11, wantCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var hosts []host
+			for i := range 12 {
+				hosts = append(hosts, host{id: fmt.Sprintf("i-%08x", i+1), state: "Available", active: "1.19.5", chosen: "1.20.3"})
+			}
+			s, _, _, sent := newScanner(t, hosts...)
+			sent.failAt = tt.failAt
+			if tt.failAt > 0 {
+				sent.fail = errors.New("InternalError")
+			}
+			out := s.handle(context.Background(), queue.Message{ID: "m1", Body: []byte(scanAll)})
+			if got := out == queue.Done(); got != tt.wantDone {
+				t.Errorf("handle() = %v, want done %t", out, tt.wantDone)
+			}
+			if len(sent.jobs) != tt.wantSent || sent.batches != tt.wantCalls {
+				t.Errorf("sent %d jobs in %d batches, want %d in %d", len(sent.jobs), sent.batches, tt.wantSent, tt.wantCalls)
+			}
+		})
 	}
 }

@@ -6,9 +6,8 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/envconfig"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	rollout "github.com/rollwave/rollwave/shared/policy"
-	"github.com/rollwave/rollwave/shared/ssmcommand"
+	"github.com/rollwave/rollwave/shared/service"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -21,7 +20,7 @@ const checkWait = 2 * time.Minute
 // workers', because it holds each job until its host is back.
 const defaultConcurrency = 16
 
-// config is the verifier's configuration. Besides pipeline.Common:
+// config is the verifier's configuration. Besides service.Common:
 //
 //	ROLLWAVE_REBOOT_TIMEOUT      how long after the verify step began the host may take to come back (default 15m)
 //	ROLLWAVE_RECHECK_INTERVAL    how often the host is looked at without an ECS event (default 30s)
@@ -34,10 +33,10 @@ const defaultConcurrency = 16
 // and the rollout policies of shared/policy, of which it reads ROLLWAVE_ON_VERIFY_FAILURE (and
 // its per-cluster override onVerifyFailure) and the error budget.
 //
-// ROLLWAVE_LEASE (pipeline.Common) must be at least four times ROLLWAVE_RECHECK_INTERVAL plus
+// ROLLWAVE_LEASE (service.Common) must be at least four times ROLLWAVE_RECHECK_INTERVAL plus
 // ROLLWAVE_SSM_TIMEOUT: each look at the host renews the job's lease when due.
 type config struct {
-	pipeline.Common
+	service.Common
 	policy
 	policies rollout.Set
 }
@@ -45,7 +44,7 @@ type config struct {
 // loadConfig reads the configuration from getenv and reports every problem at once.
 func loadConfig(getenv func(string) string) (config, error) {
 	r := envconfig.New(getenv)
-	c := config{Common: pipeline.LoadCommon(r)}
+	c := config{Common: service.LoadCommon(r)}
 	if strings.TrimSpace(getenv("ROLLWAVE_CONCURRENCY")) == "" {
 		c.Concurrency = defaultConcurrency
 	}
@@ -56,7 +55,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.CheckDoc, c.LockDoc = c.Doc(ssmdoc.Check), c.Doc(ssmdoc.Lock)
 	wait := r.Duration("ROLLWAVE_SSM_TIMEOUT", checkWait)
-	c.SSM = ssmcommand.Options{Wait: wait, DeliveryTimeout: wait, PollInterval: c.SSMPoll}
+	c.CheckSSMExpected(r, "ROLLWAVE_SSM_TIMEOUT", wait)
+	c.SSM = c.Quick(wait)
+	c.SSM.DeliveryTimeout = wait
 	// Each look at the rebooting host renews the job's lease; one look may wait for an update
 	// check.
 	c.CheckLeaseGap(r, "ROLLWAVE_RECHECK_INTERVAL + ROLLWAVE_SSM_TIMEOUT", c.Recheck+wait, update.MaxLeaseGap(c.Lease))

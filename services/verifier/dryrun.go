@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/update"
 )
 
@@ -15,20 +16,20 @@ import (
 // with a summary of every worker's decisions, leaving the instance's attributes and status as
 // they are.
 func (v *verifier) rehearse(ctx context.Context, job *update.Job) (queue.Outcome, error) {
-	inst, err := pipeline.JobInstance(ctx, v.ecs, job)
+	inst, err := jobs.Instance(ctx, v.ecs, job)
 	if err != nil {
-		return v.endIfGone(ctx, job, err)
+		return v.ender.EndIfGone(ctx, job, err)
 	}
 	would := fmt.Sprintf("would wait up to %s for the ECS agent and SSM, check that %s runs %s, then set it ACTIVE and remove the marks",
 		v.policy.RebootTimeout, inst.EC2InstanceID, orAny(job.TargetVersion))
 	if owner := inst.Attributes[update.AttrJob]; owner != "" && owner != job.ID {
 		would = "would end as a duplicate: job " + owner + " owns the instance"
 	} else if online, err := v.ssm.Online(ctx, []string{inst.EC2InstanceID}); err == nil && online[inst.EC2InstanceID] {
-		if st, err := pipeline.Check(ctx, v.ssm, v.policy.CheckDoc, inst.EC2InstanceID, v.policy.SSM); err == nil {
+		if st, err := ssmcommand.Check(ctx, v.ssm, v.policy.CheckDoc, inst.EC2InstanceID, v.policy.SSM); err == nil {
 			would += fmt.Sprintf(" (it runs %s now, update state %s)", st.ActiveVersion(), st.UpdateState)
 		}
 	}
-	queue.Logger(ctx).Info().Bool("dryRun", true).Msg(pipeline.DryRunNote + would)
+	queue.Logger(ctx).Info().Bool("dry_run", true).Msg(jobs.DryRunNote + would)
 	if err := v.ender.EndDryRun(ctx, job, would); err != nil {
 		return queue.Outcome{}, fmt.Errorf("end job: %w", err)
 	}

@@ -78,7 +78,7 @@ func TestDryRunSummaryNamesEveryWorkersDecision(t *testing.T) {
 	}
 }
 
-// publishFunc is a pipeline.Publisher that hands each job event to a function.
+// publishFunc is a jobs.Publisher that hands each job event to a function.
 type publishFunc func(detailType string, d notify.JobDetail)
 
 func (f publishFunc) Publish(_ context.Context, detailType string, detail any, _ ...string) error {

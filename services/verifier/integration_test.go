@@ -16,7 +16,6 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
@@ -55,7 +54,7 @@ func TestVerifierProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	rule := s.Name("rollwave-events")
-	if _, err := ebClient.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(topology.PipelineEventPattern)}); err != nil {
+	if _, err := ebClient.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(topology.PipelineEventPattern(prefix))}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ebClient.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule),
@@ -79,10 +78,10 @@ func TestVerifierProcess(t *testing.T) {
 		t.Fatalf("SetState(DRAINING) = %v, %v", failures, err)
 	}
 	opts := ssmcommand.Options{PollInterval: 100 * time.Millisecond, Wait: time.Minute}
-	if _, err := pipeline.Check(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Check), itHost, opts); err != nil {
+	if _, err := ssmcommand.Check(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Check), itHost, opts); err != nil {
 		t.Fatal(err)
 	}
-	if err := pipeline.RunOne(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Apply), itHost, opts); err != nil {
+	if err := ssmcommand.RunOne(ctx, ssmClient, ssmdoc.Name(prefix, ssmdoc.Apply), itHost, opts); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ssmClient.Send(ctx, ssmdoc.Name(prefix, ssmdoc.Reboot), itHost, "rollwave job "+id); err != nil {
@@ -108,7 +107,8 @@ func TestVerifierProcess(t *testing.T) {
 
 	bin := harness.BuildBinary(t, "services/verifier")
 	p := harness.StartProcess(t, "verifier", bin, append(s.Env(),
-		"ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_CLUSTERS=it", "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_SSM_POLL_INTERVAL=200ms", "ROLLWAVE_LOG_LEVEL=debug"))
+		"ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_CLUSTERS=it", "ROLLWAVE_RECHECK_INTERVAL=1s", "ROLLWAVE_SSM_POLL_INTERVAL=200ms",
+		"ROLLWAVE_SSM_EXPECTED=150ms", "ROLLWAVE_LOG_LEVEL=debug")) // an update check's 3 s at ×20
 
 	var got []string
 	harness.Eventually(t, 120*time.Second, func() (bool, string) {

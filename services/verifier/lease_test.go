@@ -29,7 +29,7 @@ func TestAHostSlowToComeBackKeepsItsJobsLease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if left := exp.Sub(time.Now()); left < lease/2 {
+		if left := time.Until(exp); left < lease/2 {
 			t.Errorf("12m into the wait, %s of the %s lease left, want at least half (renewed)", left, lease)
 		}
 		leaseWrites := 0

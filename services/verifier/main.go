@@ -11,9 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -24,32 +21,24 @@ import (
 
 	"github.com/rollwave/rollwave/shared/budget"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
+	"github.com/rollwave/rollwave/shared/service"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/version"
+	"github.com/rollwave/rollwave/shared/wake"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "verifier:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("verifier", run) }
 
-// eventConcurrency bounds the handlers of the events queue; each only wakes waiters.
-const eventConcurrency = 4
+// eventConcurrency bounds the handlers of the events queue; each only wakes waiters, so it is
+// ten: one receive of SQS's maximum, and their deletes go out in one batch.
+const eventConcurrency = 10
 
 // run wires the verifier to AWS and runs its two queue workers until ctx is cancelled.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if done, err := pipeline.Args("verifier", args, stdout); done || err != nil {
-		return err
-	}
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
@@ -60,12 +49,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("load aws config: %w", err)
 	}
 	sqsClient := sqs.NewFromConfig(awsCfg)
+	queues := cfg.Queues(sqsClient)
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
-	wakeups := pipeline.NewWakeups()
+	wakeups := wake.NewRegistry()
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "verifier")
 	defer stopMetrics()
-	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
-	drainerURL, err := cfg.QueueURL(ctx, sqsClient, topology.Drainer)
+	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus, cfg.Prefix)
+	drainerURL, err := queues.URL(ctx, topology.Drainer)
 	if err != nil {
 		return err
 	}
@@ -74,19 +64,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		boundary: managed.New(cfg.Managed, ecsClient),
 		ecs:      ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
 		lease:   cfg.Leaser(ecsClient, time.Now),
-		ender:   &pipeline.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
+		ender:   &jobs.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
 		wakeups: wakeups, policy: cfg.policy, policies: cfg.policies, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
 	}
-	jobs, err := cfg.NewWorker(ctx, sqsClient, topology.Verifier, cfg.Concurrency, v.handle, log, pipeline.CountDeadLetters(rec))
+	jobs, err := cfg.NewWorker(ctx, sqsClient, queues, topology.Verifier, cfg.Concurrency, v.handle, log, service.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	events, err := cfg.NewWorker(ctx, sqsClient, topology.VerifierEvents, eventConcurrency, pipeline.EventHandler(wakeups), log, pipeline.CountDeadLetters(rec))
+	events, err := cfg.NewWorker(ctx, sqsClient, queues, topology.VerifierEvents, eventConcurrency, wake.EventHandler(wakeups), log, service.CountDeadLetters(rec))
 	if err != nil {
 		return err
 	}
-	log.Info().Str("version", version.String()).Dur("rebootTimeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
-		Str("onVerifyFailure", string(cfg.policies.Default.OnVerifyFailure)).Strs("policyOverrides", cfg.policies.Names()).Int("concurrency", cfg.Concurrency).
-		Bool("metrics", cfg.Metrics).Bool("dryRun", cfg.DryRun).Msg("verifier started")
-	return pipeline.RunAll(ctx, jobs, events)
+	log.Info().Str("version", version.String()).Dur("reboot_timeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
+		Str("on_verify_failure", string(cfg.policies.Default.OnVerifyFailure)).Strs("policy_overrides", cfg.policies.Names()).Int("concurrency", cfg.Concurrency).
+		Bool("metrics", cfg.Metrics).Bool("dry_run", cfg.DryRun).Msg("verifier started")
+	return service.RunAll(ctx, jobs, events)
 }

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/metrics"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	rollout "github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/wake"
 )
 
 // by is the name the verifier records in a job's history.
@@ -27,7 +28,7 @@ type instanceReader interface {
 // commands asks SSM whether hosts are reachable and runs the check document on them
 // (*ssmcommand.Client, ssmcommandtest.Fake).
 type commands interface {
-	pipeline.Runner
+	ssmcommand.Runner
 	Online(ctx context.Context, instanceIDs []string) (map[string]bool, error)
 }
 
@@ -53,21 +54,21 @@ type policy struct {
 // return, a rolled-back host back in service pinned to its version.
 type verifier struct {
 	// locks serialises copies of a job about the same instance (SQS delivers at least once).
-	locks pipeline.Locks
+	locks jobs.Locks
 	// boundary is the managed clusters: a job about any other goes to the dead-letter queue.
-	boundary pipeline.Boundary
+	boundary jobs.Boundary
 	ecs      instanceReader
 	ssm      commands
-	marks    pipeline.Marks
-	state    pipeline.StateSetter
-	ender    *pipeline.Ender
-	wakeups  *pipeline.Wakeups
+	marks    jobs.Marks
+	state    jobs.StateSetter
+	ender    *jobs.Ender
+	wakeups  *wake.Registry
 	policy   policy
 	// policies are the clusters' rollout policies; the verifier reads OnVerifyFailure.
 	policies rollout.Set
 	metrics  metrics.Recorder
 	// lease renews the lease of the job at each look while the host reboots.
-	lease *pipeline.Leaser
+	lease *jobs.Leaser
 	// dryRun makes every job a dry run (ROLLWAVE_DRY_RUN).
 	dryRun bool
 	now    func() time.Time
@@ -75,45 +76,38 @@ type verifier struct {
 
 // handle is the queue handler of the verifier queue.
 func (v *verifier) handle(ctx context.Context, m queue.Message) queue.Outcome {
-	job, unlock, out, ok := pipeline.ReceiveJob(ctx, &v.locks, v.boundary, m, v.dryRun)
+	job, unlock, out, ok := jobs.Receive(ctx, &v.locks, v.boundary, m, v.dryRun)
 	if !ok {
 		return out
 	}
 	defer unlock()
-	if job.Step != update.StepVerify || job.Outcome != nil {
-		return queue.Poison(fmt.Sprintf("job %s is at step %q (ended: %t) on the verifier's queue, which takes jobs at step %q",
-			job.ID, job.Step, job.Outcome != nil, update.StepVerify))
+	if out, ok := jobs.AtStep(job, update.StepVerify, by); !ok {
+		return out
 	}
 	verify := v.verify
 	if job.DryRun {
 		verify = v.rehearse
 	}
 	o, err := verify(ctx, &job)
-	if err != nil {
-		if ctx.Err() != nil {
-			return queue.Retry(ctx.Err())
-		}
-		return queue.Retry(err)
-	}
-	return o
+	return jobs.Outcome(ctx, o, err)
 }
 
 // verify does the job's step and returns the message's outcome; an error is transient.
 func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, error) {
-	inst, err := pipeline.JobInstance(ctx, v.ecs, job)
+	inst, err := jobs.Instance(ctx, v.ecs, job)
 	if err != nil {
-		return v.endIfGone(ctx, job, err)
+		return v.ender.EndIfGone(ctx, job, err)
 	}
 
 	// A copy of a job that ended (a lost delete, a redrive), or a job that never owned the
 	// instance, ends here without a write: only the job that owns the instance may fail it.
 	stage, _ := update.ParseStage(inst.Attributes[update.AttrStage])
 	if o := update.Owner(*job, inst.Attributes[update.AttrJob], stage); !o.Owns {
-		return v.end(ctx, job, o.Outcome, pipeline.LeaveMarks)
+		return v.ender.Ended(ctx, job, o.Outcome, jobs.LeaveMarks)
 	}
 	if stage != update.StageVerifying {
 		if err := v.marks.PutAttributes(ctx, job.Cluster, inst.ARN, v.lease.With(map[string]string{update.AttrStage: string(update.StageVerifying)})); err != nil {
-			return v.endIfGone(ctx, job, err)
+			return v.ender.EndIfGone(ctx, job, err)
 		}
 	}
 
@@ -126,7 +120,7 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 		waiting  = "not looked at yet"
 		wentDown bool
 	)
-	err = pipeline.Await(ctx, v.wakeups, inst.ARN, v.policy.Recheck, from.Add(v.policy.RebootTimeout), func(ctx context.Context) (bool, error) {
+	err = wake.Await(ctx, v.wakeups, inst.ARN, v.policy.Recheck, from.Add(v.policy.RebootTimeout), func(ctx context.Context) (bool, error) {
 		done, why, err := v.check(ctx, job, from, &wentDown)
 		if err != nil {
 			return false, err
@@ -142,11 +136,11 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 		return false, nil
 	})
 	switch {
-	case errors.Is(err, pipeline.ErrDeadline):
+	case errors.Is(err, wake.ErrDeadline):
 		return v.fail(ctx, job, update.Failed(update.CodeNeverCameBack,
 			fmt.Sprintf("not back on a new version %s after the verify step began: %s", v.policy.RebootTimeout, waiting)))
 	case err != nil:
-		return v.endIfGone(ctx, job, err)
+		return v.ender.EndIfGone(ctx, job, err)
 	}
 	if verdict.Outcome.Result != update.ResultUpdated {
 		return v.fail(ctx, job, verdict.Outcome)
@@ -155,8 +149,8 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 	out, err := v.activate(ctx, job, verdict.Outcome)
 	// Recorded once the job ended: a transient failure of the re-activation is retried, and the
 	// retry must not count the same verification again.
-	if err == nil && v.metrics != nil {
-		v.metrics.Record(metrics.Took(metrics.RebootToVerified, verified.Sub(from), verified, map[string]string{metrics.Cluster: job.Cluster}))
+	if err == nil {
+		metrics.Record(v.metrics, metrics.Took(metrics.RebootToVerified, verified.Sub(from), verified, map[string]string{metrics.Cluster: job.Cluster}))
 	}
 	return out, err
 }
@@ -195,7 +189,7 @@ func (v *verifier) check(ctx context.Context, job *update.Job, rebootAt time.Tim
 	if !*wentDown && v.now().Before(rebootAt.Add(v.policy.DownGrace)) {
 		return update.Verdict{}, "reboot sent; waiting for the host to go down", nil
 	}
-	st, err := pipeline.Check(ctx, v.ssm, v.policy.CheckDoc, job.EC2InstanceID, v.policy.SSM)
+	st, err := ssmcommand.Check(ctx, v.ssm, v.policy.CheckDoc, job.EC2InstanceID, v.policy.SSM)
 	switch {
 	case ctx.Err() != nil:
 		return update.Verdict{}, "", ctx.Err()
@@ -219,10 +213,10 @@ func (v *verifier) check(ctx context.Context, job *update.Job, rebootAt time.Tim
 func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outcome) (queue.Outcome, error) {
 	if refused, err := v.setActive(ctx, job); err != nil || refused != "" {
 		if err != nil {
-			return v.endIfGone(ctx, job, err)
+			return v.ender.EndIfGone(ctx, job, err)
 		}
-		return v.end(ctx, job, update.Failed(update.CodeReactivateFailed,
-			fmt.Sprintf("%s (ECS refused ACTIVE: %s)", o.Message, refused)), pipeline.MarkFailed)
+		return v.ender.Ended(ctx, job, update.Failed(update.CodeReactivateFailed,
+			fmt.Sprintf("%s (ECS refused ACTIVE: %s)", o.Message, refused)), jobs.MarkFailed)
 	}
 	if o.Result == update.ResultUpdated {
 		// The drainer's health gate before the next drain in the cluster requires this instance
@@ -233,10 +227,10 @@ func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outco
 			attrs[update.AttrRollbackTo] = job.FromVersion
 		}
 		if err := v.marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, attrs); err != nil {
-			return v.endIfGone(ctx, job, err)
+			return v.ender.EndIfGone(ctx, job, err)
 		}
 	}
-	return v.end(ctx, job, o, pipeline.Unmark)
+	return v.ender.Ended(ctx, job, o, jobs.Unmark)
 }
 
 // fail ends a job whose update failed after the reboot, marked failed, as the cluster's
@@ -251,7 +245,7 @@ func (v *verifier) fail(ctx context.Context, job *update.Job, o update.Outcome) 
 	if v.policies.For(job.Cluster).OnVerifyFailure.Returns(o.Code) {
 		return v.returnToService(ctx, job, o)
 	}
-	return v.end(ctx, job, o, pipeline.MarkFailed)
+	return v.ender.Ended(ctx, job, o, jobs.MarkFailed)
 }
 
 // returnToService ends a failed job whose host runs its previous version (job.FromVersion)
@@ -264,27 +258,27 @@ func (v *verifier) returnToService(ctx context.Context, job *update.Job, o updat
 	version := job.FromVersion
 	if version == "" {
 		o.Message += "; not returned to service: the job does not say which version the host ran before"
-		return v.end(ctx, job, o, pipeline.MarkFailed)
+		return v.ender.Ended(ctx, job, o, jobs.MarkFailed)
 	}
 	lock := v.policy.SSM
 	lock.Parameters = map[string][]string{ssmdoc.LockParam: {version}}
-	if err := pipeline.RunOne(ctx, v.ssm, v.policy.LockDoc, job.EC2InstanceID, lock); err != nil {
+	if err := ssmcommand.RunOne(ctx, v.ssm, v.policy.LockDoc, job.EC2InstanceID, lock); err != nil {
 		if ctx.Err() != nil {
 			return queue.Outcome{}, ctx.Err()
 		}
 		o.Message += fmt.Sprintf("; not returned to service: lock version %s: %v", version, err)
-		return v.end(ctx, job, o, pipeline.MarkFailed)
+		return v.ender.Ended(ctx, job, o, jobs.MarkFailed)
 	}
 	refused, err := v.setActive(ctx, job)
 	switch {
 	case err != nil:
-		return v.endIfGone(ctx, job, err)
+		return v.ender.EndIfGone(ctx, job, err)
 	case refused != "":
 		o.Message += fmt.Sprintf("; pinned to %s but not returned to service: ECS refused ACTIVE: %s", version, refused)
-		return v.end(ctx, job, o, pipeline.MarkFailed)
+		return v.ender.Ended(ctx, job, o, jobs.MarkFailed)
 	}
 	o.Message += fmt.Sprintf("; returned to service on %s, pinned by settings.updates.version-lock", version)
-	return v.end(ctx, job, o, pipeline.MarkFailed)
+	return v.ender.Ended(ctx, job, o, jobs.MarkFailed)
 }
 
 // setActive sets the instance ACTIVE; refused is ECS's reason when it refused this instance.
@@ -294,25 +288,4 @@ func (v *verifier) setActive(ctx context.Context, job *update.Job) (refused stri
 		return "", err
 	}
 	return failures[job.ContainerInstanceARN], nil
-}
-
-func (v *verifier) end(ctx context.Context, job *update.Job, o update.Outcome, m pipeline.Marking) (queue.Outcome, error) {
-	if err := v.ender.End(ctx, job, o, m); err != nil {
-		return queue.Outcome{}, fmt.Errorf("end job: %w", err)
-	}
-	return queue.Done(), nil
-}
-
-// endIfGone ends the job when err says its instance or cluster is gone; other errors are
-// returned for a retry.
-func (v *verifier) endIfGone(ctx context.Context, job *update.Job, err error) (queue.Outcome, error) {
-	switch {
-	case ctx.Err() != nil:
-		return queue.Outcome{}, ctx.Err()
-	case errors.Is(err, cluster.ErrInstanceNotFound):
-		return v.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the instance is no longer registered: "+err.Error()), pipeline.LeaveMarks)
-	case errors.Is(err, cluster.ErrClusterNotFound):
-		return v.end(ctx, job, update.Skipped(update.CodeInstanceGone, "the cluster does not exist: "+err.Error()), pipeline.LeaveMarks)
-	}
-	return queue.Outcome{}, err
 }

@@ -14,14 +14,15 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/cluster/clustertest"
+	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/managed"
 	"github.com/rollwave/rollwave/shared/notify"
-	"github.com/rollwave/rollwave/shared/pipeline"
 	rollout "github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/update"
+	"github.com/rollwave/rollwave/shared/wake"
 )
 
 const (
@@ -99,9 +100,9 @@ func newWorld(t *testing.T, on update.VerifyFailurePolicy) *world {
 	w.v = &verifier{
 		boundary: managed.New(managed.Config{Clusters: []string{testCluster}}, w.ecs),
 		ecs:      w.ecs, ssm: w.ssm, marks: w.ecs, state: w.ecs,
-		lease:   &pipeline.Leaser{Marks: w.ecs, Duration: time.Hour, Now: time.Now},
-		ender:   &pipeline.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now},
-		wakeups: pipeline.NewWakeups(), now: time.Now,
+		lease:   &jobs.Leaser{Marks: w.ecs, Duration: time.Hour, Now: time.Now},
+		ender:   &jobs.Ender{Marks: w.ecs, Events: w.events, By: by, Now: time.Now},
+		wakeups: wake.NewRegistry(), now: time.Now,
 		policy:   policy{RebootTimeout: 15 * time.Minute, Recheck: 30 * time.Second, CheckDoc: checkDoc, LockDoc: lockDoc},
 		policies: rollout.Set{Default: rollout.Policy{OnVerifyFailure: on}},
 	}
@@ -177,7 +178,7 @@ func marks(in cluster.Instance) map[string]string {
 
 func TestVerify(t *testing.T) {
 	failed := func(code update.Code) map[string]string {
-		return map[string]string{update.AttrJob: jobID, update.AttrStage: string(update.StageFailed), pipeline.AttrFailure: string(code)}
+		return map[string]string{update.AttrJob: jobID, update.AttrStage: string(update.StageFailed), update.AttrFailure: string(code)}
 	}
 	tests := []struct {
 		name       string
@@ -308,7 +309,7 @@ func TestReturnToServiceParksWhenItCannot(t *testing.T) {
 				if in.Status != cluster.StatusDraining {
 					t.Errorf("status = %s, want DRAINING: parked", in.Status)
 				}
-				want := map[string]string{update.AttrJob: jobID, update.AttrStage: string(update.StageFailed), pipeline.AttrFailure: string(update.CodeBootFailedRolledBack)}
+				want := map[string]string{update.AttrJob: jobID, update.AttrStage: string(update.StageFailed), update.AttrFailure: string(update.CodeBootFailedRolledBack)}
 				if diff := cmp.Diff(want, marks(in)); diff != "" {
 					t.Errorf("marks (-want +got):\n%s", diff)
 				}
@@ -397,7 +398,7 @@ func TestReactivateRefused(t *testing.T) {
 		if diff := cmp.Diff([]string{notify.InstanceUpdateFailed + ": reactivate-failed"}, w.events.all()); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
-		if got := w.instance().Attributes[pipeline.AttrFailure]; got != string(update.CodeReactivateFailed) {
+		if got := w.instance().Attributes[update.AttrFailure]; got != string(update.CodeReactivateFailed) {
 			t.Errorf("rollwave.failure = %q, want reactivate-failed", got)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -16,11 +17,14 @@ import (
 	"github.com/rollwave/rollwave/shared/topology"
 )
 
-// Run makes the deployment match t (topology.Bootstrap, SQS and EventBridge through cfg) and
+// Run makes the deployment match t (topology.Bootstrap: SQS, EventBridge, and CloudWatch Logs for
+// the history, through cfg) and
 // registers the SSM documents under t.Prefix (ssmdoc.Ensure). cfg must route each client to the
 // right endpoint (the SSM client may point at another server than SQS). Run is idempotent.
 func Run(ctx context.Context, cfg aws.Config, t topology.Topology) (topology.Resolved, error) {
-	r, err := topology.Bootstrap(ctx, topology.Clients{SQS: sqs.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)}, t)
+	r, err := topology.Bootstrap(ctx, topology.Clients{
+		SQS: sqs.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
+	}, t)
 	if err != nil {
 		return topology.Resolved{}, err // already names the topology
 	}

@@ -256,16 +256,6 @@ func New(tags TagsAPI, queueURL string, events Publisher, policies policy.Set) *
 	}
 }
 
-// Load returns New with the policies read from getenv (policy.Load), for a worker that does
-// not load them otherwise.
-func Load(getenv func(string) string, tags TagsAPI, queueURL string, events Publisher) (*Budget, error) {
-	policies, err := policy.Load(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("load error budgets: %w", err)
-	}
-	return New(tags, queueURL, events, policies), nil
-}
-
 // Budget records failed updates and halts a cluster whose budget is spent. It is safe for
 // concurrent use (it keeps no state of its own).
 type Budget struct {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -27,6 +28,7 @@ type stubECS struct {
 	calls     map[string]int
 	states    map[string]string
 	puts      [][]string
+	listedOn  []string // ListTasks' containerInstance, per call ("" for none)
 }
 
 func (s *stubECS) count(op string) {
@@ -118,6 +120,7 @@ func (s *stubECS) PutAttributes(_ context.Context, in *ecs.PutAttributesInput, _
 
 func (s *stubECS) ListTasks(_ context.Context, in *ecs.ListTasksInput, _ ...func(*ecs.Options)) (*ecs.ListTasksOutput, error) {
 	s.count("ListTasks")
+	s.listedOn = append(s.listedOn, aws.ToString(in.ContainerInstance))
 	items, next, err := page(s.tasks, in.NextToken, in.MaxResults)
 	return &ecs.ListTasksOutput{TaskArns: items, NextToken: next}, err
 }
@@ -129,7 +132,7 @@ func (s *stubECS) DescribeTasks(_ context.Context, in *ecs.DescribeTasksInput, _
 	}
 	out := &ecs.DescribeTasksOutput{}
 	for _, arn := range in.Tasks {
-		out.Tasks = append(out.Tasks, types.Task{TaskArn: aws.String(arn), Group: aws.String("service:web"), StartedBy: aws.String("ecs-svc/1"), Cpu: aws.String("256"), Memory: aws.String("512")})
+		out.Tasks = append(out.Tasks, types.Task{TaskArn: aws.String(arn), Group: aws.String("service:web"), StartedBy: aws.String("ecs-svc/1"), Cpu: aws.String("256"), Memory: aws.String("512"), StartedAt: aws.Time(taskStart)})
 	}
 	return out, nil
 }
@@ -200,9 +203,33 @@ func TestTasksReadsEveryPage(t *testing.T) {
 	if len(got) != 101 {
 		t.Errorf("Tasks() returned %d tasks, want 101 (the original read only the first page)", len(got))
 	}
-	want := Task{ARN: "task-000", Group: "service:web", StartedBy: "ecs-svc/1", CPU: 256, Memory: 512}
+	want := Task{ARN: "task-000", Group: "service:web", StartedBy: "ecs-svc/1", CPU: 256, Memory: 512, StartedAt: taskStart}
 	if diff := cmp.Diff(want, got[0]); diff != "" {
 		t.Errorf("Tasks()[0] (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ci-000", "ci-000"}, s.listedOn); diff != "" {
+		t.Errorf("ListTasks containerInstance (-want +got):\n%s", diff)
+	}
+}
+
+// taskStart is when the stub's tasks started.
+var taskStart = time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
+
+func TestClusterTasksReadsTheWholeClusterInBatches(t *testing.T) {
+	s := &stubECS{tasks: names("task-", 250)}
+	got, err := newClient(s).ClusterTasks(t.Context(), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 250 {
+		t.Errorf("ClusterTasks() returned %d tasks, want 250", len(got))
+	}
+	want := map[string]int{"ListTasks": 3, "DescribeTasks": 3}
+	if diff := cmp.Diff(want, s.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"", "", ""}, s.listedOn); diff != "" {
+		t.Errorf("ListTasks containerInstance (-want +got):\n%s (want none: the whole cluster)", diff)
 	}
 }
 

@@ -95,6 +95,8 @@ type Task struct {
 	DesiredStatus string
 	CPU           int // CPU units, 0 when not set at task level
 	Memory        int // MiB, 0 when not set at task level
+	// StartedAt is when the task started running; zero while it has not.
+	StartedAt time.Time
 }
 
 // Service is an ECS service's counts and deployment configuration.
@@ -108,6 +110,9 @@ type Service struct {
 	MinHealthyPercent int
 	MaxPercent        int
 	Deployments       int
+	// Daemon is true for a DAEMON service (one task on every instance), whose desired count
+	// follows the instances rather than a number someone chose.
+	Daemon bool
 	// Settled is true when the service has a single deployment and runs exactly its desired
 	// count with nothing pending: no deployment or replacement is in progress.
 	Settled bool

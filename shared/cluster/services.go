@@ -58,6 +58,7 @@ func serviceFrom(s types.Service) Service {
 		Running:     int(s.RunningCount),
 		Pending:     int(s.PendingCount),
 		Deployments: len(s.Deployments),
+		Daemon:      s.SchedulingStrategy == types.SchedulingStrategyDaemon,
 		// ECS's defaults for the rolling update deployment controller.
 		MinHealthyPercent: 100,
 		MaxPercent:        200,

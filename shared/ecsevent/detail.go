@@ -113,3 +113,29 @@ func (t *TaskStateChange) ResourceARN() string { return t.TaskARN }
 
 // ResourceVersion is detail.version.
 func (t *TaskStateChange) ResourceVersion() int64 { return t.Version }
+
+// JobEnded is the detail of rollwave's "Instance Update Succeeded", "Failed" and "Skipped" events
+// (notify.JobDetail, docs/events.md), with the fields a waiter uses: which cluster's job ended,
+// at which step, and whether it was a dry run. The worker that ends a job publishes it after it
+// removed (or rewrote) the instance's marks, so by then the instance counts against its cluster's
+// limit only if the job left it out of service.
+type JobEnded struct {
+	JobID                string `json:"jobId"`
+	Cluster              string `json:"cluster"` // name or ARN, as the job names it
+	ContainerInstanceARN string `json:"containerInstanceArn,omitempty"`
+	Outcome              string `json:"outcome,omitempty"`
+	Reason               string `json:"reason,omitempty"`
+	Step                 string `json:"step,omitempty"` // stage, drain, reboot or verify
+	DryRun               bool   `json:"dryRun,omitempty"`
+}
+
+func (j *JobEnded) validate() error {
+	var missing []error
+	if j.JobID == "" {
+		missing = append(missing, errors.New("jobId is missing"))
+	}
+	if j.Cluster == "" {
+		missing = append(missing, errors.New("cluster is missing"))
+	}
+	return errors.Join(missing...)
+}

@@ -1,6 +1,7 @@
 // Package ecsevent parses the EventBridge events rollwave's workers receive through SQS: the
 // envelope, then the detail through a registry keyed by (source, detail-type), one typed model
-// per event type. An event of a type nobody registered is an Ignored value, not an error; JSON
+// per event type: ECS's container instance and task state changes, and rollwave's own "Instance
+// Update" events of a job's end (JobEnded), which tell the drainer that a slot may be free. An event of a type nobody registered is an Ignored value, not an error; JSON
 // that is not an event is an error. Pure: standard library only.
 //
 // ECS emits duplicates and may deliver out of order; the per-resource detail.version, not the
@@ -23,6 +24,14 @@ const (
 	DetailTaskStateChange              = "ECS Task State Change"
 )
 
+// rollwave's own pipeline events that end a job (shared/notify publishes them; docs/events.md).
+const (
+	SourceRollwave                = "rollwave"
+	DetailInstanceUpdateSucceeded = "Instance Update Succeeded"
+	DetailInstanceUpdateFailed    = "Instance Update Failed"
+	DetailInstanceUpdateSkipped   = "Instance Update Skipped"
+)
+
 // Envelope is the EventBridge event around every detail.
 type Envelope struct {
 	Version    string          `json:"version"`
@@ -37,7 +46,7 @@ type Envelope struct {
 }
 
 // Event is a parsed event: its envelope and its typed detail, which is one of
-// *ContainerInstanceStateChange, *TaskStateChange or Ignored.
+// *ContainerInstanceStateChange, *TaskStateChange, *JobEnded or Ignored.
 type Event struct {
 	Envelope
 	Detail any
@@ -66,6 +75,9 @@ type key struct{ source, detailType string }
 var parsers = map[key]func(json.RawMessage) (any, error){
 	{SourceECS, DetailContainerInstanceStateChange}: decodeDetail[ContainerInstanceStateChange],
 	{SourceECS, DetailTaskStateChange}:              decodeDetail[TaskStateChange],
+	{SourceRollwave, DetailInstanceUpdateSucceeded}: decodeDetail[JobEnded],
+	{SourceRollwave, DetailInstanceUpdateFailed}:    decodeDetail[JobEnded],
+	{SourceRollwave, DetailInstanceUpdateSkipped}:   decodeDetail[JobEnded],
 }
 
 // validator is implemented by details that have mandatory fields.

@@ -71,6 +71,19 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "rollwave's end of a job is decoded into its model",
+			json: `{"version":"0","id":"x","detail-type":"Instance Update Succeeded","source":"rollwave","resources":["` + ci + `"],` +
+				`"detail":{"jobId":"j-1","cluster":"prod","instance":"i-1","containerInstanceArn":"` + ci + `","outcome":"updated","reason":"updated","step":"verify","at":"2025-01-01T00:00:00Z"}}`,
+			wantType:   DetailInstanceUpdateSucceeded,
+			wantDetail: &JobEnded{JobID: "j-1", Cluster: "prod", ContainerInstanceARN: ci, Outcome: "updated", Reason: "updated", Step: "verify"},
+		},
+		{
+			name:       "rollwave's start of a job is ignored: it frees nothing",
+			json:       `{"version":"0","id":"x","detail-type":"Instance Update Started","source":"rollwave","detail":{"jobId":"j-1","cluster":"prod"}}`,
+			wantType:   "Instance Update Started",
+			wantDetail: Ignored{Source: "rollwave", DetailType: "Instance Update Started"},
+		},
+		{
 			name:       "an event type nobody registered is ignored, not an error",
 			json:       `{"version":"0","id":"x","detail-type":"ECS Service Action","source":"aws.ecs","detail":{"eventName":"SERVICE_STEADY_STATE"}}`,
 			wantType:   "ECS Service Action",
@@ -135,6 +148,9 @@ func TestParseRejectsMalformedEvents(t *testing.T) {
 		{"a task event without its ARN",
 			`{"id":"x","source":"aws.ecs","detail-type":"ECS Task State Change","detail":{"lastStatus":"STOPPED"}}`,
 			"taskArn is missing"},
+		{"the end of a job without its job or cluster",
+			`{"id":"x","source":"rollwave","detail-type":"Instance Update Failed","detail":{"step":"drain"}}`,
+			"jobId is missing\ncluster is missing"},
 		{"a bad envelope time", `{"id":"x","source":"aws.ecs","detail-type":"Other","time":"yesterday","detail":{}}`, "cannot parse"},
 	}
 	for _, tt := range tests {

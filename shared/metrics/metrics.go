@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // Namespace is the CloudWatch namespace of every rollwave metric.
@@ -65,16 +67,28 @@ const (
 	// InstancesReclaimed counts instances the scanner took back from a lost job (its lease long
 	// expired; "Instance Reclaimed"). Dimensions: Cluster.
 	InstancesReclaimed = "InstancesReclaimed"
+	// PromotionsHalted counts the halts of a staged promotion ("Promotion Halted"), once each.
+	// Dimensions: Stage (where it halted), Reason (failed or alarm).
+	PromotionsHalted = "PromotionsHalted"
+	// LaunchTemplatesDrifted counts, at each scan of a cluster whose every host runs one version,
+	// the Auto Scaling groups behind it whose launch template launches another image ("Launch
+	// Template Drift"). Dimensions: Cluster, Outcome (drifted, updated, would-update,
+	// left-alone).
+	LaunchTemplatesDrifted = "LaunchTemplatesDrifted"
 )
 
 // Dimension names.
 const (
+	// Cluster is always the cluster's name: a job names its cluster by name or by ARN, and both
+	// are one cluster, so Counted, Took and Gauge reduce an ARN to its name (update.ClusterName).
 	Cluster = "Cluster"
 	Step    = "Step"
 	Reason  = "Reason"
 	Queue   = "Queue"
 	Service = "Service"
 	Version = "Version"
+	Stage   = "Stage"
+	Outcome = "Outcome"
 )
 
 // Unit is a CloudWatch unit.
@@ -97,23 +111,43 @@ type Datum struct {
 
 // Counted is one occurrence of a counter.
 func Counted(name string, at time.Time, dims map[string]string) Datum {
-	return Datum{Name: name, Dimensions: dims, Value: 1, Unit: Count, At: at}
+	return Datum{Name: name, Dimensions: normal(dims), Value: 1, Unit: Count, At: at}
 }
 
 // Took is a duration observation, in seconds.
 func Took(name string, d time.Duration, at time.Time, dims map[string]string) Datum {
-	return Datum{Name: name, Dimensions: dims, Value: max(d, 0).Seconds(), Unit: Seconds, At: at}
+	return Datum{Name: name, Dimensions: normal(dims), Value: max(d, 0).Seconds(), Unit: Seconds, At: at}
 }
 
 // Gauge is the current value of a level.
 func Gauge(name string, v float64, at time.Time, dims map[string]string) Datum {
-	return Datum{Name: name, Dimensions: dims, Value: v, Unit: Count, At: at}
+	return Datum{Name: name, Dimensions: normal(dims), Value: v, Unit: Count, At: at}
+}
+
+// normal returns dims with the Cluster dimension reduced to the cluster's name, copying dims
+// rather than changing the caller's map.
+func normal(dims map[string]string) map[string]string {
+	c, ok := dims[Cluster]
+	if !ok || update.ClusterName(c) == c {
+		return dims
+	}
+	out := maps.Clone(dims)
+	out[Cluster] = update.ClusterName(c)
+	return out
 }
 
 // Recorder takes observations. Record must not block on the network and is safe for concurrent
 // use. *Publisher, Discard and metricstest.Recorder satisfy it.
 type Recorder interface {
 	Record(ds ...Datum)
+}
+
+// Record records ds on r; a nil r records nothing, so that a worker built without metrics (a
+// test's) needs no check of its own.
+func Record(r Recorder, ds ...Datum) {
+	if r != nil {
+		r.Record(ds...)
+	}
 }
 
 // Discard is the Recorder of ROLLWAVE_METRICS=off: it drops everything.

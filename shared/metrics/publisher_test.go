@@ -73,6 +73,34 @@ func TestFlushAggregatesPerMetricStream(t *testing.T) {
 	}
 }
 
+// TestAClusterByNameAndByARNIsOneStream: a job may name its cluster by ARN; its metrics land in
+// the same stream as those of jobs naming it by name, and the caller's map is left as it was.
+func TestAClusterByNameAndByARNIsOneStream(t *testing.T) {
+	api := &metricstest.API{}
+	p := metrics.NewPublisher(api, metrics.Namespace, time.Hour, zerolog.New(t.Output()))
+	byARN := map[string]string{metrics.Cluster: "arn:aws:ecs:eu-west-1:123456789012:cluster/prod", metrics.Step: "drain"}
+	p.Record(
+		metrics.Counted(metrics.JobsFailed, t0, byARN),
+		metrics.Counted(metrics.JobsFailed, t0, map[string]string{metrics.Cluster: "prod", metrics.Step: "drain"}),
+		metrics.Took(metrics.DrainDuration, 3*time.Second, t0, map[string]string{metrics.Cluster: "arn:aws-cn:ecs:cn-north-1:123456789012:cluster/prod"}),
+		metrics.Gauge(metrics.InstancesOutOfService, 2, t0, map[string]string{metrics.Cluster: "prod"}),
+	)
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush() = %v, want nil", err)
+	}
+	want := []stat{
+		{"DrainDuration", "Cluster=prod ", "Seconds", 1, 3, 3, 3},
+		{"InstancesOutOfService", "Cluster=prod ", "Count", 1, 2, 2, 2},
+		{"JobsFailed", "Cluster=prod Step=drain ", "Count", 2, 2, 1, 1},
+	}
+	if diff := cmp.Diff(want, stats(api.Requests())); diff != "" {
+		t.Errorf("sent statistic sets (-want +got):\n%s", diff)
+	}
+	if got := byARN[metrics.Cluster]; got != "arn:aws:ecs:eu-west-1:123456789012:cluster/prod" {
+		t.Errorf("the caller's dimensions were changed: Cluster = %q", got)
+	}
+}
+
 func TestFlushSplitsAtTheRequestLimit(t *testing.T) {
 	api := &metricstest.API{}
 	p := metrics.NewPublisher(api, metrics.Namespace, time.Hour, zerolog.New(t.Output()))
@@ -153,4 +181,15 @@ func TestNewClientReachesMoto(t *testing.T) {
 	if len(out.Datapoints) != 1 || aws.ToFloat64(out.Datapoints[0].Sum) != 2 {
 		t.Errorf("GetMetricStatistics(JobsFailed) = %+v, want one datapoint with Sum 2", out.Datapoints)
 	}
+}
+
+func TestRecord(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	d := metrics.Counted(metrics.JobsStarted, now, map[string]string{metrics.Cluster: "prod"})
+	rec := &metricstest.Recorder{}
+	metrics.Record(rec, d, d)
+	if got := rec.Sum(metrics.JobsStarted, map[string]string{metrics.Cluster: "prod"}); got != 2 {
+		t.Errorf("Record(recorder, d, d): sum = %v, want 2", got)
+	}
+	metrics.Record(nil, d) // a worker without metrics: nothing recorded, no panic
 }

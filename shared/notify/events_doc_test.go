@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rollwave/rollwave/shared/launchtemplate"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/update"
@@ -18,15 +19,18 @@ import (
 
 // detailTypes maps every documented detail type to its Go detail.
 var detailTypes = map[string]func() any{
-	notify.InstanceUpdateStarted:   func() any { return &notify.JobDetail{} },
-	notify.InstanceUpdateSucceeded: func() any { return &notify.JobDetail{} },
-	notify.InstanceUpdateFailed:    func() any { return &notify.JobDetail{} },
-	notify.InstanceUpdateSkipped:   func() any { return &notify.JobDetail{} },
-	notify.InstanceUpdateWaiting:   func() any { return &notify.JobDetail{} },
-	notify.ClusterRolloutPaused:    func() any { return &pause.EventDetail{} },
-	notify.ClusterRolloutResumed:   func() any { return &pause.EventDetail{} },
-	notify.ClusterRolloutHalted:    func() any { return &notify.HaltedDetail{} },
-	notify.InstanceReclaimed:       func() any { return &notify.ReclaimedDetail{} },
+	notify.InstanceUpdateStarted:    func() any { return &notify.JobDetail{} },
+	notify.InstanceUpdateSucceeded:  func() any { return &notify.JobDetail{} },
+	notify.InstanceUpdateFailed:     func() any { return &notify.JobDetail{} },
+	notify.InstanceUpdateSkipped:    func() any { return &notify.JobDetail{} },
+	notify.InstanceUpdateWaiting:    func() any { return &notify.JobDetail{} },
+	notify.InstanceUpdateProgressed: func() any { return &notify.JobDetail{} },
+	notify.ClusterRolloutPaused:     func() any { return &pause.EventDetail{} },
+	notify.ClusterRolloutResumed:    func() any { return &pause.EventDetail{} },
+	notify.ClusterRolloutHalted:     func() any { return &notify.HaltedDetail{} },
+	notify.InstanceReclaimed:        func() any { return &notify.ReclaimedDetail{} },
+	notify.PromotionHalted:          func() any { return &notify.PromotionHaltedDetail{} },
+	notify.LaunchTemplateDrift:      func() any { return &launchtemplate.Finding{} },
 }
 
 // jsonBlocks returns the ```json blocks of a Markdown file.
@@ -85,6 +89,15 @@ func TestEventsDocExamplesMatchTheGoTypes(t *testing.T) {
 				continue
 			}
 			documented[ev.DetailType] = true
+			// The publisher adds the deployment to every detail (notify.DeploymentField); the
+			// rest is the detail type's own.
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(ev.Detail, &fields); err != nil || fields[notify.DeploymentField] == nil {
+				t.Errorf("%s: detail without %q: %s", ev.DetailType, notify.DeploymentField, ev.Detail)
+				continue
+			}
+			delete(fields, notify.DeploymentField)
+			ev.Detail, _ = json.Marshal(fields)
 			d := newDetail()
 			dec := json.NewDecoder(bytes.NewReader(ev.Detail))
 			dec.DisallowUnknownFields()
@@ -133,6 +146,7 @@ func TestEventsDocExamplesMatchTheGoTypes(t *testing.T) {
 				}
 			}
 			fields := jsonFields(&notify.JobDetail{})
+			fields[notify.DeploymentField] = true
 			for k := range p.Detail {
 				if !fields[k] {
 					t.Errorf("pattern %d: detail.%s is not a field of notify.JobDetail", i, k)

@@ -61,7 +61,16 @@ type Policy struct {
 	OnVerifyFailure update.VerifyFailurePolicy
 	// ErrorBudget halts the cluster after too many failed updates.
 	ErrorBudget ErrorBudget
+	// AlarmNames and AlarmPrefix are the cluster's own gate alarms, by name and by name prefix
+	// (ROLLWAVE_CLUSTER_POLICIES only; none by default): no drain of the cluster starts while
+	// one of them, or one of the deployment's gate alarms (ROLLWAVE_ALARM_NAMES,
+	// ROLLWAVE_ALARM_PREFIX), is in ALARM.
+	AlarmNames  []string
+	AlarmPrefix string
 }
+
+// MaxAlarmNameLength is CloudWatch's limit on an alarm's name, and so on a prefix of one.
+const MaxAlarmNameLength = 255
 
 // MaxErrorBudgetFailures is the largest ErrorBudget.Failures: the failures of a cluster are
 // counted in one tag of the drainer's queue (shared/budget), and a tag's 256 characters hold
@@ -102,6 +111,16 @@ func (s Set) For(cluster string) Policy {
 	return s.Default
 }
 
+// OwnAlarms reports whether a cluster has gate alarms of its own (alarmNames, alarmPrefix).
+func (s Set) OwnAlarms() bool {
+	for _, p := range s.Clusters {
+		if len(p.AlarmNames) > 0 || p.AlarmPrefix != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Names returns the clusters that have an override, sorted.
 func (s Set) Names() []string {
 	var out []string
@@ -140,6 +159,8 @@ type Override struct {
 		Failures *int    `json:"failures,omitempty"`
 		Window   *string `json:"window,omitempty"`
 	} `json:"errorBudget,omitempty"`
+	AlarmNames  []string `json:"alarmNames,omitempty"`
+	AlarmPrefix *string  `json:"alarmPrefix,omitempty"`
 }
 
 // Load reads the default policy from getenv's variables and the overrides from
@@ -272,6 +293,25 @@ func (o Override) apply(base Policy) (Policy, []error) {
 			}
 		}
 		duration("errorBudget.window", b.Window, &p.ErrorBudget.Window)
+	}
+	if o.AlarmNames != nil {
+		seen := map[string]bool{}
+		for _, n := range o.AlarmNames {
+			switch {
+			case strings.TrimSpace(n) == "" || len(n) > MaxAlarmNameLength:
+				fail("alarmNames", fmt.Errorf("%q is not a CloudWatch alarm name (1 to %d characters)", n, MaxAlarmNameLength))
+			case seen[n]:
+				fail("alarmNames", fmt.Errorf("%q is named twice", n))
+			}
+			seen[n] = true
+		}
+		p.AlarmNames = slices.Clone(o.AlarmNames)
+	}
+	if o.AlarmPrefix != nil {
+		if strings.TrimSpace(*o.AlarmPrefix) == "" || len(*o.AlarmPrefix) > MaxAlarmNameLength {
+			fail("alarmPrefix", fmt.Errorf("%q is not the start of a CloudWatch alarm name (1 to %d characters)", *o.AlarmPrefix, MaxAlarmNameLength))
+		}
+		p.AlarmPrefix = *o.AlarmPrefix
 	}
 	return p, errs
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestLoadOverrides(t *testing.T) {
 		"ROLLWAVE_ROLLBACK":                  "true",
 		Env: `{"prod": {"maxOutOfService": "20%", "maintenanceWindow": "Mon-Fri 22:00-06:00 Europe/Berlin",
 		        "standaloneTasks": "wait", "standaloneDeadline": "30m", "errorBudget": {"failures": 3},
-		        "onVerifyFailure": "return"},
+		        "onVerifyFailure": "return", "alarmNames": ["web-5xx", "web-p99"], "alarmPrefix": "prod-slo-"},
 		       "batch": {"standaloneTasks": "stop", "standaloneGrace": "1m", "rollback": false, "healthGate": false}}`,
 	}))
 	if err != nil {
@@ -69,6 +70,12 @@ func TestLoadOverrides(t *testing.T) {
 	if s.GlobalMaxOutOfService != 3 {
 		t.Errorf("GlobalMaxOutOfService = %d, want 3", s.GlobalMaxOutOfService)
 	}
+	if !slices.Equal(prod.AlarmNames, []string{"web-5xx", "web-p99"}) || prod.AlarmPrefix != "prod-slo-" {
+		t.Errorf("prod's own gate alarms = %v %q, want [web-5xx web-p99] prod-slo-", prod.AlarmNames, prod.AlarmPrefix)
+	}
+	if batch.AlarmNames != nil || batch.AlarmPrefix != "" || other.AlarmNames != nil || other.AlarmPrefix != "" {
+		t.Errorf("a cluster without alarms of its own has none: batch %v %q, dev %v %q", batch.AlarmNames, batch.AlarmPrefix, other.AlarmNames, other.AlarmPrefix)
+	}
 }
 
 func TestLoadListsEveryProblem(t *testing.T) {
@@ -76,8 +83,9 @@ func TestLoadListsEveryProblem(t *testing.T) {
 		"ROLLWAVE_MAINTENANCE_WINDOW": "Funday 22:00-06:00",
 		"ROLLWAVE_STANDALONE_TASKS":   "kill",
 		"ROLLWAVE_ON_VERIFY_FAILURE":  "reactivate",
-		Env: `{"prod": {"maxOutOfService": "0", "healthGateTimeout": "soon", "errorBudget": {"failures": 0}, "onVerifyFailure": "keep-out"},
-		       "dev": {"maintenanceWindow": "Mon 10:00-11:00 Nowhere/City", "standaloneGrace": "-1m"}}`,
+		Env: `{"prod": {"maxOutOfService": "0", "healthGateTimeout": "soon", "errorBudget": {"failures": 0}, "onVerifyFailure": "keep-out",
+		                "alarmNames": ["web-5xx", "", "web-5xx"]},
+		       "dev": {"maintenanceWindow": "Mon 10:00-11:00 Nowhere/City", "standaloneGrace": "-1m", "alarmPrefix": " "}}`,
 	}))
 	if err == nil {
 		t.Fatal("Load = nil error, want every problem")
@@ -86,6 +94,7 @@ func TestLoadListsEveryProblem(t *testing.T) {
 		"ROLLWAVE_MAINTENANCE_WINDOW", "ROLLWAVE_STANDALONE_TASKS", "ROLLWAVE_ON_VERIFY_FAILURE",
 		`cluster "prod": maxOutOfService`, `cluster "prod": onVerifyFailure`, `cluster "prod": healthGateTimeout`, `cluster "prod": errorBudget.failures`,
 		`cluster "dev": maintenanceWindow`, `cluster "dev": standaloneGrace`,
+		`cluster "prod": alarmNames: "" is not`, `cluster "prod": alarmNames: "web-5xx" is named twice`, `cluster "dev": alarmPrefix`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Load error does not mention %s:\n%v", want, err)

@@ -2,17 +2,32 @@ package queue
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
 )
 
 // Fields identify the job a message carries. Every log line about the message carries the
-// non-empty ones, the worker's outcome line included.
+// non-empty ones, the worker's outcome line included, under the keys of docs/architecture.md's
+// log vocabulary: job, cluster, instance (always the EC2 instance ID) and instance_arn (the
+// container instance's ARN).
 type Fields struct {
-	Job      string
-	Cluster  string
-	Instance string
+	Job         string
+	Cluster     string
+	Instance    string // the EC2 instance ID
+	InstanceARN string // the container instance ARN
+}
+
+// WithInstance returns f naming ref, an EC2 instance ID or a container instance ARN (a job's
+// instance may be either), under the key that its kind takes.
+func (f Fields) WithInstance(ref string) Fields {
+	if strings.HasPrefix(ref, "arn:") {
+		f.InstanceARN = ref
+	} else {
+		f.Instance = ref
+	}
+	return f
 }
 
 type logKey struct{}
@@ -49,6 +64,9 @@ func Annotate(ctx context.Context, f Fields) {
 	if f.Instance != "" {
 		s.fields.Instance = f.Instance
 	}
+	if f.InstanceARN != "" {
+		s.fields.InstanceARN = f.InstanceARN
+	}
 }
 
 // Logger returns the logger of the message being handled in ctx, with the annotated fields.
@@ -71,6 +89,26 @@ func Logger(ctx context.Context) *zerolog.Logger {
 	if f.Instance != "" {
 		c = c.Str("instance", f.Instance)
 	}
+	if f.InstanceARN != "" {
+		c = c.Str("instance_arn", f.InstanceARN)
+	}
 	l := c.Logger()
 	return &l
+}
+
+type receivesKey struct{}
+
+// WithReceives returns a context whose Receives is n; the worker gives every handler such a
+// context with its message's ReceiveCount.
+func WithReceives(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, receivesKey{}, n)
+}
+
+// Receives is the ReceiveCount of the message being handled in ctx (SQS's
+// ApproximateReceiveCount: 1 on the first delivery), or 0 outside a handler. The pipeline events
+// carry it, so that a person sees how many receives a job's step took: retries after failures,
+// or looks at a held job.
+func Receives(ctx context.Context) int {
+	n, _ := ctx.Value(receivesKey{}).(int)
+	return n
 }

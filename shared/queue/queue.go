@@ -1,10 +1,11 @@
 // Package queue is the SQS plumbing every rollwave worker shares: a Worker that long-polls one
 // queue and runs a Handler on each message with bounded concurrency, and a Publisher that
-// forwards a job to the next queue.
+// forwards a job to the next queue, or sends many at once in batches of ten.
 //
 // A handler's Outcome maps to exactly one queue action:
 //
-//	Done()              delete the message
+//	Done()              delete the message (with the others settled within Config.DeleteWait,
+//	                    ten per DeleteMessageBatch call)
 //	RetryAfter(d, why)  change its visibility to d: waiting, not a failure
 //	Retry(err)          transient failure: visibility backoff by receive count; at the queue's
 //	                    maxReceiveCount the worker moves it to the dead-letter queue, err as reason
@@ -30,14 +31,16 @@ import (
 // Sender is the part of *sqs.Client that the Publisher uses.
 type Sender interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
 // Client is the part of *sqs.Client that the Worker uses: receiving, settling a message (delete,
-// change its visibility) and sending it to the dead-letter queue.
+// alone or in a batch; change its visibility) and sending it to the dead-letter queue.
 type Client interface {
 	Sender
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 

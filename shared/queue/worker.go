@@ -56,6 +56,10 @@ type Config struct {
 	// MaxMessageBytes is the queue's and its dead-letter queue's maximum message size
 	// (topology.Queue.MaxMessageBytes); 0 means topology.MaxMessageBytes.
 	MaxMessageBytes int
+	// DeleteWait is how long a message settled as done waits for others to be deleted with it in
+	// one DeleteMessageBatch call (ten at most); 0 deletes each message alone at once. The wait
+	// holds the message's concurrency slot, not the job: the handler has already forwarded it.
+	DeleteWait time.Duration
 	// OnDeadLetter, when set, is called after each message this worker moved to the dead-letter
 	// queue (Poison, or Retry at the last receive) with the source queue's name: the
 	// DeadLetters metric. It must not block.
@@ -66,6 +70,7 @@ type Config struct {
 const (
 	DefaultConcurrency   = 4
 	DefaultShutdownGrace = 10 * time.Second
+	DefaultDeleteWait    = 50 * time.Millisecond
 )
 
 // ConfigFor is the configuration of a worker on queue q of the topology, located by r, with the
@@ -80,6 +85,7 @@ func ConfigFor(q topology.Queue, r topology.ResolvedQueue) Config {
 		MaxMessageBytes:   q.MaxMessageBytes,
 		Concurrency:       DefaultConcurrency,
 		ShutdownGrace:     DefaultShutdownGrace,
+		DeleteWait:        DefaultDeleteWait,
 		Backoff:           DefaultBackoff,
 	}
 }
@@ -108,6 +114,9 @@ func (c Config) Validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency %d is below 1", c.Concurrency))
 	}
+	if c.DeleteWait < 0 || c.DeleteWait > actionTimeout {
+		errs = append(errs, fmt.Errorf("delete wait %s is outside [0, %s]", c.DeleteWait, actionTimeout))
+	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, fmt.Errorf("shutdown grace %s is negative", c.ShutdownGrace))
 	}
@@ -124,6 +133,8 @@ type Worker struct {
 	handle Handler
 	log    zerolog.Logger
 	source string // the queue's name, for logs and the dead-letter attribute
+	// deletes batches the deletes of messages settled as done; nil when DeleteWait is 0.
+	deletes *deleter
 }
 
 // NewWorker returns a worker that runs h on the messages of cfg.QueueURL, logging to log.
@@ -138,10 +149,14 @@ func NewWorker(client Client, cfg Config, h Handler, log zerolog.Logger) (*Worke
 		cfg.MaxMessageBytes = topology.MaxMessageBytes
 	}
 	source := cfg.QueueURL[strings.LastIndex(cfg.QueueURL, "/")+1:]
-	return &Worker{
+	w := &Worker{
 		client: client, cfg: cfg, handle: h, source: source,
 		log: log.With().Str("queue", source).Logger(),
-	}, nil
+	}
+	if cfg.DeleteWait > 0 {
+		w.deletes = newDeleter(client, cfg.QueueURL, cfg.DeleteWait)
+	}
+	return w, nil
 }
 
 // Run receives and handles messages until ctx is cancelled, then shuts down: it stops
@@ -162,6 +177,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		slots    = make(chan struct{}, w.cfg.Concurrency)
 		failures int
 	)
+	if w.deletes != nil {
+		stopDeletes := make(chan struct{})
+		go w.deletes.run(stopDeletes)
+		defer close(stopDeletes)
+	}
 	w.log.Info().Int("concurrency", w.cfg.Concurrency).Msg("worker started")
 	for ctx.Err() == nil {
 		select {
@@ -190,7 +210,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			failures++
 			delay := min(time.Duration(1<<min(failures-1, 5))*time.Second, 30*time.Second)
 			w.log.Warn().Err(err).Dur("retry_in", delay).Msg("receive failed")
-			wait(ctx, delay)
+			_ = wait(ctx, delay) // a cancelled context ends the loop
 			continue
 		}
 		failures = 0
@@ -287,7 +307,7 @@ func (d *delivery) claim() bool {
 // process runs the handler on d and settles its message; returned is called as soon as the
 // handler has returned, before the settling queue call.
 func (w *Worker) process(handlerCtx context.Context, d *delivery, returned func()) {
-	ctx := WithLogger(handlerCtx, w.log.With().
+	ctx := WithLogger(WithReceives(handlerCtx, d.msg.ReceiveCount), w.log.With().
 		Str("message_id", d.msg.ID).Int("receive_count", d.msg.ReceiveCount).Logger())
 	d.mu.Lock()
 	d.log = ctx.Value(logKey{}).(*logState)
@@ -372,7 +392,7 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 	}
 	switch {
 	case o.kind == kindDone:
-		if err := w.delete(ctx, m); err != nil {
+		if err := w.deleteDone(ctx, m); err != nil {
 			ev(l.Error()).Err(err).Msg("delete failed; the message will be redelivered")
 			return
 		}
@@ -427,12 +447,16 @@ func (w *Worker) deadLettered() {
 	}
 }
 
-func (w *Worker) delete(ctx context.Context, m Message) error {
-	_, err := w.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &w.cfg.QueueURL, ReceiptHandle: &m.receiptHandle})
-	if err != nil {
-		return fmt.Errorf("delete message %s: %w", m.ID, err)
+// deleteDone deletes a message its handler is done with, in a batch when DeleteWait allows.
+func (w *Worker) deleteDone(ctx context.Context, m Message) error {
+	if w.deletes == nil {
+		return w.delete(ctx, m)
 	}
-	return nil
+	return w.deletes.delete(ctx, m)
+}
+
+func (w *Worker) delete(ctx context.Context, m Message) error {
+	return deleteOne(ctx, w.client, w.cfg.QueueURL, m)
 }
 
 func (w *Worker) changeVisibility(ctx context.Context, m Message, d time.Duration) error {
@@ -519,13 +543,15 @@ func (w *Worker) send(ctx context.Context, url, body string, attrs map[string]st
 	return err
 }
 
-// wait blocks for d or until ctx is done.
-func wait(ctx context.Context, d time.Duration) {
+// wait blocks for d or until ctx is done, and returns the context's error in that case.
+func wait(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
 	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

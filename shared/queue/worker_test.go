@@ -152,15 +152,20 @@ func TestRetryBacksOffThenDeadLettersAtMaxReceiveCount(t *testing.T) {
 		start := time.Now()
 		var at []time.Duration
 		var final []bool
-		stop := f.start(t, func(_ context.Context, m queue.Message) queue.Outcome {
+		var receives []int
+		stop := f.start(t, func(ctx context.Context, m queue.Message) queue.Outcome {
 			at = append(at, time.Since(start))
 			final = append(final, m.FinalReceive)
+			receives = append(receives, queue.Receives(ctx))
 			return queue.Retry(errors.New("describe instance: throttled"))
 		}, testLog(t))
 		f.send(t, "job")
 		advance(time.Minute)
 		if diff := cmp.Diff([]time.Duration{0, 5 * time.Second, 15 * time.Second}, at); diff != "" {
 			t.Errorf("handler calls since start (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]int{1, 2, 3}, receives); diff != "" {
+			t.Errorf("Receives(ctx) of each receive (-want +got): the message's receive count:\n%s", diff)
 		}
 		if diff := cmp.Diff([]bool{false, false, true}, final); diff != "" {
 			t.Errorf("FinalReceive of each receive (-want +got): only the last may be final:\n%s", diff)
@@ -363,7 +368,7 @@ func TestPanicIsRetry(t *testing.T) {
 		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome { panic("nil map") }, testLog(t))
 		f.send(t, "job")
 		synctest.Wait()
-		if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 || got[0].VisibleAt.Sub(time.Now()) != 5*time.Second {
+		if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 || time.Until(got[0].VisibleAt) != 5*time.Second {
 			t.Errorf("queue = %+v, want the message hidden for the first backoff", got)
 		}
 		if err := stop(); err != nil {

@@ -119,8 +119,15 @@ type Options struct {
 	DeliveryTimeout time.Duration
 	// Wait bounds how long Run waits for every invocation to finish.
 	Wait time.Duration
-	// PollInterval is the pause between two looks at the command's invocations (one
-	// ListCommandInvocations walk per command, however many instances it went to).
+	// Expected is how long the command typically takes, from its send to its end on the
+	// instance (the delivery included): Run looks first when it has passed, because a look
+	// before finds the command still running. 0 looks first after PollInterval.
+	Expected time.Duration
+	// PollInterval is the pause between two looks at the command's invocations after the first
+	// (one ListCommandInvocations walk per command, however many instances it went to): it
+	// doubles after each look that finds the command still running, up to the larger of
+	// PollInterval and a quarter of Expected, so that a command slower than usual costs a few
+	// looks more, not one per PollInterval.
 	PollInterval time.Duration
 	// Parameters are the document's parameters (SendCommand Parameters), e.g. the version of
 	// the version-lock document; nil for documents without any.
@@ -137,7 +144,37 @@ func (o Options) withDefaults() Options {
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
 	}
+	if o.Expected < 0 {
+		o.Expected = 0
+	}
 	return o
+}
+
+// pollSchedule is when Run looks at a command's invocations: first at Expected (or after
+// PollInterval without one), then at gaps that start at PollInterval and double up to
+// max(PollInterval, Expected/4).
+type pollSchedule struct {
+	first, gap, max time.Duration
+	looked          bool
+}
+
+func newPollSchedule(o Options) *pollSchedule {
+	first := o.Expected
+	if first <= 0 {
+		first = o.PollInterval
+	}
+	return &pollSchedule{first: first, gap: o.PollInterval, max: max(o.PollInterval, o.Expected/4)}
+}
+
+// next returns the wait before the next look.
+func (p *pollSchedule) next() time.Duration {
+	if !p.looked {
+		p.looked = true
+		return p.first
+	}
+	d := p.gap
+	p.gap = min(p.gap*2, p.max)
+	return d
 }
 
 // Client is the SSM Run Command adapter. It is safe for concurrent use.
@@ -194,8 +231,10 @@ func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (str
 
 // Run sends doc to every instance in instanceIDs (in batches of 50, SSM's limit) and waits
 // until every invocation reaches a terminal status, looking at each command's invocations with
-// ListCommandInvocations every opts.PollInterval, for at most opts.Wait. The cost of a wait is
-// one call per command (50 instances) and look, not one per instance.
+// ListCommandInvocations first when opts.Expected has passed, then at growing gaps from
+// opts.PollInterval (Options), for at most opts.Wait. The cost of a wait is one call per command
+// (50 instances) and look, not one per instance, and depends on how long the command takes
+// beyond its expected duration, not on how long it takes.
 //
 // The result holds one entry per distinct instance ID. An instance that could not be sent the
 // command (for example ErrInvalidInstance: a batch with an unmanaged instance is re-sent one
@@ -233,8 +272,9 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 		return results, fmt.Errorf("run %s: %w", doc, firstErr)
 	}
 
-	ticker := time.NewTicker(opts.PollInterval)
-	defer ticker.Stop()
+	schedule := newPollSchedule(opts)
+	look := time.NewTimer(schedule.next())
+	defer look.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -247,7 +287,7 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 				}
 			}
 			return results, nil
-		case <-ticker.C:
+		case <-look.C:
 		}
 		pending, err := c.poll(ctx, results)
 		if ctx.Err() != nil {
@@ -259,6 +299,7 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 		if pending == 0 {
 			return results, nil
 		}
+		look.Reset(schedule.next())
 	}
 }
 
@@ -474,4 +515,71 @@ func (c *Client) online(ctx context.Context, ids []string, online map[string]boo
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+// Past is a finished invocation read back from SSM's command history.
+type Past struct {
+	Result
+	// RequestedAt is when the command was sent: what its output says was true then.
+	RequestedAt time.Time
+}
+
+// Latest returns, for each of instanceIDs, the newest invocation of document doc that succeeded
+// on it, within SSM's command history (30 days); an instance with none is absent. It only reads
+// (ListCommands, ListCommandInvocations, and GetCommandInvocation for an output that listing cut
+// short), so it learns what the document said last without running anything on the hosts: the
+// scanner runs the update check on every candidate at each scan, so its newest output is the
+// fleet's versions and offered updates as of that scan.
+func (c *Client) Latest(ctx context.Context, doc string, instanceIDs []string) (map[string]Past, error) {
+	want := make(map[string]bool, len(instanceIDs))
+	for _, id := range instanceIDs {
+		want[id] = true
+	}
+	found := make(map[string]Past, len(instanceIDs))
+	in := &ssm.ListCommandsInput{
+		Filters:    []types.CommandFilter{{Key: types.CommandFilterKeyDocumentName, Value: aws.String(doc)}},
+		MaxResults: aws.Int32(listPage),
+	}
+	for len(found) < len(want) {
+		out, err := c.api.ListCommands(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list commands of %s: %w", doc, classify(err))
+		}
+		// SSM lists the newest first; sorting keeps that true whatever the page's order.
+		cmds := slices.SortedStableFunc(slices.Values(out.Commands), func(a, b types.Command) int {
+			return aws.ToTime(b.RequestedDateTime).Compare(aws.ToTime(a.RequestedDateTime))
+		})
+		for _, cmd := range cmds {
+			if aws.ToString(cmd.DocumentName) != doc || !slices.ContainsFunc(cmd.InstanceIds, func(id string) bool { return want[id] && !hasKey(found, id) }) {
+				continue
+			}
+			id := aws.ToString(cmd.CommandId)
+			invs, err := c.invocations(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			for instance, inv := range invs {
+				if !want[instance] || hasKey(found, instance) || inv.Status != StatusSuccess {
+					continue
+				}
+				r := inv.Result
+				if inv.truncated {
+					if r, err = c.Invocation(ctx, id, instance); err != nil {
+						return nil, err
+					}
+				}
+				found[instance] = Past{Result: r, RequestedAt: aws.ToTime(cmd.RequestedDateTime)}
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	return found, nil
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
 }

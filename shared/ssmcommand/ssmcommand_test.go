@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
 )
 
 // stubSSM is an SSM whose invocations are listed only after `polls` looks at their command
@@ -27,6 +28,8 @@ type stubSSM struct {
 	gets     map[string]int
 	lists    map[string]int // ListCommandInvocations calls by command
 	polls    int
+	takes    time.Duration // invocations stay InProgress for this long after their send
+	sentAt   []time.Time
 	never    bool // invocations stay InProgress
 	long     bool // outputs are longer than ListCommandInvocations shows
 	commands []types.Command
@@ -53,12 +56,11 @@ func (s *stubSSM) ListCommandInvocations(_ context.Context, in *ssm.ListCommandI
 	start := 0
 	if in.NextToken == nil {
 		s.lists[cmd]++
-	} else {
-		fmt.Sscan(*in.NextToken, &start)
+	} else if _, err := fmt.Sscan(*in.NextToken, &start); err != nil {
+		return nil, &smithy.GenericAPIError{Code: "InvalidNextToken", Message: err.Error()}
 	}
 	var n int
-	fmt.Sscanf(cmd, "cmd-%d", &n)
-	if n < 1 || n > len(s.sends) {
+	if _, err := fmt.Sscanf(cmd, "cmd-%d", &n); err != nil || n < 1 || n > len(s.sends) {
 		return nil, &types.InvalidCommandId{}
 	}
 	out := &ssm.ListCommandInvocationsOutput{}
@@ -69,7 +71,7 @@ func (s *stubSSM) ListCommandInvocations(_ context.Context, in *ssm.ListCommandI
 	end := min(start+20, len(ids))
 	for _, id := range ids[start:end] {
 		inv := types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusInProgress}
-		if !s.never {
+		if !s.never && time.Since(s.sentAt[n-1]) >= s.takes {
 			output := s.output(id)
 			inv = types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusSuccess, StatusDetails: aws.String("Success"),
 				CommandPlugins: []types.CommandPlugin{{Output: aws.String(output[:min(len(output), 2500)]), ResponseCode: 0}}}
@@ -92,6 +94,7 @@ func (s *stubSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...
 		return nil, &smithy.GenericAPIError{Code: "InvalidParameters", Message: "version/timeout"}
 	}
 	s.sends = append(s.sends, in.InstanceIds)
+	s.sentAt = append(s.sentAt, time.Now())
 	for _, id := range in.InstanceIds {
 		if strings.HasPrefix(id, "bad-") {
 			return nil, &types.InvalidInstanceId{Message: aws.String(id)}
@@ -179,6 +182,45 @@ func TestRunSendsInFiftiesAndLooksOncePerCommand(t *testing.T) {
 			t.Errorf("ListCommandInvocations walks = %v and GetCommandInvocation calls = %v, want %v and none", s.lists, s.gets, want)
 		}
 	})
+}
+
+// The first look comes when the command is expected to be done; a slower command costs a few
+// looks more at doubling gaps, not one per poll interval.
+func TestRunLooksWhenTheCommandIsExpectedToBeDone(t *testing.T) {
+	tests := []struct {
+		name      string
+		takes     time.Duration
+		opts      Options
+		wantLooks int
+		wantTook  time.Duration
+	}{
+		{"done when expected: one look", 60 * time.Second, Options{Expected: 60 * time.Second, PollInterval: 2 * time.Second}, 1, 60 * time.Second},
+		// Looks at 60, 62, 66, 74, 89 s: the gaps double from 2 s up to 15 s (a quarter of 60 s).
+		{"a quarter slower: four looks more", 75 * time.Second, Options{Expected: 60 * time.Second, PollInterval: 2 * time.Second}, 5, 89 * time.Second},
+		{"no expectation: every poll interval", 6 * time.Second, Options{PollInterval: 2 * time.Second}, 3, 6 * time.Second},
+		{"quick command: the first look at its expected end", 3 * time.Second, Options{Expected: 3 * time.Second, PollInterval: 2 * time.Second}, 1, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := &stubSSM{takes: tt.takes}
+				start := time.Now()
+				got, err := newClient(s).Run(t.Context(), "apply", ids("i-", 30), tt.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := got["i-007"]; !r.OK() {
+					t.Errorf("Run()[i-007] = %+v, want Success", r)
+				}
+				if took := time.Since(start); took != tt.wantTook {
+					t.Errorf("Run() took %v, want %v", took, tt.wantTook)
+				}
+				if looks := s.lists["cmd-1"]; looks != tt.wantLooks {
+					t.Errorf("ListCommandInvocations walks = %d, want %d", looks, tt.wantLooks)
+				}
+			})
+		})
+	}
 }
 
 func TestRunReadsAnOutputSSMCutShortWhole(t *testing.T) {
@@ -305,5 +347,48 @@ func TestClassify(t *testing.T) {
 	}
 	if err := classify(&types.InvalidDocument{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("classify(InvalidDocument) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestLatest reads each instance's newest successful invocation of a document from the command
+// history, the newest command first, without sending anything; an output that listing cuts
+// short is read whole.
+func TestLatest(t *testing.T) {
+	t1, t2 := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 11, 0, 0, 0, time.UTC)
+	for _, long := range []bool{false, true} {
+		t.Run(fmt.Sprintf("long=%v", long), func(t *testing.T) {
+			s := &stubSSM{
+				long:   long,
+				sends:  [][]string{{"i-a", "i-b"}, {"i-a"}},
+				sentAt: []time.Time{t1, t2},
+				commands: []types.Command{
+					{CommandId: aws.String("cmd-2"), DocumentName: aws.String("rw-check"), InstanceIds: []string{"i-a"}, RequestedDateTime: aws.Time(t2)},
+					{CommandId: aws.String("cmd-1"), DocumentName: aws.String("rw-check"), InstanceIds: []string{"i-a", "i-b"}, RequestedDateTime: aws.Time(t1)},
+				},
+			}
+			got, err := newClient(s).Latest(t.Context(), "rw-check", []string{"i-a", "i-b", "i-c"})
+			if err != nil {
+				t.Fatalf("Latest = %v", err)
+			}
+			type seen struct {
+				Command string
+				At      time.Time
+				Stdout  string
+			}
+			view := map[string]seen{}
+			for id, p := range got {
+				view[id] = seen{p.CommandID, p.RequestedAt, p.Stdout}
+			}
+			want := map[string]seen{
+				"i-a": {"cmd-2", t2, s.output("i-a")},
+				"i-b": {"cmd-1", t1, s.output("i-b")},
+			}
+			if diff := cmp.Diff(want, view); diff != "" {
+				t.Errorf("Latest(i-a, i-b, i-c) (-want +got):\n%s", diff)
+			}
+			if len(s.sends) != 2 {
+				t.Errorf("Latest sent %d commands, want none", len(s.sends)-2)
+			}
+		})
 	}
 }

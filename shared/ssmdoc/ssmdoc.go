@@ -25,12 +25,17 @@ const (
 	Reboot Kind = "reboot"        // apiclient reboot: the host goes down mid-command
 	Cancel Kind = "update-cancel" // apiclient update cancel: Ready back to Staged, so no surprise boot
 	// Lock is apiclient set updates.version-lock={{ version }}: pins the host to a version, older
-	// or newer, before a rollback's apply. SendCommand passes the version as parameter LockParam.
+	// or newer, before a rollback's or a rollout's apply, or unpins it (Unlocked). SendCommand
+	// passes the version as parameter LockParam.
 	Lock Kind = "version-lock"
 )
 
-// LockParam is the Lock document's parameter: a version such as 1.19.5 or v1.19.5.
+// LockParam is the Lock document's parameter: a version such as 1.19.5 or v1.19.5, or Unlocked.
 const LockParam = "version"
+
+// Unlocked is the version-lock that follows the update repository: the newest version the host's
+// wave has reached.
+const Unlocked = "latest"
 
 // Kinds lists every document, in a stable order.
 var Kinds = []Kind{Check, Apply, Reboot, Cancel, Lock}
@@ -64,8 +69,8 @@ func Content(k Kind) string {
 	if k == Lock {
 		// SSM substitutes {{ version }} into the shell line; the pattern keeps it a version.
 		doc["parameters"] = map[string]any{LockParam: map[string]any{
-			"type": "String", "description": "the Bottlerocket version to lock the host to, e.g. 1.19.5",
-			"allowedPattern": `^v?[0-9]+\.[0-9]+\.[0-9]+$`,
+			"type": "String", "description": "the Bottlerocket version to lock the host to, e.g. 1.19.5, or latest",
+			"allowedPattern": `^(latest|v?[0-9]+\.[0-9]+\.[0-9]+)$`,
 		}}
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")

@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -38,10 +40,20 @@ type EventsAPI interface {
 	PutTargets(ctx context.Context, in *eventbridge.PutTargetsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error)
 }
 
-// Clients are the AWS clients Bootstrap uses; *sqs.Client and *eventbridge.Client satisfy them.
+// LogsAPI is the part of *cloudwatchlogs.Client that Bootstrap uses for the history log group.
+type LogsAPI interface {
+	DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error)
+	CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error)
+	PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error)
+}
+
+// Clients are the AWS clients Bootstrap uses; *sqs.Client, *eventbridge.Client and
+// *cloudwatchlogs.Client satisfy them. Logs may be nil: Bootstrap then leaves the history out
+// (a test that never reads it back).
 type Clients struct {
 	SQS    SQSAPI
 	Events EventsAPI
+	Logs   LogsAPI
 }
 
 // Resolved is a deployed topology: where each queue is.
@@ -50,6 +62,9 @@ type Resolved struct {
 	Queues map[string]ResolvedQueue
 	// RuleARNs by rule name. Only Bootstrap fills it.
 	RuleARNs map[string]string
+	// HistoryLogGroupARN is the history log group's ARN (without the ":*" suffix). Only
+	// Bootstrap fills it, when it has a Logs client.
+	HistoryLogGroupARN string
 	// Changes lists what Bootstrap created or changed, in order; empty when the deployment
 	// already matched the topology.
 	Changes []string
@@ -101,7 +116,12 @@ func Resolve(ctx context.Context, client QueueURLGetter, t Topology) (Resolved, 
 // reads before it writes, and a second run changes nothing (Resolved.Changes is empty). Order:
 // each dead-letter queue, then its queue with the RedrivePolicy, then the DLQ's
 // RedriveAllowPolicy, then the rules, the event queues' policies, and last the targets, so no
-// event is sent before the queue accepts it.
+// event is sent before the queue accepts it. With a Logs client, it then creates the history log
+// group with its retention, and the rule that archives the pipeline events into it.
+//
+// The log group gets no resource policy: moto and LocalStack deliver without one. In AWS,
+// EventBridge needs one that lets events.amazonaws.com write to the group; the Terraform module
+// sets it.
 //
 // Bootstrap only ever creates rules with an event pattern: on moto a rule without one (a
 // schedule) matches every event sent to the bus.
@@ -153,8 +173,87 @@ func Bootstrap(ctx context.Context, c Clients, t Topology) (Resolved, error) {
 			return Resolved{}, fmt.Errorf("bootstrap topology %s: %w", t.Prefix, err)
 		}
 	}
+	if c.Logs != nil && t.History.LogGroup != "" {
+		arn, err := b.history(ctx, t.History)
+		if err != nil {
+			return Resolved{}, fmt.Errorf("bootstrap topology %s: %w", t.Prefix, err)
+		}
+		r.HistoryLogGroupARN = arn
+	}
 	r.Changes = b.changes
 	return r, nil
+}
+
+// history makes the history log group and its rule, and returns the group's ARN.
+func (b *bootstrapper) history(ctx context.Context, h History) (string, error) {
+	if !ValidRetention(h.Retention) {
+		return "", fmt.Errorf("history log group %s: retention %v is not one of CloudWatch Logs' %v days", h.LogGroup, h.Retention, RetentionDays)
+	}
+	days := int32(h.Retention / (24 * time.Hour))
+	arn, retention, found, err := b.logGroup(ctx, h.LogGroup)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		if _, err := b.c.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(h.LogGroup)}); err != nil {
+			return "", fmt.Errorf("create log group %s: %w", h.LogGroup, err)
+		}
+		b.changed("create log group %s", h.LogGroup)
+		if arn, _, found, err = b.logGroup(ctx, h.LogGroup); err != nil {
+			return "", err
+		}
+		if !found {
+			return "", fmt.Errorf("create log group %s: not found after creating it", h.LogGroup)
+		}
+	}
+	if retention != days {
+		if _, err := b.c.Logs.PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{
+			LogGroupName: aws.String(h.LogGroup), RetentionInDays: aws.Int32(days),
+		}); err != nil {
+			return "", fmt.Errorf("set retention of log group %s: %w", h.LogGroup, err)
+		}
+		b.changed("set log group %s retention %dd", h.LogGroup, days)
+	}
+	rule := Rule{
+		Name: h.Rule, EventBus: h.EventBus, Description: "rollwave's pipeline events into its history log group",
+		EventPattern: h.Pattern, TargetID: h.RuleTargetID,
+	}
+	if _, err := b.rule(ctx, rule); err != nil {
+		return "", err
+	}
+	if err := b.target(ctx, rule, arn); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
+// logGroup returns the ARN (without ":*") and retention in days (0: never expires) of the log
+// group named name, and whether it exists.
+func (b *bootstrapper) logGroup(ctx context.Context, name string) (arn string, retentionDays int32, found bool, err error) {
+	in := &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(name)}
+	for {
+		out, err := b.c.Logs.DescribeLogGroups(ctx, in)
+		if err != nil {
+			return "", 0, false, fmt.Errorf("describe log group %s: %w", name, err)
+		}
+		for _, g := range out.LogGroups {
+			if aws.ToString(g.LogGroupName) == name {
+				return strings.TrimSuffix(aws.ToString(g.Arn), ":*"), aws.ToInt32(g.RetentionInDays), true, nil
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return "", 0, false, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// busName is the EventBusName of a rule's calls: nil for the default bus.
+func busName(bus string) *string {
+	if bus == "" {
+		return nil
+	}
+	return aws.String(bus)
 }
 
 type bootstrapper struct {
@@ -279,7 +378,7 @@ func (b *bootstrapper) redriveAllow(ctx context.Context, name, url, policy strin
 }
 
 func (b *bootstrapper) rule(ctx context.Context, r Rule) (string, error) {
-	got, err := b.c.Events.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(r.Name)})
+	got, err := b.c.Events.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(r.Name), EventBusName: busName(r.EventBus)})
 	switch {
 	case err == nil:
 		if sameValue(aws.ToString(got.EventPattern), r.EventPattern) &&
@@ -292,6 +391,7 @@ func (b *bootstrapper) rule(ctx context.Context, r Rule) (string, error) {
 	}
 	out, err := b.c.Events.PutRule(ctx, &eventbridge.PutRuleInput{
 		Name:         aws.String(r.Name),
+		EventBusName: busName(r.EventBus),
 		Description:  aws.String(r.Description),
 		EventPattern: aws.String(r.EventPattern),
 		State:        ebtypes.RuleStateEnabled,
@@ -303,15 +403,16 @@ func (b *bootstrapper) rule(ctx context.Context, r Rule) (string, error) {
 	return aws.ToString(out.RuleArn), nil
 }
 
-func (b *bootstrapper) target(ctx context.Context, r Rule, queueARN string) error {
-	in := &eventbridge.ListTargetsByRuleInput{Rule: aws.String(r.Name)}
+// target makes targetARN the rule's target r.TargetID, with the event passed unchanged.
+func (b *bootstrapper) target(ctx context.Context, r Rule, targetARN string) error {
+	in := &eventbridge.ListTargetsByRuleInput{Rule: aws.String(r.Name), EventBusName: busName(r.EventBus)}
 	for {
 		out, err := b.c.Events.ListTargetsByRule(ctx, in)
 		if err != nil {
 			return fmt.Errorf("list targets of rule %s: %w", r.Name, err)
 		}
 		for _, t := range out.Targets {
-			if aws.ToString(t.Id) == r.TargetID && aws.ToString(t.Arn) == queueARN &&
+			if aws.ToString(t.Id) == r.TargetID && aws.ToString(t.Arn) == targetARN &&
 				t.Input == nil && t.InputPath == nil && t.InputTransformer == nil {
 				return nil
 			}
@@ -322,8 +423,9 @@ func (b *bootstrapper) target(ctx context.Context, r Rule, queueARN string) erro
 		in.NextToken = out.NextToken
 	}
 	out, err := b.c.Events.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule:    aws.String(r.Name),
-		Targets: []ebtypes.Target{{Id: aws.String(r.TargetID), Arn: aws.String(queueARN)}},
+		Rule:         aws.String(r.Name),
+		EventBusName: busName(r.EventBus),
+		Targets:      []ebtypes.Target{{Id: aws.String(r.TargetID), Arn: aws.String(targetARN)}},
 	})
 	if err != nil {
 		return fmt.Errorf("put target of rule %s: %w", r.Name, err)

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/rollwave/rollwave/shared/topology"
 )
@@ -20,10 +22,11 @@ import (
 func TestBootstrapOnMoto(t *testing.T) {
 	ctx := t.Context()
 	cfg := motoConfig(t)
-	sqsClient, events := sqs.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg)
+	sqsClient, events, logs := sqs.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
 	top := topology.Default(fmt.Sprintf("rw%d", time.Now().UnixNano()%1e6))
+	clients := topology.Clients{SQS: sqsClient, Events: events, Logs: logs}
 
-	first, err := topology.Bootstrap(ctx, topology.Clients{SQS: sqsClient, Events: events}, top)
+	first, err := topology.Bootstrap(ctx, clients, top)
 	if err != nil {
 		t.Fatalf("Bootstrap() = %v", err)
 	}
@@ -63,7 +66,10 @@ func TestBootstrapOnMoto(t *testing.T) {
 		}
 	})
 
-	t.Run("an ECS container instance event reaches both event queues and nothing else does", func(t *testing.T) {
+	// Each event queue gets the container instance changes its waiters need and nothing else:
+	// the drainer those of DRAINING and ACTIVE instances (a return to service wakes held jobs),
+	// the verifier those of drained ones.
+	t.Run("each event queue gets only the ECS events its waiters need", func(t *testing.T) {
 		put := func(source, detailType, detail string) {
 			out, err := events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 				Source: aws.String(source), DetailType: aws.String(detailType), Detail: aws.String(detail),
@@ -74,12 +80,21 @@ func TestBootstrapOnMoto(t *testing.T) {
 		}
 		put("rollwave", "Instance Updated", `{"job":"j-1"}`)
 		put("aws.ecs", "ECS Task State Change", `{"clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod"}`)
-		put("aws.ecs", topology.ECSContainerInstanceStateChange, `{"clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","status":"DRAINING"}`)
+		instance := func(status string, running int, agent bool) string {
+			return fmt.Sprintf(`{"clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","status":%q,"runningTasksCount":%d,"agentConnected":%t}`, status, running, agent)
+		}
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("ACTIVE", 4, true))   // a task placed on a serving host
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("DRAINING", 2, true)) // a drain under way
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("DRAINING", 0, false))
+		want := map[string][]string{
+			topology.DrainerEvents:  {"ACTIVE 4", "DRAINING 2", "DRAINING 0"},
+			topology.VerifierEvents: {"DRAINING 0"},
+		}
 		for _, logical := range []string{topology.DrainerEvents, topology.VerifierEvents} {
 			url := first.Queues[logical].URL
 			var got []string
 			deadline := time.Now().Add(5 * time.Second)
-			for time.Now().Before(deadline) && len(got) < 3 {
+			for time.Now().Before(deadline) && len(got) < 5 {
 				out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 				if err != nil {
 					t.Fatalf("ReceiveMessage(%s) = %v", logical, err)
@@ -87,21 +102,49 @@ func TestBootstrapOnMoto(t *testing.T) {
 				for _, m := range out.Messages {
 					var ev struct {
 						DetailType string `json:"detail-type"`
+						Detail     struct {
+							Status  string `json:"status"`
+							Running int    `json:"runningTasksCount"`
+						} `json:"detail"`
 					}
 					if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
 						t.Fatalf("event on %s is not JSON: %v", logical, err)
 					}
-					got = append(got, ev.DetailType)
+					if ev.DetailType != topology.ECSContainerInstanceStateChange {
+						t.Errorf("event %q reached %s, want only container instance changes", ev.DetailType, logical)
+					}
+					got = append(got, fmt.Sprint(ev.Detail.Status, " ", ev.Detail.Running))
 				}
 			}
-			if diff := cmp.Diff([]string{topology.ECSContainerInstanceStateChange}, got); diff != "" {
+			if diff := cmp.Diff(want[logical], got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 				t.Errorf("events on %s (-want +got):\n%s", logical, diff)
 			}
 		}
 	})
 
+	t.Run("the history log group keeps the pipeline events for the retention", func(t *testing.T) {
+		out, err := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(top.History.LogGroup)})
+		if err != nil || len(out.LogGroups) != 1 {
+			t.Fatalf("DescribeLogGroups(%s) = %d groups, %v; want 1", top.History.LogGroup, len(out.LogGroups), err)
+		}
+		if got := aws.ToInt32(out.LogGroups[0].RetentionInDays); got != 90 {
+			t.Errorf("history retention = %d days, want 90", got)
+		}
+		if first.HistoryLogGroupARN == "" || strings.HasSuffix(first.HistoryLogGroupARN, ":*") {
+			t.Errorf("HistoryLogGroupARN = %q, want the group's ARN without :*", first.HistoryLogGroupARN)
+		}
+		rule, err := events.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(top.History.Rule)})
+		if want := topology.PipelineEventPattern(top.Prefix); err != nil || !sameJSON(aws.ToString(rule.EventPattern), want) {
+			t.Fatalf("history rule = %v, %v; want pattern %s", rule, err, want)
+		}
+		targets, err := events.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(top.History.Rule)})
+		if err != nil || len(targets.Targets) != 1 || aws.ToString(targets.Targets[0].Arn) != first.HistoryLogGroupARN {
+			t.Errorf("history rule targets = %+v, %v; want the log group %s", targets, err, first.HistoryLogGroupARN)
+		}
+	})
+
 	t.Run("a second Bootstrap changes nothing", func(t *testing.T) {
-		second, err := topology.Bootstrap(ctx, topology.Clients{SQS: sqsClient, Events: events}, top)
+		second, err := topology.Bootstrap(ctx, clients, top)
 		if err != nil {
 			t.Fatalf("second Bootstrap() = %v", err)
 		}
@@ -139,4 +182,10 @@ func TestBootstrapOnMoto(t *testing.T) {
 			t.Errorf("Bootstrap() changes (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// sameJSON reports whether two JSON documents are equal whatever their spacing and key order.
+func sameJSON(a, b string) bool {
+	var x, y any
+	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && cmp.Equal(x, y)
 }

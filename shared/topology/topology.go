@@ -3,13 +3,21 @@
 // and long-poll waits, the EventBridge rules that route ECS events to the workers that wait on
 // them, and the queue policies that let EventBridge deliver.
 //
-//	rollwave-scanner ─► scanner ─► rollwave-patcher ─► patcher ─► rollwave-drainer ─► drainer
-//	                                    ▲                                               │
-//	                                    └───────────────────────────────────────────────┘
-//	                      patcher (reboot) ─► rollwave-verifier ─► verifier
-//	EventBridge: aws.ecs "ECS Container Instance State Change" ─► rollwave-drainer-events
-//	                                                           ─► rollwave-verifier-events
+//	rollwave-scanner ─► scanner ─► rollwave-patcher ─► patcher (stage lane) ─► rollwave-drainer ─► drainer
+//	                                                                                             │
+//	         rollwave-verifier ◄─ patcher (reboot lane) ◄─ rollwave-reboot ◄──────────────────────┘
+//	                 │
+//	                 ▼
+//	              verifier
+//	EventBridge: aws.ecs "ECS Container Instance State Change" of a DRAINING or ACTIVE instance
+//	                                                   ─► rollwave-drainer-events
+//	             ... of a DRAINING instance without running tasks ─► rollwave-verifier-events
 //	Every queue Q has a dead-letter queue Q-dlq and a redrive policy.
+//
+// The patcher consumes two queues, each with its own handlers (docs/decisions/lanes.md): staging
+// (rollwave-patcher, the intake) may take minutes per instance while the instance still serves,
+// and a reboot (rollwave-reboot) is due at once, its instance already out of service, so a
+// reboot never waits behind staging.
 //
 // The values are data (Default) so that the local bootstrap (Bootstrap) and the Terraform
 // module's tests compare against the same thing; Resolve finds an existing deployment.
@@ -32,8 +40,17 @@ const (
 	Patcher        = "patcher"
 	Drainer        = "drainer"
 	Verifier       = "verifier"
+	Reboot         = "reboot"
 	DrainerEvents  = "drainer-events"
 	VerifierEvents = "verifier-events"
+)
+
+// The workers, as Queue.Consumer names them.
+const (
+	ScannerWorker  = "scanner"
+	PatcherWorker  = "patcher"
+	DrainerWorker  = "drainer"
+	VerifierWorker = "verifier"
 )
 
 // DeadLetterSuffix is appended to a queue's name to name its dead-letter queue.
@@ -45,15 +62,28 @@ const (
 	ECSContainerInstanceStateChange = "ECS Container Instance State Change"
 )
 
-// rollwave's own pipeline events (published by shared/notify). Nothing in the topology routes
-// them yet: a deployment that wants alerts adds a rule with PipelineEventPattern and its own
-// target. Bootstrap never creates a rule without a target (on moto such a rule would match
-// nothing harmful, but a schedule-only rule would match everything; see Bootstrap).
+// rollwave's own pipeline events (published by shared/notify). The topology archives a
+// deployment's own ones into its history log group (History); a deployment that wants alerts adds
+// a rule with its PipelineEventPattern and its own target. Bootstrap never creates a rule without
+// a target (on moto such a rule would match nothing harmful, but a schedule-only rule would match
+// everything; see Bootstrap).
 const (
-	PipelineEventSource  = "rollwave"
-	PipelineEventPattern = `{"source":["rollwave"]}`
-	pipelineRuleSuffix   = "-pipeline-events"
+	PipelineEventSource = "rollwave"
+	// PipelineSourcePattern matches the pipeline events of every deployment on a bus.
+	PipelineSourcePattern = `{"source":["rollwave"]}`
+	pipelineRuleSuffix    = "-pipeline-events"
 )
+
+// PipelineEventPattern matches the pipeline events of the deployment under prefix only: every
+// event's detail names the deployment that published it (notify.DeploymentField), and the
+// default bus is shared by every deployment of an account and region.
+func PipelineEventPattern(prefix string) string {
+	b, _ := json.Marshal(map[string]any{ // cannot fail: strings only
+		"source": []string{PipelineEventSource},
+		"detail": map[string][]string{"deployment": {prefix}},
+	})
+	return string(b)
+}
 
 // DeadLetterRetention is how long a dead-letter queue keeps a message: the SQS maximum, so that
 // a person has two weeks to look at a failure.
@@ -73,6 +103,11 @@ const MaxMessageBytes = 1 << 20
 // then expires and the scanner reclaims it (update.Reclaimable).
 const JobRetention = 14 * 24 * time.Hour
 
+// DefaultHistoryRetention is how long the history log group keeps the pipeline events unless a
+// deployment says otherwise (Terraform's history_retention_days): long enough to look back at
+// last quarter's rollouts.
+const DefaultHistoryRetention = 90 * 24 * time.Hour
+
 // Topology is the whole set of queues and rules of one deployment.
 type Topology struct {
 	Prefix string
@@ -80,6 +115,52 @@ type Topology struct {
 	Queues []Queue
 	// Rules route events to queues; each one has exactly one target.
 	Rules []Rule
+	// History is where the pipeline events are archived (shared/history reads them back).
+	History History
+}
+
+// History is the durable record of what rollwave did: an EventBridge rule that matches every
+// pipeline event of the deployment (PipelineEventPattern of its prefix) on the bus the workers publish to, and delivers each
+// one, as the whole event JSON, into a CloudWatch Logs group that keeps it for Retention.
+type History struct {
+	// LogGroup is the CloudWatch Logs group, "/aws/events/<prefix>-history" (EventBridge's
+	// console only offers groups under /aws/events/ as targets, so operators find it there).
+	LogGroup string
+	// Rule is the EventBridge rule that archives the events; its target's Id is RuleTargetID.
+	Rule         string
+	RuleTargetID string
+	// EventBus is the bus the workers publish to (ROLLWAVE_EVENT_BUS); "" is the default bus.
+	EventBus string
+	// Pattern is the rule's event pattern: the deployment's own pipeline events.
+	Pattern string
+	// Retention is the log group's retention, a whole number of days that CloudWatch Logs
+	// accepts (RetentionDays).
+	Retention time.Duration
+}
+
+// HistoryLogGroup is the name of the history log group of the deployment under prefix
+// (DefaultPrefix when empty).
+func HistoryLogGroup(prefix string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return "/aws/events/" + prefix + "-history"
+}
+
+// RetentionDays are the retentions, in days, that CloudWatch Logs accepts (PutRetentionPolicy).
+var RetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// ValidRetention reports whether d is a retention CloudWatch Logs accepts.
+func ValidRetention(d time.Duration) bool {
+	if d%(24*time.Hour) != 0 {
+		return false
+	}
+	for _, days := range RetentionDays {
+		if time.Duration(days)*24*time.Hour == d {
+			return true
+		}
+	}
+	return false
 }
 
 // Queue is one work queue and its dead-letter queue.
@@ -88,6 +169,9 @@ type Queue struct {
 	Logical string
 	// Name is the SQS queue name, "<prefix>-<logical>".
 	Name string
+	// Consumer is the worker that receives from the queue (ScannerWorker, ...); every queue has
+	// exactly one.
+	Consumer string
 	// VisibilityTimeout is the queue's default visibility. Workers extend it while a handler runs,
 	// so it bounds how long a crashed worker's message stays hidden, not how long a step may take.
 	VisibilityTimeout time.Duration
@@ -113,7 +197,9 @@ type DeadLetterQueue struct {
 
 // Rule is an EventBridge rule on the default event bus with a single SQS target.
 type Rule struct {
-	Name        string
+	Name string
+	// EventBus is the rule's bus; "" is the default bus.
+	EventBus    string
 	Description string
 	// EventPattern is the rule's event pattern, compact JSON with sorted keys.
 	EventPattern string
@@ -129,11 +215,12 @@ func Default(prefix string) Topology {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	work := func(logical string, visibility time.Duration, maxReceive int) Queue {
+	work := func(logical, consumer string, visibility time.Duration, maxReceive int) Queue {
 		name := prefix + "-" + logical
 		return Queue{
 			Logical:           logical,
 			Name:              name,
+			Consumer:          consumer,
 			VisibilityTimeout: visibility,
 			MessageRetention:  JobRetention,
 			ReceiveWait:       20 * time.Second,
@@ -142,8 +229,8 @@ func Default(prefix string) Topology {
 			DeadLetter:        DeadLetterQueue{Name: name + DeadLetterSuffix, MessageRetention: DeadLetterRetention},
 		}
 	}
-	events := func(logical string) Queue {
-		q := work(logical, 30*time.Second, 5)
+	events := func(logical, consumer string) Queue {
+		q := work(logical, consumer, 30*time.Second, 5)
 		// An ECS event is only a hint that wakes a waiter (the waiters re-check the APIs), so an
 		// old one is worthless: nothing waits in an event queue, and no job is lost with it.
 		q.MessageRetention = 1 * time.Hour
@@ -152,27 +239,38 @@ func Default(prefix string) Topology {
 	t := Topology{
 		Prefix: prefix,
 		Queues: []Queue{
-			// The scanner and the patcher fail or finish within one receive; a handful of
-			// receives covers transient API errors.
-			work(Scanner, 2*time.Minute, 5),
-			work(Patcher, 2*time.Minute, 5),
+			// The scanner and the patcher's reboot lane fail or finish within one receive; a
+			// handful of receives covers transient API errors.
+			work(Scanner, ScannerWorker, 2*time.Minute, 5),
+			// The patcher's stage lane also waits (RetryAfter) while its cluster's look-ahead of
+			// staged instances is full (update.MayStage); the queue worker re-sends a waiting
+			// message before it reaches the redrive, so the limit stays low for real failures.
+			work(Patcher, PatcherWorker, 2*time.Minute, 5),
+			work(Reboot, PatcherWorker, 2*time.Minute, 5),
 			// The drainer and the verifier wait by returning RetryAfter, which is a receive too;
 			// the job's own deadline, not the receive count, ends a wait that takes too long, so
 			// their redrive limit is high.
-			work(Drainer, 2*time.Minute, 100),
-			work(Verifier, 2*time.Minute, 100),
-			events(DrainerEvents),
-			events(VerifierEvents),
+			work(Drainer, DrainerWorker, 2*time.Minute, 100),
+			work(Verifier, VerifierWorker, 2*time.Minute, 100),
+			events(DrainerEvents, DrainerWorker),
+			events(VerifierEvents, VerifierWorker),
 		},
 	}
 	for _, target := range []string{DrainerEvents, VerifierEvents} {
 		t.Rules = append(t.Rules, Rule{
 			Name:         prefix + "-ecs-instance-to-" + target,
 			Description:  "ECS container instance state changes for the " + target + " queue",
-			EventPattern: ECSContainerInstancePattern(nil),
+			EventPattern: ECSRulePattern(target, nil),
 			Target:       target,
 			TargetID:     "sqs-" + prefix + "-" + target,
 		})
+	}
+	t.History = History{
+		LogGroup:     HistoryLogGroup(prefix),
+		Rule:         prefix + "-history",
+		RuleTargetID: "logs-" + prefix + "-history",
+		Pattern:      PipelineEventPattern(prefix),
+		Retention:    DefaultHistoryRetention,
 	}
 	return t
 }
@@ -185,7 +283,7 @@ func (t Topology) RestrictToClusters(clusterARNs []string) Topology {
 	out.Rules = append([]Rule(nil), t.Rules...)
 	for i, r := range out.Rules {
 		if strings.Contains(r.EventPattern, ECSContainerInstanceStateChange) {
-			out.Rules[i].EventPattern = ECSContainerInstancePattern(clusterARNs)
+			out.Rules[i].EventPattern = ECSRulePattern(r.Target, clusterARNs)
 		}
 	}
 	return out
@@ -201,8 +299,19 @@ func (t Topology) Queue(logical string) (Queue, bool) {
 	return Queue{}, false
 }
 
+// ConsumedBy returns the queues worker receives from, in the topology's order.
+func (t Topology) ConsumedBy(worker string) []Queue {
+	var qs []Queue
+	for _, q := range t.Queues {
+		if q.Consumer == worker {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
 // PipelineRuleName is the name a deployment gives the rule that routes rollwave's own pipeline
-// events (PipelineEventPattern).
+// events (PipelineEventPattern of its prefix).
 func (t Topology) PipelineRuleName() string { return t.Prefix + pipelineRuleSuffix }
 
 // RulesTargeting returns the rules whose target is the queue logical.
@@ -216,15 +325,45 @@ func (t Topology) RulesTargeting(logical string) []Rule {
 	return rules
 }
 
-// ECSContainerInstancePattern is the event pattern of ECS container instance state changes,
+// ECSContainerInstancePattern is the event pattern of every ECS container instance state change,
 // restricted to clusterARNs when there are any.
 func ECSContainerInstancePattern(clusterARNs []string) string {
+	return ecsPattern(nil, clusterARNs)
+}
+
+// ECSRuleDetail is the detail filter of the ECS rule to each event queue: only the changes its
+// waiters need. The drainer waits for the tasks of an instance it set DRAINING to stop, and wakes
+// a job held by a limit when an instance of its cluster is ACTIVE again (the event carries no
+// previous status, so every ACTIVE change reaches it; its handler drops those no job waits on);
+// the verifier waits for a drained (DRAINING, no running task) instance to go down and come back
+// from its reboot. Each waiter re-checks the APIs every recheck interval, so an
+// event it does not get only delays it.
+var ECSRuleDetail = map[string]map[string]any{
+	DrainerEvents:  {"status": []string{"DRAINING", "ACTIVE"}},
+	VerifierEvents: {"status": []string{"DRAINING"}, "runningTasksCount": []int{0}},
+}
+
+// ECSRulePattern is the event pattern of the ECS rule to the event queue target: the container
+// instance state changes its waiters need (ECSRuleDetail), restricted to clusterARNs when there
+// are any.
+func ECSRulePattern(target string, clusterARNs []string) string {
+	return ecsPattern(ECSRuleDetail[target], clusterARNs)
+}
+
+func ecsPattern(detail map[string]any, clusterARNs []string) string {
 	p := map[string]any{
 		"source":      []string{ECSSource},
 		"detail-type": []string{ECSContainerInstanceStateChange},
 	}
+	d := map[string]any{}
+	for k, v := range detail {
+		d[k] = v
+	}
 	if len(clusterARNs) > 0 {
-		p["detail"] = map[string]any{"clusterArn": clusterARNs}
+		d["clusterArn"] = clusterARNs
+	}
+	if len(d) > 0 {
+		p["detail"] = d
 	}
 	return mustJSON(p)
 }

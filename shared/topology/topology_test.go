@@ -31,11 +31,37 @@ func TestDefaultNamesEveryQueueAndItsDeadLetterQueue(t *testing.T) {
 			}
 		}
 		var want [][2]string
-		for _, l := range []string{"scanner", "patcher", "drainer", "verifier", "drainer-events", "verifier-events"} {
+		for _, l := range []string{"scanner", "patcher", "reboot", "drainer", "verifier", "drainer-events", "verifier-events"} {
 			want = append(want, [2]string{p + "-" + l, p + "-" + l + "-dlq"})
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Default(%q) queue names (-want +got):\n%s", prefix, diff)
+		}
+	}
+}
+
+// Each queue has one consumer, and the patcher takes reboots from a queue of their own, so that a
+// reboot never waits behind staging (docs/decisions/lanes.md).
+func TestEachWorkerConsumesItsQueues(t *testing.T) {
+	top := topology.Default("rollwave")
+	got := map[string][]string{}
+	for _, w := range []string{topology.ScannerWorker, topology.PatcherWorker, topology.DrainerWorker, topology.VerifierWorker} {
+		for _, q := range top.ConsumedBy(w) {
+			got[w] = append(got[w], q.Logical)
+		}
+	}
+	want := map[string][]string{
+		"scanner":  {"scanner"},
+		"patcher":  {"patcher", "reboot"},
+		"drainer":  {"drainer", "drainer-events"},
+		"verifier": {"verifier", "verifier-events"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ConsumedBy (-want +got):\n%s", diff)
+	}
+	for _, q := range top.Queues {
+		if q.Consumer == "" {
+			t.Errorf("%s has no consumer", q.Name)
 		}
 	}
 }
@@ -55,28 +81,39 @@ func TestJobQueuesOutliveTheLongestWaitAPolicyAllows(t *testing.T) {
 	}
 }
 
-func TestECSRulesRouteToBothEventQueues(t *testing.T) {
+func TestECSRulesRouteWhatEachWaiterNeeds(t *testing.T) {
 	top := topology.Default("rollwave")
-	const all = `{"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
+	const (
+		drainer  = `{"detail":{"status":["DRAINING","ACTIVE"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
+		verifier = `{"detail":{"runningTasksCount":[0],"status":["DRAINING"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
+	)
 	want := []topology.Rule{
-		{Name: "rollwave-ecs-instance-to-drainer-events", Description: "ECS container instance state changes for the drainer-events queue", EventPattern: all, Target: "drainer-events", TargetID: "sqs-rollwave-drainer-events"},
-		{Name: "rollwave-ecs-instance-to-verifier-events", Description: "ECS container instance state changes for the verifier-events queue", EventPattern: all, Target: "verifier-events", TargetID: "sqs-rollwave-verifier-events"},
+		{Name: "rollwave-ecs-instance-to-drainer-events", Description: "ECS container instance state changes for the drainer-events queue", EventPattern: drainer, Target: "drainer-events", TargetID: "sqs-rollwave-drainer-events"},
+		{Name: "rollwave-ecs-instance-to-verifier-events", Description: "ECS container instance state changes for the verifier-events queue", EventPattern: verifier, Target: "verifier-events", TargetID: "sqs-rollwave-verifier-events"},
 	}
 	if diff := cmp.Diff(want, top.Rules); diff != "" {
 		t.Errorf("Default rules (-want +got):\n%s", diff)
 	}
 	restricted := top.RestrictToClusters([]string{"arn:aws:ecs:us-east-1:123456789012:cluster/prod"})
-	const one = `{"detail":{"clusterArn":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
+	wantRestricted := map[string]string{
+		"drainer-events":  `{"detail":{"clusterArn":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"],"status":["DRAINING","ACTIVE"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`,
+		"verifier-events": `{"detail":{"clusterArn":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"],"runningTasksCount":[0],"status":["DRAINING"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`,
+	}
 	for _, r := range restricted.Rules {
-		if r.EventPattern != one {
-			t.Errorf("RestrictToClusters rule %s pattern = %s, want %s", r.Name, r.EventPattern, one)
+		if r.EventPattern != wantRestricted[r.Target] {
+			t.Errorf("RestrictToClusters rule %s pattern = %s, want %s", r.Name, r.EventPattern, wantRestricted[r.Target])
 		}
 	}
-	if top.Rules[0].EventPattern != all {
+	if top.Rules[0].EventPattern != drainer {
 		t.Errorf("RestrictToClusters changed the original topology")
 	}
-	if got := top.PipelineRuleName(); got != "rollwave-pipeline-events" || topology.PipelineEventPattern != `{"source":["rollwave"]}` {
-		t.Errorf("pipeline rule = %s %s, want rollwave-pipeline-events {\"source\":[\"rollwave\"]}", got, topology.PipelineEventPattern)
+	const all = `{"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
+	if got := topology.ECSContainerInstancePattern(nil); got != all {
+		t.Errorf("ECSContainerInstancePattern(nil) = %s, want every change: %s", got, all)
+	}
+	const own = `{"detail":{"deployment":["rollwave"]},"source":["rollwave"]}`
+	if got, pattern := top.PipelineRuleName(), topology.PipelineEventPattern(top.Prefix); got != "rollwave-pipeline-events" || pattern != own || top.History.Pattern != own {
+		t.Errorf("pipeline rule = %s %s, history %s; want rollwave-pipeline-events and the deployment's own events %s", got, pattern, top.History.Pattern, own)
 	}
 }
 

@@ -77,6 +77,18 @@ func (v InstanceView) OutOfService() bool {
 	return v.Status != "ACTIVE" || !v.AgentConnected || v.Stage.TakenOutOfService()
 }
 
+// CountOutOfService returns how many of instances are out of service (OutOfService): what the
+// limits count.
+func CountOutOfService(instances []InstanceView) int {
+	n := 0
+	for _, v := range instances {
+		if v.OutOfService() {
+			n++
+		}
+	}
+	return n
+}
+
 func (v InstanceView) name() string {
 	if v.EC2InstanceID != "" {
 		return v.EC2InstanceID

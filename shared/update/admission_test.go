@@ -314,3 +314,32 @@ func TestOutOfService(t *testing.T) {
 		}
 	}
 }
+
+func TestCountOutOfService(t *testing.T) {
+	serving := InstanceView{Status: "ACTIVE", AgentConnected: true}
+	tests := []struct {
+		name string
+		in   []InstanceView
+		want int
+	}{
+		{name: "none", want: 0},
+		{name: "every instance serves", in: []InstanceView{serving, serving}, want: 0},
+		{name: "drained, agent gone, claimed: each counts once", in: []InstanceView{
+			serving,
+			{Status: "DRAINING", AgentConnected: true},
+			{Status: "ACTIVE"},
+			{Status: "ACTIVE", AgentConnected: true, Job: "j-1", Stage: StageAdmitting},
+			{Status: "DRAINING", Job: "j-2", Stage: StageDraining},
+		}, want: 4},
+		{name: "a failed instance returned to service serves", in: []InstanceView{
+			{Status: "ACTIVE", AgentConnected: true, Stage: StageFailed},
+		}, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CountOutOfService(tt.in); got != tt.want {
+				t.Errorf("CountOutOfService() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -57,10 +57,7 @@ func Eligible(tasks []TaskView, policy StandalonePolicy) (ok bool, reason Outcom
 		return true, Outcome{}
 	}
 	var standalone []string
-	for _, t := range tasks {
-		if t.LastStatus == "STOPPED" || t.ServiceOwned() {
-			continue
-		}
+	for _, t := range Standalone(tasks) {
 		standalone = append(standalone, describeTask(t))
 	}
 	if len(standalone) == 0 {
@@ -76,6 +73,18 @@ func Eligible(tasks []TaskView, policy StandalonePolicy) (ok bool, reason Outcom
 	}
 	return false, Skipped(CodeStandaloneTask, fmt.Sprintf("runs %d %s not started by a service, which a drain would not stop: %s",
 		len(standalone), noun, strings.Join(named, ", ")))
+}
+
+// Standalone returns the tasks that no service started (ServiceOwned) and that have not
+// stopped: what a drain would not stop, and what the standalone policy is about.
+func Standalone(tasks []TaskView) []TaskView {
+	var out []TaskView
+	for _, t := range tasks {
+		if t.LastStatus != "STOPPED" && !t.ServiceOwned() {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func describeTask(t TaskView) string {

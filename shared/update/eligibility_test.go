@@ -77,3 +77,27 @@ func TestParseStandalonePolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestStandalone(t *testing.T) {
+	task := func(id, startedBy, status string) TaskView {
+		return TaskView{ARN: "task/" + id, StartedBy: startedBy, Group: "family:" + id, LastStatus: status}
+	}
+	tests := []struct {
+		name  string
+		tasks []TaskView
+		want  []TaskView
+	}{
+		{name: "a service's task is not standalone", tasks: []TaskView{task("web", "ecs-svc/1", "RUNNING")}},
+		{name: "a task a person started is, running or pending",
+			tasks: []TaskView{task("batch", "person", "RUNNING"), task("cron", "", "PENDING"), task("web", "ecs-svc/1", "RUNNING")},
+			want:  []TaskView{task("batch", "person", "RUNNING"), task("cron", "", "PENDING")}},
+		{name: "a stopped task is not, whoever started it", tasks: []TaskView{task("batch", "person", "STOPPED")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Standalone(tt.tasks)); diff != "" {
+				t.Errorf("Standalone() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -144,6 +144,9 @@ func checkDownstream(t *testing.T, j Job) {
 	if j.LockVersion && j.TargetVersion == "" {
 		t.Fatalf("lockVersion without targetVersion")
 	}
+	if j.PinTarget && (j.TargetVersion == "" || j.LockVersion) {
+		t.Fatalf("pinTarget without targetVersion or with lockVersion")
+	}
 	if strings.TrimSpace(j.RequestedBy) == "" || strings.TrimSpace(j.Reason) == "" {
 		t.Fatalf("requestedBy %q or reason %q is blank", j.RequestedBy, j.Reason)
 	}

@@ -46,6 +46,11 @@ var goldens = []struct {
 			RequestedBy: "rollwave-drainer", Reason: "health gate failed: roll back to 1.19.5", Step: StepStage},
 	},
 	{
+		file: "rollout.json",
+		want: Job{Schema: Schema, Cluster: "prod", Instance: ec2ID, TargetVersion: "1.20.3", PinTarget: true,
+			RequestedBy: "rollwave-scanner", Reason: "rollout to 1.20.3", Step: StepStage},
+	},
+	{
 		file:      "from-scanner.json",
 		canonical: true,
 		want: Job{Schema: Schema, ID: "01JWQ5Y8R7N1V3E6K2M4P8T0ZB", Cluster: "prod", Instance: ciARN,

@@ -2,6 +2,8 @@ package update
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +47,14 @@ type Job struct {
 	// version even when it is older than the one it runs. The lock stays set after the job: a
 	// person clears it (`apiclient set updates.version-lock=latest`), or the next such job
 	// replaces it. Requires TargetVersion.
-	LockVersion bool   `json:"lockVersion,omitempty"`
+	LockVersion bool `json:"lockVersion,omitempty"`
+	// PinTarget makes the job part of a rollout to one version (TargetVersion, chosen when the
+	// rollout started): the patcher stages only once the host's own update check offers
+	// TargetVersion or a newer one (Bottlerocket's waves), the job waiting with reason
+	// version-not-offered until then; it then pins the host with version-lock so that exactly
+	// TargetVersion is staged even if a newer version was released meanwhile, and sets the lock
+	// back to latest once the update is staged. Requires TargetVersion; not with LockVersion.
+	PinTarget   bool   `json:"pinTarget,omitempty"`
 	RequestedBy string `json:"requestedBy"`
 	Reason      string `json:"reason"`
 	// Step is the step the job is at, which is also the queue it travels on. Decode sets
@@ -53,6 +62,10 @@ type Job struct {
 	Step Step `json:"step,omitempty"`
 	// DryRun asks every worker to decide and record, but change nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Promotion places the job in a staged promotion (ROLLWAVE_STAGES): set by the scan that sent
+	// it, it is what the drainer's promotion gate decides by. A job without it is not held by the
+	// promotion.
+	Promotion *Promotion `json:"promotion,omitempty"`
 
 	// Learned by the pipeline.
 	ContainerInstanceARN string    `json:"containerInstanceArn,omitempty"`
@@ -347,6 +360,12 @@ func (j Job) Validate() error {
 	if j.LockVersion && j.TargetVersion == "" {
 		add("lockVersion", "needs targetVersion: the version to lock the host to")
 	}
+	if j.PinTarget && j.TargetVersion == "" {
+		add("pinTarget", "needs targetVersion: the rollout's version")
+	}
+	if j.PinTarget && j.LockVersion {
+		add("pinTarget", "not with lockVersion: a job either keeps the host locked or pins it only to stage")
+	}
 	checkVersion("fromVersion", j.FromVersion)
 	checkVersion("stagedVersion", j.StagedVersion)
 	if strings.TrimSpace(j.RequestedBy) == "" {
@@ -382,6 +401,11 @@ func (j Job) Validate() error {
 		}
 		if !sqsText(e.By) || !sqsText(e.Note) {
 			add(field, "holds U+FFFE or U+FFFF, which an SQS message cannot carry")
+		}
+	}
+	if p := j.Promotion; p != nil {
+		if err := p.validate(j.TargetVersion); err != nil {
+			add("promotion", "%v", err)
 		}
 	}
 	if o := j.Outcome; o != nil {
@@ -435,3 +459,18 @@ func quoteSteps() string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// JobIDFor is the ID of the job that seed names, the same for the same seed: "j-" and 20 hex
+// digits, the one form of the IDs of the jobs rollwave makes. The scanner derives its jobs' IDs
+// from the scan request and the instance, so that a scan redelivered after a crash sends the jobs
+// the patcher already has, not duplicates; rollwave jobs send from a random seed.
+func JobIDFor(seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	return jobIDPrefix + hex.EncodeToString(sum[:jobIDBytes])
+}
+
+// The form of the IDs of the jobs rollwave makes: "j-" and 20 hex digits.
+const (
+	jobIDPrefix = "j-"
+	jobIDBytes  = 10
+)

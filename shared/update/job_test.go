@@ -2,6 +2,7 @@ package update
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,9 @@ func TestDecodeRejectsInvalidJobs(t *testing.T) {
 		{"an instance ID of the wrong length", strings.Replace(minimal, ec2ID, "i-0123", 1), []string{`instance: "i-0123"`}},
 		{"a target version with a leading v", withField("targetVersion", `"v1.20.3"`),
 			[]string{`targetVersion: "v1.20.3" is not a version like 1.20.3 (no leading v)`}},
+		{"pinTarget without a target", withField("pinTarget", "true"), []string{"pinTarget: needs targetVersion"}},
+		{"pinTarget with lockVersion", withField("pinTarget", `true,"lockVersion":true,"targetVersion":"1.20.3"`),
+			[]string{"pinTarget: not with lockVersion"}},
 		{"an unknown step", withField("step", `"apply"`), []string{`step: "apply" is not one of "stage", "drain", "reboot", "verify"`}},
 		{"an id that cannot be an ECS attribute value", withField("id", `"job#1"`), []string{`id: "job#1" cannot be an ECS attribute value`}},
 		{"an id with a trailing space", withField("id", `"job-1 "`), []string{`id: "job-1 " cannot be an ECS attribute value`}},
@@ -271,5 +275,25 @@ func TestOverdue(t *testing.T) {
 				t.Errorf("Overdue(30m, %v) = %v, want %v", tt.now, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestJobIDFor(t *testing.T) {
+	a, b := JobIDFor("scan-1/arn:aws:ecs:us-east-1:1:container-instance/prod/1"), JobIDFor("scan-1/arn:aws:ecs:us-east-1:1:container-instance/prod/2")
+	if again := JobIDFor("scan-1/arn:aws:ecs:us-east-1:1:container-instance/prod/1"); again != a {
+		t.Errorf("JobIDFor(same seed) = %q then %q, want the same ID", a, again)
+	}
+	if a == b {
+		t.Errorf("JobIDFor of two instances = %q both, want different IDs", a)
+	}
+	form := regexp.MustCompile(`^j-[0-9a-f]{20}$`)
+	for _, id := range []string{a, b} {
+		if !form.MatchString(id) {
+			t.Errorf("JobIDFor = %q, want j- and 20 hex digits", id)
+		}
+		j := Job{Schema: Schema, ID: id, Cluster: "prod", Instance: ec2ID, RequestedBy: "alice", Reason: "test", Step: StepStage}
+		if _, err := Encode(j); err != nil {
+			t.Errorf("a job with ID %q does not encode: %v", id, err)
+		}
 	}
 }

@@ -98,3 +98,34 @@ func (o Outcome) validate() error {
 	}
 	return nil
 }
+
+// codeWords says what each code means, in the words a person reads in a summary or on a rollout's
+// page; docs/job.md has the same meanings at length.
+var codeWords = map[Code]string{
+	CodeUpdated:              "updated to the new version",
+	CodeNoUpdate:             "no update to install",
+	CodeStandaloneTask:       "a task that no service started runs there",
+	CodeDrainedByOther:       "out of service, and not by rollwave",
+	CodeInstanceGone:         "the instance is gone (deregistered or terminated)",
+	CodeDryRun:               "a dry run: nothing changed",
+	CodeOptedOut:             "opted out with the rollwave.optout attribute",
+	CodeStagingFailed:        "the update could not be staged; nothing was drained",
+	CodeDrainTimeout:         "tasks still ran at the drain deadline",
+	CodeDrainFailed:          "ECS refused to drain the instance",
+	CodeRebootFailed:         "the reboot could not be sent",
+	CodeNeverCameBack:        "the host did not come back after its reboot",
+	CodeBootFailedRolledBack: "the new version failed to boot; Bottlerocket rolled back",
+	CodeUnexpectedVersion:    "the host booted an unexpected version",
+	CodeUnverifiable:         "no version to verify the update against",
+	CodeReactivateFailed:     "ECS refused to return the instance to service",
+	CodeJobInFlight:          "another job owns the instance",
+}
+
+// Words says what c means in a few words, for people; a code rollwave does not know is returned
+// as it is.
+func (c Code) Words() string {
+	if w, ok := codeWords[c]; ok {
+		return w
+	}
+	return string(c)
+}

@@ -1,6 +1,8 @@
 package update
 
 import (
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -35,5 +37,27 @@ func TestOutcomes(t *testing.T) {
 	}
 	if got, want := Failed(CodeNeverCameBack, "no agent after 15m").String(), "failed (never-came-back): no agent after 15m"; got != want {
 		t.Errorf("Outcome.String() = %q, want %q", got, want)
+	}
+}
+
+// TestEveryDocumentedCodeHasWords reads the codes from the table of docs/job.md, so that a code
+// added there without words for people fails here.
+func TestEveryDocumentedCodeHasWords(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/job.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `(?:updated|skipped|failed|duplicate)` \\| `([a-z-]+)` \\|").FindAllStringSubmatch(string(doc), -1)
+	if len(rows) < 17 {
+		t.Fatalf("found %d codes in the table of docs/job.md, want at least 17", len(rows))
+	}
+	for _, m := range rows {
+		c := Code(m[1])
+		if w := c.Words(); w == string(c) || w == "" {
+			t.Errorf("Code(%q).Words() = %q, want words for people", c, w)
+		}
+	}
+	if got := Code("made-up").Words(); got != "made-up" {
+		t.Errorf(`Code("made-up").Words() = %q, want the code itself`, got)
 	}
 }

@@ -29,6 +29,9 @@ type ScanRequest struct {
 	RequestedBy string   `json:"requestedBy,omitempty"`
 	Reason      string   `json:"reason,omitempty"`
 	DryRun      bool     `json:"dryRun,omitempty"` // the jobs it emits change nothing
+	// TargetVersion is the rollout's target policy (ParseTarget: latest, 1.20 or 1.20.3), over
+	// the scanner's ROLLWAVE_TARGET_VERSION; absent: the scanner's.
+	TargetVersion string `json:"targetVersion,omitempty"`
 }
 
 // DecodeScan parses and validates a scan request, reporting every problem at once as an
@@ -93,6 +96,9 @@ func DecodeScan(data []byte) (ScanRequest, error) {
 	}
 	if n := len(req.Reason); n > MaxTextLength {
 		add("reason: %d bytes, at most %d", n, MaxTextLength)
+	}
+	if _, err := ParseTarget(req.TargetVersion); err != nil {
+		add("targetVersion: %v", err)
 	}
 	if !sqsText(req.RequestedBy) || !sqsText(req.Reason) {
 		add("requestedBy/reason: holds U+FFFE or U+FFFF, which an SQS message cannot carry")

@@ -36,7 +36,7 @@ func (s Step) Next() (Step, bool) {
 	return "", false
 }
 
-// The two custom ECS attributes rollwave keeps on a container instance; the instance is the lock.
+// The custom ECS attributes rollwave keeps on a container instance; the instance is the lock.
 const (
 	// AttrJob holds the ID of the job that owns the instance, from the moment the patcher accepts
 	// the job until the job ends. The scanner filters on `attribute:rollwave.job !exists`.
@@ -55,6 +55,10 @@ const (
 	// AttrRollbackTo is set with AttrVerifiedAt: the version the instance ran before the update,
 	// which a rollback after a failed health gate returns it to.
 	AttrRollbackTo = "rollwave.rollback-to"
+	// AttrFailure is set beside rollwave.stage=failed on an instance that a failed job left out
+	// of service, with the failure's reason code, so a person sees why (`rollwave status`, the
+	// console).
+	AttrFailure = "rollwave.failure"
 )
 
 // Stage is the value of the rollwave.stage attribute: how far the owning job has taken the

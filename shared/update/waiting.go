@@ -16,25 +16,29 @@ import (
 // it, so that a person sees why an instance waits without reading queues.
 const AttrWaiting = "rollwave.waiting"
 
-// WaitReason says why the drainer holds a job before admission: a short, stable code for logs
+// WaitReason says why a job is held before its drain (by the patcher before staging for
+// version-not-offered, by the drainer before admission for the others): a short, stable code for logs
 // (field reason), the JobsWaiting metric's Reason dimension, the "Instance Update Waiting" event
 // and the rollwave.waiting attribute.
 type WaitReason string
 
-// The reasons a job waits, in the order the drainer asks (docs/job.md).
+// The reasons a job waits, in the order they are asked (docs/job.md).
 const (
-	WaitPaused       WaitReason = "paused"        // a person paused the cluster or every cluster
-	WaitHalted       WaitReason = "halted"        // rollwave halted the cluster (error budget, failed health gate)
-	WaitPauseUnknown WaitReason = "pause-unknown" // the pause state could not be read, which is not "go"
-	WaitWindow       WaitReason = "window"        // outside the cluster's maintenance window
-	WaitHealthGate   WaitReason = "health-gate"   // the last updates have not proven healthy yet
-	WaitCapacity     WaitReason = "capacity"      // the other instances cannot host the tasks
-	WaitClusterLimit WaitReason = "cluster-limit" // the cluster has as many instances out of service as allowed
-	WaitGlobalLimit  WaitReason = "global-limit"  // every cluster together has as many out of service as allowed
+	WaitVersionNotOffered WaitReason = "version-not-offered" // the host's update check does not offer the rollout's version yet (its wave)
+	WaitPaused            WaitReason = "paused"              // a person paused the cluster or every cluster
+	WaitHalted            WaitReason = "halted"              // rollwave halted the cluster (error budget, failed health gate)
+	WaitPauseUnknown      WaitReason = "pause-unknown"       // the pause state could not be read, which is not "go"
+	WaitAlarm             WaitReason = "alarm"               // a gate alarm is in ALARM, or its state could not be read
+	WaitWindow            WaitReason = "window"              // outside the cluster's maintenance window
+	WaitPromotion         WaitReason = "promotion"           // an earlier stage has not taken the job's version and baked yet, or its promotion halted
+	WaitHealthGate        WaitReason = "health-gate"         // the last updates have not proven healthy yet
+	WaitCapacity          WaitReason = "capacity"            // the other instances cannot host the tasks
+	WaitClusterLimit      WaitReason = "cluster-limit"       // the cluster has as many instances out of service as allowed
+	WaitGlobalLimit       WaitReason = "global-limit"        // every cluster together has as many out of service as allowed
 )
 
 // WaitReasons are the reasons above, in order.
-var WaitReasons = []WaitReason{WaitPaused, WaitHalted, WaitPauseUnknown, WaitWindow, WaitHealthGate, WaitCapacity, WaitClusterLimit, WaitGlobalLimit}
+var WaitReasons = []WaitReason{WaitVersionNotOffered, WaitPaused, WaitHalted, WaitPauseUnknown, WaitAlarm, WaitWindow, WaitPromotion, WaitHealthGate, WaitCapacity, WaitClusterLimit, WaitGlobalLimit}
 
 // Waiting is a job's wait before admission as rollwave.waiting records it. The zero Waiting is
 // "not waiting".

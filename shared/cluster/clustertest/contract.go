@@ -17,6 +17,7 @@ import (
 // of it. Services should not use it: each declares the few methods it calls.
 type Adapter interface {
 	ListInstances(ctx context.Context, clusterName, status, filter string) ([]cluster.Instance, error)
+	CountInstances(ctx context.Context, clusterName, filter string) (int, error)
 	Instance(ctx context.Context, clusterName, idOrARN string) (cluster.Instance, error)
 	SetState(ctx context.Context, clusterName string, arns []string, status string) (map[string]string, error)
 	PutAttributes(ctx context.Context, clusterName, arn string, attrs map[string]string) error
@@ -211,6 +212,18 @@ func RunContract(t *testing.T, newEnv func(t *testing.T) Env) {
 		marked, err := e.Adapter.ListInstances(ctx, e.Cluster, "", "attribute:"+names[0]+" exists")
 		if err != nil || len(marked) != 1 || marked[0].ARN != in.ARN {
 			t.Errorf("ListInstances(%s exists) = %d instances, %v; want only %s", names[0], len(marked), err, in.ARN)
+		}
+		for _, tc := range []struct {
+			filter string
+			want   int
+		}{
+			{"attribute:" + names[1] + " in [staging, staged]", 1},
+			{"attribute:" + names[1] + " in [staging,admitting]", 0},
+			{"attribute:" + names[1] + " == staged", 1},
+		} {
+			if n, err := e.Adapter.CountInstances(ctx, e.Cluster, tc.filter); err != nil || n != tc.want {
+				t.Errorf("CountInstances(%s) = %d, %v; want %d", tc.filter, n, err, tc.want)
+			}
 		}
 		unmarked, err := e.Adapter.ListInstances(ctx, e.Cluster, "", "attribute:"+names[0]+" !exists")
 		if err != nil || slices.ContainsFunc(unmarked, func(u cluster.Instance) bool { return u.ARN == in.ARN }) {

@@ -267,7 +267,8 @@ func (f *Fake) view(c *fakeCluster, in *cluster.Instance) cluster.Instance {
 // ListInstances implements cluster.Client.ListInstances. The filter understands the subset of
 // the cluster query language that rollwave uses: clauses joined by "and", each one of
 // "attribute:<name> exists", "attribute:<name> !exists", "attribute:<name> == <value>",
-// "attribute:<name> != <value>", "ec2InstanceId == <id>", "agentConnected == true|false".
+// "attribute:<name> != <value>", "attribute:<name> in [<value>, ...]", "ec2InstanceId == <id>",
+// "agentConnected == true|false".
 func (f *Fake) ListInstances(ctx context.Context, clusterName, status, filter string) ([]cluster.Instance, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -309,6 +310,13 @@ func parseFilter(filter string) (func(cluster.Instance) bool, error) {
 		case len(f) == 3 && strings.HasPrefix(f[0], "attribute:") && (f[1] == "==" || f[1] == "!="):
 			name, value, eq := strings.TrimPrefix(f[0], "attribute:"), f[2], f[1] == "=="
 			preds = append(preds, func(in cluster.Instance) bool { v, ok := in.Attributes[name]; return (ok && v == value) == eq })
+		case len(f) >= 3 && strings.HasPrefix(f[0], "attribute:") && f[1] == "in" &&
+			strings.HasPrefix(f[2], "[") && strings.HasSuffix(f[len(f)-1], "]"):
+			name, values := strings.TrimPrefix(f[0], "attribute:"), map[string]bool{}
+			for _, v := range strings.Split(strings.Trim(strings.Join(f[2:], ""), "[]"), ",") {
+				values[v] = true
+			}
+			preds = append(preds, func(in cluster.Instance) bool { v, ok := in.Attributes[name]; return ok && values[v] })
 		case len(f) == 3 && f[0] == "ec2InstanceId" && f[1] == "==":
 			id := f[2]
 			preds = append(preds, func(in cluster.Instance) bool { return in.EC2InstanceID == id })
@@ -327,6 +335,31 @@ func parseFilter(filter string) (func(cluster.Instance) bool, error) {
 		}
 		return true
 	}, nil
+}
+
+// CountInstances implements cluster.Client.CountInstances, with the filters ListInstances
+// understands.
+func (f *Fake) CountInstances(ctx context.Context, clusterName, filter string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("CountInstances", clusterName, filter); err != nil {
+		return 0, err
+	}
+	c, err := f.cluster(clusterName)
+	if err != nil {
+		return 0, fmt.Errorf("count container instances of %s: %w", clusterName, err)
+	}
+	match, err := parseFilter(filter)
+	if err != nil {
+		return 0, fmt.Errorf("count container instances of %s: %w", clusterName, err)
+	}
+	n := 0
+	for _, p := range c.instances {
+		if p.Status != "INACTIVE" && match(f.view(c, p)) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Instance implements cluster.Client.Instance.

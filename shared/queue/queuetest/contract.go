@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
 	"github.com/rollwave/rollwave/shared/queue"
@@ -217,6 +218,59 @@ func RunContract(t *testing.T, newClient func(t *testing.T) ContractClient) {
 			t.Errorf("at most %d handlers ran at once, want 2", top)
 		}
 	})
+
+	// A batch send delivers every valid entry and names the one it refused; the worker deletes
+	// what it handled in batches (setup's DeleteWait), leaving the queue empty.
+	t.Run("SendBatchDeliversEveryValidEntry", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		cfg := setup(t, c, 3)
+		cfg.Concurrency = 10
+		const messages, refused = 23, 12
+		msgs := make([]queue.Outgoing, messages)
+		want := map[string]bool{}
+		for i := range msgs {
+			msgs[i] = queue.Outgoing{Body: []byte(fmt.Sprint("m", i)), Attributes: map[string]string{"rollwave.job": fmt.Sprint("j", i)}}
+			if i == refused {
+				for k := range 11 { // one more than SQS allows
+					msgs[i].Attributes[fmt.Sprint("a", k)] = "x"
+				}
+				continue
+			}
+			want[fmt.Sprint("m", i)] = true
+		}
+		ids, err := queue.NewPublisher(c).SendBatch(t.Context(), cfg.QueueURL, msgs)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("message %d of %d", refused+1, messages)) {
+			t.Errorf("SendBatch() error = %v, want one naming message %d of %d", err, refused+1, messages)
+		}
+		for i, id := range ids {
+			if (id == "") != (i == refused) {
+				t.Errorf("SendBatch() ID of message %d = %q, want one for every message but %d", i, id, refused)
+			}
+		}
+		var mu sync.Mutex
+		got := map[string]bool{}
+		run(t, c, cfg, func(_ context.Context, m queue.Message) queue.Outcome {
+			mu.Lock()
+			defer mu.Unlock()
+			if m.Attributes["rollwave.job"] != "j"+strings.TrimPrefix(string(m.Body), "m") {
+				t.Errorf("message %q has attributes %v, want its own job", m.Body, m.Attributes)
+			}
+			got[string(m.Body)] = true
+			return queue.Done()
+		})
+		waitUntil(t, 20*time.Second, "every sent message to be handled and deleted", func() bool {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			return n == len(want) && total(t, c, cfg.QueueURL) == 0
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("messages handled (-want +got):\n%s", diff)
+		}
+	})
 }
 
 var queueSeq atomic.Int64
@@ -244,7 +298,7 @@ func setup(t *testing.T, c ContractClient, maxReceive int) queue.Config {
 	return queue.Config{
 		QueueURL: deref(q.QueueUrl), DeadLetterURL: deref(dlq.QueueUrl), MaxReceiveCount: maxReceive,
 		VisibilityTimeout: 5 * time.Second, WaitTime: time.Second, Concurrency: 2,
-		ShutdownGrace: 2 * time.Second, Backoff: queue.Backoff{Initial: time.Second, Max: 2 * time.Second},
+		DeleteWait: 100 * time.Millisecond, ShutdownGrace: 2 * time.Second, Backoff: queue.Backoff{Initial: time.Second, Max: 2 * time.Second},
 	}
 }
 
@@ -267,7 +321,7 @@ func run(t *testing.T, c queue.Client, cfg queue.Config, h queue.Handler) (stop 
 			select {
 			case runErr = <-result:
 			case <-time.After(30 * time.Second):
-				runErr = errors.New("Run did not return within 30s of its context being cancelled")
+				runErr = errors.New("the worker's Run did not return within 30s of its context being cancelled")
 			}
 		})
 		return runErr

@@ -36,7 +36,9 @@ type SQS struct {
 	seq      int
 	changed  chan struct{} // closed and replaced on every change, to wake long polls
 	failNext map[string][]error
-	calls    map[string]int
+	// failEntries holds, per batch operation, the failures of its next entries, one per entry.
+	failEntries map[string][]types.BatchResultErrorEntry
+	calls       map[string]int
 }
 
 type fakeQueue struct {
@@ -59,11 +61,37 @@ type fakeMessage struct {
 // NewSQS returns an empty fake.
 func NewSQS() *SQS {
 	return &SQS{
-		queues:   map[string]*fakeQueue{},
-		changed:  make(chan struct{}),
-		failNext: map[string][]error{},
-		calls:    map[string]int{},
+		queues:      map[string]*fakeQueue{},
+		changed:     make(chan struct{}),
+		failNext:    map[string][]error{},
+		failEntries: map[string][]types.BatchResultErrorEntry{},
+		calls:       map[string]int{},
 	}
+}
+
+// FailNextEntries makes the next n entries of calls of the batch operation op
+// ("SendMessageBatch", "DeleteMessageBatch") fail with code, as the sender's fault or SQS's, while
+// the call itself succeeds: a partial failure. A failed entry has no effect.
+func (s *SQS) FailNextEntries(op string, n int, code string, senderFault bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failEntries[op] = append(s.failEntries[op], types.BatchResultErrorEntry{
+			Code: ptr(code), Message: ptr("injected failure"), SenderFault: senderFault,
+		})
+	}
+}
+
+// failEntry returns the failure queued for the next entry of op, if any. Callers hold s.mu.
+func (s *SQS) failEntry(op, id string) (types.BatchResultErrorEntry, bool) {
+	errs := s.failEntries[op]
+	if len(errs) == 0 {
+		return types.BatchResultErrorEntry{}, false
+	}
+	s.failEntries[op] = errs[1:]
+	f := errs[0]
+	f.Id = ptr(id)
+	return f, true
 }
 
 // FailNext makes the next call of op (an SQS operation name such as "DeleteMessage") return err.
@@ -202,21 +230,79 @@ func (s *SQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func
 	if err != nil {
 		return nil, err
 	}
-	if in.DelaySeconds < 0 || in.DelaySeconds > 900 {
-		return nil, apiError("InvalidParameterValue", "DelaySeconds out of range")
+	id, err := s.append(q, deref(in.MessageBody), in.DelaySeconds, in.MessageAttributes)
+	if err != nil {
+		return nil, err
 	}
-	if len(in.MessageAttributes) > 10 {
-		return nil, apiError("InvalidParameterValue", "too many message attributes")
+	return &sqs.SendMessageOutput{MessageId: &id}, nil
+}
+
+// SendMessageBatch appends up to ten messages, each as SendMessage would; an entry SendMessage
+// would refuse fails alone (as the sender's fault), as do the entries FailNextEntries queued.
+func (s *SQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SendMessageBatch"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBatch(len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
+		return nil, err
+	}
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		if f, ok := s.failEntry("SendMessageBatch", deref(e.Id)); ok {
+			out.Failed = append(out.Failed, f)
+			continue
+		}
+		id, err := s.append(q, deref(e.MessageBody), e.DelaySeconds, e.MessageAttributes)
+		if err != nil {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: ptr("InvalidParameterValue"), Message: ptr(err.Error()), SenderFault: true})
+			continue
+		}
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: ptr(id)})
+	}
+	return out, nil
+}
+
+// checkBatch refuses a batch of no entries, more than ten, or entry IDs that repeat, as SQS does.
+func checkBatch(n int, id func(int) string) error {
+	if n == 0 {
+		return apiError("AWS.SimpleQueueService.EmptyBatchRequest", "there should be at least one entry in the request")
+	}
+	if n > 10 {
+		return apiError("AWS.SimpleQueueService.TooManyEntriesInBatchRequest", fmt.Sprintf("maximum number of entries per request are 10, got %d", n))
+	}
+	seen := map[string]bool{}
+	for i := range n {
+		if seen[id(i)] {
+			return apiError("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "id "+id(i)+" repeated")
+		}
+		seen[id(i)] = true
+	}
+	return nil
+}
+
+// append adds a message to q and returns its ID. Callers hold s.mu.
+func (s *SQS) append(q *fakeQueue, body string, delay int32, attrs map[string]types.MessageAttributeValue) (string, error) {
+	if delay < 0 || delay > 900 {
+		return "", apiError("InvalidParameterValue", "DelaySeconds out of range")
+	}
+	if len(attrs) > 10 {
+		return "", apiError("InvalidParameterValue", "too many message attributes")
 	}
 	s.seq++
 	now := time.Now()
 	m := &fakeMessage{
-		id: fmt.Sprintf("msg-%d", s.seq), body: deref(in.MessageBody), attrs: in.MessageAttributes,
-		sentAt: now, visibleAt: now.Add(time.Duration(in.DelaySeconds) * time.Second),
+		id: fmt.Sprintf("msg-%d", s.seq), body: body, attrs: attrs,
+		sentAt: now, visibleAt: now.Add(time.Duration(delay) * time.Second),
 	}
 	q.msgs = append(q.msgs, m)
 	s.notify()
-	return &sqs.SendMessageOutput{MessageId: &m.id}, nil
+	return m.id, nil
 }
 
 // ReceiveMessage returns up to MaxNumberOfMessages visible messages, waiting up to
@@ -327,14 +413,52 @@ func (s *SQS) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...
 	if err != nil {
 		return nil, err
 	}
+	if err := s.remove(q, deref(in.ReceiptHandle)); err != nil {
+		return nil, err
+	}
+	return &sqs.DeleteMessageOutput{}, nil
+}
+
+// DeleteMessageBatch deletes up to ten messages, each as DeleteMessage would; an entry whose
+// receipt handle is not the latest fails alone, as do the entries FailNextEntries queued.
+func (s *SQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("DeleteMessageBatch"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBatch(len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
+		return nil, err
+	}
+	out := &sqs.DeleteMessageBatchOutput{}
+	for _, e := range in.Entries {
+		if f, ok := s.failEntry("DeleteMessageBatch", deref(e.Id)); ok {
+			out.Failed = append(out.Failed, f)
+			continue
+		}
+		if err := s.remove(q, deref(e.ReceiptHandle)); err != nil {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: ptr("ReceiptHandleIsInvalid"), Message: ptr(err.Error()), SenderFault: true})
+			continue
+		}
+		out.Successful = append(out.Successful, types.DeleteMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+// remove deletes the message of the receipt handle. Callers hold s.mu.
+func (s *SQS) remove(q *fakeQueue, handle string) error {
 	for i, m := range q.msgs {
-		if m.handle != "" && m.handle == deref(in.ReceiptHandle) {
+		if m.handle != "" && m.handle == handle {
 			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
 			s.notify()
-			return &sqs.DeleteMessageOutput{}, nil
+			return nil
 		}
 	}
-	return nil, apiError("ReceiptHandleIsInvalid", "receipt handle "+deref(in.ReceiptHandle)+" is invalid")
+	return apiError("ReceiptHandleIsInvalid", "receipt handle "+handle+" is invalid")
 }
 
 // ChangeMessageVisibility hides an in-flight message for VisibilityTimeout seconds from now

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/policy"
+	"github.com/rollwave/rollwave/shared/queue"
+	"github.com/rollwave/rollwave/shared/update"
+)
+
+// stagedCounter is what the look-ahead reads of ECS: how many instances of a cluster are staged
+// ahead of the drains, and, for a limit in percent, how many the cluster has.
+type stagedCounter interface {
+	CountInstances(ctx context.Context, cluster, filter string) (int, error)
+	Clusters(ctx context.Context, names []string) ([]cluster.Cluster, error)
+}
+
+// lookahead stages just in time: it holds a new staging job while its cluster has as many
+// instances staged ahead of the drains as the cluster's limit (update.MayStage), and lets it go
+// when one of them has been drained. The count is read from ECS at every look (the instances'
+// rollwave.stage), so that several patchers agree and a crash loses nothing; jobs this process
+// let go but has not marked yet are added to it, so that the jobs woken together do not all take
+// the same room. A wake is an in-process hint (Drained, from the reboot lane): a held job also
+// looks again every recheck, and goes back to its queue for as long when the look-ahead is still
+// full, so that a job another patcher should have woken waits at most two rechecks.
+type lookahead struct {
+	ecs      stagedCounter
+	policies policy.Set
+	recheck  time.Duration
+
+	mu      sync.Mutex
+	waiters map[string][]chan struct{} // by cluster, oldest first
+	pending map[string]int             // by cluster: let go, not marked yet
+}
+
+func newLookahead(ecs stagedCounter, policies policy.Set, recheck time.Duration) *lookahead {
+	return &lookahead{ecs: ecs, policies: policies, recheck: recheck,
+		waiters: map[string][]chan struct{}{}, pending: map[string]int{}}
+}
+
+// heldError says that the look-ahead of the job's cluster stayed full for a whole recheck: the
+// job goes back to its queue for a recheck (queue.RetryAfter), in service and unmarked.
+type heldError struct{ reason string }
+
+func (e *heldError) Error() string { return e.reason }
+
+// Await returns once job may stage its instance, with marked, which the caller calls once the
+// instance carries its staging mark (or the job ended without one), and waited, which says that
+// it was held (the instance may have changed meanwhile: read it again). Otherwise it returns a
+// *heldError after a recheck without room, an ECS error to retry, or ctx's error.
+func (l *lookahead) Await(ctx context.Context, job update.Job) (marked func(), waited bool, err error) {
+	backstop := time.NewTimer(l.recheck)
+	defer backstop.Stop()
+	for {
+		d, err := l.look(ctx, job)
+		if err != nil {
+			return nil, waited, err
+		}
+		if d.Go {
+			if waited {
+				queue.Logger(ctx).Info().Str("reason", d.Reason).Msg("look-ahead has room: staging")
+			}
+			return l.letGo(job.Cluster, d.Room), waited, nil
+		}
+		if !waited {
+			queue.Logger(ctx).Info().Str("reason", d.Reason).Msg("look-ahead full: staging waits for a drain")
+		}
+		waited = true
+		wake, unsubscribe := l.subscribe(job.Cluster)
+		select {
+		case <-ctx.Done():
+			unsubscribe()
+			return nil, waited, ctx.Err()
+		case <-backstop.C:
+			unsubscribe()
+			return nil, waited, &heldError{reason: d.Reason}
+		case <-wake:
+		}
+	}
+}
+
+// look decides from the cluster's count in ECS and the jobs let go here but not marked yet.
+func (l *lookahead) look(ctx context.Context, job update.Job) (update.Lookahead, error) {
+	limit := l.policies.For(job.Cluster).MaxOutOfService
+	total := 0
+	if limit.IsPercentage() {
+		cs, err := l.ecs.Clusters(ctx, []string{job.Cluster})
+		if err != nil {
+			return update.Lookahead{}, fmt.Errorf("read the cluster's size: %w", err)
+		}
+		total = cs[0].RegisteredInstances
+	}
+	ahead := 0
+	for _, f := range update.StagedAheadFilters() {
+		n, err := l.ecs.CountInstances(ctx, job.Cluster, f)
+		if err != nil {
+			return update.Lookahead{}, fmt.Errorf("count the instances staged ahead: %w", err)
+		}
+		ahead += n
+	}
+	l.mu.Lock()
+	ahead += l.pending[job.Cluster]
+	l.mu.Unlock()
+	return update.MayStage(job, limit, total, ahead), nil
+}
+
+// letGo counts a job let go until it is marked, and passes what room is left on to the next
+// held job of the cluster.
+func (l *lookahead) letGo(clusterName string, room int) func() {
+	l.mu.Lock()
+	l.pending[clusterName]++
+	l.mu.Unlock()
+	if room > 1 {
+		l.Drained(clusterName)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.pending[clusterName]--; l.pending[clusterName] <= 0 {
+				delete(l.pending, clusterName)
+			}
+		})
+	}
+}
+
+// Drained says that an instance of the cluster left the look-ahead (admitted and drained, or
+// its job ended): it wakes the oldest job held for the cluster, which looks again.
+func (l *lookahead) Drained(clusterName string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.waiters[clusterName]
+	if len(q) == 0 {
+		return
+	}
+	q[0] <- struct{}{} // buffered, and each channel is woken once: it leaves the queue now
+	if l.waiters[clusterName] = q[1:]; len(q) == 1 {
+		delete(l.waiters, clusterName)
+	}
+}
+
+// subscribe queues a held job of the cluster; the returned function takes it out of the queue
+// when it stops waiting before it was woken.
+func (l *lookahead) subscribe(clusterName string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	l.mu.Lock()
+	l.waiters[clusterName] = append(l.waiters[clusterName], ch)
+	l.mu.Unlock()
+	return ch, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		q := l.waiters[clusterName]
+		for i, c := range q {
+			if c == ch {
+				q = append(q[:i:i], q[i+1:]...)
+				break
+			}
+		}
+		if len(q) == 0 {
+			delete(l.waiters, clusterName)
+		} else {
+			l.waiters[clusterName] = q
+		}
+	}
+}
