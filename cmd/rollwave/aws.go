@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/history"
 	"github.com/rollwave/rollwave/shared/topology"
 )
 
@@ -28,6 +30,7 @@ type clients struct {
 	ecsAPI *ecs.Client // for ListClusters, which the adapter offers only filtered by tag
 	ssm    *ssm.Client
 	events *eventbridge.Client
+	logs   *cloudwatchlogs.Client
 
 	urls map[string]string // queue name -> URL
 }
@@ -89,6 +92,12 @@ func (a *app) aws(ctx context.Context) (*clients, error) {
 		if e := endpoint("EVENTBRIDGE"); e != nil {
 			o.BaseEndpoint = e
 		}
+	})
+	c.logs = cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+		if e := endpoint("CLOUDWATCH_LOGS"); e != nil {
+			o.BaseEndpoint = e
+		}
+		o.HTTPClient = history.IntegerTimestamps(o.HTTPClient)
 	})
 	a.clients = c
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"golang.org/x/term"
 
@@ -58,6 +59,25 @@ type app struct {
 	profile, region, prefix, eventBus string
 
 	clients *clients // built on first use
+
+	// introspect makes parse record the command's flag set in flags and stop before the
+	// command does anything (flagsOf).
+	introspect bool
+	flags      *flag.FlagSet
+
+	// out is the command's output flags (outputFlags), which parse checks once parsed.
+	out *output
+}
+
+// errIntrospected stops a command once parse has recorded its flags.
+var errIntrospected = errors.New("flags recorded")
+
+// flagsOf returns the flags command c defines, its own and the global ones, without running it:
+// every command defines its flags and calls parse before anything else.
+func flagsOf(c command) *flag.FlagSet {
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, introspect: true}
+	_ = c.run(context.Background(), a, c, nil) // introspect: it stops once its flags are defined
+	return a.flags
 }
 
 // command is one verb (or "jobs send", "dlq show", ...).
@@ -73,9 +93,9 @@ var commands []command
 
 func init() {
 	commands = []command{
-		statusCommand, jobsSendCommand,
+		statusCommand, jobsListCommand, jobsDescribeCommand, jobsSendCommand,
 		dlqListCommand, dlqShowCommand, dlqRedriveCommand, dlqPurgeCommand,
-		pauseCommand, resumeCommand, scanCommand,
+		pauseCommand, resumeCommand, scanCommand, instancesReleaseCommand, planCommand, reportCommand, completionCommand,
 	}
 }
 
@@ -108,9 +128,9 @@ Run 'rollwave help <command>' for a command's flags and examples.
 func printOverview(w io.Writer) {
 	var b strings.Builder
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-13s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-18s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(&b, "  %-13s %s\n", "help", "this text, or a command's help: rollwave help dlq redrive")
+	fmt.Fprintf(&b, "  %-18s %s\n", "help", "this text, or a command's help: rollwave help dlq redrive")
 	fmt.Fprintf(w, overview, b.String())
 }
 
@@ -215,11 +235,30 @@ func (a *app) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.eventBus, "event-bus", def(a.eventBus, "ROLLWAVE_EVENT_BUS", "default"), "EventBridge bus of the pipeline events")
 }
 
+// outputFlags defines the command's -o/--output and --query flags, which parse checks.
+func (a *app) outputFlags(fs *flag.FlagSet) *output {
+	a.out = outputFlags(fs)
+	return a.out
+}
+
 // parse parses a command's flags, which may come before, between and after its positional
-// arguments, and returns the positional arguments. -h prints the command's help.
+// arguments, and returns the positional arguments; a bad -o or --query is a usage error. -h
+// prints the command's help.
 func (a *app) parse(c command, fs *flag.FlagSet, args []string) ([]string, error) {
+	positional, err := a.parseFlags(c, fs, args)
+	if err != nil || a.out == nil {
+		return positional, err
+	}
+	return positional, a.out.check()
+}
+
+func (a *app) parseFlags(c command, fs *flag.FlagSet, args []string) ([]string, error) {
 	a.globalFlags(fs)
 	fs.SetOutput(io.Discard)
+	if a.introspect {
+		a.flags = fs
+		return nil, errIntrospected
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -242,10 +281,50 @@ func (a *app) parse(c command, fs *flag.FlagSet, args []string) ([]string, error
 	}
 }
 
+// globalNames are the flags every command accepts (globalFlags).
+var globalNames = map[string]bool{"profile": true, "region": true, "prefix": true, "event-bus": true}
+
+// flagName is a flag as the usage lines and the lists spell it: -o, --cluster.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// printFlags lists the command's own flags, then the global ones, each once with its default
+// when it has one. -o and --output, one setting, are one line.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		name := flagName(f.Name)
+		if f.Name == "o" {
+			name = "-o, --output"
+			arg = "FORMAT"
+		}
+		if arg != "" {
+			name += " " + strings.ToUpper(arg)
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "0s" {
+			usage += " (default " + d + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, usage)
+	}
 	fmt.Fprintln(w, "Flags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	fs.VisitAll(func(f *flag.Flag) {
+		if !globalNames[f.Name] && f.Name != "output" {
+			line(f)
+		}
+	})
+	tw.Flush()
+	fmt.Fprintln(w, "Global flags:")
+	fs.VisitAll(func(f *flag.Flag) {
+		if globalNames[f.Name] {
+			line(f)
+		}
+	})
+	tw.Flush()
 }
 
 // stringList is a flag that may be repeated and takes comma-separated values.
@@ -261,9 +340,10 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-// isTerminal reports whether r is a terminal, for questions to a person. /dev/null is a
+// isTerminal reports whether r (a stream) is a terminal, for questions to a person and for
+// redrawing in place. /dev/null is a
 // character device but not a terminal, so this asks the terminal driver.
-func isTerminal(r io.Reader) bool {
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false

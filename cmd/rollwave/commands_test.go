@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/pause"
+	"github.com/rollwave/rollwave/shared/promotion"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/shared/update"
@@ -60,6 +62,10 @@ func TestJobsSend(t *testing.T) {
 	if j.Instance != "i-0aaaaaaaaaaaaaaa2" || j.Reason != "CVE, OPS-1" || !j.DryRun || j.ID == "" || !strings.Contains(r.stdout, j.ID) {
 		t.Errorf("job sent = %+v, want i-0aaaaaaaaaaaaaaa2, the reason, dryRun, and the ID printed in %q", j, r.stdout)
 	}
+	// The scanner's jobs and a person's have IDs of one form (update.JobIDFor).
+	if !regexp.MustCompile(`^j-[0-9a-f]{20}$`).MatchString(j.ID) {
+		t.Errorf("job sent has ID %q, want j- and 20 hex digits like the scanner's", j.ID)
+	}
 }
 
 // deadLetter sends body to the dead-letter queue of logical as a worker does.
@@ -104,8 +110,8 @@ func TestDLQ(t *testing.T) {
 			t.Errorf("dlq list: %s has %d messages and no oldest age", c.DeadLetter, c.Messages)
 		}
 	}
-	if len(counts) != 6 || got[st.queue(topology.Patcher).DeadLetterName] != 2 || got[st.queue(topology.Drainer).DeadLetterName] != 1 {
-		t.Errorf("dlq list = %v, want 6 queues, 2 dead letters of the patcher and 1 of the drainer", got)
+	if len(counts) != 7 || got[st.queue(topology.Patcher).DeadLetterName] != 2 || got[st.queue(topology.Drainer).DeadLetterName] != 1 {
+		t.Errorf("dlq list = %v, want 7 queues, 2 dead letters of the patcher and 1 of the drainer", got)
 	}
 	if r := st.run("dlq", "list"); r.code != 0 || !strings.Contains(r.stdout, "OLDEST") {
 		t.Errorf("dlq list: exit %d, %q", r.code, r.stdout)
@@ -230,8 +236,8 @@ func TestPauseResumeAndStatus(t *testing.T) {
 	if opsA.Paused == nil || len(opsA.Blocked) != 1 || !strings.Contains(opsA.Blocked[0], "paused by tester") {
 		t.Errorf("status of ops-a: paused %v, blocked %q; want the pause", opsA.Paused, opsA.Blocked)
 	}
-	if len(rep.Queues) != 6 || len(rep.Paused) != 1 {
-		t.Errorf("status: %d queues, pauses %+v; want 6 and ops-a's", len(rep.Queues), rep.Paused)
+	if len(rep.Queues) != 7 || len(rep.Paused) != 1 {
+		t.Errorf("status: %d queues, pauses %+v; want 7 and ops-a's", len(rep.Queues), rep.Paused)
 	}
 	r = st.run("status", "--cluster", "ops-a", "--versions")
 	if r.code != 0 || !strings.Contains(r.stdout, "1.19.5") || !strings.Contains(r.stdout, "PAUSED: cluster ops-a paused by tester") {
@@ -244,8 +250,34 @@ func TestPauseResumeAndStatus(t *testing.T) {
 	if r := st.run("resume", "--cluster", "ops-a"); r.code != 0 || !strings.Contains(r.stdout, "resume --all") {
 		t.Errorf("resume ops-a under a global pause: exit %d, %q; want the note", r.code, r.stdout)
 	}
-	if r := st.run("resume", "--all"); r.code != 0 {
-		t.Fatalf("resume --all: exit %d", r.code)
+	halt := promotion.Halt{Stage: "staging", Version: "1.20.3", Reason: promotion.ReasonAlarm, At: time.Now(), Message: "web-5xx"}
+	if _, err := st.sqs.TagQueue(ctx, &sqs.TagQueueInput{QueueUrl: aws.String(st.queue(topology.Drainer).URL), Tags: map[string]string{halt.Key(): halt.Value()}}); err != nil {
+		t.Fatal(err)
+	}
+	st.env["ROLLWAVE_STAGES"] = `[{"name":"staging","clusters":["ops-a"],"bake":"1h"},{"name":"prod","clusters":["nowhere"]}]`
+	st.env["ROLLWAVE_CLUSTER_POLICIES"] = `{"ops-a": {"alarmNames": ["ops-a-5xx"]}}`
+	r = st.run("status", "-o", "json")
+	rep = statusReport{}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
+		t.Fatalf("status -o json with stages: exit %d, %v", r.code, err)
+	}
+	if len(rep.Stages) != 2 || rep.Stages[0].State != "halted" || rep.Stages[0].Halt == nil || rep.Stages[1].State != "idle" ||
+		len(rep.Stages[1].Gates) != 2 || !strings.Contains(rep.Stages[1].Gates[1], "promotion of 1.20.3 halted at stage staging") {
+		t.Errorf("status stages = %+v, want staging halted and prod idle, held by the halt", rep.Stages)
+	}
+	if g := rep.Stages[0].Gates; len(g) != 1 || !strings.Contains(g[0], "gate alarms (ops-a-5xx) in ALARM during its bake") {
+		t.Errorf("status: staging's gates = %q, want its cluster's own alarm ops-a-5xx halting during its bake", g)
+	}
+	if r := st.run("status"); r.code != 0 || !strings.Contains(r.stdout, "staging (ops-a; bake 1h0m0s): halted") || !strings.Contains(r.stdout, "HALTED: promotion of 1.20.3: alarm: web-5xx") {
+		t.Errorf("status with stages: exit %d, want the stages section:\n%s", r.code, r.stdout)
+	}
+	delete(st.env, "ROLLWAVE_STAGES")
+	delete(st.env, "ROLLWAVE_CLUSTER_POLICIES")
+	if r := st.run("resume", "--all"); r.code != 0 || !strings.Contains(r.stdout, "promotion of 1.20.3 resumed at stage staging") {
+		t.Fatalf("resume --all with a promotion halted: exit %d, %q; want the halt lifted", r.code, r.stdout)
+	}
+	if tags, err := st.sqs.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(st.queue(topology.Drainer).URL)}); err != nil || len(promotion.ParseHalts(tags.Tags)) != 0 {
+		t.Errorf("promotion halts after resume --all = %v (%v), want none", tags, err)
 	}
 	if s, _ := pause.Read(ctx, st.sqs, st.queue(topology.Drainer).URL); len(s.All()) != 0 {
 		t.Errorf("pauses after resuming = %+v, want none", s.All())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,14 +22,14 @@ import (
 	"github.com/rollwave/rollwave/shared/update"
 )
 
-const queueArgHelp = `QUEUE names a pipeline queue by its short name (scanner, patcher, drainer, verifier,
+const queueArgHelp = `QUEUE names a pipeline queue by its short name (scanner, patcher, reboot, drainer, verifier,
 drainer-events, verifier-events), its full name (rollwave-patcher) or its dead-letter queue's
 name (rollwave-patcher-dlq); the command works on that queue's dead-letter queue.`
 
 var dlqListCommand = command{
 	name:    "dlq list",
 	summary: "count the dead letters of every queue and the age of the oldest",
-	usage:   "[-o text|json]",
+	usage:   "[-o text|json|table] [--query Q]",
 	help: `
 Lists every pipeline queue's dead-letter queue (<queue>-dlq) with the number of messages in it
 and the age of the oldest one. A message lands there when a worker could not handle it: it was
@@ -44,7 +45,7 @@ Examples:
 var dlqShowCommand = command{
 	name:    "dlq show",
 	summary: "show the dead letters of a queue: why each failed, its attempts, its job",
-	usage:   "QUEUE [--max N] [-o text|json]",
+	usage:   "QUEUE [--max N] [-o text|json|table] [--query Q]",
 	help: `
 Shows up to --max messages of QUEUE's dead-letter queue, each with the reason the worker gave
 (rollwave.reason), the queue it came from, how often it was received, when it failed, and its
@@ -63,7 +64,7 @@ Examples:
 var dlqRedriveCommand = command{
 	name:    "dlq redrive",
 	summary: "send dead letters back to the queue they came from",
-	usage:   "QUEUE (--all | --message-id ID ...)",
+	usage:   "QUEUE (--all | --message-id ID ...) [--max N] [-o text|json|table] [--query Q]",
 	help: `
 Sends each chosen message of QUEUE's dead-letter queue back to its source queue (the queue
 named by its rollwave.source-queue attribute, else QUEUE itself), exactly as it was, and deletes
@@ -84,7 +85,7 @@ Examples:
 var dlqPurgeCommand = command{
 	name:    "dlq purge",
 	summary: "delete every message of a dead-letter queue",
-	usage:   "QUEUE [--yes]",
+	usage:   "QUEUE [--yes] [-o text|json|table] [--query Q]",
 	help: `
 Deletes every message of QUEUE's dead-letter queue (SQS PurgeQueue; SQS allows one purge per
 queue every 60 seconds). On a terminal it asks first; otherwise it refuses without --yes.
@@ -248,15 +249,12 @@ const oldestPeek = 100
 
 func runDLQList(ctx context.Context, a *app, c command, args []string) error {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	output := outputFlag(fs)
+	out := a.outputFlags(fs)
 	args, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
 	}
 	if err := noArgs(c, args); err != nil {
-		return err
-	}
-	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -288,34 +286,30 @@ func runDLQList(ctx context.Context, a *app, c command, args []string) error {
 		}
 		rows = append(rows, row)
 	}
-	if *output == "json" {
-		return writeJSON(a, rows)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tDEAD-LETTER QUEUE\tMESSAGES\tOLDEST")
-	for _, r := range rows {
-		oldest := "-"
-		if r.OldestAge != "" {
-			oldest = r.OldestAge + " ago"
+	return a.emit(out, rows, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "QUEUE\tDEAD-LETTER QUEUE\tMESSAGES\tOLDEST")
+		for _, r := range rows {
+			oldest := "-"
+			if r.OldestAge != "" {
+				oldest = r.OldestAge + " ago"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", r.Queue, r.DeadLetter, r.Messages, oldest)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", r.Queue, r.DeadLetter, r.Messages, oldest)
-	}
-	return tw.Flush()
+		tw.Flush()
+	})
 }
 
 func runDLQShow(ctx context.Context, a *app, c command, args []string) error {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	max := fs.Int("max", 10, "show at most N messages")
-	output := outputFlag(fs)
+	out := a.outputFlags(fs)
 	args, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
 	}
 	q, err := a.dlqArg(c, args)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	if *max < 1 {
@@ -331,25 +325,26 @@ func runDLQShow(ctx context.Context, a *app, c command, args []string) error {
 		return err
 	}
 	sort.Slice(msgs, func(i, j int) bool { return msgs[i].SentAt.Before(msgs[j].SentAt) })
-	if *output == "json" {
-		if msgs == nil {
-			msgs = []deadLetter{}
-		}
-		return writeJSON(a, msgs)
+	if msgs == nil {
+		msgs = []deadLetter{}
 	}
+	return a.emit(out, msgs, func(w io.Writer) { printDeadLetters(w, q, msgs) })
+}
+
+func printDeadLetters(w io.Writer, q topology.Queue, msgs []deadLetter) {
 	if len(msgs) == 0 {
-		fmt.Fprintf(a.stdout, "%s is empty\n", q.DeadLetter.Name)
-		return nil
+		fmt.Fprintf(w, "%s is empty\n", q.DeadLetter.Name)
+		return
 	}
 	now := time.Now()
 	for i, m := range msgs {
 		if i > 0 {
-			fmt.Fprintln(a.stdout)
+			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(a.stdout, "message %s, dead-lettered %s ago (%s)\n", m.ID, age(now.Sub(m.SentAt)), m.SentAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "message %s, dead-lettered %s ago (%s)\n", m.ID, age(now.Sub(m.SentAt)), m.SentAt.Format(time.RFC3339))
 		field := func(k, v string) {
 			if v != "" {
-				fmt.Fprintf(a.stdout, "  %-13s %s\n", k+":", v)
+				fmt.Fprintf(w, "  %-13s %s\n", k+":", v)
 			}
 		}
 		field("reason", orDefault(m.Reason, "(none recorded: moved by the queue's redrive policy after too many receives)"))
@@ -364,8 +359,7 @@ func runDLQShow(ctx context.Context, a *app, c command, args []string) error {
 			field("body", truncate(m.Body, 400))
 		}
 	}
-	fmt.Fprintf(a.stdout, "\n%d message(s). Redrive with: rollwave dlq redrive %s --all (or --message-id ID)\n", len(msgs), q.Logical)
-	return nil
+	fmt.Fprintf(w, "\n%d message(s). Redrive with: rollwave dlq redrive %s --all (or --message-id ID)\n", len(msgs), q.Logical)
 }
 
 // summarizeJob says in one line what a job is and how far it got.
@@ -393,6 +387,7 @@ func runDLQRedrive(ctx context.Context, a *app, c command, args []string) error 
 	fs.Var(&ids, "message-id", "redrive the message with this ID (repeatable, or comma-separated)")
 	all := fs.Bool("all", false, "redrive every message")
 	max := fs.Int("max", 1000, "read at most N messages of the dead-letter queue")
+	out := a.outputFlags(fs)
 	args, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -435,6 +430,7 @@ func runDLQRedrive(ctx context.Context, a *app, c command, args []string) error 
 	a.release(ctx, url, rest)
 
 	var failed []string
+	res := redriveResult{DeadLetterQueue: q.DeadLetter.Name, Redriven: []redriven{}, Failed: []string{}}
 	for i, m := range chosen {
 		target := orDefault(m.SourceQueue, q.Name)
 		if err := a.redrive(ctx, url, target, m); err != nil {
@@ -443,13 +439,25 @@ func runDLQRedrive(ctx context.Context, a *app, c command, args []string) error 
 			a.release(ctx, url, chosen[i:i+1])
 			continue
 		}
-		what := "message"
+		r := redriven{MessageID: m.ID, Queue: target}
 		if m.Job != nil {
-			what = "job " + m.Job.ID
+			r.JobID = m.Job.ID
 		}
-		fmt.Fprintf(a.stdout, "redrove %s (message %s) to %s\n", what, m.ID, target)
+		res.Redriven = append(res.Redriven, r)
 	}
-	fmt.Fprintf(a.stdout, "%d of %d message(s) redriven from %s\n", len(chosen)-len(failed), len(chosen), q.DeadLetter.Name)
+	res.Failed = append(res.Failed, failed...)
+	if err := a.emit(out, res, func(w io.Writer) {
+		for _, r := range res.Redriven {
+			what := "message"
+			if r.JobID != "" {
+				what = "job " + r.JobID
+			}
+			fmt.Fprintf(w, "redrove %s (message %s) to %s\n", what, r.MessageID, r.Queue)
+		}
+		fmt.Fprintf(w, "%d of %d message(s) redriven from %s\n", len(chosen)-len(failed), len(chosen), q.DeadLetter.Name)
+	}); err != nil {
+		return err
+	}
 	if len(want) > 0 {
 		var missing []string
 		for id := range want {
@@ -462,6 +470,20 @@ func runDLQRedrive(ctx context.Context, a *app, c command, args []string) error 
 		return fmt.Errorf("%s: %d message(s) not redriven, still in %s: %s", c.name, len(failed), q.DeadLetter.Name, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// redriveResult is the document of dlq redrive -o json.
+type redriveResult struct {
+	DeadLetterQueue string     `json:"deadLetterQueue"`
+	Redriven        []redriven `json:"redriven"`
+	// Failed are the IDs of the messages left in the dead-letter queue.
+	Failed []string `json:"failed"`
+}
+
+type redriven struct {
+	MessageID string `json:"messageId"`
+	JobID     string `json:"jobId,omitempty"`
+	Queue     string `json:"queue"`
 }
 
 // redrive sends m to the queue named target as it was (body and its own attributes, without
@@ -492,6 +514,7 @@ func (a *app) redrive(ctx context.Context, dlqURL, target string, m deadLetter) 
 func runDLQPurge(ctx context.Context, a *app, c command, args []string) error {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	yes := fs.Bool("yes", false, "purge without asking")
+	out := a.outputFlags(fs)
 	args, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -514,7 +537,7 @@ func runDLQPurge(ctx context.Context, a *app, c command, args []string) error {
 		}
 		fmt.Fprintf(a.stdout, "Delete all %d message(s) of %s for good? Type the queue name to confirm: ", visible+inFlight, q.DeadLetter.Name)
 		var answer string
-		fmt.Fscanln(a.stdin, &answer)
+		_, _ = fmt.Fscanln(a.stdin, &answer) // an unreadable answer is none: nothing is deleted below
 		if strings.TrimSpace(answer) != q.DeadLetter.Name {
 			return fmt.Errorf("%s: not confirmed, nothing deleted", c.name)
 		}
@@ -526,20 +549,7 @@ func runDLQPurge(ctx context.Context, a *app, c command, args []string) error {
 		}
 		return fmt.Errorf("purge %s: %w", q.DeadLetter.Name, err)
 	}
-	fmt.Fprintf(a.stdout, "purged %s\n", q.DeadLetter.Name)
-	return nil
-}
-
-// outputFlag registers -o.
-func outputFlag(fs *flag.FlagSet) *string {
-	return fs.String("o", "text", "output format: text or json (stable, for scripts)")
-}
-
-func checkOutput(o string) error {
-	if o != "text" && o != "json" {
-		return usagef("-o %q: want text or json", o)
-	}
-	return nil
+	return a.emit(out, map[string]any{"purged": q.DeadLetter.Name}, func(w io.Writer) { fmt.Fprintf(w, "purged %s\n", q.DeadLetter.Name) })
 }
 
 func writeJSON(a *app, v any) error {

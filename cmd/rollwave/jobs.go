@@ -6,12 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/topology"
@@ -21,7 +20,7 @@ import (
 var jobsSendCommand = command{
 	name:    "jobs send",
 	summary: "force the update of one instance: send a job to the patcher",
-	usage:   "--cluster C --instance (i-…|ARN) [--target-version V] [--reason R] [--requested-by WHO] [--dry-run] [--pipeline-dry-run]",
+	usage:   "--cluster C --instance (i-…|ARN) [--target-version V] [--reason R] [--requested-by WHO] [--id ID] [--dry-run] [--pipeline-dry-run] [-o text|json|table] [--query Q]",
 	help: `
 Builds a job (schema rollwave.job/v1, docs/job.md) for one Bottlerocket container instance and
 sends it to the patcher's queue (<prefix>-patcher), where the pipeline stages, drains, reboots
@@ -47,12 +46,13 @@ func runJobsSend(ctx context.Context, a *app, c command, args []string) error {
 	var dryRun bool
 	fs.StringVar(&j.Cluster, "cluster", "", "ECS cluster name or ARN (required)")
 	fs.StringVar(&j.Instance, "instance", "", "EC2 instance ID or container instance ARN (required)")
-	fs.StringVar(&j.TargetVersion, "target-version", "", "Bottlerocket version to end on, e.g. 1.20.3 (default: the update Bottlerocket chooses)")
-	fs.StringVar(&j.Reason, "reason", "", "why: a ticket, a CVE (default: \"forced with rollwave jobs send\")")
-	fs.StringVar(&j.RequestedBy, "requested-by", a.who(), "who asks (default $USER)")
-	fs.StringVar(&j.ID, "id", "", "job ID (default: a new ULID)")
+	fs.StringVar(&j.TargetVersion, "target-version", "", "Bottlerocket version to end on, e.g. 1.20.3; empty: the update Bottlerocket chooses")
+	fs.StringVar(&j.Reason, "reason", "", "why: a ticket, a CVE; empty: \"forced with rollwave jobs send\"")
+	fs.StringVar(&j.RequestedBy, "requested-by", a.who(), "who asks: $USER unless given")
+	fs.StringVar(&j.ID, "id", "", "job ID; empty: a new one, j- and 20 hex digits like the scanner's")
 	fs.BoolVar(&dryRun, "dry-run", false, "print the job and send nothing")
 	fs.BoolVar(&j.DryRun, "pipeline-dry-run", false, "send a job that the workers only decide and log, changing nothing")
+	out := a.outputFlags(fs)
 	args, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func runJobsSend(ctx context.Context, a *app, c command, args []string) error {
 		j.Reason = "forced with rollwave jobs send"
 	}
 	if j.ID == "" {
-		j.ID = ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader).String()
+		j.ID = update.JobIDFor(rand.Text())
 	}
 	j.Schema = update.Schema
 	j.Step = update.StepStage
@@ -106,20 +106,28 @@ func runJobsSend(ctx context.Context, a *app, c command, args []string) error {
 			owner, j.Instance, inst.Attributes[update.AttrStage])
 	}
 
-	if dryRun {
-		a.stdout.Write(body) // indented, ending in a newline
-		fmt.Fprintln(a.stderr, "dry run: the job above was not sent")
-		return nil
-	}
 	q, _ := a.topology().Queue(topology.Patcher)
+	if dryRun {
+		if !out.json() {
+			if _, err := a.stdout.Write(body); err != nil { // indented, ending in a newline
+				return fmt.Errorf("print job: %w", err)
+			}
+			fmt.Fprintln(a.stderr, "dry run: the job above was not sent")
+			return nil
+		}
+		fmt.Fprintln(a.stderr, "dry run: the job was not sent")
+		return a.emit(out, sentResult{Queue: q.Name, JobID: j.ID, Sent: new(false), Request: j}, nil)
+	}
 	url, err := a.queueURL(ctx, q.Name)
 	if err != nil {
 		return err
 	}
-	out, err := cl.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))})
+	msg, err := cl.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))})
 	if err != nil {
 		return fmt.Errorf("send job %s to %s: %w", j.ID, q.Name, err)
 	}
-	fmt.Fprintf(a.stdout, "sent job %s for %s in %s to %s (message %s)\n", j.ID, j.Instance, j.Cluster, q.Name, aws.ToString(out.MessageId))
-	return nil
+	sent := true
+	return a.emit(out, sentResult{Queue: q.Name, MessageID: aws.ToString(msg.MessageId), JobID: j.ID, Sent: &sent, Request: j}, func(w io.Writer) {
+		fmt.Fprintf(w, "sent job %s for %s in %s to %s (message %s)\n", j.ID, j.Instance, j.Cluster, q.Name, aws.ToString(msg.MessageId))
+	})
 }

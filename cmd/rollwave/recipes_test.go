@@ -126,6 +126,18 @@ func TestOperationsRecipes(t *testing.T) {
 			}
 		}},
 		"instance-marks": {},
+		"release-instance": {before: func() {
+			park(t, st, instance, "01JPARKEDJOB00000000000000", "failed", "never-came-back")
+		}, after: func() {
+			for _, a := range releasedMarks {
+				if v, ok := fleetAttr(t, st, instance, a); ok {
+					t.Errorf("after release-instance %s still has %s = %q", instance, a, v)
+				}
+			}
+			if s := fleetStatus(t, st, instance); s != "ACTIVE" {
+				t.Errorf("after release-instance %s is %s, want ACTIVE", instance, s)
+			}
+		}},
 		"opt-out-instance": {after: func() {
 			if v, ok := fleetAttr(t, st, instance, update.AttrOptOut); !ok || v != "tester INC-42" {
 				t.Errorf("after opt-out-instance %s has %s = %q (%t), want %q", instance, update.AttrOptOut, v, ok, "tester INC-42")
@@ -174,6 +186,24 @@ func TestOperationsRecipes(t *testing.T) {
 			t.Errorf("recipe %s is not in docs/operations.md", name)
 		}
 	}
+}
+
+// fleetStatus returns the ECS status of the instance, as fleetsim holds it.
+func fleetStatus(t *testing.T, st *stack, ec2ID string) string {
+	t.Helper()
+	state, err := admin.New(st.s.FleetsimURL).State(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range state.Clusters {
+		for _, in := range c.Instances {
+			if in.EC2InstanceID == ec2ID {
+				return in.Status
+			}
+		}
+	}
+	t.Fatalf("instance %s is not in fleetsim", ec2ID)
+	return ""
 }
 
 // fleetAttr returns the ECS attribute name of the instance, as fleetsim holds it.

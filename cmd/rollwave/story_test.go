@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rollwave/rollwave/shared/bootstrap"
 	"github.com/rollwave/rollwave/shared/topology"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 	"github.com/rollwave/rollwave/tools/harness"
@@ -24,46 +21,13 @@ import (
 // test take about a minute and a half.
 func TestOperatorRedrivesAJobThatFailedOnThrottling(t *testing.T) {
 	t.Parallel()
-	st := startStack(t)
-	ctx := t.Context()
+	p := startPipeline(t)
+	st, ctx := p.stack, t.Context()
 	fleet := admin.New(st.s.FleetsimURL)
-	state, err := fleet.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var arns []string
-	for _, c := range state.Clusters {
-		arns = append(arns, c.ARN)
-	}
-	// Only this test's cluster's ECS events, so parallel tests' fleets do not wake our workers.
-	if _, err := bootstrap.Run(ctx, st.s.AWSConfig(ctx), topology.Default(st.prefix).RestrictToClusters(arns)); err != nil {
-		t.Fatal(err)
-	}
-	env := append(st.s.Env(),
-		"ROLLWAVE_PREFIX="+st.prefix, "ROLLWAVE_CLUSTERS=ops-a", "ROLLWAVE_LOG_LEVEL=debug",
-		"ROLLWAVE_SSM_POLL_INTERVAL=200ms", "ROLLWAVE_RECHECK_INTERVAL=250ms", "ROLLWAVE_ADMISSION_RETRY=200ms",
-		"ROLLWAVE_SHUTDOWN_GRACE=2s", "ROLLWAVE_SSM_TIMEOUT=30s", "ROLLWAVE_APPLY_TIMEOUT=30s",
-		"ROLLWAVE_DRAIN_TIMEOUT=60s", "ROLLWAVE_REBOOT_TIMEOUT=60s",
-	)
-	for _, w := range []string{"scanner", "patcher", "drainer", "verifier"} {
-		harness.StartProcess(t, w, harness.BuildBinary(t, "services/"+w), env)
-	}
-	cli := harness.BuildBinary(t, "cmd/rollwave")
 	rollwave := func(args ...string) (string, int) {
 		t.Helper()
-		cctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(cctx, cli, args...)
-		cmd.Env = append(env, "USER=oncall", "PATH=/usr/bin:/bin")
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("rollwave %s: %v", strings.Join(args, " "), err)
-		}
-		t.Logf("$ rollwave %s  (exit %d)\n%s", strings.Join(args, " "), code, out)
-		return string(out), code
+		out, errOut, code := p.rollwave(args...)
+		return out + errOut, code
 	}
 
 	// The fault: ECS throttles every PutAttributes, which the CLI never calls and the patcher
