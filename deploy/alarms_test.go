@@ -122,12 +122,14 @@ func TestTerraformPipelineAlarms(t *testing.T) {
 			t.Errorf("pipeline alarm %s: detail-type %q is not one of notify's alarm events", key, detailType)
 			continue
 		}
-		var pattern map[string][]string
+		var pattern map[string]any
 		if err := json.Unmarshal([]byte(value(rule, "event_pattern", key).AsString()), &pattern); err != nil {
 			t.Fatalf("pipeline alarm %s: event_pattern: %v", key, err)
 		}
-		if want := map[string][]string{"source": {notify.Source}, "detail-type": {detailType}}; !cmp.Equal(want, pattern) {
-			t.Errorf("pipeline alarm %s: event_pattern = %v, want %v", key, pattern, want)
+		wantPattern := map[string]any{"source": []any{notify.Source}, "detail-type": []any{detailType},
+			"detail": map[string]any{notify.DeploymentField: []any{vars["prefix"].AsString()}}} // this deployment's only
+		if !cmp.Equal(wantPattern, pattern) {
+			t.Errorf("pipeline alarm %s: event_pattern = %v, want %v", key, pattern, wantPattern)
 		}
 		if got := value(target, "arn", key).AsString(); got != vars["alarm_sns_topic_arn"].AsString() {
 			t.Errorf("pipeline alarm %s: target arn = %s, want alarm_sns_topic_arn", key, got)

@@ -163,11 +163,11 @@ func checkSettingsRead(t *testing.T, w string, s types.ServiceConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtime, err := os.ReadFile(filepath.Join(repoRoot, "shared", "pipeline", "runtime.go"))
+	runtime, err := os.ReadFile(filepath.Join(repoRoot, "shared", "service", "service.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The managed clusters every worker reads through pipeline.LoadCommon.
+	// The managed clusters every worker reads through service.LoadCommon.
 	boundary, err := os.ReadFile(filepath.Join(repoRoot, "shared", "managed", "managed.go"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,12 @@
 package deploy
 
 import (
-	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/shared/topology"
@@ -48,10 +47,12 @@ func TerraformLocals() []byte {
 	for _, r := range t.Rules {
 		rules[r.Target] = cty.ObjectVal(map[string]cty.Value{
 			"description": cty.StringVal(r.Description),
+			// JSON text, so that both rules' values have one type whatever their patterns hold.
+			"event_pattern": cty.StringVal(r.EventPattern),
 		})
 	}
 	locals.SetAttributeValue("topology_ecs_rules", cty.ObjectVal(rules))
-	locals.SetAttributeValue("topology_ecs_event_pattern", patternValue(topology.ECSContainerInstancePattern(nil)))
+	locals.SetAttributeValue("topology_pipeline_event_pattern", patternValue(topology.PipelineSourcePattern))
 
 	docs := map[string]cty.Value{}
 	for _, k := range ssmdoc.Kinds {
@@ -65,22 +66,13 @@ func secs(d time.Duration) cty.Value { return cty.NumberIntVal(int64(d / time.Se
 
 // patternValue turns a compact JSON event pattern into an HCL object value.
 func patternValue(pattern string) cty.Value {
-	var m map[string][]string
-	if err := json.Unmarshal([]byte(pattern), &m); err != nil {
+	ty, err := ctyjson.ImpliedType([]byte(pattern))
+	if err != nil {
 		panic(fmt.Sprintf("decode pattern %s: %v", pattern, err)) // topology's patterns are static
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	v, err := ctyjson.Unmarshal([]byte(pattern), ty)
+	if err != nil {
+		panic(fmt.Sprintf("decode pattern %s: %v", pattern, err))
 	}
-	sort.Strings(keys)
-	obj := map[string]cty.Value{}
-	for _, k := range keys {
-		var vals []cty.Value
-		for _, v := range m[k] {
-			vals = append(vals, cty.StringVal(v))
-		}
-		obj[k] = cty.TupleVal(vals)
-	}
-	return cty.ObjectVal(obj)
+	return v
 }

@@ -7,12 +7,14 @@ package deploy
 // the first test until the action is added here, and the second until the Terraform grants it.
 var TaskRoleActions = map[string][]string{
 	"scanner": {
+		"autoscaling:DescribeAutoScalingGroups",
 		"cloudwatch:PutMetricData",
+		"ec2:CreateLaunchTemplateVersion", "ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "ec2:ModifyLaunchTemplate",
 		"ecs:DeleteAttributes", "ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:ListClusters", "ecs:ListContainerInstances",
 		"ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
-		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
+		"ssm:GetCommandInvocation", "ssm:GetParameter", "ssm:ListCommandInvocations", "ssm:SendCommand",
 	},
 	"patcher": {
 		"cloudwatch:PutMetricData",
@@ -24,7 +26,7 @@ var TaskRoleActions = map[string][]string{
 		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands", "ssm:SendCommand",
 	},
 	"drainer": {
-		"cloudwatch:PutMetricData",
+		"cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData",
 		"ecs:DeleteAttributes", "ecs:DescribeClusters", "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks",
 		"ecs:ListClusters", "ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTasks", "ecs:PutAttributes", "ecs:StopTask", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
@@ -47,9 +49,12 @@ var TaskRoleActions = map[string][]string{
 // the reason: AWS authorizes them on no resource type (the Service Authorization Reference lists
 // none), so no ARN or condition key can narrow them. terraform/README.md repeats the reasons.
 var Unscopable = map[string]string{
-	"ssm:GetCommandInvocation":        "reads the result of a command by its ID; SSM defines no resource type for it",
-	"ssm:ListCommandInvocations":      "lists a command's invocations and their output (one look per command instead of one per instance); no resource type",
-	"ssm:ListCommands":                "lists commands (the patcher asks whether a reboot was already sent); no resource type",
-	"ssm:DescribeInstanceInformation": "reads the SSM agent's ping status; no resource type",
-	"ecs:ListClusters":                "lists the account's clusters (ROLLWAVE_CLUSTER_TAG: every worker resolves the clusters it manages); ECS defines no resource type for it",
+	"ssm:GetCommandInvocation":              "reads the result of a command by its ID; SSM defines no resource type for it",
+	"ssm:ListCommandInvocations":            "lists a command's invocations and their output (one look per command instead of one per instance); no resource type",
+	"ssm:ListCommands":                      "lists commands (the patcher asks whether a reboot was already sent); no resource type",
+	"ssm:DescribeInstanceInformation":       "reads the SSM agent's ping status; no resource type",
+	"ecs:ListClusters":                      "lists the account's clusters (ROLLWAVE_CLUSTER_TAG: every worker resolves the clusters it manages); ECS defines no resource type for it",
+	"ec2:DescribeInstances":                 "finds the Auto Scaling group of each host (its tag aws:autoscaling:groupName); EC2's Describe actions authorize no resource type",
+	"ec2:DescribeLaunchTemplateVersions":    "reads the image of the template version a group launches; EC2's Describe actions authorize no resource type",
+	"autoscaling:DescribeAutoScalingGroups": "reads which launch template and version a group launches; Auto Scaling's Describe actions authorize no resource type",
 }

@@ -19,19 +19,20 @@ var awsNameLimits = map[string]struct {
 	attr  string
 	limit int
 }{
-	"aws_sqs_queue":               {"name", 80},
-	"aws_cloudwatch_event_rule":   {"name", 64},
-	"aws_cloudwatch_event_target": {"target_id", 64},
-	"aws_iam_role":                {"name", 64},
-	"aws_iam_role_policy":         {"name", 128},
-	"aws_cloudwatch_log_group":    {"name", 512},
-	"aws_ssm_document":            {"name", 128},
-	"aws_ecs_cluster":             {"name", 255},
-	"aws_ecs_service":             {"name", 255},
-	"aws_ecs_task_definition":     {"family", 255},
-	"aws_cloudwatch_metric_alarm": {"alarm_name", 255},
-	"aws_appautoscaling_policy":   {"name", 256},
-	"aws_cloudwatch_dashboard":    {"dashboard_name", 255},
+	"aws_sqs_queue":                      {"name", 80},
+	"aws_cloudwatch_event_rule":          {"name", 64},
+	"aws_cloudwatch_event_target":        {"target_id", 64},
+	"aws_iam_role":                       {"name", 64},
+	"aws_iam_role_policy":                {"name", 128},
+	"aws_cloudwatch_log_group":           {"name", 512},
+	"aws_ssm_document":                   {"name", 128},
+	"aws_ecs_cluster":                    {"name", 255},
+	"aws_ecs_service":                    {"name", 255},
+	"aws_ecs_task_definition":            {"family", 255},
+	"aws_cloudwatch_metric_alarm":        {"alarm_name", 255},
+	"aws_appautoscaling_policy":          {"name", 256},
+	"aws_cloudwatch_dashboard":           {"dashboard_name", 255},
+	"aws_cloudwatch_log_resource_policy": {"policy_name", 255},
 }
 
 // namedLength is one name the module derives from the prefix: how many characters it adds to it.
@@ -58,6 +59,9 @@ func codeNames(prefix string) []namedLength {
 		add("EventBridge target ID", r.TargetID, 64)
 	}
 	add("EventBridge rule", topo.PipelineRuleName(), 64)
+	add("EventBridge rule", topo.History.Rule, 64)
+	add("EventBridge target ID", topo.History.RuleTargetID, 64)
+	add("CloudWatch log group", topo.History.LogGroup, 512)
 	for _, k := range ssmdoc.Kinds {
 		add("SSM document", ssmdoc.Name(prefix, k), 128)
 	}
@@ -180,18 +184,21 @@ func TestTerraformNamesFitTheirLimits(t *testing.T) {
 	}
 }
 
-// TestTerraformLogRetentionValidation checks that log_retention_days admits exactly the values
-// CloudWatch Logs' PutRetentionPolicy accepts, and 0 (the provider's "never expire").
+// TestTerraformLogRetentionValidation checks that log_retention_days and history_retention_days
+// admit exactly the values CloudWatch Logs' PutRetentionPolicy accepts (topology.RetentionDays),
+// and 0 (the provider's "never expire").
 func TestTerraformLogRetentionValidation(t *testing.T) {
 	m := loadModule(t)
 	accepted := map[int]bool{0: true}
-	for _, d := range []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653} {
+	for _, d := range topology.RetentionDays {
 		accepted[d] = true
 	}
-	for d := -1; d <= 4000; d++ {
-		failed := validations(t, m, "log_retention_days", cty.NumberIntVal(int64(d)))
-		if got := len(failed) == 0; got != accepted[d] {
-			t.Errorf("log_retention_days = %d: accepted %v, want %v", d, got, accepted[d])
+	for _, input := range []string{"log_retention_days", "history_retention_days"} {
+		for d := -1; d <= 4000; d++ {
+			failed := validations(t, m, input, cty.NumberIntVal(int64(d)))
+			if got := len(failed) == 0; got != accepted[d] {
+				t.Errorf("%s = %d: accepted %v, want %v", input, d, got, accepted[d])
+			}
 		}
 	}
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/rollwave/rollwave/shared/launchtemplate"
 	"github.com/rollwave/rollwave/shared/policy"
+	"github.com/rollwave/rollwave/shared/promotion"
 	"github.com/rollwave/rollwave/shared/update"
 )
 
@@ -25,15 +27,19 @@ import (
 // cty and hcl libraries Terraform itself builds them from define them.
 var tfFunctions = map[string]function.Function{
 	"jsonencode": stdlib.JSONEncodeFunc,
+	"jsondecode": stdlib.JSONDecodeFunc,
 	"merge":      stdlib.MergeFunc,
 	"join":       stdlib.JoinFunc,
-	// Terraform's length, unlike cty's, also counts an object's attributes.
+	// Terraform's length, unlike cty's, also counts an object's attributes and a string's
+	// characters.
 	"length": function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType}},
 		Type:   function.StaticReturnType(cty.Number),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			if ty := args[0].Type(); ty.IsObjectType() {
 				return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
+			} else if ty == cty.String {
+				return stdlib.Strlen(args[0])
 			}
 			return stdlib.Length(args[0])
 		},
@@ -42,6 +48,7 @@ var tfFunctions = map[string]function.Function{
 	"trimspace": stdlib.TrimSpaceFunc,
 	"contains":  stdlib.ContainsFunc,
 	"flatten":   stdlib.FlattenFunc,
+	"distinct":  stdlib.DistinctFunc,
 	"regex":     stdlib.RegexFunc,
 	"floor":     stdlib.FloorFunc,
 	"concat":    stdlib.ConcatFunc,
@@ -101,17 +108,25 @@ func moduleDefaults() map[string]cty.Value {
 		"dry_run":                   nullBool,
 		"reboot_grace":              nullStr,
 		"waiting_threshold":         nullStr,
+		"target_version":            nullStr,
+		"launch_templates":          nullStr,
+		"launch_template_tag":       cty.StringVal("*"),
+		"alarm_names":               cty.ListValEmpty(cty.String),
+		"alarm_prefix":              nullStr,
+		"stages":                    cty.ListValEmpty(stageType),
+		"alarm_halt":                nullStr,
 		"visibility_timeout":        nullStr,
 		"lease":                     nullStr,
 		"concurrency": cty.ObjectVal(map[string]cty.Value{
-			"scanner": nullNum, "patcher": nullNum, "drainer": nullNum, "verifier": nullNum,
+			"scanner": nullNum, "patcher": nullNum, "reboot": nullNum, "drainer": nullNum, "verifier": nullNum,
 		}),
-		"instance_tag":          cty.StringVal("rollwave=managed"),
-		"alarm_sns_topic_arn":   cty.StringVal("arn:aws:sns:" + testRegion + ":" + testAccount + ":alarms"),
-		"alarm_pipeline_events": cty.True,
-		"log_retention_days":    cty.NumberIntVal(30),
-		"log_kms_key_arn":       nullStr,
-		"create_services":       cty.True,
+		"instance_tag":           cty.StringVal("rollwave=managed"),
+		"alarm_sns_topic_arn":    cty.StringVal("arn:aws:sns:" + testRegion + ":" + testAccount + ":alarms"),
+		"alarm_pipeline_events":  cty.True,
+		"log_retention_days":     cty.NumberIntVal(30),
+		"history_retention_days": cty.NumberIntVal(90),
+		"log_kms_key_arn":        nullStr,
+		"create_services":        cty.True,
 	}
 }
 
@@ -201,6 +216,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		workers []string
 		want    map[string]string
 	}{
+		{"max_out_of_service", cty.StringVal("20%"), []string{"drainer", "patcher"}, map[string]string{"ROLLWAVE_MAX_OUT_OF_SERVICE": "20%"}},
 		{"global_max_out_of_service", cty.NumberIntVal(5), []string{"drainer"}, map[string]string{"ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE": "5"}},
 		{"global_max_out_of_service", cty.NumberIntVal(0), []string{"drainer"}, map[string]string{"ROLLWAVE_GLOBAL_MAX_OUT_OF_SERVICE": "0"}},
 		{"capacity_check", cty.False, []string{"drainer"}, map[string]string{"ROLLWAVE_CAPACITY_CHECK": "false"}},
@@ -220,10 +236,18 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 		{"dry_run", cty.True, all, map[string]string{"ROLLWAVE_DRY_RUN": "true"}},
 		{"visibility_timeout", cty.StringVal("90s"), all, map[string]string{"ROLLWAVE_VISIBILITY_TIMEOUT": "90s"}},
 		{"reboot_grace", cty.StringVal("2m"), []string{"verifier"}, map[string]string{"ROLLWAVE_REBOOT_GRACE": "2m"}},
-		{"waiting_threshold", cty.StringVal("1h"), []string{"drainer"}, map[string]string{"ROLLWAVE_WAITING_THRESHOLD": "1h"}},
+		{"waiting_threshold", cty.StringVal("1h"), []string{"drainer", "patcher"}, map[string]string{"ROLLWAVE_WAITING_THRESHOLD": "1h"}},
+		{"target_version", cty.StringVal("1.20"), []string{"scanner"}, map[string]string{"ROLLWAVE_TARGET_VERSION": "1.20"}},
+		{"launch_templates", cty.StringVal("update"), []string{"scanner"}, map[string]string{"ROLLWAVE_LAUNCH_TEMPLATES": "update"}},
+		{"alarm_names", cty.ListVal([]cty.Value{cty.StringVal("web-5xx"), cty.StringVal("api-latency")}), []string{"drainer"}, map[string]string{"ROLLWAVE_ALARM_NAMES": "web-5xx,api-latency"}},
+		{"alarm_prefix", cty.StringVal("prod-"), []string{"drainer"}, map[string]string{"ROLLWAVE_ALARM_PREFIX": "prod-"}},
+		{"alarm_halt", cty.StringVal("stay"), []string{"drainer"}, map[string]string{"ROLLWAVE_ALARM_HALT": "stay"}},
+		{"stages", stagesVal(stageVal("staging", "30m", "staging"), stageVal("prod", "", "prod-eu", "prod-us")), []string{"drainer", "scanner"},
+			map[string]string{"ROLLWAVE_STAGES": `[{"bake":"30m","clusters":["staging"],"name":"staging"},{"bake":"0s","clusters":["prod-eu","prod-us"],"name":"prod"}]`}},
 		{"lease", cty.StringVal("2h"), all, map[string]string{"ROLLWAVE_LEASE": "2h"}},
-		{"concurrency", obj("scanner", cty.NullVal(cty.Number), "patcher", cty.NullVal(cty.Number), "drainer", cty.NumberIntVal(8), "verifier", cty.NullVal(cty.Number)), []string{"drainer"}, map[string]string{"ROLLWAVE_CONCURRENCY": "8"}},
-		{"concurrency", obj("scanner", cty.NumberIntVal(2), "patcher", cty.NumberIntVal(3), "drainer", cty.NullVal(cty.Number), "verifier", cty.NullVal(cty.Number)), []string{"patcher", "scanner"}, nil},
+		{"concurrency", obj("scanner", cty.NullVal(cty.Number), "patcher", cty.NullVal(cty.Number), "reboot", cty.NullVal(cty.Number), "drainer", cty.NumberIntVal(8), "verifier", cty.NullVal(cty.Number)), []string{"drainer"}, map[string]string{"ROLLWAVE_CONCURRENCY": "8"}},
+		{"concurrency", obj("scanner", cty.NumberIntVal(2), "patcher", cty.NumberIntVal(3), "reboot", cty.NullVal(cty.Number), "drainer", cty.NullVal(cty.Number), "verifier", cty.NullVal(cty.Number)), []string{"patcher", "scanner"}, nil},
+		{"concurrency", obj("scanner", cty.NullVal(cty.Number), "patcher", cty.NullVal(cty.Number), "reboot", cty.NumberIntVal(64), "drainer", cty.NullVal(cty.Number), "verifier", cty.NullVal(cty.Number)), []string{"patcher"}, map[string]string{"ROLLWAVE_REBOOT_CONCURRENCY": "64"}},
 	}
 	reads := workerSettings(t)
 	for _, tc := range tests {
@@ -244,7 +268,7 @@ func TestTerraformPolicyInputsSetTheirVariables(t *testing.T) {
 			if contains(tc.workers, w) {
 				want = tc.want
 			}
-			if tc.input == "concurrency" && contains(tc.workers, w) { // a different count per worker
+			if tc.input == "concurrency" && tc.want == nil && contains(tc.workers, w) { // a different count per worker
 				want = map[string]string{"ROLLWAVE_CONCURRENCY": map[string]string{"patcher": "3", "scanner": "2", "drainer": "8"}[w]}
 			}
 			if want == nil {
@@ -358,6 +382,8 @@ var overrideSamples = map[string]cty.Value{
 	"rollback":           cty.True,
 	"onVerifyFailure":    cty.StringVal("return"),
 	"errorBudget":        cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(8), "window": cty.StringVal("2h")}),
+	"alarmNames":         cty.TupleVal([]cty.Value{cty.StringVal("api-5xx"), cty.StringVal("api-p99-latency")}),
+	"alarmPrefix":        cty.StringVal("prod-slo-"),
 }
 
 // validations evaluates every validation condition of variable name for value and returns the
@@ -450,6 +476,11 @@ func TestTerraformClusterPoliciesValidation(t *testing.T) {
 		{"unknown budget field", override("errorBudget", cty.ObjectVal(map[string]cty.Value{"failure": cty.NumberIntVal(2)}))},
 		{"not an object", cty.ObjectVal(map[string]cty.Value{"prod": cty.StringVal("stop")})},
 		{"a field name in the wrong case", override("maxOutofService", cty.StringVal("2"))},
+		{"an alarm name that is empty", override("alarmNames", cty.TupleVal([]cty.Value{cty.StringVal("api-5xx"), cty.StringVal(" ")}))},
+		{"an alarm named twice", override("alarmNames", cty.TupleVal([]cty.Value{cty.StringVal("api-5xx"), cty.StringVal("api-5xx")}))},
+		{"alarm names as one string", override("alarmNames", cty.StringVal("api-5xx"))},
+		{"an empty alarm prefix", override("alarmPrefix", cty.StringVal(""))},
+		{"an alarm prefix that is not a string", override("alarmPrefix", cty.TupleVal([]cty.Value{cty.StringVal("api-")}))},
 	}
 	for _, tc := range bad {
 		if failed := validations(t, m, "cluster_policies", tc.value); len(failed) == 0 {
@@ -461,6 +492,29 @@ func TestTerraformClusterPoliciesValidation(t *testing.T) {
 		}
 	}
 }
+
+// stageType is the type of one element of the stages input.
+var stageType = cty.Object(map[string]cty.Type{"name": cty.String, "clusters": cty.List(cty.String), "bake": cty.String})
+
+// stageVal is one stage of the stages input; bake "" is left out (null).
+func stageVal(name, bake string, clusters ...string) cty.Value {
+	b := cty.NullVal(cty.String)
+	if bake != "" {
+		b = cty.StringVal(bake)
+	}
+	cs := cty.ListValEmpty(cty.String)
+	if len(clusters) > 0 {
+		var vs []cty.Value
+		for _, c := range clusters {
+			vs = append(vs, cty.StringVal(c))
+		}
+		cs = cty.ListVal(vs)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(name), "clusters": cs, "bake": b})
+}
+
+// stagesVal is the stages input of the stages given.
+func stagesVal(stages ...cty.Value) cty.Value { return cty.ListVal(stages) }
 
 // TestTerraformPolicyInputValidation checks the validations of the single-valued inputs against
 // the loaders the workers run: a value the module accepts loads, one it refuses does not.
@@ -484,6 +538,16 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 		{"on_verify_failure", cty.StringVal("return"), true},
 		{"on_verify_failure", cty.StringVal("keep-out"), false},
 		{"reboot_grace", cty.StringVal("90s"), true},
+		{"alarm_halt", cty.StringVal("stay"), true},
+		{"alarm_halt", cty.StringVal("halt"), false},
+		{"target_version", cty.StringVal("latest"), true},
+		{"target_version", cty.StringVal("1.20"), true},
+		{"target_version", cty.StringVal("1.21.0-rc.1"), true},
+		{"target_version", cty.StringVal("v1.20.3"), false},
+		{"target_version", cty.StringVal("1"), false},
+		{"target_version", cty.StringVal("newest"), false},
+		{"launch_templates", cty.StringVal("update"), true},
+		{"launch_templates", cty.StringVal("fix"), false},
 		{"waiting_threshold", cty.StringVal("1h30m"), true},
 		{"waiting_threshold", cty.StringVal("1s"), true},
 		{"waiting_threshold", cty.StringVal("500ms"), false},
@@ -494,6 +558,13 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 		{"lease", cty.StringVal("0h"), false},
 		{"lease", cty.StringVal("1 h"), false},
 		{"maintenance_window", cty.StringVal("daily 02:00-04:30"), true},
+		{"stages", stagesVal(stageVal("staging", "30m", "staging"), stageVal("prod", "", "prod")), true},
+		{"stages", stagesVal(stageVal("staging", "1h30m", "staging")), true},
+		{"stages", stagesVal(stageVal("staging", "soon", "staging")), false},
+		{"stages", stagesVal(stageVal("staging", "30m", "staging"), stageVal("staging", "", "prod")), false},
+		{"stages", stagesVal(stageVal("staging", "30m", "a"), stageVal("prod", "", "a")), false},
+		{"stages", stagesVal(stageVal("bad name", "30m", "a")), false},
+		{"stages", stagesVal(stageVal("empty", "30m")), false},
 		{"error_budget", cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(8), "window": cty.NullVal(cty.String)}), true},
 		{"error_budget", cty.ObjectVal(map[string]cty.Value{"failures": cty.NumberIntVal(9), "window": cty.NullVal(cty.String)}), false},
 		{"error_budget", cty.ObjectVal(map[string]cty.Value{"failures": cty.NullVal(cty.Number), "window": cty.StringVal("1d")}), false},
@@ -521,6 +592,30 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 				if d, err := time.ParseDuration(v); err != nil || d < time.Second {
 					errs = append(errs, errors.New("bad waiting threshold "+v))
 				}
+			}
+		}
+		// The drainer refuses an alarm halt other than resume or stay (services/drainer/config.go).
+		if v := env["drainer"]["ROLLWAVE_ALARM_HALT"]; v != "" && v != "resume" && v != "stay" {
+			errs = append(errs, errors.New("bad alarm halt "+v))
+		}
+		// The scanner and the drainer refuse a plan they cannot read (shared/promotion).
+		for _, w := range []string{"scanner", "drainer"} {
+			if v := env[w]["ROLLWAVE_STAGES"]; v != "" {
+				if _, err := promotion.ParsePlan(v); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		// The scanner refuses a target it cannot read (services/scanner/config.go).
+		if v := env["scanner"]["ROLLWAVE_TARGET_VERSION"]; v != "" {
+			if _, err := update.ParseTarget(v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		// The scanner refuses a launch template mode other than off, report or update.
+		if v := env["scanner"]["ROLLWAVE_LAUNCH_TEMPLATES"]; v != "" {
+			if _, err := launchtemplate.ParseMode(v); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		if got := len(errs) == 0; got != tc.ok {

@@ -138,7 +138,7 @@ func TestCheckConfig(t *testing.T) {
 			"resource aws_sqs_queue: unknown argument visibilty_timeout_seconds (did you mean visibility_timeout_seconds?)",
 		}},
 		{"nested.tf", []string{
-			"data aws_iam_policy_document > statement > condition: unknown argument variabel (did you mean variable?)",
+			"data aws_iam_policy_document > statement > condition: unknown argument variabel (did you mean variable?)", //nolint:misspell // the fixture's typo, on purpose
 			"data aws_iam_policy_document > statement > condition: missing required argument variable",
 		}},
 		{"block_as_attribute.tf", []string{

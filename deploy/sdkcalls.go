@@ -22,6 +22,10 @@ const sdkServicePrefix = "github.com/aws/aws-sdk-go-v2/service/"
 // iamPrefix maps an SDK service package name to its IAM action prefix where they differ.
 var iamPrefix = map[string]string{"eventbridge": "events"}
 
+// iamAction maps an operation to the IAM action that authorises it where they differ: SQS's batch
+// operations are authorised by the action of the single one.
+var iamAction = map[string]string{"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage"}
+
 // SDKCalls returns, for each main package matched by patterns (loaded from dir), the IAM actions
 // of the AWS SDK client operations reachable from it, sorted ("ecs:ListTasks", "sqs:SendMessage").
 //
@@ -223,5 +227,9 @@ func sdkOperation(fn *types.Func) (string, bool) {
 	if p, ok := iamPrefix[svc]; ok {
 		prefix = p
 	}
-	return prefix + ":" + fn.Name(), true
+	action := prefix + ":" + fn.Name()
+	if a, ok := iamAction[action]; ok {
+		action = a
+	}
+	return action, true
 }

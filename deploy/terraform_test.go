@@ -146,7 +146,7 @@ func (s scope) ctx() *hcl.EvalContext {
 	}
 	return &hcl.EvalContext{
 		Variables: vars,
-		Functions: map[string]function.Function{"jsonencode": stdlib.JSONEncodeFunc, "merge": stdlib.MergeFunc},
+		Functions: map[string]function.Function{"jsonencode": stdlib.JSONEncodeFunc, "jsondecode": stdlib.JSONDecodeFunc, "merge": stdlib.MergeFunc},
 	}
 }
 
@@ -347,6 +347,23 @@ func TestTerraformRulesMatchTopology(t *testing.T) {
 	}
 }
 
+// TestTerraformHistoryRuleIsTheDeployments: the history rule archives the events of its own
+// deployment only, as bootstrap's does (topology.History.Pattern), whatever the prefix.
+func TestTerraformHistoryRuleIsTheDeployments(t *testing.T) {
+	m := loadModule(t)
+	rule := m.block(t, "resource", "aws_cloudwatch_event_rule", "history")
+	for _, prefix := range []string{"rollwave", "acme-rw"} {
+		s := scope{prefix: prefix, locals: m.locals}
+		want := topology.Default(prefix).History.Pattern
+		if got := str(t, eval(t, rule, "event_pattern", s)); !sameJSON(t, got, want) {
+			t.Errorf("history rule (prefix %s): event_pattern = %s, want %s", prefix, got, want)
+		}
+		if got := str(t, eval(t, rule, "name", s)); got != topology.Default(prefix).History.Rule {
+			t.Errorf("history rule (prefix %s): name = %s, want %s", prefix, got, topology.Default(prefix).History.Rule)
+		}
+	}
+}
+
 func TestTerraformScheduleSendsAScanRequest(t *testing.T) {
 	m := loadModule(t)
 	s := scope{prefix: "rollwave", schedule: "rate(1 day)", locals: m.locals}
@@ -459,6 +476,46 @@ func TestTerraformModuleInterface(t *testing.T) {
 			if _, ok := mod.Outputs[want]; !ok {
 				t.Errorf("module has no output %s", want)
 			}
+		}
+	}
+}
+
+// TestTerraformWorkersConsumeTheTopologysQueues checks the module's local.services (the queues
+// each worker's role consumes) and local.job_queues (those whose depth scales it) against the
+// topology: every queue a worker receives from, and its job queues, the ones no ECS rule targets.
+// A queue added to the topology, such as the patcher's reboot lane, is thus consumed and scaled.
+func TestTerraformWorkersConsumeTheTopologysQueues(t *testing.T) {
+	m := loadModule(t)
+	topo := topology.Default(topology.DefaultPrefix)
+	wantServices, wantJobs := map[string][]string{}, map[string][]string{}
+	for _, w := range []string{topology.ScannerWorker, topology.PatcherWorker, topology.DrainerWorker, topology.VerifierWorker} {
+		for _, q := range topo.ConsumedBy(w) {
+			wantServices[w] = append(wantServices[w], q.Logical)
+			if len(topo.RulesTargeting(q.Logical)) == 0 {
+				wantJobs[w] = append(wantJobs[w], q.Logical)
+			}
+		}
+	}
+	for name, want := range map[string]map[string][]string{"services": wantServices, "job_queues": wantJobs} {
+		var got map[string][]string
+		for _, b := range m.blocks {
+			a, ok := b.Body.Attributes[name]
+			if b.Type != "locals" || !ok {
+				continue
+			}
+			v, diags := a.Expr.Value(nil)
+			if diags.HasErrors() {
+				t.Fatalf("evaluate local.%s: %v", name, diags)
+			}
+			got = map[string][]string{}
+			for w, qs := range v.AsValueMap() {
+				for _, q := range qs.AsValueSlice() {
+					got[w] = append(got[w], q.AsString())
+				}
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("local.%s (-topology +module):\n%s", name, diff)
 		}
 	}
 }

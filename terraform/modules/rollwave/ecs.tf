@@ -11,7 +11,7 @@ resource "aws_ecs_cluster" "workers" {
 locals {
   service_cluster_arn = var.service_cluster_arn != null ? var.service_cluster_arn : one(aws_ecs_cluster.workers[*].arn)
 
-  # Each worker's settings (see services/<name>/config.go, shared/pipeline/runtime.go and
+  # Each worker's settings (see services/<name>/config.go, shared/service/service.go and
   # shared/policy; docs/configuration.md lists them all). A null value sets no variable, so the
   # worker uses its code's default. The error budget and the cluster policies go to every worker
   # that counts failures (patcher, drainer, verifier), so they all halt at the same budget.
@@ -22,13 +22,19 @@ locals {
   }
   service_environment = {
     scanner = {
-      ROLLWAVE_SSM_TIMEOUT = var.timeouts.scan
-      ROLLWAVE_CONCURRENCY = var.concurrency.scanner == null ? null : tostring(var.concurrency.scanner)
+      ROLLWAVE_SSM_TIMEOUT      = var.timeouts.scan
+      ROLLWAVE_TARGET_VERSION   = var.target_version
+      ROLLWAVE_STAGES           = length(var.stages) == 0 ? null : jsonencode([for s in var.stages : { name = s.name, clusters = s.clusters, bake = s.bake == null ? "0s" : s.bake }])
+      ROLLWAVE_LAUNCH_TEMPLATES = var.launch_templates
+      ROLLWAVE_CONCURRENCY      = var.concurrency.scanner == null ? null : tostring(var.concurrency.scanner)
     }
     patcher = {
       ROLLWAVE_APPLY_TIMEOUT         = var.timeouts.apply
       ROLLWAVE_STANDALONE_TASKS      = var.standalone_tasks
+      ROLLWAVE_WAITING_THRESHOLD     = var.waiting_threshold
       ROLLWAVE_CONCURRENCY           = var.concurrency.patcher == null ? null : tostring(var.concurrency.patcher)
+      ROLLWAVE_REBOOT_CONCURRENCY    = var.concurrency.reboot == null ? null : tostring(var.concurrency.reboot)
+      ROLLWAVE_MAX_OUT_OF_SERVICE    = var.max_out_of_service # each cluster's look-ahead of staged instances
       ROLLWAVE_ERROR_BUDGET_FAILURES = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_FAILURES
       ROLLWAVE_ERROR_BUDGET_WINDOW   = local.error_budget_environment.ROLLWAVE_ERROR_BUDGET_WINDOW
       ROLLWAVE_CLUSTER_POLICIES      = local.error_budget_environment.ROLLWAVE_CLUSTER_POLICIES
@@ -50,6 +56,10 @@ locals {
       ROLLWAVE_DRAIN_TIMEOUT             = var.timeouts.drain
       ROLLWAVE_RECHECK_INTERVAL          = var.timeouts.recheck
       ROLLWAVE_WAITING_THRESHOLD         = var.waiting_threshold
+      ROLLWAVE_ALARM_NAMES               = length(var.alarm_names) == 0 ? null : join(",", var.alarm_names)
+      ROLLWAVE_ALARM_PREFIX              = var.alarm_prefix
+      ROLLWAVE_ALARM_HALT                = var.alarm_halt
+      ROLLWAVE_STAGES                    = length(var.stages) == 0 ? null : jsonencode([for s in var.stages : { name = s.name, clusters = s.clusters, bake = s.bake == null ? "0s" : s.bake }])
       ROLLWAVE_CONCURRENCY               = var.concurrency.drainer == null ? null : tostring(var.concurrency.drainer)
     }
     verifier = {

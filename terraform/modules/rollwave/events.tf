@@ -1,16 +1,20 @@
 # ECS container instance state changes to the drainer's and verifier's event queues (the rules of
-# shared/topology), and the scan schedule to the scanner's queue.
+# shared/topology, each narrowed to what its waiters need), and the scan schedule to the
+# scanner's queue.
 
 resource "aws_cloudwatch_event_rule" "ecs" {
   for_each = local.topology_ecs_rules
 
   name        = "${var.prefix}-ecs-instance-to-${each.key}"
   description = each.value.description
-  # With cluster_tag the clusters are not known here: every cluster's events are routed; the
-  # workers act only on the instances of their jobs.
+  # Each queue gets only the container instance changes its waiters need (shared/topology's
+  # ECSRuleDetail). With cluster_tag the clusters are not known here: every cluster's events are
+  # routed; the workers act only on the instances of their jobs.
   event_pattern = (var.restrict_events_to_clusters && var.cluster_tag == ""
-    ? jsonencode(merge(local.topology_ecs_event_pattern, { detail = { clusterArn = local.cluster_arns } }))
-    : jsonencode(local.topology_ecs_event_pattern)
+    ? jsonencode(merge(jsondecode(each.value.event_pattern), {
+      detail = merge(jsondecode(each.value.event_pattern).detail, { clusterArn = local.cluster_arns })
+    }))
+    : each.value.event_pattern
   )
   tags = local.tags
 }
@@ -93,10 +97,12 @@ resource "aws_cloudwatch_event_rule" "pipeline_alarm" {
 
   name        = "${var.prefix}-alarm-${each.key}"
   description = each.value.description
-  # The workers publish on the default bus (ROLLWAVE_EVENT_BUS is not set).
+  # The workers publish on the default bus (ROLLWAVE_EVENT_BUS is not set); only this
+  # deployment's events (detail.deployment is the prefix of the deployment that published it).
   event_pattern = jsonencode({
     source      = ["rollwave"]
     detail-type = [each.value.detail_type]
+    detail      = { deployment = [var.prefix] }
   })
   tags = local.tags
 }
@@ -112,4 +118,55 @@ resource "aws_cloudwatch_event_target" "pipeline_alarm" {
     input_paths    = each.value.input_paths
     input_template = each.value.input_template
   }
+}
+
+# The history: every rollwave pipeline event, archived whole into a log group that keeps it for
+# history_retention_days; `rollwave jobs list`, `jobs describe` and `report` read it back
+# (shared/history, docs/architecture.md "History").
+resource "aws_cloudwatch_log_group" "history" {
+  #checkov:skip=CKV_AWS_338:retention is an input (history_retention_days, default 90 days): the record of rollouts, not an audit log
+  name              = "/aws/events/${var.prefix}-history"
+  retention_in_days = var.history_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = local.tags
+}
+
+# EventBridge writes into a log group only where the group's resource policy lets it.
+data "aws_iam_policy_document" "history" {
+  statement {
+    sid       = "EventBridgeWritesTheHistory"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.history.arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "delivery.logs.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.history.arn]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "history" {
+  policy_name     = "${var.prefix}-history"
+  policy_document = data.aws_iam_policy_document.history.json
+}
+
+resource "aws_cloudwatch_event_rule" "history" {
+  name        = "${var.prefix}-history"
+  description = "rollwave's pipeline events into its history log group"
+  # This deployment's own events: each one's detail names the deployment that published it, and
+  # the default bus is shared with every other deployment of the account and region.
+  event_pattern = jsonencode(merge(local.topology_pipeline_event_pattern, { detail = { deployment = [var.prefix] } }))
+  tags          = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "history" {
+  rule      = aws_cloudwatch_event_rule.history.name
+  target_id = "logs-${var.prefix}-history"
+  arn       = aws_cloudwatch_log_group.history.arn
+
+  depends_on = [aws_cloudwatch_log_resource_policy.history]
 }

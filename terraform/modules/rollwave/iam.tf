@@ -123,6 +123,29 @@ data "aws_iam_policy_document" "scanner" {
     resources = ["*"]
   }
   statement {
+    sid       = "FindLaunchTemplates"
+    actions   = ["ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeAutoScalingGroups"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ReadBottlerocketImages"
+    actions   = ["ssm:GetParameter"]
+    resources = [local.bottlerocket_image_parameters]
+  }
+  statement {
+    sid       = "UpdateLaunchTemplates"
+    actions   = ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"]
+    resources = local.launch_template_arns
+    dynamic "condition" {
+      for_each = local.launch_template_condition
+      content {
+        test     = "StringEquals"
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
+  }
+  statement {
     sid       = "PublishPipelineEvents"
     actions   = ["events:PutEvents"]
     resources = [local.event_bus_arn]
@@ -146,14 +169,14 @@ data "aws_iam_policy_document" "scanner" {
 
 data "aws_iam_policy_document" "patcher" {
   statement {
-    sid       = "ConsumeOwnQueue"
+    sid       = "ConsumeOwnQueues"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
-    resources = [local.queue_arns["patcher"]]
+    resources = [local.queue_arns["patcher"], local.queue_arns["reboot"]]
   }
   statement {
     sid       = "SendJobsAndDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [local.queue_arns["drainer"], local.queue_arns["verifier"], local.dlq_arns["patcher"]]
+    resources = [local.queue_arns["drainer"], local.queue_arns["verifier"], local.queue_arns["patcher"], local.dlq_arns["patcher"], local.dlq_arns["reboot"]]
   }
   statement {
     sid       = "ResolveQueues"
@@ -259,7 +282,7 @@ data "aws_iam_policy_document" "drainer" {
   statement {
     sid       = "SendJobsAndDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [local.queue_arns["patcher"], local.dlq_arns["drainer"], local.dlq_arns["drainer-events"]]
+    resources = [local.queue_arns["reboot"], local.queue_arns["patcher"], local.dlq_arns["drainer"], local.dlq_arns["drainer-events"]]
   }
   statement {
     sid       = "ResolveQueues"
@@ -364,6 +387,13 @@ data "aws_iam_policy_document" "drainer" {
     sid       = "PauseTagsAndErrorBudget"
     actions   = ["sqs:ListQueueTags", "sqs:TagQueue"]
     resources = [local.queue_arns["drainer"]]
+  }
+  statement {
+    # The gate alarms (alarm_names, alarm_prefix): any alarm of the account and region, as a
+    # prefix cannot be written as an ARN pattern the names would match exactly.
+    sid       = "ReadGateAlarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account}:alarm:*"]
   }
   statement {
     sid       = "PublishMetrics"

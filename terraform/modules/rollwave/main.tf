@@ -10,10 +10,19 @@ locals {
   region    = data.aws_region.current.name
   account   = data.aws_caller_identity.current.account_id
 
-  # The four workers; each consumes the queues listed here (the first is its job queue).
+  # The four workers and the queues each consumes (shared/topology's Queue.Consumer): its job
+  # queues, whose depth starts and stops it (scaling.tf), and the ECS events it waits on. The
+  # patcher has two lanes, the patcher queue (staging, the intake) and the reboot queue, each with
+  # its own handlers, so that a reboot never waits behind staging (docs/decisions/lanes.md).
+  job_queues = {
+    scanner  = ["scanner"]
+    patcher  = ["patcher", "reboot"]
+    drainer  = ["drainer"]
+    verifier = ["verifier"]
+  }
   services = {
     scanner  = ["scanner"]
-    patcher  = ["patcher"]
+    patcher  = ["patcher", "reboot"]
     drainer  = ["drainer", "drainer-events"]
     verifier = ["verifier", "verifier-events"]
   }
@@ -43,6 +52,17 @@ locals {
     variable = "ssm:resourceTag/${split("=", var.instance_tag)[0]}"
     values   = [join("=", slice(split("=", var.instance_tag), 1, length(split("=", var.instance_tag))))]
   }]
+  # The launch templates the scanner may give a new version and default (launch_templates =
+  # "update"): those carrying launch_template_tag, or every one of the account and region with
+  # "*". Without the opt-in the statement names no template (IDs start with lt-), so the scanner
+  # can only read them.
+  launch_template_arns = ["arn:${local.partition}:ec2:${local.region}:${local.account}:launch-template/${var.launch_templates == "update" ? "*" : "none-without-launch_templates-update"}"]
+  launch_template_condition = var.launch_template_tag == "*" ? [] : [{
+    variable = "aws:ResourceTag/${split("=", var.launch_template_tag)[0]}"
+    values   = [join("=", slice(split("=", var.launch_template_tag), 1, length(split("=", var.launch_template_tag))))]
+  }]
+  bottlerocket_image_parameters = "arn:${local.partition}:ssm:${local.region}::parameter/aws/service/bottlerocket/*"
+
   event_bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
   document_arns = { for k, d in aws_ssm_document.this : k => d.arn }
 

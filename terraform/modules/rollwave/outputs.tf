@@ -1,5 +1,5 @@
 output "queue_urls" {
-  description = "URL of each work queue, by logical name (scanner, patcher, drainer, verifier, drainer-events, verifier-events). Send a scan request to queue_urls[\"scanner\"], a hand-written job to queue_urls[\"patcher\"]."
+  description = "URL of each work queue, by logical name (scanner, patcher, reboot, drainer, verifier, drainer-events, verifier-events). Send a scan request to queue_urls[\"scanner\"], a hand-written job to queue_urls[\"patcher\"]."
   value       = { for k, q in aws_sqs_queue.queue : k => q.id }
 }
 
@@ -56,4 +56,9 @@ output "dashboard_name" {
 output "pipeline_alarm_rule_arns" {
   description = "ARN of each EventBridge rule that sends pipeline events to alarm_sns_topic_arn (update-failed, rollout-halted): the topic's policy must let events.amazonaws.com publish from them."
   value       = { for k, r in aws_cloudwatch_event_rule.pipeline_alarm : k => r.arn }
+}
+
+output "history_log_group_name" {
+  description = "CloudWatch Logs group of the history: every rollwave pipeline event, kept history_retention_days (rollwave jobs list and jobs describe read it; operators need logs:FilterLogEvents on it)."
+  value       = aws_cloudwatch_log_group.history.name
 }

@@ -1,7 +1,8 @@
-# Scale to zero: each worker's desired count is its queue's depth (visible + in flight) turned
-# into 0 or max_tasks by two step-scaling policies. A message arriving on an empty queue starts the
-# worker within a few minutes; a queue empty for scale_in_after_minutes stops it. The drainer and
-# the verifier hold a waiting job in flight, so they stay up while any job waits.
+# Scale to zero: each worker's desired count is the depth (visible + in flight) of its job queues
+# (local.job_queues: the patcher's two lanes together) turned into 0 or max_tasks by two
+# step-scaling policies. A message arriving on an empty queue starts the worker within a few
+# minutes; queues empty for scale_in_after_minutes stop it. The drainer and the verifier hold a
+# waiting job in flight, so they stay up while any job waits.
 
 resource "aws_appautoscaling_target" "service" {
   for_each = var.create_services ? local.services : {}
@@ -54,15 +55,21 @@ resource "aws_appautoscaling_policy" "scale_in" {
 }
 
 locals {
-  # The job queue of each worker, whose depth drives its scaling.
-  scaling_queue = { for s, queues in local.services : s => "${var.prefix}-${queues[0]}" }
+  # The job queues of each worker, whose summed depth drives its scaling.
+  scaling_queues = { for s, queues in local.job_queues : s => [for q in queues : "${var.prefix}-${q}"] }
+  # The metrics of that sum by metric-math ID: v<i> and f<i>, the messages visible and in flight
+  # of the i-th job queue.
+  scaling_metrics = { for s, queues in local.scaling_queues : s => merge([for i, q in queues : {
+    "v${i}" = { metric = "ApproximateNumberOfMessagesVisible", queue = q }
+    "f${i}" = { metric = "ApproximateNumberOfMessagesNotVisible", queue = q }
+  }]...) }
 }
 
 resource "aws_cloudwatch_metric_alarm" "backlog" {
   for_each = var.create_services ? local.services : {}
 
   alarm_name          = "${var.prefix}-${each.key}-backlog"
-  alarm_description   = "Messages on ${local.scaling_queue[each.key]}: run the ${each.key}"
+  alarm_description   = "Messages on ${join(" or ", local.scaling_queues[each.key])}: run the ${each.key}"
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   evaluation_periods  = 1
@@ -71,28 +78,21 @@ resource "aws_cloudwatch_metric_alarm" "backlog" {
 
   metric_query {
     id          = "depth"
-    expression  = "visible + inflight"
+    expression  = join(" + ", keys(local.scaling_metrics[each.key]))
     label       = "messages visible or in flight"
     return_data = true
   }
-  metric_query {
-    id = "visible"
-    metric {
-      namespace   = "AWS/SQS"
-      metric_name = "ApproximateNumberOfMessagesVisible"
-      dimensions  = { QueueName = local.scaling_queue[each.key] }
-      period      = 60
-      stat        = "Maximum"
-    }
-  }
-  metric_query {
-    id = "inflight"
-    metric {
-      namespace   = "AWS/SQS"
-      metric_name = "ApproximateNumberOfMessagesNotVisible"
-      dimensions  = { QueueName = local.scaling_queue[each.key] }
-      period      = 60
-      stat        = "Maximum"
+  dynamic "metric_query" {
+    for_each = local.scaling_metrics[each.key]
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/SQS"
+        metric_name = metric_query.value.metric
+        dimensions  = { QueueName = metric_query.value.queue }
+        period      = 60
+        stat        = "Maximum"
+      }
     }
   }
 
@@ -103,7 +103,7 @@ resource "aws_cloudwatch_metric_alarm" "idle" {
   for_each = var.create_services ? local.services : {}
 
   alarm_name          = "${var.prefix}-${each.key}-idle"
-  alarm_description   = "${local.scaling_queue[each.key]} empty for ${var.scale_in_after_minutes} minutes: stop the ${each.key}"
+  alarm_description   = "${join(" and ", local.scaling_queues[each.key])} empty for ${var.scale_in_after_minutes} minutes: stop the ${each.key}"
   comparison_operator = "LessThanOrEqualToThreshold"
   threshold           = 0
   evaluation_periods  = var.scale_in_after_minutes
@@ -112,28 +112,21 @@ resource "aws_cloudwatch_metric_alarm" "idle" {
 
   metric_query {
     id          = "depth"
-    expression  = "visible + inflight"
+    expression  = join(" + ", keys(local.scaling_metrics[each.key]))
     label       = "messages visible or in flight"
     return_data = true
   }
-  metric_query {
-    id = "visible"
-    metric {
-      namespace   = "AWS/SQS"
-      metric_name = "ApproximateNumberOfMessagesVisible"
-      dimensions  = { QueueName = local.scaling_queue[each.key] }
-      period      = 60
-      stat        = "Maximum"
-    }
-  }
-  metric_query {
-    id = "inflight"
-    metric {
-      namespace   = "AWS/SQS"
-      metric_name = "ApproximateNumberOfMessagesNotVisible"
-      dimensions  = { QueueName = local.scaling_queue[each.key] }
-      period      = 60
-      stat        = "Maximum"
+  dynamic "metric_query" {
+    for_each = local.scaling_metrics[each.key]
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/SQS"
+        metric_name = metric_query.value.metric
+        dimensions  = { QueueName = metric_query.value.queue }
+        period      = 60
+        stat        = "Maximum"
+      }
     }
   }
 

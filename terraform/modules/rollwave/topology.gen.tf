@@ -26,6 +26,14 @@ locals {
       receive_wait_time_seconds     = 20
       visibility_timeout_seconds    = 120
     }
+    reboot = {
+      dlq_message_retention_seconds = 1209600
+      max_message_size              = 1048576
+      max_receive_count             = 5
+      message_retention_seconds     = 1209600
+      receive_wait_time_seconds     = 20
+      visibility_timeout_seconds    = 120
+    }
     scanner = {
       dlq_message_retention_seconds = 1209600
       max_message_size              = 1048576
@@ -54,21 +62,22 @@ locals {
   topology_dead_letter_suffix = "-dlq"
   topology_ecs_rules = {
     drainer-events = {
-      description = "ECS container instance state changes for the drainer-events queue"
+      description   = "ECS container instance state changes for the drainer-events queue"
+      event_pattern = "{\"detail\":{\"status\":[\"DRAINING\",\"ACTIVE\"]},\"detail-type\":[\"ECS Container Instance State Change\"],\"source\":[\"aws.ecs\"]}"
     }
     verifier-events = {
-      description = "ECS container instance state changes for the verifier-events queue"
+      description   = "ECS container instance state changes for the verifier-events queue"
+      event_pattern = "{\"detail\":{\"runningTasksCount\":[0],\"status\":[\"DRAINING\"]},\"detail-type\":[\"ECS Container Instance State Change\"],\"source\":[\"aws.ecs\"]}"
     }
   }
-  topology_ecs_event_pattern = {
-    detail-type = ["ECS Container Instance State Change"]
-    source      = ["aws.ecs"]
+  topology_pipeline_event_pattern = {
+    source = ["rollwave"]
   }
   ssm_documents = {
     reboot        = "{\n  \"description\": \"rollwave: run `apiclient reboot` on a Bottlerocket host\",\n  \"mainSteps\": [\n    {\n      \"action\": \"aws:runShellScript\",\n      \"inputs\": {\n        \"runCommand\": [\n          \"apiclient reboot\"\n        ],\n        \"timeoutSeconds\": \"1800\"\n      },\n      \"name\": \"reboot\",\n      \"precondition\": {\n        \"StringEquals\": [\n          \"platformType\",\n          \"Linux\"\n        ]\n      }\n    }\n  ],\n  \"schemaVersion\": \"2.2\"\n}"
     update-apply  = "{\n  \"description\": \"rollwave: run `apiclient update apply` on a Bottlerocket host\",\n  \"mainSteps\": [\n    {\n      \"action\": \"aws:runShellScript\",\n      \"inputs\": {\n        \"runCommand\": [\n          \"apiclient update apply\"\n        ],\n        \"timeoutSeconds\": \"1800\"\n      },\n      \"name\": \"update-apply\",\n      \"precondition\": {\n        \"StringEquals\": [\n          \"platformType\",\n          \"Linux\"\n        ]\n      }\n    }\n  ],\n  \"schemaVersion\": \"2.2\"\n}"
     update-cancel = "{\n  \"description\": \"rollwave: run `apiclient update cancel` on a Bottlerocket host\",\n  \"mainSteps\": [\n    {\n      \"action\": \"aws:runShellScript\",\n      \"inputs\": {\n        \"runCommand\": [\n          \"apiclient update cancel\"\n        ],\n        \"timeoutSeconds\": \"1800\"\n      },\n      \"name\": \"update-cancel\",\n      \"precondition\": {\n        \"StringEquals\": [\n          \"platformType\",\n          \"Linux\"\n        ]\n      }\n    }\n  ],\n  \"schemaVersion\": \"2.2\"\n}"
     update-check  = "{\n  \"description\": \"rollwave: run `apiclient update check` on a Bottlerocket host\",\n  \"mainSteps\": [\n    {\n      \"action\": \"aws:runShellScript\",\n      \"inputs\": {\n        \"runCommand\": [\n          \"apiclient update check\"\n        ],\n        \"timeoutSeconds\": \"1800\"\n      },\n      \"name\": \"update-check\",\n      \"precondition\": {\n        \"StringEquals\": [\n          \"platformType\",\n          \"Linux\"\n        ]\n      }\n    }\n  ],\n  \"schemaVersion\": \"2.2\"\n}"
-    version-lock  = "{\n  \"description\": \"rollwave: run `apiclient set updates.version-lock={{ version }}` on a Bottlerocket host\",\n  \"mainSteps\": [\n    {\n      \"action\": \"aws:runShellScript\",\n      \"inputs\": {\n        \"runCommand\": [\n          \"apiclient set updates.version-lock={{ version }}\"\n        ],\n        \"timeoutSeconds\": \"1800\"\n      },\n      \"name\": \"version-lock\",\n      \"precondition\": {\n        \"StringEquals\": [\n          \"platformType\",\n          \"Linux\"\n        ]\n      }\n    }\n  ],\n  \"parameters\": {\n    \"version\": {\n      \"allowedPattern\": \"^v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+$\",\n      \"description\": \"the Bottlerocket version to lock the host to, e.g. 1.19.5\",\n      \"type\": \"String\"\n    }\n  },\n  \"schemaVersion\": \"2.2\"\n}"
+    version-lock  = "{\n  \"description\": \"rollwave: run `apiclient set updates.version-lock={{ version }}` on a Bottlerocket host\",\n  \"mainSteps\": [\n    {\n      \"action\": \"aws:runShellScript\",\n      \"inputs\": {\n        \"runCommand\": [\n          \"apiclient set updates.version-lock={{ version }}\"\n        ],\n        \"timeoutSeconds\": \"1800\"\n      },\n      \"name\": \"version-lock\",\n      \"precondition\": {\n        \"StringEquals\": [\n          \"platformType\",\n          \"Linux\"\n        ]\n      }\n    }\n  ],\n  \"parameters\": {\n    \"version\": {\n      \"allowedPattern\": \"^(latest|v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+)$\",\n      \"description\": \"the Bottlerocket version to lock the host to, e.g. 1.19.5, or latest\",\n      \"type\": \"String\"\n    }\n  },\n  \"schemaVersion\": \"2.2\"\n}"
   }
 }

@@ -50,7 +50,7 @@ variable "schedule" {
 }
 
 variable "max_out_of_service" {
-  description = "Instances of a cluster out of service at once: a count (\"1\") or a percentage (\"10%\", 1% to 100%). ROLLWAVE_MAX_OUT_OF_SERVICE of the drainer."
+  description = "Instances of a cluster out of service at once: a count (\"1\") or a percentage (\"10%\", 1% to 100%). ROLLWAVE_MAX_OUT_OF_SERVICE of the drainer, and of the patcher, which stages as many instances of each cluster ahead of the drains."
   type        = string
   default     = "1"
 
@@ -202,14 +202,14 @@ variable "error_budget" {
 }
 
 variable "cluster_policies" {
-  description = "Per-cluster overrides of any policy, keyed by cluster name, jsonencoded into ROLLWAVE_CLUSTER_POLICIES of the patcher, drainer and verifier. Each value is an object with any of the fields of docs/policies.md, spelled as there: maxOutOfService (string, \"2\" or \"20%\"), capacityCheck, healthGate, rollback (bool), healthGateTimeout, standaloneDeadline, standaloneGrace (Go durations), maintenanceWindow (string), standaloneTasks (skip, wait or stop: stop kills the cluster's standalone tasks after standaloneGrace, so opt in here for the clusters where that is safe), onVerifyFailure (park or return), errorBudget ({ failures = 1..8, window = duration }). An omitted field keeps the default; {} sets nothing."
+  description = "Per-cluster overrides of any policy, keyed by cluster name, jsonencoded into ROLLWAVE_CLUSTER_POLICIES of the patcher, drainer and verifier. Each value is an object with any of the fields of docs/policies.md, spelled as there: maxOutOfService (string, \"2\" or \"20%\"), capacityCheck, healthGate, rollback (bool), healthGateTimeout, standaloneDeadline, standaloneGrace (Go durations), maintenanceWindow (string), standaloneTasks (skip, wait or stop: stop kills the cluster's standalone tasks after standaloneGrace, so opt in here for the clusters where that is safe), onVerifyFailure (park or return), errorBudget ({ failures = 1..8, window = duration }), alarmNames (list of CloudWatch alarm names) and alarmPrefix (string): the cluster's own gate alarms, beside alarm_names and alarm_prefix. An omitted field keeps the default; {} sets nothing."
   type        = any
   default     = {}
   nullable    = false
 
   validation {
-    condition     = try(alltrue([for cluster, p in var.cluster_policies : alltrue([for k in keys(p) : contains(["maxOutOfService", "capacityCheck", "healthGate", "healthGateTimeout", "maintenanceWindow", "standaloneTasks", "standaloneDeadline", "standaloneGrace", "rollback", "onVerifyFailure", "errorBudget"], k)])]), false)
-    error_message = "cluster_policies must map cluster names to objects whose fields are among maxOutOfService, capacityCheck, healthGate, healthGateTimeout, maintenanceWindow, standaloneTasks, standaloneDeadline, standaloneGrace, rollback, onVerifyFailure, errorBudget (spelled as in docs/policies.md: the workers refuse any other field)."
+    condition     = try(alltrue([for cluster, p in var.cluster_policies : alltrue([for k in keys(p) : contains(["maxOutOfService", "capacityCheck", "healthGate", "healthGateTimeout", "maintenanceWindow", "standaloneTasks", "standaloneDeadline", "standaloneGrace", "rollback", "onVerifyFailure", "errorBudget", "alarmNames", "alarmPrefix"], k)])]), false)
+    error_message = "cluster_policies must map cluster names to objects whose fields are among maxOutOfService, capacityCheck, healthGate, healthGateTimeout, maintenanceWindow, standaloneTasks, standaloneDeadline, standaloneGrace, rollback, onVerifyFailure, errorBudget, alarmNames, alarmPrefix (spelled as in docs/policies.md: the workers refuse any other field)."
   }
 
   validation {
@@ -250,6 +250,18 @@ variable "cluster_policies" {
     ) if k == "errorBudget"]])), false)
     error_message = "cluster_policies: errorBudget must be { failures = 1 to 8, window = a Go duration such as 2h }, either field optional."
   }
+
+  validation {
+    condition = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (
+      can(regex("^\\[", jsonencode(v))) && alltrue([for n in v : can(regex("^\"", jsonencode(n))) && length(trimspace(n)) > 0 && length(n) <= 255]) && length(distinct(v)) == length(v)
+    ) if k == "alarmNames"]])), false)
+    error_message = "cluster_policies: alarmNames must be a list of CloudWatch alarm names (1 to 255 characters), each once."
+  }
+
+  validation {
+    condition     = try(alltrue(flatten([for cluster, p in var.cluster_policies : [for k, v in p : v == null || (can(regex("^\"", jsonencode(v))) && length(trimspace(v)) > 0 && length(v) <= 255) if k == "alarmPrefix"]])), false)
+    error_message = "cluster_policies: alarmPrefix must be the start of CloudWatch alarm names, 1 to 255 characters."
+  }
 }
 
 variable "metrics" {
@@ -275,8 +287,95 @@ variable "reboot_grace" {
   }
 }
 
+variable "alarm_names" {
+  description = "CloudWatch alarms that gate every drain (ROLLWAVE_ALARM_NAMES of the drainer): no new drain starts while one is in ALARM, and a rollout in progress halts (\"Cluster Rollout Halted\", reason alarm). Empty: none."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for n in var.alarm_names : length(n) > 0 && length(n) <= 255 && !strcontains(n, ",")])
+    error_message = "alarm_names must be alarm names of 1 to 255 characters without commas."
+  }
+}
+
+variable "alarm_prefix" {
+  description = "Every CloudWatch alarm whose name starts with this prefix gates every drain, as alarm_names (ROLLWAVE_ALARM_PREFIX of the drainer). null: none."
+  type        = string
+  default     = null
+}
+
+variable "alarm_halt" {
+  description = "What a firing gate alarm does (ROLLWAVE_ALARM_HALT of the drainer): resume (drains start again by themselves once every alarm is OK) or stay (the cluster is paused until a person resumes it). null keeps the code's default (resume)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_halt == null ? true : contains(["resume", "stay"], var.alarm_halt)
+    error_message = "alarm_halt must be resume or stay, or null for the code's default."
+  }
+}
+
+variable "target_version" {
+  description = "The version each scan's rollout targets, one for every host (ROLLWAVE_TARGET_VERSION of the scanner): latest (the newest version one of the scanned hosts is offered), a minor version such as 1.20 (its newest patch on offer) or a version such as 1.20.3. Each host is pinned there once its Bottlerocket wave offers it. null: each host goes to whatever its own update check chooses. A scan request's targetVersion overrides it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.target_version == null || can(regex("^(latest|(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?)?)$", var.target_version))
+    error_message = "target_version must be latest, a minor version such as 1.20 or a version such as 1.20.3 (no leading v), or null."
+  }
+}
+
+variable "stages" {
+  description = "A staged promotion (ROLLWAVE_STAGES of the scanner and the drainer, docs/policies.md \"Staged promotion\"): the stages in order, each with a name (1-64 letters, digits, - or _), its clusters (names, each in one stage) and a bake time (a Go duration such as 30m or 2h; none: 0). A stage starts on a rollout's version only once every stage before it took the version, no job of it failed, no gate alarm fired during its bake and its bake has passed since its last host was verified. At most 10 stages. []: no promotion, every cluster rolls at once."
+  type = list(object({
+    name     = string
+    clusters = list(string)
+    bake     = optional(string)
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = length(var.stages) <= 10 && alltrue([for s in var.stages : can(regex("^[A-Za-z0-9_-]{1,64}$", s.name)) && length(s.clusters) > 0])
+    error_message = "stages: at most 10, each named with 1-64 letters, digits, - or _, with at least one cluster."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.stages : s.name])) == length(var.stages) && length(distinct(flatten([for s in var.stages : s.clusters]))) == length(flatten([for s in var.stages : s.clusters]))
+    error_message = "stages: each stage's name once, and each cluster in one stage only."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.stages : s.bake == null || can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$", s.bake)) || s.bake == "0"])
+    error_message = "stages: bake must be a Go duration such as 30m or 2h, or omitted for none."
+  }
+}
+
+variable "launch_templates" {
+  description = "What a scan that finds a cluster's rollout complete does about the launch templates of the Auto Scaling groups behind it (ROLLWAVE_LAUNCH_TEMPLATES of the scanner): report the drift (a \"Launch Template Drift\" event and a LaunchTemplatesDrifted metric), update it too (a new template version with only the image changed, made the default when the group launches $Default; a resolve:ssm: image or a group pinned to a version number is left alone), or off. Only update lets the scanner's role create template versions and change defaults, on the templates launch_template_tag selects. null keeps the scanner's default (report)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.launch_templates == null ? true : contains(["off", "report", "update"], var.launch_templates)
+    error_message = "launch_templates must be off, report or update, or null for the scanner's default (report)."
+  }
+}
+
+variable "launch_template_tag" {
+  description = "Which launch templates the scanner may change with launch_templates = \"update\" (ec2:CreateLaunchTemplateVersion, ec2:ModifyLaunchTemplate): KEY=VALUE, the templates carrying that tag (aws:ResourceTag/KEY). \"*\" (the default) is every launch template of the account and region."
+  type        = string
+  default     = "*"
+
+  validation {
+    condition     = var.launch_template_tag == "*" || can(regex("^[^=*]+=.+$", var.launch_template_tag))
+    error_message = "launch_template_tag must be KEY=VALUE (the tag of the launch templates the scanner may change), or \"*\" for every launch template of the account and region."
+  }
+}
+
 variable "waiting_threshold" {
-  description = "How long a job may wait for admission (pause, halt, maintenance window, health gate, capacity, limits) before the drainer warns about it, and how often it warns again while the job waits: a warn log line with the reason, a JobsWaiting count and, once per wait, an \"Instance Update Waiting\" event (ROLLWAVE_WAITING_THRESHOLD of the drainer). Whole hours, minutes and seconds such as 15m or 1h30m, at least 1s; null keeps the workers' default (15m)."
+  description = "How long a job may wait for admission (pause, halt, maintenance window, health gate, capacity, limits) before the drainer warns about it, or for its host's Bottlerocket wave before the patcher does, and how often it warns again while the job waits: a warn log line with the reason, a JobsWaiting count and, once per wait, an \"Instance Update Waiting\" event (ROLLWAVE_WAITING_THRESHOLD of the drainer and the patcher). Whole hours, minutes and seconds such as 15m or 1h30m, at least 1s; null keeps the workers' default (15m)."
   type        = string
   default     = null
 
@@ -309,10 +408,11 @@ variable "lease" {
 }
 
 variable "concurrency" {
-  description = "Jobs one task of each worker handles at once (ROLLWAVE_CONCURRENCY). An omitted worker keeps the workers' default (4 for the scanner and patcher, 16 for the drainer and verifier, which hold each job for a whole drain or reboot)."
+  description = "Jobs one task of each worker handles at once (ROLLWAVE_CONCURRENCY; for the patcher, the instances it stages at once), and reboot: the reboots the patcher's reboot lane sends at once (ROLLWAVE_REBOOT_CONCURRENCY; keep it at least the largest cluster limit, so that a whole wave is rebooted together). An omitted field keeps the workers' default (4 for the scanner and patcher, 16 for the drainer and verifier, which hold each job for a whole drain or reboot, 32 for reboot)."
   type = object({
     scanner  = optional(number)
     patcher  = optional(number)
+    reboot   = optional(number)
     drainer  = optional(number)
     verifier = optional(number)
   })
@@ -402,6 +502,17 @@ variable "log_retention_days" {
   validation {
     condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (the values CloudWatch Logs accepts), or 0 to keep the logs forever."
+  }
+}
+
+variable "history_retention_days" {
+  description = "How long the history log group (/aws/events/<prefix>-history) keeps rollwave's pipeline events, which rollwave jobs list and jobs describe read back, in days: one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), or 0 to keep them forever."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.history_retention_days)
+    error_message = "history_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (the values CloudWatch Logs accepts), or 0 to keep them forever."
   }
 }
 
