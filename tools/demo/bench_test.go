@@ -66,7 +66,7 @@ func BenchmarkRollout(b *testing.B) {
 				scenario = writeScenario(b, fleetScenario(tc.fleet, true))
 			}
 			o := options{root: root, bin: bin, scenario: scenario, timeScale: tc.timeScale, deadline: tc.deadline,
-				limit: rolloutLimit, replicas: tc.replicas}
+				limit: rolloutLimit, replicas: tc.replicas, emulator: os.Getenv(harness.EmulatorEnv)}
 			var runs []rolloutFigures
 			for b.Loop() {
 				o.logDir = b.TempDir()
@@ -207,7 +207,7 @@ func BenchmarkScan(b *testing.B) {
 	for _, tc := range scanCases {
 		b.Run(tc.name, func(b *testing.B) {
 			o := options{root: root, bin: bin, scenario: writeScenario(b, fleetScenario(tc.fleet, false)),
-				timeScale: 20, deadline: 10 * time.Minute, limit: "1", replicas: 1, only: []string{"scanner"}}
+				timeScale: 20, deadline: 10 * time.Minute, limit: "1", replicas: 1, only: []string{"scanner"}, emulator: os.Getenv(harness.EmulatorEnv)}
 			var last scanFigures
 			for b.Loop() {
 				o.logDir = b.TempDir()

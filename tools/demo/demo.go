@@ -23,6 +23,7 @@ import (
 	"github.com/rollwave/rollwave/shared/bootstrap"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/topology"
+	"github.com/rollwave/rollwave/shared/update"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 )
 
@@ -127,12 +128,19 @@ func (d *demo) run(ctx context.Context) (result, error) {
 	if b, err := json.MarshalIndent(res.Outcome, "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(d.o.logDir, "outcome.json"), b, 0o644)
 	}
+	page := filepath.Join(d.o.logDir, "rollout.html")
+	pageErr := writeRolloutPage(page, res.Outcome)
 	res.Summary = Summarize(res.Outcome)
 	fmt.Fprintf(d.out, "\nSummary (wall time %s, rollout %s from the scan request, %s simulated at ×%g; report: %s):\n",
 		time.Since(start).Round(100*time.Millisecond), res.Rollout.Round(100*time.Millisecond), rep.Now.Sub(st.Now).Round(time.Second),
 		d.o.timeScale, filepath.Join(d.o.logDir, "outcome.json"))
 	res.Summary.Write(d.out)
 	res.writeUsage(d.out, d.o.replicas)
+	if pageErr != nil {
+		fmt.Fprintf(d.out, "the rollout's page could not be drawn: %v\n", pageErr)
+	} else {
+		fmt.Fprintf(d.out, "the rollout as a picture (open it in a browser): %s\n", page)
+	}
 	return res, nil
 }
 
@@ -181,8 +189,11 @@ func (d *demo) usage() (map[string]int64, map[string]float64) {
 }
 
 // startMoto starts moto server from the repository's .venv on a free loopback port, retrying
-// on a fresh port when it loses the port to another process.
+// on a fresh port when it loses the port to another process; with -emulator it uses that one.
 func (d *demo) startMoto(ctx context.Context) error {
+	if d.o.emulator != "" {
+		return d.useEmulator(ctx)
+	}
 	bin := filepath.Join(d.o.root, ".venv", "bin", "moto_server")
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s is missing: run make deps", bin)
@@ -191,6 +202,26 @@ func (d *demo) startMoto(ctx context.Context) error {
 		host, port, _ := net.SplitHostPort(addr)
 		return bin, d.baseEnv(), []string{"-H", host, "-p", port}
 	}, &d.motoURL)
+}
+
+// useEmulator takes the emulator of -emulator, after checking that it answers HTTP at all: an
+// emulator that is not up is one clear error, not a bootstrap that fails call by call.
+func (d *demo) useEmulator(ctx context.Context) error {
+	u := strings.TrimRight(d.o.emulator, "/")
+	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(wctx, http.MethodGet, u+"/", nil)
+	if err != nil {
+		return fmt.Errorf("-emulator %q: %w", d.o.emulator, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the emulator at %s (-emulator, $ROLLWAVE_TEST_EMULATOR): %w; start it, or leave both unset to start moto", u, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d.motoURL = u
+	return nil
 }
 
 // startCallCounter starts the counting proxy in front of moto that the workers send their SQS,
@@ -229,7 +260,7 @@ func (d *demo) startServer(ctx context.Context, name, probe string, cmd func(add
 			return err
 		}
 		bin, env, args := cmd(addr)
-		c, err := startChild(fmt.Sprintf("%s-%d", name, attempt), name, d.o.logDir, bin, env, args...)
+		c, err := startChild(fmt.Sprintf("%s-%d", name, attempt), name, d.o.logDir, bin, d.o.detached, env, args...)
 		if err != nil {
 			return err
 		}
@@ -281,7 +312,7 @@ func demoTopology() topology.Topology {
 	q.ReceiveWait = 0
 	t.Queues = append(t.Queues, q)
 	t.Rules = append(t.Rules, topology.Rule{Name: t.PipelineRuleName(), Description: "rollwave pipeline events for make demo",
-		EventPattern: topology.PipelineEventPattern, Target: resultsQueue, TargetID: "sqs-" + q.Name})
+		EventPattern: topology.PipelineEventPattern(prefix), Target: resultsQueue, TargetID: "sqs-" + q.Name})
 	return t
 }
 
@@ -291,6 +322,22 @@ func (d *demo) bootstrap(ctx context.Context) error {
 		return err
 	}
 	d.queues = r
+	if d.o.emulator == "" {
+		return nil
+	}
+	// An emulator of one's own outlives the demo: messages an earlier run left in its queues
+	// (pipeline events of the same instance IDs, jobs) would be taken for this run's.
+	client := sqs.NewFromConfig(d.cfg)
+	for _, q := range r.Queues {
+		for _, url := range []string{q.URL, q.DeadLetterURL} {
+			if url == "" {
+				continue
+			}
+			if _, err := client.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(url)}); err != nil {
+				return fmt.Errorf("empty %s left by an earlier run: %w", url, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -322,7 +369,8 @@ func (d *demo) workerEnv(name string, clusters []string) []string {
 		"ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","),
 	)
 	env = append(env, scaledEnv(name, d.o.timeScale)...)
-	if name == "drainer" {
+	if name == "drainer" || name == "patcher" {
+		// The drainer's limit, and the patcher's look-ahead of staged instances.
 		env = append(env, "ROLLWAVE_MAX_OUT_OF_SERVICE="+d.o.limit)
 	}
 	return append(env, d.o.env...)
@@ -339,7 +387,7 @@ func (d *demo) startWorkers(clusters []string) error {
 			if d.o.replicas > 1 {
 				name = fmt.Sprintf("%s-%d", w, i+1)
 			}
-			c, err := startChild(name, w, d.o.logDir, filepath.Join(d.o.bin, w), d.workerEnv(w, clusters))
+			c, err := startChild(name, w, d.o.logDir, filepath.Join(d.o.bin, w), d.o.detached, d.workerEnv(w, clusters))
 			if err != nil {
 				return err
 			}
@@ -369,7 +417,8 @@ func (d *demo) scan(ctx context.Context) error {
 func (d *demo) watch(ctx context.Context, start time.Time) (map[string]Ended, bool, error) {
 	obs := newObserver()
 	ended := map[string]Ended{}
-	v := &view{w: d.out, terminal: d.o.terminal}
+	limit, _ := update.ParseLimit(d.o.limit) // parseFlags checked it
+	v := &view{w: d.out, terminal: d.o.terminal, limit: limit}
 	client := sqs.NewFromConfig(d.cfg)
 	results, err := d.queues.Queue(resultsQueue)
 	if err != nil {
@@ -424,7 +473,7 @@ func (d *demo) finished(ctx context.Context, client *sqs.Client, obs *observer, 
 			return false, nil
 		}
 	}
-	for _, logical := range []string{topology.Scanner, topology.Patcher, topology.Drainer, topology.Verifier} {
+	for _, logical := range []string{topology.Scanner, topology.Patcher, topology.Reboot, topology.Drainer, topology.Verifier} {
 		q, err := d.queues.Queue(logical)
 		if err != nil {
 			return false, err

@@ -21,9 +21,13 @@ type setting struct {
 // settings are the worker settings that the demo scales by the time scale.
 var settings = []setting{
 	{Env: "ROLLWAVE_SSM_POLL_INTERVAL", Workers: workers, Virtual: 2 * time.Second},
+	{Env: "ROLLWAVE_SSM_EXPECTED", Workers: workers, Virtual: 3 * time.Second},
+	{Env: "ROLLWAVE_APPLY_EXPECTED", Workers: []string{"patcher"}, Virtual: time.Minute},
 	{Env: "ROLLWAVE_METRICS_INTERVAL", Workers: workers, Virtual: time.Minute},
 	{Env: "ROLLWAVE_RECHECK_INTERVAL", Workers: []string{"drainer", "verifier"}, Virtual: 30 * time.Second},
 	{Env: "ROLLWAVE_ADMISSION_RETRY", Workers: []string{"drainer"}, Virtual: 30 * time.Second},
+	{Env: "ROLLWAVE_ADMISSION_BACKSTOP", Workers: []string{"drainer"}, Virtual: 30 * time.Second}, // the drainer's default
+	{Env: "ROLLWAVE_STAGE_RECHECK", Workers: []string{"patcher"}, Virtual: time.Minute},
 	{Env: "ROLLWAVE_PAUSE_REFRESH", Workers: []string{"drainer"}, Virtual: 5 * time.Second},
 	{Env: "ROLLWAVE_WAITING_THRESHOLD", Workers: []string{"drainer"}, Virtual: 15 * time.Minute, Floor: time.Second},
 	// The grace is the time the verifier gives a host to go down after its reboot was sent; the

@@ -3,6 +3,9 @@
 // four workers as child processes. It sends one scan request, shows every instance moving
 // through its stages, and ends with a summary; it exits 0 when the rollout succeeded. `make demo`
 // builds the binaries into ./bin and runs it.
+//
+// `demo up` starts the same stack and leaves it running (make up), printing the environment for
+// the rollwave CLI and the aws CLI; `demo down` stops it (make down).
 package main
 
 import (
@@ -53,6 +56,13 @@ type options struct {
 	// only, when set, names the workers to start (the scan benchmark starts the scanner alone).
 	only     []string
 	terminal bool
+	// emulator is the base URL of an AWS emulator already running (LocalStack, a moto of one's
+	// own) to use instead of starting moto.
+	emulator string
+	// detached children outlive the demo (make up): they are not killed when it exits.
+	detached bool
+	// stateDir is where make up keeps the stack's pids, environment and logs.
+	stateDir string
 }
 
 func parseFlags(args []string, stdout io.Writer) (options, error) {
@@ -67,6 +77,8 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.limit, "max-out-of-service", "1", "instances of a cluster that may be out of service at once: a count (2) or a percentage (20%)")
 	fs.IntVar(&o.replicas, "replicas", 1, "processes of each worker")
 	fs.Var(&o.env, "env", "a worker setting `KEY=VALUE` (ROLLWAVE_*, docs/configuration.md) given to every worker after the demo's own; repeatable")
+	fs.StringVar(&o.emulator, "emulator", os.Getenv(harness.EmulatorEnv), "base `URL` of an AWS emulator already running (LocalStack: http://127.0.0.1:4566) to use for SQS, EventBridge and CloudWatch instead of starting moto (default $"+harness.EmulatorEnv+")")
+	fs.StringVar(&o.stateDir, "state", "", "up and down: directory of the stack's pids, environment and logs (default: <root>/.cache/stack)")
 	fs.SetOutput(stdout)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -97,6 +109,9 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	if o.scenario == "" {
 		o.scenario = filepath.Join(o.root, "tools", "fleetsim", "scenarios", "default.yaml")
 	}
+	if o.stateDir == "" {
+		o.stateDir = filepath.Join(o.root, ".cache", "stack")
+	}
 	if f, ok := stdout.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			o.terminal = true
@@ -108,9 +123,19 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 // run runs the demo; environ is passed on to the child processes without its AWS_ and ROLLWAVE_
 // variables. ok reports whether the rollout succeeded; err is a demo that could not run.
 func run(ctx context.Context, args []string, environ []string, stdout io.Writer) (ok bool, err error) {
+	verb := ""
+	if len(args) > 0 && (args[0] == "up" || args[0] == "down") {
+		verb, args = args[0], args[1:]
+	}
 	o, err := parseFlags(args, stdout)
 	if err != nil {
 		return false, err // flag.ErrHelp after -h, which printed the usage
+	}
+	switch verb {
+	case "up":
+		return true, up(ctx, o, environ, stdout)
+	case "down":
+		return true, down(o, stdout)
 	}
 	res, err := rollout(ctx, o, environ, stdout)
 	return err == nil && res.Summary.OK(), err

@@ -118,7 +118,7 @@ func TestCallOfNamesTheCallerAndTheOperation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := http.NewRequest(tt.method, tt.url, strings.NewReader(tt.body))
+			r, err := http.NewRequestWithContext(t.Context(), tt.method, tt.url, strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,16 +147,16 @@ func TestScaledEnvCostsTheSameSimulatedTimeAtEveryScale(t *testing.T) {
 		want   []string
 	}{
 		{"the verifier at ×60", "verifier", 60, []string{
-			"ROLLWAVE_SSM_POLL_INTERVAL=33ms", "ROLLWAVE_METRICS_INTERVAL=1s", "ROLLWAVE_RECHECK_INTERVAL=500ms",
+			"ROLLWAVE_SSM_POLL_INTERVAL=33ms", "ROLLWAVE_SSM_EXPECTED=50ms", "ROLLWAVE_METRICS_INTERVAL=1s", "ROLLWAVE_RECHECK_INTERVAL=500ms",
 			"ROLLWAVE_REBOOT_GRACE=1s", "ROLLWAVE_REBOOT_TIMEOUT=1m0s", "ROLLWAVE_SSM_TIMEOUT=3s"}},
 		{"the verifier at ×10: six times as long, timeouts above their floor", "verifier", 10, []string{
-			"ROLLWAVE_SSM_POLL_INTERVAL=200ms", "ROLLWAVE_METRICS_INTERVAL=6s", "ROLLWAVE_RECHECK_INTERVAL=3s",
+			"ROLLWAVE_SSM_POLL_INTERVAL=200ms", "ROLLWAVE_SSM_EXPECTED=300ms", "ROLLWAVE_METRICS_INTERVAL=6s", "ROLLWAVE_RECHECK_INTERVAL=3s",
 			"ROLLWAVE_REBOOT_GRACE=6s", "ROLLWAVE_REBOOT_TIMEOUT=1m30s", "ROLLWAVE_SSM_TIMEOUT=12s"}},
 		{"the drainer at ×1: the production defaults", "drainer", 1, []string{
-			"ROLLWAVE_SSM_POLL_INTERVAL=2s", "ROLLWAVE_METRICS_INTERVAL=1m0s", "ROLLWAVE_RECHECK_INTERVAL=30s",
-			"ROLLWAVE_ADMISSION_RETRY=30s", "ROLLWAVE_PAUSE_REFRESH=5s", "ROLLWAVE_WAITING_THRESHOLD=15m0s", "ROLLWAVE_DRAIN_TIMEOUT=25m0s"}},
+			"ROLLWAVE_SSM_POLL_INTERVAL=2s", "ROLLWAVE_SSM_EXPECTED=3s", "ROLLWAVE_METRICS_INTERVAL=1m0s", "ROLLWAVE_RECHECK_INTERVAL=30s",
+			"ROLLWAVE_ADMISSION_RETRY=30s", "ROLLWAVE_ADMISSION_BACKSTOP=30s", "ROLLWAVE_PAUSE_REFRESH=5s", "ROLLWAVE_WAITING_THRESHOLD=15m0s", "ROLLWAVE_DRAIN_TIMEOUT=25m0s"}},
 		{"the scanner at ×100000: never below a millisecond", "scanner", 100000, []string{
-			"ROLLWAVE_SSM_POLL_INTERVAL=1ms", "ROLLWAVE_METRICS_INTERVAL=1ms", "ROLLWAVE_SSM_TIMEOUT=1m0s"}},
+			"ROLLWAVE_SSM_POLL_INTERVAL=1ms", "ROLLWAVE_SSM_EXPECTED=1ms", "ROLLWAVE_METRICS_INTERVAL=1ms", "ROLLWAVE_SSM_TIMEOUT=1m0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

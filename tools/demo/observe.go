@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/update"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 )
@@ -71,8 +72,8 @@ func (o *observer) rows(ended map[string]Ended) []row {
 			}
 			if e, ok := ended[in.EC2InstanceID]; ok {
 				r.ended = strings.TrimPrefix(e.DetailType, "Instance Update ")
-				if e.Detail.Reason != "" {
-					r.ended += ": " + e.Detail.Reason
+				if e.DetailType != notify.InstanceUpdateSucceeded {
+					r.ended += ": " + reasonInWords(e.Detail)
 				}
 			}
 			rs = append(rs, r)
@@ -85,13 +86,55 @@ func (o *observer) rows(ended map[string]Ended) []row {
 type view struct {
 	w        io.Writer
 	terminal bool
+	// limit is how many instances of a cluster may be out of service at once.
+	limit    update.Limit
 	drawn    int // lines of the last frame
 	prev     map[string]string
-	start    time.Time
+	progress string // the last progress line written, off a terminal
+}
+
+// progress is the line under the live view: how far the rollout is, each cluster's instances out
+// of service against the limit, and an estimate of the time left.
+//
+// The estimate assumes the instances left take as long each as the ended ones took on average
+// since the demo started (elapsed): it is a rate, shown once a job has ended.
+func progress(o *observer, ended map[string]Ended, elapsed time.Duration, limit update.Limit) string {
+	total, updated, skipped, failed := 0, 0, 0, 0
+	var oos []string
+	for _, c := range o.last.Clusters {
+		out := 0
+		for _, in := range c.Instances {
+			total++
+			if in.Status != "ACTIVE" || !in.AgentConnected || !in.HostUp {
+				out++
+			}
+			switch ended[in.EC2InstanceID].DetailType {
+			case notify.InstanceUpdateSucceeded:
+				updated++
+			case notify.InstanceUpdateSkipped:
+				skipped++
+			case notify.InstanceUpdateFailed:
+				failed++
+			}
+		}
+		oos = append(oos, fmt.Sprintf("%s %d/%d", c.Name, out, limit.Max(len(c.Instances))))
+	}
+	done := updated + skipped + failed
+	eta := "time left: estimated once a job has ended"
+	switch {
+	case done >= total:
+		eta = "every instance has ended"
+	case done > 0:
+		left := time.Duration(float64(elapsed) / float64(done) * float64(total-done))
+		eta = fmt.Sprintf("about %s left", left.Round(time.Second))
+	}
+	return fmt.Sprintf("updated %d/%d, skipped %d, failed %d · out of service (limit %s): %s · %s",
+		updated, total, skipped, failed, limit, strings.Join(oos, ", "), eta)
 }
 
 func (v *view) render(o *observer, ended map[string]Ended, elapsed time.Duration) {
 	rs := o.rows(ended)
+	line := progress(o, ended, elapsed, v.limit)
 	if !v.terminal {
 		if v.prev == nil {
 			v.prev = map[string]string{}
@@ -103,6 +146,11 @@ func (v *view) render(o *observer, ended map[string]Ended, elapsed time.Duration
 				fmt.Fprintf(v.w, "%6.1fs %s\n", elapsed.Seconds(), s)
 			}
 		}
+		// A new line when the counts change, not for every tick of the estimate.
+		if counts, _, _ := strings.Cut(line, " · about"); counts != v.progress {
+			v.progress = counts
+			fmt.Fprintf(v.w, "%6.1fs %s\n", elapsed.Seconds(), line)
+		}
 		return
 	}
 	var b strings.Builder
@@ -111,26 +159,13 @@ func (v *view) render(o *observer, ended map[string]Ended, elapsed time.Duration
 	}
 	lines := []string{fmt.Sprintf("rollwave demo  %5.1fs  simulated %s", elapsed.Seconds(), o.last.Now.Format("15:04:05")),
 		row{"CLUSTER", "INSTANCE", "VERSION", "STATUS", "STAGE", "JOB"}.String()}
-	out := map[string]int{}
-	var order []string
 	for _, r := range rs {
-		if _, ok := out[r.cluster]; !ok {
-			order = append(order, r.cluster)
-			out[r.cluster] = 0
-		}
-		if r.status != "ACTIVE" {
-			out[r.cluster]++
-		}
 		lines = append(lines, r.String())
 	}
-	var counts []string
-	for _, c := range order {
-		counts = append(counts, fmt.Sprintf("%s %d", c, out[c]))
-	}
-	lines = append(lines, "out of service: "+strings.Join(counts, ", "))
+	lines = append(lines, line)
 	for _, l := range lines {
 		b.WriteString(l + "\n")
 	}
 	v.drawn = len(lines)
-	io.WriteString(v.w, b.String())
+	fmt.Fprint(v.w, b.String()) // a frame on the terminal: nothing to do if it cannot be drawn
 }

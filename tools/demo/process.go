@@ -27,8 +27,8 @@ type child struct {
 }
 
 // startChild starts bin with args and env as role, its stdout and stderr appended to
-// logDir/name.log.
-func startChild(name, role, logDir, bin string, env []string, args ...string) (*child, error) {
+// logDir/name.log. A detached child outlives the demo; any other is killed when the demo dies.
+func startChild(name, role, logDir, bin string, detached bool, env []string, args ...string) (*child, error) {
 	path := filepath.Join(logDir, name+".log")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -37,6 +37,9 @@ func startChild(name, role, logDir, bin string, env []string, args ...string) (*
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, f, f
 	cmd.SysProcAttr = sysProcAttr()
+	if detached {
+		cmd.SysProcAttr = detachedProcAttr()
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -54,7 +57,7 @@ func startChild(name, role, logDir, bin string, env []string, args ...string) (*
 func (c *child) exited() error {
 	select {
 	case <-c.done:
-		return fmt.Errorf("%s exited (%v); log: %s", c.name, c.err, c.log)
+		return fmt.Errorf("%s exited (%w); log: %s", c.name, c.err, c.log)
 	default:
 		return nil
 	}

@@ -14,6 +14,9 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
+// detachedProcAttr puts a child in its own process group, to live on after the demo exits.
+func detachedProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
 // peakRSS returns the process's peak resident set size in bytes: VmHWM of /proc/<pid>/status.
 func peakRSS(pid int) (int64, bool) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))

@@ -37,6 +37,9 @@ type Outcome struct {
 
 // Summary is the verdict on a rollout and the lines that explain it.
 type Summary struct {
+	// Headline is the tally a person reads first: how many instances were updated, skipped (by
+	// reason, in words) and failed.
+	Headline  string
 	Instances []InstanceLine
 	Services  []string
 	Clusters  []string
@@ -91,6 +94,7 @@ func Summarize(o Outcome) Summary {
 	if err != nil {
 		problem("%v", err)
 	}
+	skipped, failed := map[string]int{}, 0
 	var beyondTotal time.Duration
 	var beyond []time.Duration
 	var updated []admin.InstanceReport
@@ -121,12 +125,17 @@ func Summarize(o Outcome) Summary {
 			}
 		case e.DetailType == notify.InstanceUpdateSkipped:
 			reason := e.Detail.Reason
-			line.Result = "skipped: " + orNone(reason)
+			line.Result = "skipped: " + reasonInWords(e.Detail)
+			if e.Detail.Message != "" {
+				line.Result += " — " + e.Detail.Message
+			}
+			skipped[reasonInWords(e.Detail)]++
 			if reason == "" {
 				problem("%s/%s: skipped without a reason", in.Cluster, in.EC2InstanceID)
 			}
 		default:
-			line.Result = fmt.Sprintf("failed: %s", orNone(e.Detail.Reason))
+			failed++
+			line.Result = fmt.Sprintf("failed: %s", reasonInWords(e.Detail))
 			if e.Detail.Message != "" {
 				line.Result += " (" + e.Detail.Message + ")"
 			}
@@ -134,6 +143,7 @@ func Summarize(o Outcome) Summary {
 		}
 		s.Instances = append(s.Instances, line)
 	}
+	s.Headline = headline(s.Updated, skipped, failed, len(insts))
 
 	for _, sv := range o.Report.Services {
 		if sv.Daemon {
@@ -220,8 +230,25 @@ func Summarize(o Outcome) Summary {
 	return s
 }
 
+// headline is "Result: 7 updated, 1 skipped (1 a task that no service started runs there), 0 failed,
+// of 8 instances".
+func headline(updated int, skipped map[string]int, failed, total int) string {
+	n := 0
+	var why []string
+	for _, reason := range sortedKeys(skipped) {
+		n += skipped[reason]
+		why = append(why, fmt.Sprintf("%d %s", skipped[reason], reason))
+	}
+	skips := fmt.Sprintf("%d skipped", n)
+	if n > 0 {
+		skips += " (" + strings.Join(why, "; ") + ")"
+	}
+	return fmt.Sprintf("Result: %d updated, %s, %d failed, of %d instances", updated, skips, failed, total)
+}
+
 // Write prints the summary.
 func (s Summary) Write(w io.Writer) {
+	fmt.Fprintln(w, s.Headline)
 	fmt.Fprintln(w, "Instances:")
 	for _, l := range s.Instances {
 		fmt.Fprintf(w, "  %s/%s: %s\n", l.Cluster, l.Instance, l.Result)
