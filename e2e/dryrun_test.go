@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestDryRunPipeline(t *testing.T) {
 		if e.DetailType != notify.InstanceUpdateSkipped || e.Reason != string(update.CodeDryRun) || !e.DryRun || e.Step != string(update.StepVerify) {
 			t.Errorf("%s ended %q (%s) at step %q, dryRun %t; want Instance Update Skipped (dry-run) at step verify", h, e.DetailType, e.Reason, e.Step, e.DryRun)
 		}
-		for _, want := range []string{"dry run, nothing changed: patcher: would mark", "drainer: admission would claim", "would set " + h + " DRAINING",
+		for _, want := range []string{"dry run, nothing changed: patcher: would mark", "drainer: cluster-limit would admit", "would set " + h + " DRAINING",
 			"patcher: would send the reboot", "verifier: would wait"} {
 			if !strings.Contains(e.Message, want) {
 				t.Errorf("%s: message %q does not say %q", h, e.Message, want)
@@ -107,4 +108,39 @@ func TestDryRunPipeline(t *testing.T) {
 	if got, err := sum(metrics.StepDuration, map[string]string{metrics.Cluster: "dryrun", metrics.Step: "drain"}); err != nil || got < 0 {
 		t.Errorf("CloudWatch StepDuration{drain}: %v, %v", got, err)
 	}
+}
+
+// TestDryRunReportsTheGateThatWouldHold runs a dry-run scan outside the clusters' maintenance
+// window: the drainer's rehearsal walks the same gates as a real job, so each job's summary says
+// that the window would hold it and when it opens, and still rehearses the rest; nothing changes.
+func TestDryRunReportsTheGateThatWouldHold(t *testing.T) {
+	t.Parallel()
+	opens := time.Now().UTC().Add(12 * time.Hour).Truncate(time.Hour)
+	window := fmt.Sprintf("daily %s-%s UTC", opens.Format("15:04"), opens.Add(time.Hour).Format("15:04"))
+	p := startPipeline(t, "testdata/dryrun-window.yaml", "ROLLWAVE_DRY_RUN=true", "ROLLWAVE_METRICS=off", "ROLLWAVE_MAINTENANCE_WINDOW="+window)
+	res := p.newResults()
+	p.scan()
+	hosts := []string{"i-0e00000000000000c", "i-0e00000000000000d"}
+	got := res.waitEnded(60*time.Second, hosts)
+	for _, h := range hosts {
+		e := got[h]
+		if e.DetailType != notify.InstanceUpdateSkipped || e.Reason != string(update.CodeDryRun) {
+			t.Errorf("%s ended %q (%s), want Instance Update Skipped (dry-run)", h, e.DetailType, e.Reason)
+		}
+		for _, want := range []string{
+			fmt.Sprintf("drainer: window would hold the job (window): cluster dryrunwindow: outside the maintenance window %q; it opens at %s", window, opens.Format(time.RFC3339)),
+			"cluster-limit would admit", "would set " + h + " DRAINING", "verifier: would wait",
+		} {
+			if !strings.Contains(e.Message, want) {
+				t.Errorf("%s: message %q does not say %q", h, e.Message, want)
+			}
+		}
+	}
+	for op, n := range p.report().APICallsByCaller[workerKey] {
+		switch op {
+		case "ecs:PutAttributes", "ecs:DeleteAttributes", "ecs:UpdateContainerInstancesState":
+			t.Errorf("the workers called %s %d times during a dry run", op, n)
+		}
+	}
+	p.checkNoDeadLetters()
 }

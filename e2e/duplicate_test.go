@@ -36,7 +36,7 @@ func TestDuplicateJobMessage(t *testing.T) {
 	})
 	var endings []ended
 	for _, e := range res.all {
-		if e.JobID == "dup-1" && e.DetailType != notify.InstanceUpdateStarted {
+		if e.JobID == "dup-1" && e.Outcome != "" { // an ending, not its start or its steps
 			endings = append(endings, e)
 		}
 	}

@@ -208,7 +208,7 @@ func TestClusterTagSelectsClusters(t *testing.T) {
 		}
 	}
 	log := p.procs["scanner"].Log()
-	if !strings.Contains(log, `"clusterTag":"rollwave=on"`) {
+	if !strings.Contains(log, `"cluster_tag":"rollwave=on"`) {
 		t.Error("the scanner did not log its cluster tag at start")
 	}
 	if !strings.Contains(log, "scan finished") {

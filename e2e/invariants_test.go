@@ -165,6 +165,8 @@ func samples(ss []admin.ClusterSample) string {
 
 // breaks declares that the test breaks inv on purpose, and why: the check after the test leaves
 // that invariant out and logs the reason.
+//
+//nolint:unused // how a test declares a broken invariant (doc.go); no test breaks one today
 func (p *pipeline) breaks(inv invariant, reason string) {
 	p.allowed[inv] = reason
 }
@@ -232,7 +234,7 @@ func (p *pipeline) waitQuiet(ctx context.Context, timeout time.Duration) (quiet 
 // jobsQueued counts the messages in the job queues: visible, in flight and delayed.
 func (p *pipeline) jobsQueued(ctx context.Context) (int, error) {
 	total := 0
-	for _, logical := range []string{topology.Scanner, topology.Patcher, topology.Drainer, topology.Verifier} {
+	for _, logical := range []string{topology.Scanner, topology.Patcher, topology.Reboot, topology.Drainer, topology.Verifier} {
 		q, err := p.topo.Queue(logical)
 		if err != nil {
 			return 0, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,8 +109,12 @@ func startPipeline(t *testing.T, scenario string, env ...string) *pipeline {
 		"ROLLWAVE_CLUSTERS="+strings.Join(clusterNames, ","),
 		"ROLLWAVE_LOG_LEVEL=debug",
 		"ROLLWAVE_SSM_POLL_INTERVAL=200ms",
+		"ROLLWAVE_SSM_EXPECTED=60ms",     // an update check's 3 s (delivery and check) at ×50
+		"ROLLWAVE_APPLY_EXPECTED=1200ms", // staging's 61 s at ×50
 		"ROLLWAVE_RECHECK_INTERVAL=250ms",
 		"ROLLWAVE_ADMISSION_RETRY=200ms",
+		"ROLLWAVE_ADMISSION_BACKSTOP=5s", // a held job is woken by ECS events; this only covers a missed one
+		"ROLLWAVE_STAGE_RECHECK=1s",      // the patcher's backstop for staging held by the look-ahead
 		"ROLLWAVE_SHUTDOWN_GRACE=2s",
 		"ROLLWAVE_SSM_TIMEOUT=5s",  // the verifier bounds each update check by it: one sent as the host goes down is retried
 		"ROLLWAVE_REBOOT_GRACE=2s", // the verifier waits this long to see the host go down before checking anyway
@@ -300,8 +305,10 @@ func (p *pipeline) deadLetters() map[string]int {
 		}
 		n := 0
 		for _, v := range a.Attributes {
-			var k int
-			fmt.Sscan(v, &k)
+			k, err := strconv.Atoi(v)
+			if err != nil {
+				p.t.Fatalf("attributes of %s: a count of %q: %v", q.DeadLetterName, v, err)
+			}
 			n += k
 		}
 		if n > 0 {

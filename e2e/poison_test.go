@@ -19,7 +19,7 @@ func TestMalformedMessagesGoToDeadLetterQueues(t *testing.T) {
 	t.Parallel()
 	p := startPipeline(t, "testdata/poison.yaml")
 	ctx := t.Context()
-	queues := []string{topology.Scanner, topology.Patcher, topology.Drainer, topology.Verifier, topology.DrainerEvents, topology.VerifierEvents}
+	queues := []string{topology.Scanner, topology.Patcher, topology.Reboot, topology.Drainer, topology.Verifier, topology.DrainerEvents, topology.VerifierEvents}
 	for _, q := range queues {
 		p.send(q, `{"schema": "rollwave.job/v1", "cluster": `) // truncated JSON: no worker can decode it
 	}

@@ -76,7 +76,8 @@ func maxTotalOutOfService(clusters []admin.ClusterReport) int {
 
 // TestCapacityWaits proves the capacity check: in a cluster where any drain would leave a
 // replacement task unplaceable, rollwave keeps every staged instance in service, looking again
-// and again, and the service never drops below its minimumHealthyPercent.
+// (no instance returns to service to wake the jobs: each looks again after the backstop), and the
+// service never drops below its minimumHealthyPercent.
 func TestCapacityWaits(t *testing.T) {
 	t.Parallel()
 	p := startPipeline(t, "testdata/capacity.yaml")
@@ -97,8 +98,11 @@ func TestCapacityWaits(t *testing.T) {
 			return false, err.Error()
 		}
 		checks := r.APICallsByCaller[workerKey]["ecs:DescribeServices"]
-		// Every admission attempt reads the services: 30 reads are about ten attempts per host.
-		return staged == 3 && checks >= 30, fmt.Sprintf("%d of 3 hosts staged, %d admission checks", staged, checks)
+		// Staging is just in time (docs/decisions/lanes.md): at the limit of 1 one host is staged
+		// ahead of the drains, the others wait unmarked for it to drain. Every admission attempt
+		// past the limits reads the services: 3 reads are three looks, the first and two after
+		// the backstop.
+		return staged == 1 && checks >= 3, fmt.Sprintf("%d of 3 hosts staged (want the look-ahead's 1), %d admission checks", staged, checks)
 	})
 	r := p.report()
 	for _, c := range r.Clusters {
@@ -121,8 +125,8 @@ func TestCapacityWaits(t *testing.T) {
 
 // TestWindow proves maintenance windows: with a window that opens a lead after the workers are
 // built (in real time: the drainer's clock is real, fleetsim's virtual), no instance drains before
-// it opens, and the rollout completes once it is open. The hold is only exercised if every job
-// reached the drainer (its instance staged) before the window opened; on a machine too slow for
+// it opens, and the rollout completes once it is open. The hold is only exercised if the
+// look-ahead's job reached the drainer (its instance staged) before the window opened; on a machine too slow for
 // that, the test starts over with twice the lead rather than pass without having proved it.
 func TestWindow(t *testing.T) {
 	t.Parallel()
@@ -140,8 +144,8 @@ func TestWindow(t *testing.T) {
 }
 
 // windowHolds runs one rollout under a window that opens lead from now, once the binaries are
-// built, and reports whether every instance was staged (its job held by the drainer) before it
-// opened; it fails t if any instance got past staged before the window opened, or did not update
+// built, and reports whether the look-ahead's instance was staged (its job held by the drainer)
+// before it opened; it fails t if any instance got past staged before the window opened, or did not update
 // once it was open.
 func windowHolds(t *testing.T, lead time.Duration) (held bool) {
 	harness.BuildBinary(t, "tools/fleetsim")
@@ -167,7 +171,9 @@ func windowHolds(t *testing.T, lead time.Duration) (held bool) {
 				staged++
 			}
 		}
-		held = staged == len(ids)
+		// Staging is just in time: at the limit of 1 the look-ahead is one host, staged and
+		// held by the drainer; the others wait unmarked at the patcher for it to drain.
+		held = staged == 1
 		select {
 		case <-t.Context().Done():
 			t.Fatal(t.Context().Err())
@@ -175,7 +181,7 @@ func windowHolds(t *testing.T, lead time.Duration) (held bool) {
 		}
 	}
 	if !held {
-		t.Logf("not every job reached the drainer before the window %q opened: the hold was not exercised", window)
+		t.Logf("no job reached the drainer before the window %q opened: the hold was not exercised", window)
 	}
 	ended := res.waitEnded(90*time.Second, ids)
 	for _, id := range ids {

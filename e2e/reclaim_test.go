@@ -20,7 +20,7 @@ import (
 )
 
 // TestLostJobsAreReclaimed loses every job of a rollout in flight (the workers die and the job
-// queues are deleted and created again, as a careless redeploy would) while hosts are DRAINING,
+// queues are deleted and created again, as a careless redeploy would) while a host is DRAINING,
 // and shows that nothing is orphaned: once the leases on the marked hosts have expired (plus the
 // grace), a scan reclaims each of them (ACTIVE again if rollwave drained it, marks removed,
 // "Instance Reclaimed" published) and sends fresh jobs that update every host.
@@ -37,18 +37,20 @@ func TestLostJobsAreReclaimed(t *testing.T) {
 	res := p.newResults()
 	p.scan()
 
-	// Every host marked by its job, and rollwave draining at least one of them.
+	// Rollwave draining at least one host. Staging is just in time (a look-ahead of the limit,
+	// docs/decisions/lanes.md), so some hosts may be unmarked then: their jobs are lost too, in
+	// the queues, and the rescan below sends them fresh ones; the marked ones are the orphans.
 	harness.Eventually(t, 60*time.Second, func() (bool, string) {
-		var unmarked, draining []string
+		var marked, draining []string
 		for _, in := range p.instances()["reclaim"] {
-			switch {
-			case in.Attributes[update.AttrJob] == "":
-				unmarked = append(unmarked, in.EC2InstanceID)
-			case in.Status == "DRAINING" && in.Attributes[update.AttrStage] == string(update.StageDraining):
+			if in.Attributes[update.AttrJob] != "" {
+				marked = append(marked, in.EC2InstanceID)
+			}
+			if in.Status == "DRAINING" && in.Attributes[update.AttrStage] == string(update.StageDraining) {
 				draining = append(draining, in.EC2InstanceID)
 			}
 		}
-		return len(unmarked) == 0 && len(draining) > 0, fmt.Sprintf("not marked yet: %v; draining: %v", unmarked, draining)
+		return len(draining) > 0, fmt.Sprintf("marked: %v; draining: %v", marked, draining)
 	})
 
 	// Lose every job: the workers die, the queues are deleted and created again, empty.

@@ -182,9 +182,9 @@ func TestForgedJobsDoNotHaltAHealthyCluster(t *testing.T) {
 	const a, b, c = "i-0a00000000000000a", "i-0a00000000000000b", "i-0a00000000000000c"
 	p.send(topology.Drainer, stepJob("forged-1", "managed", a, "drain"))
 	p.send(topology.Drainer, stepJob("forged-2", "managed", b, "drain"))
-	p.send(topology.Patcher, stepJob("forged-3", "managed", c, "reboot"))
+	p.send(topology.Reboot, stepJob("forged-3", "managed", c, "reboot"))
 	p.send(topology.Verifier, stepJob("forged-4", "managed", a, "verify"))
-	p.waitIdle(topology.Drainer, topology.Patcher, topology.Verifier)
+	p.waitIdle(topology.Drainer, topology.Patcher, topology.Reboot, topology.Verifier)
 
 	rep := p.report()
 	for _, op := range writeOps {
@@ -228,11 +228,11 @@ func TestRedrivenEndedJobIsStale(t *testing.T) {
 
 	// The job's messages at its later steps, as the workers sent them: accepted by the patcher.
 	accepted := `"history":[{"step":"stage","at":"2026-01-01T00:00:00Z","by":"patcher","note":"accepted; rollwave.job set"}]`
-	for step, logical := range map[string]string{"drain": topology.Drainer, "reboot": topology.Patcher, "verify": topology.Verifier} {
+	for step, logical := range map[string]string{"drain": topology.Drainer, "reboot": topology.Reboot, "verify": topology.Verifier} {
 		body := strings.TrimSuffix(stepJob("ended-1", "managed", host, step), "}") + "," + accepted + "}"
 		p.send(logical, body)
 	}
-	p.waitIdle(topology.Drainer, topology.Patcher, topology.Verifier)
+	p.waitIdle(topology.Drainer, topology.Patcher, topology.Reboot, topology.Verifier)
 
 	after := p.report()
 	for _, op := range writeOps {
