@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# deps.sh installs everything the tests need that is not a Go module: Debian's awscli, jq and
-# (for make lint) shellcheck; the AWS provider's schema (npm, pinned) in .cache/aws-provider;
+# deps.sh installs everything the tests need that is not a Go module: Debian's awscli, jq,
+# chromium, zsh, fish and (for make lint) shellcheck; the AWS provider's schema (npm, pinned) in .cache/aws-provider;
 # checkov, pinned, in .cache/checkov/venv; and moto server, pinned, in .venv at the repository
 # root. It is idempotent and fast when nothing changed: a stamp file in each venv records the hash
 # of its requirements and the Python version it was installed for.
@@ -13,14 +13,20 @@ stamp="$venv/.deps-stamp"
 
 # The aws CLI recipes of docs/operations.md are tested with Debian's awscli package (and jq), at
 # /usr/bin/aws: whatever aws a developer has on PATH may differ, and CI runs on a clean machine.
-# make lint checks the shell scripts with Debian's shellcheck.
-if [[ ! -x /usr/bin/aws || ! -x /usr/bin/jq || ! -x /usr/bin/shellcheck ]]; then
+# make lint checks the shell scripts with Debian's shellcheck. The rollout page's tests
+# (shared/report, tools/demo) open it in Debian's headless chromium. The CLI's completion scripts
+# are loaded into Debian's bash, zsh and fish (cmd/rollwave).
+apt_missing=()
+for pkg in awscli:aws jq:jq shellcheck:shellcheck chromium:chromium zsh:zsh fish:fish; do
+	[[ -x "/usr/bin/${pkg#*:}" ]] || apt_missing+=("${pkg%%:*}")
+done
+if ((${#apt_missing[@]} > 0)); then
 	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-		echo "deps: installing awscli, jq and shellcheck with apt-get"
+		echo "deps: installing ${apt_missing[*]} with apt-get (Debian packages; chromium and its libraries take a few minutes the first time)"
 		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli jq shellcheck >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 	else
-		echo "deps: /usr/bin/aws, /usr/bin/jq or /usr/bin/shellcheck missing; install them: sudo apt-get install awscli jq shellcheck" >&2
+		echo "deps: missing ${apt_missing[*]} at /usr/bin; install them: sudo apt-get install ${apt_missing[*]}" >&2
 		exit 1
 	fi
 fi
@@ -38,7 +44,7 @@ if [[ ! -s "$aws_schema_jsii" ]]; then
 		echo "deps: npm missing (it fetches the AWS provider's schema); install it: sudo apt-get install npm" >&2
 		exit 1
 	fi
-	echo "deps: fetching $aws_schema_pkg (the AWS provider's schema) into .cache/aws-provider"
+	echo "deps: fetching $aws_schema_pkg (the AWS provider's schema, a 120 MB assembly) into .cache/aws-provider with npm"
 	mkdir -p "$aws_schema_dir"
 	tmp="$(mktemp -d)"
 	trap 'rm -rf "$tmp"' EXIT
@@ -81,7 +87,7 @@ ckv_req="$root/scripts/requirements-checkov.txt"
 ckv_venv="$root/.cache/checkov/venv"
 ckv_want="$(sha256sum "$ckv_req" | cut -d' ' -f1) $("$python" --version 2>&1)"
 if [[ ! -x "$ckv_venv/bin/checkov" || "$(cat "$ckv_venv/.deps-stamp" 2>/dev/null)" != "$ckv_want" ]]; then
-	echo "deps: installing scripts/requirements-checkov.txt into .cache/checkov/venv"
+	echo "deps: installing checkov (scripts/requirements-checkov.txt, pinned) into .cache/checkov/venv with pip: several minutes the first time (5 on a loaded 2-core machine), quiet while it works"
 	"$python" -m venv --clear "$ckv_venv"
 	"$ckv_venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$ckv_req"
 	echo "$ckv_want" >"$ckv_venv/.deps-stamp"
@@ -98,7 +104,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
 	"$python" -m venv "$venv"
 fi
 
-echo "deps: installing scripts/requirements-test.txt into .venv"
+echo "deps: installing moto server (scripts/requirements-test.txt, pinned) into .venv with pip: about a minute the first time, quiet while it works"
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$req"
 "$venv/bin/python" -c 'import moto.server' # fails here, not in a test, when the install is broken
 echo "$want" >"$stamp"
