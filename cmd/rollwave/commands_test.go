@@ -81,6 +81,8 @@ func (st *stack) deadLetter(logical, body, reason string) string {
 			queue.AttrReason: attr(reason), queue.AttrSourceQueue: attr(q.Name),
 			queue.AttrReceiveCount: attr("5"), queue.AttrFailedAt: attr(time.Now().UTC().Format(time.RFC3339Nano)),
 			"trace": attr("abc"),
+			// As SQS's own redrive policy leaves it on a message the worker requeued after failures.
+			queue.AttrFailures: attr("3"),
 		},
 	})
 	if err != nil {
@@ -143,6 +145,9 @@ func TestDLQ(t *testing.T) {
 	}
 	if _, ok := back[0].Attrs[queue.AttrReason]; ok || back[0].Attrs["trace"] != "abc" {
 		t.Errorf("redriven attributes = %v, want the message's own (trace) without the dead-letter ones", back[0].Attrs)
+	}
+	if n, ok := back[0].Attrs[queue.AttrFailures]; ok {
+		t.Errorf("redriven job carries %s = %s, want none: a redriven job starts with the whole retry budget", queue.AttrFailures, n)
 	}
 	if r := st.run("dlq", "redrive", "patcher", "--all"); r.code != 0 || !strings.Contains(r.stdout, "1 of 1") {
 		t.Fatalf("redrive --all: exit %d", r.code)

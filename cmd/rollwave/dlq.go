@@ -186,6 +186,8 @@ func deadLetterFrom(m sqstypes.Message) deadLetter {
 			d.ReceiveCount, _ = strconv.Atoi(*v.StringValue)
 		case queue.AttrFailedAt:
 			d.FailedAt = *v.StringValue
+		case queue.AttrFailures:
+			// Left by SQS's own redrive policy: a redriven job starts with the whole retry budget.
 		default:
 			if d.Attributes == nil {
 				d.Attributes = map[string]string{}

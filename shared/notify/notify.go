@@ -83,7 +83,8 @@ type JobDetail struct {
 	// Decision is what a worker decided at step (Instance Update Progressed only).
 	Decision string `json:"decision,omitempty"`
 	// Receives is the receive count of the job's message at step when the event was published
-	// (SQS's ApproximateReceiveCount): 1 on the first try; more means retries after failures
+	// (queue.Receives: SQS's ApproximateReceiveCount plus the failed tries before a failure
+	// requeued it): 1 on the first try; more means retries after failures
 	// or, for a job held by admission, looks. 0 when no message was being handled.
 	Receives int       `json:"receives,omitempty"`
 	DryRun   bool      `json:"dryRun,omitempty"`

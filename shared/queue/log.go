@@ -99,13 +99,14 @@ func Logger(ctx context.Context) *zerolog.Logger {
 type receivesKey struct{}
 
 // WithReceives returns a context whose Receives is n; the worker gives every handler such a
-// context with its message's ReceiveCount.
+// context with its message's ReceiveCount plus Failures.
 func WithReceives(ctx context.Context, n int) context.Context {
 	return context.WithValue(ctx, receivesKey{}, n)
 }
 
 // Receives is the ReceiveCount of the message being handled in ctx (SQS's
-// ApproximateReceiveCount: 1 on the first delivery), or 0 outside a handler. The pipeline events
+// ApproximateReceiveCount: 1 on the first delivery) plus its Failures, the tries before a failure
+// requeued it, or 0 outside a handler. The pipeline events
 // carry it, so that a person sees how many receives a job's step took: retries after failures,
 // or looks at a held job.
 func Receives(ctx context.Context) int {

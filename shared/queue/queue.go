@@ -52,6 +52,14 @@ const (
 	AttrFailedAt     = "rollwave.failed-at"
 )
 
+// AttrFailures is the attribute that counts a message's failed tries (Retry) so far. A failed try
+// requeues a copy with the count raised, rather than hiding the message again, so that the retry
+// budget counts failures only: a message's SQS receive count also counts every look of a job
+// that waits (RetryAfter), and a job that waited at staging or admission must not reach the
+// dead-letter queue after one throttled call. A dead-letter copy does not carry it, so a
+// redriven job starts with the whole budget.
+const AttrFailures = "rollwave.failures"
+
 // Attributes the worker adds to a truncated dead-letter copy: the original body's size in bytes
 // and its SHA-256 (hex), so that the copy names exactly which message it stands for.
 const (
@@ -89,15 +97,19 @@ func checkSize(body string, attrs map[string]string, max int) error {
 type Message struct {
 	ID   string
 	Body []byte
-	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first delivery. Every receive
-	// counts, those that ended in RetryAfter too.
+	// ReceiveCount is SQS's ApproximateReceiveCount of this copy of the message: 1 on its first
+	// delivery. Every receive counts, those that ended in RetryAfter too; a copy requeued after
+	// a failure, or after a wait at the last receive, starts again at 1.
 	ReceiveCount int
 	// SentAt is when the message was sent to this queue.
 	SentAt time.Time
 	// Attributes are the message attributes of type String or Number.
 	Attributes map[string]string
-	// FinalReceive is set by the Worker when ReceiveCount has reached the queue's
-	// maxReceiveCount: a Retry now moves the message to the dead-letter queue. A handler whose
+	// Failures is how many tries of the message failed before this one (AttrFailures): 0 on
+	// the first try, however many times a waiting job was looked at.
+	Failures int
+	// FinalReceive is set by the Worker when this is the last try the queue's maxReceiveCount
+	// allows (Failures+1 reaches it): a Retry now moves the message to the dead-letter queue. A handler whose
 	// job must not be left half-done there (an instance marked but never undone) ends the job
 	// instead, treating what it would retry as permanent.
 	FinalReceive bool
@@ -125,6 +137,9 @@ func messageFrom(m types.Message) Message {
 			msg.Attributes = map[string]string{}
 		}
 		msg.Attributes[k] = *v.StringValue
+	}
+	if n, err := strconv.Atoi(msg.Attributes[AttrFailures]); err == nil && n > 0 {
+		msg.Failures = n
 	}
 	return msg
 }

@@ -278,7 +278,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]Message, error) {
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
 		msg := messageFrom(m)
-		msg.FinalReceive = msg.ReceiveCount >= w.cfg.MaxReceiveCount
+		msg.FinalReceive = msg.Failures+1 >= w.cfg.MaxReceiveCount
 		msgs = append(msgs, msg)
 	}
 	return msgs, nil
@@ -307,8 +307,7 @@ func (d *delivery) claim() bool {
 // process runs the handler on d and settles its message; returned is called as soon as the
 // handler has returned, before the settling queue call.
 func (w *Worker) process(handlerCtx context.Context, d *delivery, returned func()) {
-	ctx := WithLogger(WithReceives(handlerCtx, d.msg.ReceiveCount), w.log.With().
-		Str("message_id", d.msg.ID).Int("receive_count", d.msg.ReceiveCount).Logger())
+	ctx := WithLogger(WithReceives(handlerCtx, d.msg.ReceiveCount+d.msg.Failures), w.messageLog(d.msg))
 	d.mu.Lock()
 	d.log = ctx.Value(logKey{}).(*logState)
 	d.stopHeartbeat = w.heartbeat(ctx, d)
@@ -361,12 +360,22 @@ func (w *Worker) heartbeat(ctx context.Context, d *delivery) (stop func()) {
 	}
 }
 
+// messageLog is the worker's logger with the message's ID, receive count and, once a try
+// failed, its failures.
+func (w *Worker) messageLog(m Message) zerolog.Logger {
+	c := w.log.With().Str("message_id", m.ID).Int("receive_count", m.ReceiveCount)
+	if m.Failures > 0 {
+		c = c.Int("failures", m.Failures)
+	}
+	return c.Logger()
+}
+
 func (w *Worker) settleLogged(ctx context.Context, d *delivery, o Outcome, shutdown bool, took time.Duration) {
 	w.settleWith(Logger(ctx), d, o, shutdown, took)
 }
 
 func (w *Worker) settle(d *delivery, o Outcome, shutdown bool) {
-	l := w.log.With().Str("message_id", d.msg.ID).Int("receive_count", d.msg.ReceiveCount).Logger()
+	l := w.messageLog(d.msg)
 	d.mu.Lock()
 	if d.log != nil {
 		l = *Logger(context.WithValue(context.Background(), logKey{}, d.log))
@@ -416,8 +425,8 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 			return
 		}
 		ev(l.Info()).Msg("returned to the queue at shutdown")
-	case o.kind == kindRetry && m.ReceiveCount >= w.cfg.MaxReceiveCount:
-		reason := fmt.Sprintf("retry %d of %d failed: %v", m.ReceiveCount, w.cfg.MaxReceiveCount, o.err)
+	case o.kind == kindRetry && m.Failures+1 >= w.cfg.MaxReceiveCount:
+		reason := fmt.Sprintf("retry %d of %d failed: %v", m.Failures+1, w.cfg.MaxReceiveCount, o.err)
 		if err := w.deadLetter(ctx, l, m, reason); err != nil {
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the redrive policy is the backstop")
 			return
@@ -425,12 +434,15 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 		w.deadLettered()
 		ev(l.Error()).Err(o.err).Msg("gave up: moved to the dead-letter queue")
 	case o.kind == kindRetry:
-		delay := w.cfg.Backoff.Delay(m.ReceiveCount)
-		if err := w.changeVisibility(ctx, m, delay); err != nil {
-			ev(l.Warn()).Err(o.err).AnErr("visibility_error", err).Msg("failed; backoff not applied")
+		// A copy counts the failure (AttrFailures); hiding the message again would leave the
+		// count to SQS's receive count, which every wait raises too.
+		failures := m.Failures + 1
+		delay := w.cfg.Backoff.Delay(failures)
+		if err := w.requeueFailed(ctx, m, failures, delay); err != nil {
+			ev(l.Warn()).Err(o.err).AnErr("requeue_error", err).Msg("failed; requeue failed, the message will be redelivered")
 			return
 		}
-		ev(l.Warn()).Err(o.err).Dur("delay", delay).Msg("failed; will retry")
+		ev(l.Warn()).Err(o.err).Int("failures", failures).Dur("delay", delay).Msg("failed; will retry")
 	case o.kind == kindPoison:
 		if err := w.deadLetter(ctx, l, m, o.reason); err != nil {
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the message will be redelivered")
@@ -482,7 +494,7 @@ func (w *Worker) deadLetter(ctx context.Context, l *zerolog.Logger, m Message, r
 	attrs := map[string]string{
 		AttrReason:       reason,
 		AttrSourceQueue:  w.source,
-		AttrReceiveCount: strconv.Itoa(m.ReceiveCount),
+		AttrReceiveCount: strconv.Itoa(m.ReceiveCount + m.Failures),
 		AttrFailedAt:     time.Now().UTC().Format(time.RFC3339Nano),
 	}
 	body := string(m.Body)
@@ -495,7 +507,7 @@ func (w *Worker) deadLetter(ctx context.Context, l *zerolog.Logger, m Message, r
 			Int("copy_bytes", len(body)).Msg("message too large to copy whole: the dead-letter copy is truncated")
 	}
 	for k, v := range m.Attributes {
-		if _, ours := attrs[k]; ours || len(attrs) >= maxMessageAttributes {
+		if _, ours := attrs[k]; ours || k == AttrFailures || len(attrs) >= maxMessageAttributes {
 			continue
 		}
 		if messageSize(body, attrs)+len(k)+len("String")+len(v) <= w.cfg.MaxMessageBytes {
@@ -522,7 +534,19 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// requeue sends a copy of the message with delay, then deletes the original.
+// requeueFailed requeues m after a failed try, its failures counted in AttrFailures.
+func (w *Worker) requeueFailed(ctx context.Context, m Message, failures int, delay time.Duration) error {
+	attrs := make(map[string]string, len(m.Attributes)+1)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	attrs[AttrFailures] = strconv.Itoa(failures)
+	m.Attributes = attrs
+	return w.requeue(ctx, m, delay)
+}
+
+// requeue sends a copy of the message with delay, then deletes the original: send first, so a
+// failure between the two leaves a duplicate, never a loss.
 func (w *Worker) requeue(ctx context.Context, m Message, delay time.Duration) error {
 	if err := w.send(ctx, w.cfg.QueueURL, string(m.Body), m.Attributes, delay); err != nil {
 		return fmt.Errorf("requeue message %s: %w", m.ID, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,8 +98,8 @@ func TestOutcomeMapsToOneQueueAction(t *testing.T) {
 		{"retry after hides for the delay", queue.RetryAfter(90*time.Second, "drain in progress"), func(r time.Time) want {
 			return want{queue: []queuetest.MessageState{{Body: "job", Attributes: jobAttr, ReceiveCount: 1, VisibleAt: r.Add(90 * time.Second)}}}
 		}},
-		{"retry hides for the first backoff", queue.Retry(errors.New("throttled")), func(r time.Time) want {
-			return want{queue: []queuetest.MessageState{{Body: "job", Attributes: jobAttr, ReceiveCount: 1, VisibleAt: r.Add(5 * time.Second)}}}
+		{"retry requeues a copy counting the failure, hidden for the first backoff", queue.Retry(errors.New("throttled")), func(r time.Time) want {
+			return want{queue: []queuetest.MessageState{{Body: "job", Attributes: map[string]string{"rollwave.job": "j-1", queue.AttrFailures: "1"}, VisibleAt: r.Add(5 * time.Second)}}}
 		}},
 		{"poison moves to the dead-letter queue", queue.Poison("decode job: bad schema"), func(r time.Time) want {
 			return want{deadLetter: []queuetest.MessageState{{Body: "job", VisibleAt: r, Attributes: map[string]string{
@@ -176,6 +177,49 @@ func TestRetryBacksOffThenDeadLettersAtMaxReceiveCount(t *testing.T) {
 		}
 		if n := len(f.sqs.Messages(f.cfg.QueueURL)); n != 0 {
 			t.Errorf("queue holds %d messages, want 0", n)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+// TestWaitsDoNotSpendTheRetryBudget: a job that waited (RetryAfter) more often than the queue's
+// maxReceiveCount, as a job held at staging or admission does, still gets every retry after a
+// failure, and its FinalReceive is set only on the last of them.
+func TestWaitsDoNotSpendTheRetryBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t) // maxReceiveCount 3
+		const waits = 4
+		var tries, final []bool
+		var receives []int
+		stop := f.start(t, func(ctx context.Context, m queue.Message) queue.Outcome {
+			if len(tries) < waits {
+				tries = append(tries, false)
+				return queue.RetryAfter(time.Second, "cluster limit")
+			}
+			tries = append(tries, true)
+			final = append(final, m.FinalReceive)
+			receives = append(receives, queue.Receives(ctx))
+			return queue.Retry(errors.New("describe instance: throttled"))
+		}, testLog(t))
+		f.send(t, "job")
+		advance(time.Hour)
+		if n := len(tries) - waits; n != 3 {
+			t.Errorf("tried %d times after the waits, want 3 (maxReceiveCount), the waits not counted", n)
+		}
+		if diff := cmp.Diff([]bool{false, false, true}, final); diff != "" {
+			t.Errorf("FinalReceive of each failed try (-want +got):\n%s", diff)
+		}
+		dl := f.sqs.Messages(f.cfg.DeadLetterURL)
+		if len(dl) != 1 || dl[0].Attributes[queue.AttrReason] != "retry 3 of 3 failed: describe instance: throttled" {
+			t.Fatalf("dead-letter queue = %+v, want the job with reason \"retry 3 of 3 failed: describe instance: throttled\"", dl)
+		}
+		if _, ok := dl[0].Attributes[queue.AttrFailures]; ok {
+			t.Errorf("dead-letter copy carries %s = %s: a redriven job must start with the whole budget", queue.AttrFailures, dl[0].Attributes[queue.AttrFailures])
+		}
+		if got, want := dl[0].Attributes[queue.AttrReceiveCount], fmt.Sprint(receives[len(receives)-1]); got != want {
+			t.Errorf("dead-letter copy's %s = %s, want %s, the Receives of the last try", queue.AttrReceiveCount, got, want)
 		}
 		if err := stop(); err != nil {
 			t.Errorf("Run() = %v", err)
