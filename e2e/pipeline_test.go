@@ -88,6 +88,13 @@ func startPipeline(t *testing.T, scenario string, env ...string) *pipeline {
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
+	// A job that never ended is often in a dead-letter queue: say so beside the failure. Runs
+	// before the stack's own cleanup stops the emulator.
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.dumpDeadLetters()
+		}
+	})
 	if err := ssmdoc.Ensure(ctx, ssm.NewFromConfig(cfg), p.prefix); err != nil {
 		t.Fatalf("register documents: %v", err)
 	}
@@ -318,10 +325,13 @@ func (p *pipeline) deadLetters() map[string]int {
 	return out
 }
 
-// dumpDeadLetters logs the messages of every dead-letter queue, for a failed test.
+// dumpDeadLetters logs the messages of every dead-letter queue, for a failed test; it works in a
+// cleanup too, after the test's context was cancelled.
 func (p *pipeline) dumpDeadLetters() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.t.Context()), 10*time.Second)
+	defer cancel()
 	for _, q := range p.topo.Queues {
-		out, err := p.sqs.ReceiveMessage(p.t.Context(), &sqs.ReceiveMessageInput{
+		out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(q.DeadLetterURL), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}, VisibilityTimeout: 0,
 		})
 		if err != nil {
