@@ -17,7 +17,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/update"
@@ -68,30 +70,34 @@ type options struct {
 func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var o options
-	fs.StringVar(&o.root, "root", "", "repository root (default: the directory holding go.work above the working directory)")
-	fs.StringVar(&o.bin, "bin", "", "directory of the fleetsim, scanner, patcher, drainer and verifier binaries (default: <root>/bin)")
-	fs.StringVar(&o.scenario, "scenario", "", "fleetsim scenario (default: <root>/tools/fleetsim/scenarios/default.yaml)")
-	fs.StringVar(&o.logDir, "logs", "", "directory for the logs of the child processes (default: a new temporary directory)")
-	fs.Float64Var(&o.timeScale, "time-scale", 60, "simulated seconds per real second")
+	fs.StringVar(&o.root, "root", "", "repository root `DIR` (default: the directory holding go.work above the working directory)")
+	fs.StringVar(&o.bin, "bin", "", "directory `DIR` of the fleetsim, scanner, patcher, drainer and verifier binaries (default: <root>/bin)")
+	fs.StringVar(&o.scenario, "scenario", "", "fleetsim scenario `FILE` (default: <root>/tools/fleetsim/scenarios/default.yaml)")
+	fs.StringVar(&o.logDir, "logs", "", "directory `DIR` for the logs of the child processes (default: a new temporary directory)")
+	fs.Float64Var(&o.timeScale, "time-scale", 60, "the `FACTOR` of simulated seconds per real second")
 	fs.DurationVar(&o.deadline, "deadline", 3*time.Minute, "how long the rollout may take, in real time")
-	fs.StringVar(&o.limit, "max-out-of-service", "1", "instances of a cluster that may be out of service at once: a count (2) or a percentage (20%)")
-	fs.IntVar(&o.replicas, "replicas", 1, "processes of each worker")
+	fs.StringVar(&o.limit, "max-out-of-service", "1", "instances of a cluster that may be out of service at once, a `LIMIT`: a count (2) or a percentage (20%)")
+	fs.IntVar(&o.replicas, "replicas", 1, "`N` processes of each worker")
 	fs.Var(&o.env, "env", "a worker setting `KEY=VALUE` (ROLLWAVE_*, docs/configuration.md) given to every worker after the demo's own; repeatable")
-	fs.StringVar(&o.emulator, "emulator", os.Getenv(harness.EmulatorEnv), "base `URL` of an AWS emulator already running (LocalStack: http://127.0.0.1:4566) to use for SQS, EventBridge and CloudWatch instead of starting moto (default $"+harness.EmulatorEnv+")")
-	fs.StringVar(&o.stateDir, "state", "", "up and down: directory of the stack's pids, environment and logs (default: <root>/.cache/stack)")
+	fs.StringVar(&o.emulator, "emulator", "", "base `URL` of an AWS emulator already running (LocalStack: http://127.0.0.1:4566) to use for SQS, EventBridge and CloudWatch instead of starting moto (default: $"+harness.EmulatorEnv+", else moto)")
+	fs.StringVar(&o.stateDir, "state", "", "up and down: directory `DIR` of the stack's pids, environment and logs (default: <root>/.cache/stack)")
 	fs.SetOutput(stdout)
+	fs.Usage = func() { usage(stdout, fs) }
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if o.emulator == "" {
+		o.emulator = os.Getenv(harness.EmulatorEnv)
+	}
 	var problems []error
 	if o.timeScale <= 0 || o.deadline <= 0 {
-		problems = append(problems, errors.New("-time-scale and -deadline must be positive"))
+		problems = append(problems, errors.New("--time-scale and --deadline must be positive"))
 	}
 	if _, err := update.ParseLimit(o.limit); err != nil {
-		problems = append(problems, fmt.Errorf("-max-out-of-service: %w", err))
+		problems = append(problems, fmt.Errorf("--max-out-of-service: %w", err))
 	}
 	if o.replicas < 1 {
-		problems = append(problems, errors.New("-replicas must be at least 1"))
+		problems = append(problems, errors.New("--replicas must be at least 1"))
 	}
 	if err := errors.Join(problems...); err != nil {
 		return o, err
@@ -99,7 +105,7 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	if o.root == "" {
 		root, err := harness.FindRepoRoot()
 		if err != nil {
-			return o, fmt.Errorf("%w (use -root)", err)
+			return o, fmt.Errorf("%w (use --root)", err)
 		}
 		o.root = root
 	}
@@ -118,6 +124,31 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// usage prints the demo's usage with its flags as --name, the form the README and the rollwave
+// CLI use (Go's flag package takes both), each default once.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `Usage: demo [up|down] [flags]
+
+Runs a rollout of the local stack (moto, fleetsim, the four workers) and prints its summary;
+"up" starts the stack and leaves it running, "down" stops it.
+
+Flags:
+`)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		name := "--" + f.Name
+		if arg != "" {
+			name += " " + strings.ToUpper(arg)
+		}
+		if d := f.DefValue; d != "" && !strings.Contains(text, "(default") {
+			text += " (default " + d + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, text)
+	})
+	tw.Flush()
 }
 
 // run runs the demo; environ is passed on to the child processes without its AWS_ and ROLLWAVE_

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/update"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
+	"github.com/rollwave/rollwave/tools/harness"
 )
 
 func TestPercentileIsTheNearestRank(t *testing.T) {
@@ -217,15 +218,41 @@ func TestParseFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "help requested") {
 			t.Fatalf("parseFlags(-h) = %v, want flag.ErrHelp", err)
 		}
-		for _, f := range []string{"-env", "-replicas", "-max-out-of-service", "-time-scale"} {
+		for _, f := range []string{"--env KEY=VALUE", "--replicas N", "--max-out-of-service LIMIT", "--time-scale FACTOR"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("usage does not list %s:\n%s", f, out.String())
 			}
 		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "-") && !strings.HasPrefix(strings.TrimSpace(line), "--") {
+				t.Errorf("usage line %q shows a flag as -name; the README and the rollwave CLI write --name", line)
+			}
+			if n := strings.Count(line, "(default"); n > 1 {
+				t.Errorf("usage line %q gives its default %d times", line, n)
+			}
+		}
+	})
+	t.Run("the emulator defaults to the environment's, shown once", func(t *testing.T) {
+		t.Setenv(harness.EmulatorEnv, "http://127.0.0.1:4566")
+		var out strings.Builder
+		if _, err := parseFlags([]string{"-h"}, &out); err == nil {
+			t.Fatal("parseFlags(-h) = nil, want flag.ErrHelp")
+		}
+		if strings.Contains(out.String(), "4566 (default") || strings.Contains(out.String(), "(default http://127.0.0.1:4566") {
+			t.Errorf("usage prints the environment's emulator as a second default:\n%s", out.String())
+		}
+		o, err := parseFlags([]string{"--root", "."}, new(strings.Builder))
+		if err != nil || o.emulator != "http://127.0.0.1:4566" {
+			t.Errorf("parseFlags with %s set: emulator %q, %v; want the environment's", harness.EmulatorEnv, o.emulator, err)
+		}
+		o, err = parseFlags([]string{"--root", ".", "--emulator", "http://localhost:5000"}, new(strings.Builder))
+		if err != nil || o.emulator != "http://localhost:5000" {
+			t.Errorf("parseFlags --emulator: emulator %q, %v; want the flag's over the environment's", o.emulator, err)
+		}
 	})
 	t.Run("every bad flag is reported at once", func(t *testing.T) {
 		_, err := parseFlags([]string{"-root", ".", "-time-scale", "0", "-max-out-of-service", "0%", "-replicas", "0"}, new(strings.Builder))
-		for _, want := range []string{"-time-scale", "-max-out-of-service", "-replicas"} {
+		for _, want := range []string{"--time-scale", "--max-out-of-service", "--replicas"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("parseFlags = %v, want it to name %s", err, want)
 			}
