@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,10 +89,13 @@ func TestHealthGateHaltsAndRollsBack(t *testing.T) {
 			return false, err.Error()
 		}
 		for _, e := range res.all {
-			if e.EC2InstanceID == first && strings.HasPrefix(e.JobID, "rollback-") &&
+			if e.EC2InstanceID == first && e.RequestedBy == "rollwave-drainer" &&
 				(e.DetailType == notify.InstanceUpdateSucceeded || e.DetailType == notify.InstanceUpdateFailed || e.DetailType == notify.InstanceUpdateSkipped) {
 				if e.DetailType != notify.InstanceUpdateSucceeded || e.ToVersion != oldVersion {
 					t.Errorf("rollback job %s of %s ended %q (%s: %s) on %s, want succeeded on %s", e.JobID, first, e.DetailType, e.Reason, e.Message, e.ToVersion, oldVersion)
+				}
+				if !regexp.MustCompile(`^j-[0-9a-f]{20}$`).MatchString(e.JobID) {
+					t.Errorf("rollback job ID %q, want the one form of every job: j- and 20 hex digits", e.JobID)
 				}
 				return true, ""
 			}

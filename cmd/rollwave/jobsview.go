@@ -66,7 +66,7 @@ An instance is looked for in the clusters of --cluster, else $ROLLWAVE_CLUSTERS,
 cluster of the region. Nothing found anywhere is exit 3.
 
 Examples:
-  rollwave jobs describe 01JX8Q6ZK4V3T2S1R0QPNMLKJH
+  rollwave jobs describe j-9b1e5d7c3a2f80e46d5a
   rollwave jobs describe i-0123456789abcdef0 -o json | jq '.history[] | {at, worker, decision, reason, receives}'
 `,
 	run: runJobsDescribe,

@@ -141,10 +141,13 @@ func (d *drainer) gateFailed(ctx context.Context, job *update.Job, rules policy.
 	return nil
 }
 
-// sendRollback sends the patcher a job that returns in to version to (lockVersion).
+// sendRollback sends the patcher a job that returns in to version to (lockVersion). Its ID has
+// the one form of every job rollwave makes, derived from the instance and the update it undoes,
+// so that a second halt over the same update sends the same job; a rollback is known by its
+// requester, rollwave-drainer.
 func (d *drainer) sendRollback(ctx context.Context, clusterName string, in cluster.Instance, s update.UpdatedInstance, to, why string) error {
 	rb := update.Job{
-		Schema: update.Schema, ID: fmt.Sprintf("rollback-%s-%d", s.Name[strings.LastIndexByte(s.Name, '/')+1:], s.VerifiedAt.Unix()),
+		Schema: update.Schema, ID: update.JobIDFor(fmt.Sprintf("rollback/%s/%s/%d", clusterName, s.Name, s.VerifiedAt.Unix())),
 		Cluster: clusterName, Instance: in.Name(), TargetVersion: to, LockVersion: true,
 		RequestedBy: "rollwave-drainer", Reason: "health gate failed: roll back to " + to + " (" + why + ")",
 		Step: update.StepStage,

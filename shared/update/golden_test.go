@@ -53,7 +53,7 @@ var goldens = []struct {
 	{
 		file:      "from-scanner.json",
 		canonical: true,
-		want: Job{Schema: Schema, ID: "01JWQ5Y8R7N1V3E6K2M4P8T0ZB", Cluster: "prod", Instance: ciARN,
+		want: Job{Schema: Schema, ID: "j-4f3a9c0e7d21b85a6c13", Cluster: "prod", Instance: ciARN,
 			TargetVersion: "1.20.3", RequestedBy: "rollwave-scanner", Reason: "update available: 1.19.5 -> 1.20.3",
 			Step: StepStage, ContainerInstanceARN: ciARN, EC2InstanceID: ec2ID, FromVersion: "1.19.5",
 			CreatedAt: at("09:00:00"),
