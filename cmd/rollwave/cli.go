@@ -176,6 +176,12 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 			return nil
 		}
 		c, _, ok := find(rest[1:])
+		if !ok && len(rest) == 2 {
+			if group := subcommands(rest[1]); len(group) > 0 {
+				_, err := fmt.Fprintf(a.stdout, "rollwave %s: the commands are %s; rollwave help %s for one's usage\n", rest[1], strings.Join(group, ", "), group[0])
+				return err
+			}
+		}
 		if !ok {
 			return usagef("no command %q", strings.Join(rest[1:], " "))
 		}
@@ -183,6 +189,12 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	}
 	c, cargs, ok := find(rest)
 	if !ok {
+		if group := subcommands(rest[0]); len(group) > 0 {
+			if len(rest) == 1 || strings.HasPrefix(rest[1], "-") {
+				return usagef("%s needs a subcommand: %s", rest[0], strings.Join(group, ", "))
+			}
+			return usagef("unknown command %q; the %s commands are %s", rest[0]+" "+rest[1], rest[0], strings.Join(group, ", "))
+		}
 		return usagef("unknown command %q; the commands are %s", strings.Join(rest[:min(2, len(rest))], " "), commandNames())
 	}
 	return c.run(ctx, a, c, cargs)
@@ -203,6 +215,19 @@ func find(args []string) (command, []string, bool) {
 		}
 	}
 	return command{}, nil, false
+}
+
+// subcommands returns the commands of the group word ("jobs": jobs describe, jobs list, ...),
+// sorted, or none when word names no group.
+func subcommands(word string) []string {
+	var names []string
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, word+" ") {
+			names = append(names, c.name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 func commandNames() string {

@@ -65,6 +65,9 @@ func TestUsageErrorsExit2BeforeAnyAWSCall(t *testing.T) {
 		{"status with an unknown output", []string{"status", "-o", "yaml"}, `-o "yaml"`},
 		{"status with a bad limit", []string{"status", "--max-out-of-service", "0"}, "at least 1"},
 		{"help of an unknown command", []string{"help", "deploy"}, `no command "deploy"`},
+		{"a group without its subcommand", []string{"jobs"}, "jobs needs a subcommand: jobs describe, jobs list, jobs send"},
+		{"a group with only a flag", []string{"dlq", "--max", "3"}, "dlq needs a subcommand: dlq list, dlq purge, dlq redrive, dlq show"},
+		{"an unknown subcommand", []string{"jobs", "frob"}, `unknown command "jobs frob"; the jobs commands are jobs describe, jobs list, jobs send`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +93,9 @@ func TestHelp(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "Flags:") {
 			t.Errorf("help %s = %d, %q; want 0, examples and flags", c.name, r.code, r.stdout)
 		}
+	}
+	if r := runCLI(t, env, "", "help", "dlq"); r.code != 0 || !strings.Contains(r.stdout, "dlq list, dlq purge, dlq redrive, dlq show") {
+		t.Errorf("help dlq = %d, %q; want 0 and the dlq commands", r.code, r.stdout)
 	}
 	if r := runCLI(t, env, "", "dlq", "show", "-h"); r.code != 0 || !strings.Contains(r.stdout, "Usage: rollwave dlq show") {
 		t.Errorf("dlq show -h = %d, %q; want 0 and its usage", r.code, r.stdout)

@@ -38,7 +38,8 @@ service, out of service (taken by rollwave, or drained by someone else) and fail
 the limit counts (every instance that does not serve, failed ones parked out of service
 included); the depth of
 every pipeline queue and its dead-letter queue; the pauses; what blocks the rollout of each
-cluster (a pause, the out-of-service limit, failed instances waiting for a person); and the
+cluster (a pause, the out-of-service limit reached); the failed instances that need attention
+(parked out of service, each counted against the limit until a person releases it); and the
 launch templates of its Auto Scaling groups that the scanner found drifted from the version its
 hosts run (each group's newest "Launch Template Drift" within --since).
 
