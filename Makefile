@@ -23,7 +23,7 @@ help: ## print this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install what the tests need besides Go: awscli, jq, shellcheck, chromium, zsh, fish (apt-get), the AWS provider schema (npm), checkov and moto (pip); minutes the first time
+deps: ## install what the tests need besides Go: awscli, jq, shellcheck, chromium, zsh, fish (apt-get), the AWS provider schema (npm), checkov and moto (uv, pip as fallback); minutes the first time (chromium)
 	@scripts/deps.sh
 
 # The version every binary reports with --version: the release from shared/version/VERSION (the

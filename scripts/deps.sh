@@ -2,8 +2,9 @@
 # deps.sh installs everything the tests need that is not a Go module: Debian's awscli, jq,
 # chromium, zsh, fish and (for make lint) shellcheck; the AWS provider's schema (npm, pinned) in .cache/aws-provider;
 # checkov, pinned, in .cache/checkov/venv; and moto server, pinned, in .venv at the repository
-# root. It is idempotent and fast when nothing changed: a stamp file in each venv records the hash
-# of its requirements and the Python version it was installed for.
+# root, both installed with uv (pinned, in .cache/uv/venv), or with pip when uv cannot be had. It
+# is idempotent and fast when nothing changed: a stamp file in each venv records the hash of its
+# requirements and the Python version it was installed for.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,14 +83,43 @@ if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
 	fi
 fi
 
+# The Python packages go in with uv (pinned in scripts/requirements-uv.txt, itself installed with
+# pip into .cache/uv): it installs moto's and checkov's pinned sets in seconds where pip took two
+# to five minutes each on a clean 2-core machine, most of it in pip's resolver and its one-by-one
+# byte-compiling. If uv cannot be installed or fails, pip does the same install, only slower.
+uv_req="$root/scripts/requirements-uv.txt"
+uv_venv="$root/.cache/uv/venv"
+uv_want="$(sha256sum "$uv_req" | cut -d' ' -f1) $("$python" --version 2>&1)"
+if [[ ! -x "$uv_venv/bin/uv" || "$(cat "$uv_venv/.deps-stamp" 2>/dev/null)" != "$uv_want" ]]; then
+	echo "deps: installing uv (scripts/requirements-uv.txt, pinned) into .cache/uv/venv with pip"
+	if "$python" -m venv --clear "$uv_venv" &&
+		"$uv_venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$uv_req"; then
+		echo "$uv_want" >"$uv_venv/.deps-stamp"
+	else
+		echo "deps: uv could not be installed; pip installs the Python packages instead (minutes, not seconds)" >&2
+	fi
+fi
+
+# pip_install VENV REQUIREMENTS installs the pinned requirements into the venv, with uv when it is
+# there, else (or when uv fails) with pip.
+pip_install() {
+	local target="$1" requirements="$2"
+	if [[ -x "$uv_venv/bin/uv" ]] &&
+		"$uv_venv/bin/uv" pip install --quiet --compile-bytecode --python "$target/bin/python" -r "$requirements"; then
+		return 0
+	fi
+	[[ -x "$uv_venv/bin/uv" ]] && echo "deps: uv failed; installing $requirements with pip instead" >&2
+	"$target/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$requirements"
+}
+
 # checkov, pinned, in a venv of its own (its pins conflict with moto's); make checkov runs it.
 ckv_req="$root/scripts/requirements-checkov.txt"
 ckv_venv="$root/.cache/checkov/venv"
 ckv_want="$(sha256sum "$ckv_req" | cut -d' ' -f1) $("$python" --version 2>&1)"
 if [[ ! -x "$ckv_venv/bin/checkov" || "$(cat "$ckv_venv/.deps-stamp" 2>/dev/null)" != "$ckv_want" ]]; then
-	echo "deps: installing checkov (scripts/requirements-checkov.txt, pinned) into .cache/checkov/venv with pip: several minutes the first time (5 on a loaded 2-core machine), quiet while it works"
+	echo "deps: installing checkov (scripts/requirements-checkov.txt, pinned) into .cache/checkov/venv"
 	"$python" -m venv --clear "$ckv_venv"
-	"$ckv_venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$ckv_req"
+	pip_install "$ckv_venv" "$ckv_req"
 	echo "$ckv_want" >"$ckv_venv/.deps-stamp"
 fi
 
@@ -104,8 +134,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
 	"$python" -m venv "$venv"
 fi
 
-echo "deps: installing moto server (scripts/requirements-test.txt, pinned) into .venv with pip: about a minute the first time, quiet while it works"
-"$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$req"
+echo "deps: installing moto server (scripts/requirements-test.txt, pinned) into .venv"
+pip_install "$venv" "$req"
 "$venv/bin/python" -c 'import moto.server' # fails here, not in a test, when the install is broken
 echo "$want" >"$stamp"
 echo "deps: installed $("$venv/bin/python" -m pip show moto 2>/dev/null | sed -n 's/^Version: /moto /p') in .venv"
