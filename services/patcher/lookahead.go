@@ -31,15 +31,29 @@ type lookahead struct {
 	ecs      stagedCounter
 	policies policy.Set
 	recheck  time.Duration
+	now      func() time.Time
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{} // by cluster, oldest first
 	pending map[string]int             // by cluster: let go, not marked yet
+	sizes   map[string]clusterSize     // by cluster: its registered instances, for a limit in percent
 }
 
+// clusterSize is a cluster's registered instances as read at a time.
+type clusterSize struct {
+	n  int
+	at time.Time
+}
+
+// sizeTTL is how long the look-ahead trusts a cluster's size before it reads it again. The size
+// only turns a limit in percent into a count of instances staged ahead, which is no safety limit
+// (the drainer's admission is): a size a few seconds old costs nothing, while reading it at every
+// look was a DescribeClusters per look, four per staged instance at 200 hosts.
+const sizeTTL = 30 * time.Second
+
 func newLookahead(ecs stagedCounter, policies policy.Set, recheck time.Duration) *lookahead {
-	return &lookahead{ecs: ecs, policies: policies, recheck: recheck,
-		waiters: map[string][]chan struct{}{}, pending: map[string]int{}}
+	return &lookahead{ecs: ecs, policies: policies, recheck: recheck, now: time.Now,
+		waiters: map[string][]chan struct{}{}, pending: map[string]int{}, sizes: map[string]clusterSize{}}
 }
 
 // heldError says that the look-ahead of the job's cluster stayed full for a whole recheck: the
@@ -88,11 +102,11 @@ func (l *lookahead) look(ctx context.Context, job update.Job) (update.Lookahead,
 	limit := l.policies.For(job.Cluster).MaxOutOfService
 	total := 0
 	if limit.IsPercentage() {
-		cs, err := l.ecs.Clusters(ctx, []string{job.Cluster})
+		n, err := l.size(ctx, job.Cluster)
 		if err != nil {
-			return update.Lookahead{}, fmt.Errorf("read the cluster's size: %w", err)
+			return update.Lookahead{}, err
 		}
-		total = cs[0].RegisteredInstances
+		total = n
 	}
 	ahead := 0
 	for _, f := range update.StagedAheadFilters() {
@@ -106,6 +120,24 @@ func (l *lookahead) look(ctx context.Context, job update.Job) (update.Lookahead,
 	ahead += l.pending[job.Cluster]
 	l.mu.Unlock()
 	return update.MayStage(job, limit, total, ahead), nil
+}
+
+// size returns the cluster's registered instances, read again when older than sizeTTL.
+func (l *lookahead) size(ctx context.Context, clusterName string) (int, error) {
+	l.mu.Lock()
+	c, ok := l.sizes[clusterName]
+	l.mu.Unlock()
+	if ok && l.now().Sub(c.at) < sizeTTL {
+		return c.n, nil
+	}
+	cs, err := l.ecs.Clusters(ctx, []string{clusterName})
+	if err != nil {
+		return 0, fmt.Errorf("read the cluster's size: %w", err)
+	}
+	l.mu.Lock()
+	l.sizes[clusterName] = clusterSize{n: cs[0].RegisteredInstances, at: l.now()}
+	l.mu.Unlock()
+	return cs[0].RegisteredInstances, nil
 }
 
 // letGo counts a job let go until it is marked, and passes what room is left on to the next

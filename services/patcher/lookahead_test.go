@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/shared/policy"
 	"github.com/rollwave/rollwave/shared/queue"
 	"github.com/rollwave/rollwave/shared/update"
 )
@@ -162,6 +163,54 @@ func TestAHostWaitingForItsWaveDoesNotFillTheLookAhead(t *testing.T) {
 		}
 		if held := time.Since(start); held != 0 {
 			t.Errorf("held the job %s, want it staged at once", held)
+		}
+	})
+}
+
+// sizeCounter is a stagedCounter of one cluster of size instances, none staged ahead, that counts
+// the reads of its size.
+type sizeCounter struct {
+	size  int
+	reads int
+}
+
+func (s *sizeCounter) CountInstances(context.Context, string, string) (int, error) { return 0, nil }
+func (s *sizeCounter) Clusters(_ context.Context, names []string) ([]cluster.Cluster, error) {
+	s.reads++
+	return []cluster.Cluster{{Name: names[0], RegisteredInstances: s.size}}, nil
+}
+
+// A limit in percent needs the cluster's size: the look-ahead reads it once per sizeTTL, not at
+// every look, and a size read again after that is used.
+func TestLookAheadReadsAClustersSizeOncePerTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limit, err := update.ParseLimit("20%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ecs := &sizeCounter{size: 10}
+		l := newLookahead(ecs, policy.Set{Default: policy.Policy{MaxOutOfService: limit}}, DefaultStageRecheck)
+		job := handJob()
+		look := func() update.Lookahead {
+			t.Helper()
+			d, err := l.look(t.Context(), job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		for range 5 {
+			if d := look(); !d.Go || d.Room != 2 {
+				t.Fatalf("look = %+v, want go with room 2 (20%% of 10)", d)
+			}
+		}
+		if ecs.reads != 1 {
+			t.Errorf("five looks within %s read the size %d times, want 1", sizeTTL, ecs.reads)
+		}
+		time.Sleep(sizeTTL)
+		ecs.size = 20
+		if d := look(); ecs.reads != 2 || d.Room != 4 {
+			t.Errorf("a look after %s: %d reads, room %d; want the size read again (2 reads) and room 4 (20%% of 20)", sizeTTL, ecs.reads, d.Room)
 		}
 	})
 }
