@@ -100,7 +100,7 @@ func TestRolloutFollowedIntoLaunchTemplates(t *testing.T) {
 		t.Helper()
 		var got []launchtemplate.Finding
 		harness.Eventually(t, 30*time.Second, func() (bool, string) {
-			got = append(got, p.receiveDrift(drift)...)
+			got = append(got, receiveDetails[launchtemplate.Finding](p, drift, "drift")...)
 			return len(got) >= 3, fmt.Sprintf("%d of 3 Launch Template Drift events", len(got))
 		})
 		var out []seen
@@ -194,25 +194,26 @@ func (p *pipeline) templateVersions(c *ec2.Client, id string) []string {
 	return images
 }
 
-// receiveDrift receives the "Launch Template Drift" events waiting in the queue url now.
-func (p *pipeline) receiveDrift(url string) []launchtemplate.Finding {
+// receiveDetails receives the pipeline events waiting in the queue url now, deletes them, and
+// returns their details decoded as T; what names them in a failure.
+func receiveDetails[T any](p *pipeline, url, what string) []T {
 	t := p.t
 	t.Helper()
 	out, err := p.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
 	if err != nil {
-		t.Fatalf("receive drift events: %v", err)
+		t.Fatalf("receive %s events: %v", what, err)
 	}
-	var got []launchtemplate.Finding
+	var got []T
 	for _, m := range out.Messages {
 		var ev struct {
-			Detail launchtemplate.Finding `json:"detail"`
+			Detail T `json:"detail"`
 		}
 		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-			t.Fatalf("decode drift event %s: %v", aws.ToString(m.Body), err)
+			t.Fatalf("decode %s event %s: %v", what, aws.ToString(m.Body), err)
 		}
 		got = append(got, ev.Detail)
 		if _, err := p.sqs.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-			t.Fatalf("delete drift event: %v", err)
+			t.Fatalf("delete %s event: %v", what, err)
 		}
 	}
 	return got

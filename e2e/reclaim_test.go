@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,7 +100,7 @@ func TestLostJobsAreReclaimed(t *testing.T) {
 	// Each orphan is reclaimed, once, and what rollwave drained is ACTIVE again.
 	events := map[string]notify.ReclaimedDetail{}
 	harness.Eventually(t, 60*time.Second, func() (bool, string) {
-		for _, d := range p.receiveReclaimed(reclaimed) {
+		for _, d := range receiveDetails[notify.ReclaimedDetail](p, reclaimed, "reclaim") {
 			if _, twice := events[d.EC2InstanceID]; twice {
 				t.Errorf("%s reclaimed twice: %+v", d.EC2InstanceID, d)
 			}
@@ -187,28 +186,4 @@ func (p *pipeline) recreateQueues() {
 		t.Fatalf("bootstrap again: %v", err)
 	}
 	p.topo = topo
-}
-
-// receiveReclaimed receives the "Instance Reclaimed" events waiting in the queue url now.
-func (p *pipeline) receiveReclaimed(url string) []notify.ReclaimedDetail {
-	t := p.t
-	t.Helper()
-	out, err := p.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
-	if err != nil {
-		t.Fatalf("receive reclaim events: %v", err)
-	}
-	var got []notify.ReclaimedDetail
-	for _, m := range out.Messages {
-		var ev struct {
-			Detail notify.ReclaimedDetail `json:"detail"`
-		}
-		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-			t.Fatalf("decode reclaim event %s: %v", aws.ToString(m.Body), err)
-		}
-		got = append(got, ev.Detail)
-		if _, err := p.sqs.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-			t.Fatalf("delete reclaim event: %v", err)
-		}
-	}
-	return got
 }

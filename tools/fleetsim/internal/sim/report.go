@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -331,24 +332,31 @@ type InstanceStatus struct {
 func (w *World) DescribeInstanceStatus(ids []string) (out []InstanceStatus, missing []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(ids) == 0 {
-		for _, in := range w.instances {
-			ids = append(ids, in.EC2ID)
-		}
-	}
-	for _, id := range ids {
-		in := w.instByEC2[id]
-		if in == nil {
-			missing = append(missing, id)
-			continue
-		}
+	found, missing := w.hostsByEC2Locked(ids)
+	for _, in := range found {
 		st := "ok"
 		if !w.hostUpNow(in) {
 			st = "initializing"
 		}
-		out = append(out, InstanceStatus{InstanceID: id, AZ: in.AZ, Status: st})
+		out = append(out, InstanceStatus{InstanceID: in.EC2ID, AZ: in.AZ, Status: st})
 	}
 	return out, missing
+}
+
+// hostsByEC2Locked returns the hosts of the EC2 instance IDs ids, in their order (every host
+// when ids is empty), and the IDs it does not know. w.mu is held.
+func (w *World) hostsByEC2Locked(ids []string) (found []*Instance, missing []string) {
+	if len(ids) == 0 {
+		return slices.Clone(w.instances), nil
+	}
+	for _, id := range ids {
+		if in := w.instByEC2[id]; in != nil {
+			found = append(found, in)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return found, missing
 }
 
 // HasInstance reports whether the EC2 instance exists (used by tests).
@@ -371,22 +379,13 @@ type EC2Instance struct {
 func (w *World) DescribeInstances(ids []string) (out []EC2Instance, missing []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(ids) == 0 {
-		for _, in := range w.instances {
-			ids = append(ids, in.EC2ID)
-		}
-	}
-	for _, id := range ids {
-		in := w.instByEC2[id]
-		if in == nil {
-			missing = append(missing, id)
-			continue
-		}
+	found, missing := w.hostsByEC2Locked(ids)
+	for _, in := range found {
 		arch := "x86_64"
 		if in.Arch == "aarch64" || in.Arch == "arm64" {
 			arch = "arm64"
 		}
-		e := EC2Instance{InstanceID: id, AZ: in.AZ, Type: in.Type, Arch: arch, Tags: map[string]string{}}
+		e := EC2Instance{InstanceID: in.EC2ID, AZ: in.AZ, Type: in.Type, Arch: arch, Tags: map[string]string{}}
 		if in.ASG != "" {
 			e.Tags["aws:autoscaling:groupName"] = in.ASG
 		}
