@@ -278,7 +278,7 @@ func (w *Worker) receive(ctx context.Context, n int) ([]Message, error) {
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
 		msg := messageFrom(m)
-		msg.FinalReceive = msg.Failures+1 >= w.cfg.MaxReceiveCount
+		msg.FinalReceive = w.tries(msg) >= w.cfg.MaxReceiveCount
 		msgs = append(msgs, msg)
 	}
 	return msgs, nil
@@ -425,14 +425,22 @@ func (w *Worker) settleWith(l *zerolog.Logger, d *delivery, o Outcome, shutdown 
 			return
 		}
 		ev(l.Info()).Msg("returned to the queue at shutdown")
-	case o.kind == kindRetry && m.Failures+1 >= w.cfg.MaxReceiveCount:
-		reason := fmt.Sprintf("retry %d of %d failed: %v", m.Failures+1, w.cfg.MaxReceiveCount, o.err)
+	case o.kind == kindRetry && w.tries(m) >= w.cfg.MaxReceiveCount:
+		reason := fmt.Sprintf("retry %d of %d failed: %v", w.tries(m), w.cfg.MaxReceiveCount, o.err)
 		if err := w.deadLetter(ctx, l, m, reason); err != nil {
 			ev(l.Error()).Err(err).Msg("dead-letter failed; the redrive policy is the backstop")
 			return
 		}
 		w.deadLettered()
 		ev(l.Error()).Err(o.err).Msg("gave up: moved to the dead-letter queue")
+	case o.kind == kindRetry && !w.canCountFailures(m):
+		// No room for AttrFailures: hidden again, its tries counted by SQS's receive count.
+		delay := w.cfg.Backoff.Delay(m.ReceiveCount)
+		if err := w.changeVisibility(ctx, m, delay); err != nil {
+			ev(l.Warn()).Err(o.err).AnErr("visibility_error", err).Msg("failed; backoff not applied")
+			return
+		}
+		ev(l.Warn()).Err(o.err).Dur("delay", delay).Msg("failed; will retry (the message has no room to count its failures: its receives count instead)")
 	case o.kind == kindRetry:
 		// A copy counts the failure (AttrFailures); hiding the message again would leave the
 		// count to SQS's receive count, which every wait raises too.
@@ -532,6 +540,27 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// tries is the number of m's try, the one under way: its failures before it plus one, or, for a
+// message that cannot count them (canCountFailures), its receive count.
+func (w *Worker) tries(m Message) int {
+	if !w.canCountFailures(m) {
+		return m.ReceiveCount
+	}
+	return m.Failures + 1
+}
+
+// canCountFailures reports whether a copy of m can carry AttrFailures: it has it already, or
+// room for one more attribute within SQS's ten and the queue's maximum size. A message that
+// cannot (a hand-written one with ten attributes of its own) is retried as before the count:
+// hidden again, until its receives reach maxReceiveCount, its waits included.
+func (w *Worker) canCountFailures(m Message) bool {
+	if _, ok := m.Attributes[AttrFailures]; ok {
+		return true
+	}
+	grown := len(AttrFailures) + len("String") + len(strconv.Itoa(w.cfg.MaxReceiveCount))
+	return len(m.Attributes) < maxMessageAttributes && messageSize(string(m.Body), m.Attributes)+grown <= w.cfg.MaxMessageBytes
 }
 
 // requeueFailed requeues m after a failed try, its failures counted in AttrFailures.

@@ -227,6 +227,44 @@ func TestWaitsDoNotSpendTheRetryBudget(t *testing.T) {
 	})
 }
 
+// TestAMessageWithoutRoomForItsCountStillEndsWithAReason: a message with SQS's ten attributes of
+// its own cannot carry rollwave.failures; it is retried by hiding it again, counted by its
+// receives, and at maxReceiveCount it goes to the dead-letter queue with its reason, not looped
+// on a copy SQS would refuse.
+func TestAMessageWithoutRoomForItsCountStillEndsWithAReason(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t) // maxReceiveCount 3
+		attrs := map[string]string{}
+		for i := range 10 {
+			attrs[fmt.Sprintf("team.attr-%d", i)] = "x"
+		}
+		if _, err := queue.NewPublisher(f.sqs).Send(t.Context(), f.cfg.QueueURL, []byte("job"), 0, attrs); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		var final []bool
+		stop := f.start(t, func(_ context.Context, m queue.Message) queue.Outcome {
+			ids = append(ids, m.ID)
+			final = append(final, m.FinalReceive)
+			return queue.Retry(errors.New("describe instance: throttled"))
+		}, testLog(t))
+		advance(time.Minute)
+		if len(ids) != 3 || ids[0] != ids[1] || ids[1] != ids[2] {
+			t.Errorf("tries of message IDs %v, want 3 of one message (hidden again, not copied)", ids)
+		}
+		if diff := cmp.Diff([]bool{false, false, true}, final); diff != "" {
+			t.Errorf("FinalReceive of each try (-want +got):\n%s", diff)
+		}
+		dl := f.sqs.Messages(f.cfg.DeadLetterURL)
+		if len(dl) != 1 || dl[0].Attributes[queue.AttrReason] != "retry 3 of 3 failed: describe instance: throttled" {
+			t.Errorf("dead-letter queue = %+v, want the message with reason \"retry 3 of 3 failed: describe instance: throttled\"", dl)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
 func TestRetryAfterAtMaxReceiveCountRequeues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t)
