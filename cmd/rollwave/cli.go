@@ -385,6 +385,15 @@ func (a *app) who() string {
 }
 
 // noArgs refuses positional arguments.
+// parseNoArgs parses the flags of a command that takes no positional arguments, and refuses any.
+func (a *app) parseNoArgs(c command, fs *flag.FlagSet, args []string) error {
+	args, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	return noArgs(c, args)
+}
+
 func noArgs(c command, args []string) error {
 	if len(args) > 0 {
 		return usagef("%s takes no arguments, got %q", c.name, strings.Join(args, " "))

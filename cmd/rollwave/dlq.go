@@ -252,11 +252,7 @@ const oldestPeek = 100
 func runDLQList(ctx context.Context, a *app, c command, args []string) error {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	now := time.Now()

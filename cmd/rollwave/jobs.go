@@ -53,11 +53,7 @@ func runJobsSend(ctx context.Context, a *app, c command, args []string) error {
 	fs.BoolVar(&dryRun, "dry-run", false, "print the job and send nothing")
 	fs.BoolVar(&j.DryRun, "pipeline-dry-run", false, "send a job that the workers only decide and log, changing nothing")
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	var missing []string

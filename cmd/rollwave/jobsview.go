@@ -112,11 +112,7 @@ func runJobsList(ctx context.Context, a *app, c command, args []string) error {
 	fs.Var(&outcomes, "outcome", "only ended jobs with this outcome: updated, skipped, failed, duplicate (repeatable)")
 	since := fs.Duration("since", 24*time.Hour, "how far back the history is read for ended jobs")
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	if *since <= 0 {

@@ -96,11 +96,7 @@ func runPause(ctx context.Context, a *app, c command, args []string) error {
 	reason := fs.String("reason", "", "why (required): shown in status and in the event")
 	who := fs.String("requested-by", a.who(), "who pauses: $USER unless given")
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	name, err := a.scope(c, *cluster, *all)
@@ -154,11 +150,7 @@ func runResume(ctx context.Context, a *app, c command, args []string) error {
 	cluster, all := scopeFlags(fs)
 	who := fs.String("requested-by", a.who(), "who resumes: $USER unless given")
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	name, err := a.scope(c, *cluster, *all)
@@ -257,11 +249,7 @@ func runScan(ctx context.Context, a *app, c command, args []string) error {
 	who := fs.String("requested-by", a.who(), "who asks: $USER unless given")
 	dry := fs.Bool("pipeline-dry-run", false, "the jobs of this scan only decide and log, changing nothing")
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	req := update.ScanRequest{Schema: update.ScanSchema, Clusters: clusters, RequestedBy: *who, Reason: *reason, DryRun: *dry}

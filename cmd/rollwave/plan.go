@@ -194,11 +194,7 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 		fs.DurationVar(&durations[i], f.flag, 0, f.usage+" (default: the simulator's)")
 	}
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	var problems []string
@@ -212,6 +208,7 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 	}
 	var policies policy.Set
 	if *fromEnv {
+		var err error
 		if policies, err = policy.Load(a.getenv); err != nil {
 			problems = append(problems, err.Error())
 		}

@@ -61,11 +61,7 @@ func runReport(ctx context.Context, a *app, c command, args []string) error {
 	fs.StringVar(&limitFlag, "max-out-of-service", firstNonEmpty(a.getenv("ROLLWAVE_MAX_OUT_OF_SERVICE"), "1"), "the limit drawn per cluster: a count or a percentage")
 	fs.StringVar(&title, "title", "", "the page's title; empty: rollout of <clusters>")
 	o := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	since, clusterFilter := time.Now().Add(-*sinceFlag), *clusterFlag

@@ -210,11 +210,7 @@ func runStatus(ctx context.Context, a *app, c command, args []string) error {
 	limitFlag := fs.String("max-out-of-service", orDefault(strings.TrimSpace(a.getenv("ROLLWAVE_MAX_OUT_OF_SERVICE")), "1"), "the drainer's limit per cluster: a count or a percentage")
 	since := fs.Duration("since", 24*time.Hour, "how far back the history is read for the progress: the rollout's age at most")
 	out := a.outputFlags(fs)
-	args, err := a.parse(c, fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(c, args); err != nil {
+	if err := a.parseNoArgs(c, fs, args); err != nil {
 		return err
 	}
 	limit, err := update.ParseLimit(*limitFlag)
