@@ -27,8 +27,8 @@ const (
 
 // config is the patcher's configuration, read from the environment:
 //
-//	ROLLWAVE_CONCURRENCY         the stage lane (the patcher queue): instances staged at once
-//	                             (default 4; apiclient update apply holds a slot for minutes)
+//	ROLLWAVE_CONCURRENCY         the stage lane (the patcher queue): staging jobs handled at once
+//	                             (default 4; a job waits for its apply back in the queue)
 //	ROLLWAVE_REBOOT_CONCURRENCY  the reboot lane (the reboot queue): reboots sent at once
 //	                             (default 32; at least the largest cluster limit)
 //	ROLLWAVE_STAGE_WAITING       staging jobs held while their cluster's look-ahead is full, beyond
@@ -36,7 +36,8 @@ const (
 //	ROLLWAVE_STAGE_RECHECK       how often a held staging job looks again when nothing woke it
 //	                             (default 1m)
 //	ROLLWAVE_APPLY_TIMEOUT       how long staging (apiclient update apply) may take (default 15m)
-//	ROLLWAVE_APPLY_EXPECTED      how long staging typically takes: its first poll (default 1m)
+//	ROLLWAVE_APPLY_EXPECTED      how long staging typically takes: the job's first look at its
+//	                             apply (default 1m)
 //	ROLLWAVE_SSM_TIMEOUT         how long a quick command (update check, cancel) may take (default 2m)
 //	ROLLWAVE_OFFER_RECHECK       how long a rollout's job whose host is not offered the target yet
 //	                             (its wave) waits before it looks again (default 10m, at most 15m;

@@ -86,8 +86,8 @@ func (p *patcher) rehearseReboot(ctx context.Context, job *update.Job) error {
 	if !ok || err != nil {
 		return err
 	}
-	doc, comment := p.docs[ssmdoc.Reboot], update.RebootComment(job.ID)
-	sent, err := p.reboots.Sent(ctx, in.EC2InstanceID, doc, comment)
+	doc, comment := p.docs[ssmdoc.Reboot], update.CommandComment(job.ID)
+	sent, err := p.sends.Sent(ctx, in.EC2InstanceID, doc, comment)
 	if err != nil {
 		return fmt.Errorf("look for an earlier reboot: %w", err)
 	}

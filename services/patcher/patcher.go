@@ -28,10 +28,12 @@ type ecsAPI interface {
 	managed.Finder   // to resolve the managed clusters
 }
 
-// rebooter sends the reboot without waiting for it, and tells whether it was already sent.
-type rebooter interface {
+// sender sends a command without waiting for it (the apply and the reboot), looks at it later,
+// and tells whether the job's reboot was already sent.
+type sender interface {
 	Send(ctx context.Context, doc, instanceID, comment string) (string, error)
 	Sent(ctx context.Context, instanceID, doc, comment string) (bool, error)
+	Invocation(ctx context.Context, commandID, instanceID string) (ssmcommand.Result, error)
 }
 
 type jobSender interface {
@@ -45,7 +47,7 @@ type patcher struct {
 	boundary jobs.Boundary
 	ecs      ecsAPI
 	commands ssmcommand.Runner
-	reboots  rebooter
+	sends    sender
 	jobs     jobSender
 	ender    *jobs.Ender
 	undoer   *jobs.Undoer
@@ -79,7 +81,7 @@ type patcher struct {
 // ssmAPI is the SSM adapter: running documents and sending the reboot.
 type ssmAPI interface {
 	ssmcommand.Runner
-	rebooter
+	sender
 }
 
 func newPatcher(cfg config, e ecsAPI, s ssmAPI, sender jobSender, events jobs.Publisher, now func() time.Time) *patcher {
@@ -91,7 +93,7 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, sender jobSender, events jobs.Pu
 	ender := &jobs.Ender{Marks: e, Events: events, By: "patcher", Now: now}
 	return &patcher{
 		boundary: managed.New(cfg.Managed, e),
-		ecs:      e, commands: s, reboots: s, jobs: sender, ender: ender,
+		ecs:      e, commands: s, sends: s, jobs: sender, ender: ender,
 		lease: cfg.Leaser(e, now),
 		undoer: &jobs.Undoer{State: e, Commands: s, CheckDoc: docs[ssmdoc.Check],
 			CancelDoc: docs[ssmdoc.Cancel], SSM: quick, Ender: ender},
@@ -202,8 +204,21 @@ func (p *patcher) stageJustInTime(ctx context.Context, job *update.Job, final bo
 	if job.Outcome != nil {
 		p.ahead.Drained(job.Cluster) // ended without staging: its room is free again
 	}
+	var applying *applyingError
+	if errors.As(err, &applying) {
+		return queue.RetryAfter(applying.delay, applying.Error())
+	}
 	return doneOrRetry(err)
 }
+
+// applyingError says that the job's apply is still running on the host: its message comes back
+// after delay, when the apply's poll schedule looks next.
+type applyingError struct {
+	delay  time.Duration
+	reason string
+}
+
+func (e *applyingError) Error() string { return e.reason }
 
 func doneOrRetry(err error) queue.Outcome {
 	if err != nil {
@@ -252,8 +267,12 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, in cluster.Instanc
 				fmt.Sprintf("instance is %s and rollwave did not drain it: left alone", in.Status)), jobs.LeaveMarks)
 		}
 	case update.StageStaging:
+		if job.Applying != nil {
+			return p.awaitApply(ctx, job, in, final)
+		}
 		// A redelivery after a crash while staging: stage again (apply is idempotent from Staged).
 	case update.StageStaged:
+		job.Applying = nil
 		log.Info().Msg("already staged by this job (redelivery): forwarding to the drainer")
 		if err := p.lease.Renew(ctx, job, in); err != nil {
 			return err
@@ -337,13 +356,67 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, in cluster.Instanc
 				fmt.Sprintf("target %s is not the update Bottlerocket offers (%s)", job.TargetVersion, orNone(st.ChosenVersion()))))
 		}
 		log.Info().Str("version", st.ChosenVersion()).Msg("staging update")
-		if err := ssmcommand.RunOne(ctx, p.commands, p.docs[ssmdoc.Apply], in.EC2InstanceID, p.apply); err != nil {
-			return p.failStaging(ctx, job, err, final)
-		}
-		if st, err = ssmcommand.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick); err != nil {
-			return p.failStaging(ctx, job, err, final)
-		}
+		return p.sendApply(ctx, job, in, final)
 	}
+	return p.staged(ctx, job, in, st, final)
+}
+
+// sendApply sends `apiclient update apply` and puts the job back on the patcher's queue with the
+// command (Job.Applying), to look at it when it is expected to have finished
+// (ROLLWAVE_APPLY_EXPECTED). No worker waits while a host stages: the stage lane's slots
+// (ROLLWAVE_CONCURRENCY) bound the calls the patcher makes at once, not the hosts staging, which
+// the look-ahead bounds.
+func (p *patcher) sendApply(ctx context.Context, job *update.Job, in cluster.Instance, final bool) error {
+	id, err := p.sends.Send(ctx, p.docs[ssmdoc.Apply], in.EC2InstanceID, update.CommandComment(job.ID))
+	if err != nil {
+		return p.failStaging(ctx, job, err, final)
+	}
+	job.Applying = &update.Applying{Command: id, Since: p.now().UTC()}
+	look := p.apply.NextLook(0)
+	body, err := update.Encode(*job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	// Should this send fail, the job is retried from its message without the command: it checks
+	// the host again and, if the update is not Ready yet, applies again (apply is idempotent).
+	if _, err := p.jobs.Send(ctx, p.patcherURL, body, look, nil); err != nil {
+		return fmt.Errorf("send the staging job back: %w", err)
+	}
+	queue.Logger(ctx).Info().Str("command", id).Dur("look_in", look).Msg("apply sent")
+	return nil
+}
+
+// awaitApply looks at the job's apply (Job.Applying): still running, the job comes back at the
+// poll schedule's next look (an *applyingError), until ROLLWAVE_APPLY_TIMEOUT after it was sent;
+// failed, the staging fails; done, the host's update check must say Ready.
+func (p *patcher) awaitApply(ctx context.Context, job *update.Job, in cluster.Instance, final bool) error {
+	a, doc := job.Applying, p.docs[ssmdoc.Apply]
+	r, err := p.sends.Invocation(ctx, a.Command, in.EC2InstanceID)
+	if err != nil {
+		return p.failStaging(ctx, job, fmt.Errorf("look at the apply: %w", err), final)
+	}
+	elapsed := max(p.now().Sub(a.Since), 0)
+	switch {
+	case !r.Status.Terminal() && elapsed >= p.apply.Wait:
+		return p.failStaging(ctx, job, fmt.Errorf("wait for %s on %s (last status %s, sent %s ago): %w",
+			doc, in.EC2InstanceID, r.Status, elapsed.Round(time.Second), ssmcommand.ErrWaitTimeout), final)
+	case !r.Status.Terminal():
+		return &applyingError{delay: p.apply.NextLook(elapsed),
+			reason: fmt.Sprintf("staging: apply %s is %s after %s", a.Command, r.Status, elapsed.Round(time.Second))}
+	case !r.OK():
+		return p.failStaging(ctx, job, ssmcommand.CommandError(doc, r), final)
+	}
+	job.Applying = nil
+	st, err := ssmcommand.Check(ctx, p.commands, p.docs[ssmdoc.Check], in.EC2InstanceID, p.quick)
+	if err != nil {
+		return p.failStaging(ctx, job, err, final)
+	}
+	return p.staged(ctx, job, in, st, final)
+}
+
+// staged checks, from the host's update check st after the apply, that the job's target is staged
+// (Ready), marks the instance staged and forwards the job to the drainer.
+func (p *patcher) staged(ctx context.Context, job *update.Job, in cluster.Instance, st bottlerocket.Status, final bool) error {
 	if st.UpdateState != bottlerocket.StateReady {
 		return p.failStaging(ctx, job, fmt.Errorf("update state is %s after apply, want Ready", st.UpdateState), final)
 	}
@@ -460,8 +533,8 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 		return p.forward(ctx, job, update.StepVerify, p.verifyURL, "reboot already sent")
 	}
 	doc := p.docs[ssmdoc.Reboot]
-	comment := update.RebootComment(job.ID)
-	sent, err := p.reboots.Sent(ctx, in.EC2InstanceID, doc, comment)
+	comment := update.CommandComment(job.ID)
+	sent, err := p.sends.Sent(ctx, in.EC2InstanceID, doc, comment)
 	if err != nil {
 		return fmt.Errorf("look for an earlier reboot: %w", err)
 	}
@@ -476,7 +549,7 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 	if err := p.ecs.PutAttributes(ctx, job.Cluster, in.ARN, p.lease.With(map[string]string{update.AttrStage: string(update.StageRebooting)})); err != nil {
 		return fmt.Errorf("mark rebooting: %w", err)
 	}
-	id, err := p.reboots.Send(ctx, doc, in.EC2InstanceID, comment)
+	id, err := p.sends.Send(ctx, doc, in.EC2InstanceID, comment)
 	if err != nil {
 		if ssmcommand.IsTransient(err) {
 			return fmt.Errorf("send reboot: %w", err)

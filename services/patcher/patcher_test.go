@@ -65,6 +65,8 @@ type bottlerocketHost struct {
 	// offline: the SSM agent answers nothing. applyHangs: apply never finishes and holds the
 	// update lock (locked), so that every later update command answers 423 Locked.
 	offline, applyHangs, locked bool
+	// applyTakes is how long apply runs before it reports success.
+	applyTakes time.Duration
 }
 
 func (h *bottlerocketHost) answer(doc, _ string) ssmcommandtest.Response {
@@ -97,19 +99,40 @@ func (h *bottlerocketHost) answer(doc, _ string) ssmcommandtest.Response {
 			return ssmcommandtest.Response{ExitCode: 1, Stderr: "Failed to prepare update: disk full"}
 		}
 		h.state = "Ready"
+		return ssmcommandtest.Response{Latency: h.applyTakes}
 	case "rollwave-update-cancel":
 		h.state = "Staged"
 	}
 	return ssmcommandtest.Response{}
 }
 
+// clock is the world's time, which the test moves on: the patcher's, and the fake SSM's, so that
+// an apply's latency passes while its job waits in the patcher's queue.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 type world struct {
-	p    *patcher
-	ecs  *clustertest.Fake
-	ssm  *ssmcommandtest.Fake
-	host *bottlerocketHost
-	rec  *recorder
-	arn  string
+	clock *clock
+	p     *patcher
+	ecs   *clustertest.Fake
+	ssm   *ssmcommandtest.Fake
+	host  *bottlerocketHost
+	rec   *recorder
+	arn   string
 }
 
 func newWorld(t *testing.T, host *bottlerocketHost, attrs map[string]string, tasks ...cluster.Task) *world {
@@ -129,14 +152,16 @@ func newWorld(t *testing.T, host *bottlerocketHost, attrs map[string]string, tas
 		task.InstanceARN = in.ARN
 		e.AddTask("prod", task)
 	}
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	s := ssmcommandtest.NewFake()
+	s.Now = c.Now
 	s.AddInstance(instanceID, true)
 	s.Handler = host.answer
 	rec := &recorder{}
-	p := newPatcher(cfg, e, s, rec, rec, func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) })
+	p := newPatcher(cfg, e, s, rec, rec, c.Now)
 	p.drainerURL, p.verifyURL, p.patcherURL = "drainer", "verifier", "patcher"
 	p.quick.PollInterval, p.apply.PollInterval = time.Millisecond, time.Millisecond
-	return &world{p: p, ecs: e, ssm: s, host: host, rec: rec, arn: in.ARN}
+	return &world{clock: c, p: p, ecs: e, ssm: s, host: host, rec: rec, arn: in.ARN}
 }
 
 func (w *world) handle(t *testing.T, job update.Job) queue.Outcome {
@@ -144,9 +169,38 @@ func (w *world) handle(t *testing.T, job update.Job) queue.Outcome {
 	return w.handleOn(t, w.p.handle, job)
 }
 
-// handleOn hands job to one lane's handler: w.p.handle (the patcher queue) or w.p.handleReboot
-// (the reboot queue).
+// handleOn hands job to one lane's handler, w.p.handle (the patcher queue) or w.p.handleReboot
+// (the reboot queue), and then does what the patcher queue would while the host applies the
+// update: the job the patcher sent back to itself with the apply it waits for (Job.Applying)
+// comes back once its delay has passed, and again after every wait it asks for, until it is done
+// with. It returns the last outcome; w.rec.jobs keeps what the patcher sent elsewhere.
 func (w *world) handleOn(t *testing.T, h queue.Handler, job update.Job) queue.Outcome {
+	t.Helper()
+	out := w.deliver(t, h, job)
+	followed := map[string]bool{} // the applies whose job came back
+	for range 1000 {
+		delay, waits := out.Waits()
+		w.rec.mu.Lock()
+		last := len(w.rec.jobs) - 1
+		if out == queue.Done() && last >= 0 && w.rec.jobs[last].url == "patcher" {
+			if back := w.rec.jobs[last]; back.job.Applying != nil && !followed[back.job.Applying.Command] {
+				followed[back.job.Applying.Command] = true
+				job, delay, waits = back.job, back.delay, true
+				w.rec.jobs = w.rec.jobs[:last] // received: the queue no longer holds it
+			}
+		}
+		w.rec.mu.Unlock()
+		if !waits || job.Applying == nil {
+			return out
+		}
+		w.clock.Add(delay)
+		out = w.deliver(t, h, job)
+	}
+	t.Fatalf("the job still waits for its apply after 1000 looks: %s", out)
+	return out
+}
+
+func (w *world) deliver(t *testing.T, h queue.Handler, job update.Job) queue.Outcome {
 	t.Helper()
 	body, err := update.Encode(job)
 	if err != nil {
@@ -199,6 +253,59 @@ func TestStageAppliesTheUpdateAndForwardsToTheDrainer(t *testing.T) {
 	want := []string{notify.InstanceUpdateStarted + ": ", notify.InstanceUpdateProgressed + ": " + notify.DecisionStaged}
 	if diff := cmp.Diff(want, w.rec.events); diff != "" || w.rec.messages[1] != "staged 1.20.3" {
 		t.Errorf("events (-want +got): the start, then the update staged:\n%s\nmessages %q", diff, w.rec.messages)
+	}
+}
+
+// TestStagingHoldsNoWorkerWhileTheHostApplies: the patcher sends the apply and puts the job back on
+// its queue with the command, so that its handler returns at once and the stage lane's slots serve
+// other jobs while the host stages. The job comes back when the apply is expected to have ended,
+// waits by the poll schedule while it still runs, and is forwarded once it is staged.
+func TestStagingHoldsNoWorkerWhileTheHostApplies(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3", applyTakes: 70 * time.Second}, nil)
+	w.p.apply.PollInterval = 5 * time.Second // looks 60 s after the send (ROLLWAVE_APPLY_EXPECTED), then at 65 s and 75 s
+	sentAt := w.clock.Now()
+	if out := w.deliver(t, w.p.handle, handJob()); out != queue.Done() {
+		t.Fatalf("handle() = %s, want Done: the job went back to the queue", out)
+	}
+	if len(w.rec.jobs) != 1 || w.rec.jobs[0].url != "patcher" || w.rec.jobs[0].delay != time.Minute {
+		t.Fatalf("sent = %+v, want the job back to the patcher queue, delayed 1m", w.rec.jobs)
+	}
+	back := w.rec.jobs[0].job
+	if a := back.Applying; a == nil || a.Command == "" || !a.Since.Equal(sentAt) || back.Step != update.StepStage {
+		t.Fatalf("job sent back = %+v, applying %+v; want at step stage with the apply's command, sent at %s", back, back.Applying, sentAt)
+	}
+	if a := w.attrs(t); a[update.AttrStage] != "staging" {
+		t.Errorf("stage = %q while applying, want staging", a[update.AttrStage])
+	}
+	w.rec.jobs = nil
+	for _, look := range []struct{ after, wait time.Duration }{{time.Minute, 5 * time.Second}, {5 * time.Second, 10 * time.Second}} {
+		w.clock.Add(look.after)
+		out := w.deliver(t, w.p.handle, back)
+		if d, ok := out.Waits(); !ok || d != look.wait || len(w.rec.jobs) != 0 {
+			t.Fatalf("look %s after the send = %s, sent %+v; want a wait of %s and nothing sent", w.clock.Now().Sub(sentAt), out, w.rec.jobs, look.wait)
+		}
+	}
+	w.clock.Add(10 * time.Second)
+	if out := w.deliver(t, w.p.handle, back); out != queue.Done() {
+		t.Fatalf("look once the apply ended = %s, want Done", out)
+	}
+	if len(w.rec.jobs) != 1 || w.rec.jobs[0].url != "drainer" || w.rec.jobs[0].job.StagedVersion != "1.20.3" || w.rec.jobs[0].job.Applying != nil {
+		t.Fatalf("sent = %+v, want the job to the drainer, staged 1.20.3, no apply pending", w.rec.jobs)
+	}
+	var applies, looks int
+	for _, c := range w.ssm.Calls() {
+		switch {
+		case c.Op == "Send" && c.Args[0] == "rollwave-update-apply":
+			applies++
+			if c.Args[2] != "rollwave job msg-1" {
+				t.Errorf("apply comment = %q, want the job named", c.Args[2])
+			}
+		case c.Op == "Invocation":
+			looks++
+		}
+	}
+	if applies != 1 || looks != 3 {
+		t.Errorf("applies sent %d, invocation looks %d; want 1 and 3", applies, looks)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestStagingEndsAndUnmarksWhenTheUpdateCheckCannotRun(t *testing.T) {
 		{
 			name: "apply hangs, then every update command answers 423 Locked",
 			host: &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3", applyHangs: true},
-			wantMessage: []string{"rollwave-update-apply: InProgress", "command did not finish in time",
+			wantMessage: []string{"wait for rollwave-update-apply on i-0123456789abcdef0 (last status InProgress, sent 15m", "command did not finish in time",
 				"; undo: update state unknown (update check: Failed (exit 1): Unable to check initial update status, got code '423 Locked'",
 				"cancel sent anyway, failed"},
 		},

@@ -54,6 +54,10 @@ func Retry(err error) Outcome {
 // sends it to the dead-letter queue with reason at once, then deletes it.
 func Poison(reason string) Outcome { return Outcome{kind: kindPoison, reason: reason} }
 
+// Waits reports whether the outcome is a RetryAfter, and its delay: for a caller that hands the
+// message back itself (a test, or a simulation without a queue).
+func (o Outcome) Waits() (time.Duration, bool) { return o.delay, o.kind == kindRetryAfter }
+
 // String describes the outcome for logs and test failures.
 func (o Outcome) String() string {
 	switch o.kind {

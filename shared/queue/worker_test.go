@@ -132,6 +132,17 @@ func TestOutcomeMapsToOneQueueAction(t *testing.T) {
 	}
 }
 
+func TestOutcomeWaits(t *testing.T) {
+	if d, ok := queue.RetryAfter(90*time.Second, "drain in progress").Waits(); !ok || d != 90*time.Second {
+		t.Errorf("RetryAfter(90s).Waits() = %s, %t; want 90s, true", d, ok)
+	}
+	for _, o := range []queue.Outcome{queue.Done(), queue.Retry(errors.New("throttled")), queue.Poison("bad"), {}} {
+		if _, ok := o.Waits(); ok {
+			t.Errorf("%s.Waits() = true, want false: only RetryAfter waits", o)
+		}
+	}
+}
+
 func TestBackoffDelay(t *testing.T) {
 	b := queue.Backoff{Initial: 5 * time.Second, Max: time.Minute}
 	for _, tt := range []struct {

@@ -24,7 +24,7 @@ func Check(ctx context.Context, r Runner, doc, instanceID string, opts Options) 
 		return bottlerocket.Status{}, fmt.Errorf("run update check: no result for %s", instanceID)
 	}
 	if !one.OK() {
-		return bottlerocket.Status{}, commandError("update check", one)
+		return bottlerocket.Status{}, CommandError("update check", one)
 	}
 	st, err := bottlerocket.ParseUpdateCheck([]byte(one.Stdout))
 	if err != nil {
@@ -44,12 +44,14 @@ func RunOne(ctx context.Context, r Runner, doc, instanceID string, opts Options)
 		return fmt.Errorf("run %s: no result for %s", doc, instanceID)
 	}
 	if !one.OK() {
-		return commandError(doc, one)
+		return CommandError(doc, one)
 	}
 	return nil
 }
 
-func commandError(what string, r Result) error {
+// CommandError describes the invocation r of what (a document, or what it does) that did not
+// succeed: its error, or its status, exit code and the end of its standard error.
+func CommandError(what string, r Result) error {
 	if r.Err != nil {
 		return fmt.Errorf("%s: %s: %w", what, r.Status, r.Err)
 	}

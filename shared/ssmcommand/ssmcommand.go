@@ -177,6 +177,22 @@ func (p *pollSchedule) next() time.Duration {
 	return d
 }
 
+// NextLook returns how long after elapsed, the time since a command was sent, Run's schedule looks
+// at it next (pollSchedule): for a caller that sent the command with Send and looks at it itself
+// with Invocation, from a message that comes back, rather than from a goroutine that waits.
+func (o Options) NextLook(elapsed time.Duration) time.Duration {
+	s := newPollSchedule(o.withDefaults())
+	at := s.next()
+	for at <= elapsed {
+		if s.gap == s.max { // even gaps from here on
+			at += ((elapsed-at)/s.max + 1) * s.max
+			break
+		}
+		at += s.next()
+	}
+	return at - elapsed
+}
+
 // Client is the SSM Run Command adapter. It is safe for concurrent use.
 type Client struct {
 	api ssmAPI
@@ -216,8 +232,9 @@ func (c *Client) send(ctx context.Context, doc string, ids []string, comment str
 }
 
 // Send sends doc to one instance with comment and returns the command ID without waiting for
-// the result. It is meant for the reboot, whose invocation may never report back because the
-// host goes down under it; pair it with Sent to send at most once.
+// the result: for the reboot, whose invocation may never report back because the host goes
+// down under it (pair it with Sent to send at most once), and for a command whose caller looks
+// at it later with Invocation instead of holding a goroutine while it runs (the apply).
 func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (string, error) {
 	if err := validComment(doc, comment); err != nil {
 		return "", err

@@ -392,3 +392,26 @@ func TestLatest(t *testing.T) {
 		})
 	}
 }
+
+// TestNextLookFollowsRunsSchedule: a caller that looks at a command itself, each time its message
+// comes back, looks when Run would have: first once the expected duration has passed, then at
+// gaps that double from the poll interval up to a quarter of the expected duration.
+func TestNextLookFollowsRunsSchedule(t *testing.T) {
+	o := Options{Expected: time.Minute, PollInterval: 2 * time.Second} // looks at 60, 62, 66, 74, 89, 104 … s
+	for _, tc := range []struct{ elapsed, want time.Duration }{
+		{0, 60 * time.Second},
+		{59 * time.Second, time.Second},
+		{60 * time.Second, 2 * time.Second},
+		{70 * time.Second, 4 * time.Second},
+		{74 * time.Second, 15 * time.Second},
+		{100 * time.Second, 4 * time.Second},
+		{1000 * time.Second, 4 * time.Second}, // 89 + 61 × 15 = 1004
+	} {
+		if got := o.NextLook(tc.elapsed); got != tc.want {
+			t.Errorf("NextLook(%s) = %s, want %s", tc.elapsed, got, tc.want)
+		}
+	}
+	if got := (Options{PollInterval: 3 * time.Second}).NextLook(time.Second); got != 2*time.Second {
+		t.Errorf("without Expected, NextLook(1s) = %s, want 2s: the first look after one poll interval", got)
+	}
+}

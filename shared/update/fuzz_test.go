@@ -110,7 +110,7 @@ func FuzzDecodeScan(f *testing.F) {
 func checkDownstream(t *testing.T, j Job) {
 	t.Helper()
 	if j.ID != "" {
-		if c := RebootComment(j.ID); utf8.RuneCountInString(c) > 100 {
+		if c := CommandComment(j.ID); utf8.RuneCountInString(c) > 100 {
 			t.Fatalf("job ID %q: the reboot comment %q is %d characters, SSM takes 100", j.ID, c, utf8.RuneCountInString(c))
 		}
 		if !ecsAttributeValue(j.ID) {

@@ -73,9 +73,21 @@ type Job struct {
 	FromVersion          string    `json:"fromVersion,omitempty"`   // active version before the update
 	StagedVersion        string    `json:"stagedVersion,omitempty"` // version written by the stage step
 	CreatedAt            time.Time `json:"createdAt,omitzero"`      // when the first worker accepted the job
-	History              []Entry   `json:"history,omitempty"`       // one entry per step entered, oldest first
+	// Applying is the apply the patcher sent and waits for: the job comes back to the patcher's
+	// queue to look at it, holding no worker while the host stages the update.
+	Applying *Applying `json:"applying,omitempty"`
+	History  []Entry   `json:"history,omitempty"` // one entry per step entered, oldest first
 	// Outcome is set once, when the job ends.
 	Outcome *Outcome `json:"outcome,omitempty"`
+}
+
+// Applying is an `apiclient update apply` under way on the job's host.
+type Applying struct {
+	// Command is the SSM command ID.
+	Command string `json:"command"`
+	// Since is when the patcher sent it, by the patcher's clock: the apply's timeout counts from
+	// it.
+	Since time.Time `json:"since"`
 }
 
 // Entry records that a worker moved the job to a step (or ended it).
@@ -193,9 +205,9 @@ const (
 	// entry per step), far below the queues' maximum message size (topology.MaxMessageBytes), so
 	// that a job can always be forwarded and copied into a dead-letter queue with its reason.
 	MaxJobBytes = 64 << 10
-	// MaxIDLength is the longest job ID: the reboot command's comment is RebootComment(id), and
-	// SSM takes comments of at most 100 characters.
-	MaxIDLength = ssmCommentMax - len(rebootCommentPrefix)
+	// MaxIDLength is the longest job ID: the comment of the job's apply and reboot commands is
+	// CommandComment(id), and SSM takes comments of at most 100 characters.
+	MaxIDLength = ssmCommentMax - len(commandCommentPrefix)
 	// MaxTextLength bounds requestedBy and reason (bytes): what a person writes about the job,
 	// repeated in every pipeline event.
 	MaxTextLength = 1024
@@ -204,13 +216,14 @@ const (
 	// MaxCodeLength bounds an outcome's code: it becomes the rollwave.failure attribute's value.
 	MaxCodeLength = 64
 
-	ssmCommentMax       = 100
-	rebootCommentPrefix = "rollwave job "
+	ssmCommentMax        = 100
+	commandCommentPrefix = "rollwave job "
 )
 
-// RebootComment is the comment of the reboot command of job id: SSM's command history then tells
-// whether this job's reboot was already sent. Every valid ID gives a comment SSM accepts.
-func RebootComment(id string) string { return rebootCommentPrefix + id }
+// CommandComment is the comment of the apply and reboot commands of job id: SSM's command history
+// then names the job that sent each, and tells whether this job's reboot was already sent. Every
+// valid ID gives a comment SSM accepts.
+func CommandComment(id string) string { return commandCommentPrefix + id }
 
 // Decode parses and validates a job message. It refuses a message longer than MaxJobBytes before
 // parsing it, rejects unknown fields (a typo in a
@@ -331,8 +344,8 @@ func (j Job) Validate() error {
 	switch {
 	case j.ID == "":
 	case len(j.ID) > MaxIDLength:
-		add("id", "%s is %d characters, at most %d (the reboot's SSM comment %q takes at most %d)",
-			quoteShort(j.ID), len(j.ID), MaxIDLength, RebootComment("<id>"), ssmCommentMax)
+		add("id", "%s is %d characters, at most %d (the SSM comment %q of its commands takes at most %d)",
+			quoteShort(j.ID), len(j.ID), MaxIDLength, CommandComment("<id>"), ssmCommentMax)
 	case !attributeValueRe.MatchString(j.ID):
 		add("id", "%s cannot be an ECS attribute value (1-128 letters, digits, - _ . @ / \\ : or inner spaces)", quoteShort(j.ID))
 	}
@@ -401,6 +414,16 @@ func (j Job) Validate() error {
 		}
 		if !sqsText(e.By) || !sqsText(e.Note) {
 			add(field, "holds U+FFFE or U+FFFF, which an SQS message cannot carry")
+		}
+	}
+	if a := j.Applying; a != nil {
+		switch {
+		case a.Command == "" || len(a.Command) > 64 || !sqsText(a.Command):
+			add("applying.command", "%s is not an SSM command ID", quoteShort(a.Command))
+		case a.Since.IsZero():
+			add("applying.since", "missing")
+		case j.Step != "" && j.Step != StepStage:
+			add("applying", "only at step stage, not %q", j.Step)
 		}
 	}
 	if p := j.Promotion; p != nil {
