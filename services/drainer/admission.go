@@ -32,8 +32,8 @@ type gate struct {
 type wakeOn int
 
 const (
-	// wakeNever: nothing signals the end of the wait (the health gate, a pause state that could
-	// not be read): the job looks again after ROLLWAVE_ADMISSION_RETRY plus jitter.
+	// wakeNever: nothing signals the end of the wait (a pause state or an alarm that could not be
+	// read): the job looks again after ROLLWAVE_ADMISSION_RETRY plus jitter.
 	wakeNever wakeOn = iota
 	// wakeAt: a time known in advance (the maintenance window opens), verdict.at.
 	wakeAt
@@ -41,6 +41,10 @@ const (
 	wakeReturn
 	// wakeResume: the pause of the job's cluster ends.
 	wakeResume
+	// wakeSettle: an instance of the job's cluster is in service with no task pending, as a task
+	// that started there shows (the health gate waits for the tasks of the instances updated last
+	// and for the services to be whole again); ROLLWAVE_ADMISSION_RETRY is the backstop.
+	wakeSettle
 )
 
 // verdict is a gate's answer: admit (no hold, no refusal), hold (the job waits, the instance

@@ -26,7 +26,7 @@ type answer struct {
 }
 
 func answerOf(v verdict) answer {
-	wakes := map[wakeOn]string{wakeNever: "retry", wakeAt: "at", wakeReturn: "on-return", wakeResume: "on-resume"}
+	wakes := map[wakeOn]string{wakeNever: "retry", wakeAt: "at", wakeReturn: "on-return", wakeResume: "on-resume", wakeSettle: "on-settle"}
 	switch {
 	case v.refuse != nil:
 		return answer{Verdict: "refuse " + string(v.refuse.Code), Why: v.why}
@@ -234,9 +234,9 @@ func TestHealthGate(t *testing.T) {
 			updatedLast(w, time.Now().Add(-time.Minute))
 			w.ecs.AddTask(testCluster, cluster.Task{InstanceARN: w.others[0].ARN, StartedBy: "ecs-svc/1", Group: "service:web"})
 		}, want: "admit"},
-		{rule: "a task of the instance updated last does not start: hold, looking again after the retry",
+		{rule: "a task of the instance updated last does not start: hold until a task starts in the cluster",
 			setup: func(t *testing.T, w *world) { pending(t, w, time.Minute) },
-			want:  "hold health-gate retry", wantWhy: "cluster prod: health gate: i-"},
+			want:  "hold health-gate on-settle", wantWhy: "cluster prod: health gate: i-"},
 		{rule: "still not started past the gate's timeout: halted, held until resumed",
 			setup: func(t *testing.T, w *world) { pending(t, w, 16*time.Minute) },
 			want:  "hold halted on-resume", wantWhy: "cluster prod: halted: health gate: not healthy 15m0s"},

@@ -91,7 +91,7 @@ func (d *drainer) healthGateCheck(ctx context.Context, l *look) (verdict, error)
 	case v.Open:
 		return admit(""), clear()
 	case !v.Expired:
-		return holdFor(update.WaitHealthGate, wakeNever, fmt.Sprintf("cluster %s: health gate: %s", l.job.Cluster, v.Why)), nil
+		return holdFor(update.WaitHealthGate, wakeSettle, fmt.Sprintf("cluster %s: health gate: %s", l.job.Cluster, v.Why)), nil
 	}
 	if !l.rehearsal {
 		if err := d.gateFailed(ctx, l.job, l.rules, v, byName); err != nil {

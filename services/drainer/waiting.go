@@ -107,6 +107,8 @@ func (d *drainer) park(ctx context.Context, job *update.Job, v verdict, receipt 
 		key = wake.AnyCluster
 	case v.wake == wakeReturn:
 		key = wake.Key(job.Cluster)
+	case v.wake == wakeSettle:
+		key = wake.SettleKey(job.Cluster)
 	default:
 		d.room.Leave(job.ID)
 		return

@@ -14,14 +14,20 @@ type ServiceHealth struct {
 	Deployments               int
 }
 
-// Steady reports whether every service is at steady state: running equals desired, nothing
-// pending, one deployment. It is the health gate before the next drain in a cluster: the services
-// that the previous drain moved (and the instance it updated, whose tasks come back through them)
-// have settled. When ok is false, why names the services that have not, for people.
+// Steady reports whether every service is settled: at least its desired count running, one
+// deployment. It is the health gate before the next drain in a cluster: the services that the
+// earlier drains moved (and the instances they updated, whose tasks come back through them) are
+// whole again. Tasks pending or running beyond the desired count beside a whole set are the
+// replacements ECS starts before it stops the tasks of an instance being drained (maximumPercent
+// above 100): the work of a drain under way, not a sign of trouble, so they do not close the gate,
+// or no two drains of a cluster could ever overlap and a limit above one would serialise into one
+// drain per settled moment. A task missing, or a deployment under way, does close it; a task
+// that does not start on an updated instance is the gate's other check (UpdatedInstance). When
+// ok is false, why names the services that are not settled, for people.
 func Steady(services []ServiceHealth) (ok bool, why string) {
 	var unsettled []string
 	for _, s := range services {
-		if s.Running == s.Desired && s.Pending == 0 && s.Deployments <= 1 {
+		if s.Running >= s.Desired && s.Deployments <= 1 {
 			continue
 		}
 		unsettled = append(unsettled, fmt.Sprintf("%s running %d of %d, %d pending, %d deployments", s.Name, s.Running, s.Desired, s.Pending, s.Deployments))

@@ -18,9 +18,10 @@ func TestSteady(t *testing.T) {
 		{"no services: steady", nil, true, ""},
 		{"running equals desired, one deployment: steady", []ServiceHealth{{Name: "web", Desired: 4, Running: 4, Deployments: 1}}, true, ""},
 		{"a task still missing: wait", []ServiceHealth{{Name: "web", Desired: 4, Running: 3, Deployments: 1}}, false, "web running 3 of 4"},
-		{"a task pending: wait", []ServiceHealth{{Name: "web", Desired: 4, Running: 4, Pending: 1, Deployments: 1}}, false, "1 pending"},
+		{"a task pending beside a whole set (a drain's replacement starting): steady", []ServiceHealth{{Name: "web", Desired: 4, Running: 4, Pending: 1, Deployments: 1}}, true, ""},
+		{"a task pending in place of a missing one: wait", []ServiceHealth{{Name: "web", Desired: 4, Running: 3, Pending: 1, Deployments: 1}}, false, "web running 3 of 4, 1 pending"},
 		{"a deployment in progress: wait", []ServiceHealth{{Name: "web", Desired: 4, Running: 4, Deployments: 2}}, false, "2 deployments"},
-		{"more running than desired (a replacement not yet stopped): wait", []ServiceHealth{{Name: "web", Desired: 4, Running: 5, Deployments: 1}}, false, "running 5 of 4"},
+		{"more running than desired (the drained task not yet stopped): steady", []ServiceHealth{{Name: "web", Desired: 4, Running: 5, Deployments: 1}}, true, ""},
 		{"one unsettled service among steady ones: wait", []ServiceHealth{{Name: "web", Desired: 2, Running: 2, Deployments: 1}, {Name: "api", Desired: 2, Running: 1, Deployments: 1}}, false, "api"},
 	}
 	for _, tt := range tests {

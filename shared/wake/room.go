@@ -49,6 +49,10 @@ func Key(cluster string) string {
 	return cluster[strings.LastIndexByte(cluster, '/')+1:]
 }
 
+// SettleKey is the Room key of the jobs of a cluster held by its health gate: they are woken, one
+// per event, by an instance of the cluster in service with no task pending (Observe).
+func SettleKey(cluster string) string { return "settle:" + Key(cluster) }
+
 // Park parks job under key (Key of its cluster, or AnyCluster) until until, when its message
 // comes back by itself and the entry lapses; wake is called at most once, when the job is woken
 // before. Parking a job again replaces its earlier entry.
@@ -143,7 +147,10 @@ func (r *Room) note(arn string, out bool) (returned bool) {
 }
 
 // Observe is an EventHandler observer: an event that shows an instance the Room saw out of
-// service back in service wakes one job of its cluster and one that waits for any cluster.
+// service back in service wakes one job of its cluster and one that waits for any cluster; an
+// event that shows an instance in service with no task pending (a task started there, an
+// instance back with its tasks running) wakes one job of its cluster held by the health gate,
+// since what the gate waits for may have happened.
 func (r *Room) Observe(_ context.Context, ci *ecsevent.ContainerInstanceStateChange) {
 	stage, _ := ci.Attribute(update.AttrStage)
 	job, _ := ci.Attribute(update.AttrJob)
@@ -155,6 +162,9 @@ func (r *Room) Observe(_ context.Context, ci *ecsevent.ContainerInstanceStateCha
 	if returned {
 		r.Wake(Key(ci.ClusterARN), 1)
 		r.Wake(AnyCluster, 1)
+	}
+	if !v.OutOfService() && ci.PendingTasksCount == 0 {
+		r.Wake(SettleKey(ci.ClusterARN), 1)
 	}
 }
 

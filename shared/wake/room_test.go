@@ -74,6 +74,32 @@ func TestRoomWakesOneJobPerReturn(t *testing.T) {
 	}
 }
 
+// TestRoomWakesAJobHeldByTheHealthGateWhenATaskStarts: the health gate waits for the tasks of the
+// instances updated last to run and the services to be whole; an event of an instance in service
+// with no task pending may be that, so it wakes one job held by the gate, and an event with a task
+// still pending, or of an instance out of service, wakes none.
+func TestRoomWakesAJobHeldByTheHealthGateWhenATaskStarts(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	r := wake.NewRoom(func() time.Time { return now })
+	var woken []string
+	for _, job := range []string{"g-1", "g-2"} {
+		r.Park(wake.SettleKey("arn:aws:ecs:us-east-1:1:cluster/prod"), job, now.Add(time.Minute), func() { woken = append(woken, job) })
+	}
+	starting := event("ci-1", "ACTIVE", true, "")
+	starting.PendingTasksCount = 1
+	r.Observe(t.Context(), starting)
+	r.Observe(t.Context(), event("ci-2", "DRAINING", true, update.StageDraining))
+	if len(woken) != 0 {
+		t.Fatalf("woken %v by a task still pending and an instance draining, want none", woken)
+	}
+	started := event("ci-1", "ACTIVE", true, "")
+	started.RunningTasksCount = 1
+	r.Observe(t.Context(), started)
+	if diff := cmp.Diff([]string{"g-1"}, woken); diff != "" {
+		t.Errorf("woken (-want +got), one per event, first parked first:\n%s", diff)
+	}
+}
+
 func TestRoomParkWakeAndLapse(t *testing.T) {
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	r := wake.NewRoom(func() time.Time { return now })
