@@ -55,7 +55,7 @@ const rolloutLimit = "20%"
 //   - event-lag-s: fleetsim's events.maxLagSeconds.
 //
 // It prints a table of the same figures. It needs moto in .venv (make deps) and runs only with
-// -bench (make bench).
+// -bench (make bench). Its moto is the quick one (benchMotoEnv) unless ROLLWAVE_BENCH_MOTO=released.
 func BenchmarkRollout(b *testing.B) {
 	root, bin := benchSetup(b)
 	var rows []string
@@ -66,7 +66,7 @@ func BenchmarkRollout(b *testing.B) {
 				scenario = writeScenario(b, fleetScenario(tc.fleet, true))
 			}
 			o := options{root: root, bin: bin, scenario: scenario, timeScale: tc.timeScale, deadline: tc.deadline,
-				limit: rolloutLimit, replicas: tc.replicas, emulator: os.Getenv(harness.EmulatorEnv)}
+				limit: rolloutLimit, replicas: tc.replicas, emulator: os.Getenv(harness.EmulatorEnv), quickMoto: quickMoto(b)}
 			var runs []rolloutFigures
 			for b.Loop() {
 				o.logDir = b.TempDir()
@@ -86,7 +86,7 @@ func BenchmarkRollout(b *testing.B) {
 	}
 	if len(rows) > 0 {
 		// Printed, not logged: a benchmark's log shows only with -v.
-		fmt.Printf("rollout at %s out of service, the mean of each case's runs:\n%s\n%s\n", rolloutLimit, rolloutHeader, strings.Join(rows, "\n"))
+		fmt.Printf("rollout at %s out of service, %s, the mean of each case's runs:\n%s\n%s\n", rolloutLimit, emulatorName(b), rolloutHeader, strings.Join(rows, "\n"))
 	}
 }
 
@@ -207,7 +207,7 @@ func BenchmarkScan(b *testing.B) {
 	for _, tc := range scanCases {
 		b.Run(tc.name, func(b *testing.B) {
 			o := options{root: root, bin: bin, scenario: writeScenario(b, fleetScenario(tc.fleet, false)),
-				timeScale: 20, deadline: 10 * time.Minute, limit: "1", replicas: 1, only: []string{"scanner"}, emulator: os.Getenv(harness.EmulatorEnv)}
+				timeScale: 20, deadline: 10 * time.Minute, limit: "1", replicas: 1, only: []string{"scanner"}, emulator: os.Getenv(harness.EmulatorEnv), quickMoto: quickMoto(b)}
 			var last scanFigures
 			for b.Loop() {
 				o.logDir = b.TempDir()
@@ -343,6 +343,36 @@ func benchSetup(b *testing.B) (root, bin string) {
 		}
 	}
 	return root, bin
+}
+
+// benchMotoEnv chooses the benchmarks' moto: "quick" (the default) or "released". Under a fleet of
+// hundreds of hosts, the released moto spends most of its CPU reading its clock and building
+// JSONPath parsers and falls minutes behind the fleet, so that the figures measured it rather than
+// rollwave; the quick one answers the same (quickmoto/moto_quick.py). Tests use the released one.
+const benchMotoEnv = "ROLLWAVE_BENCH_MOTO"
+
+func quickMoto(b *testing.B) bool {
+	switch v := os.Getenv(benchMotoEnv); v {
+	case "", "quick":
+		return true
+	case "released":
+		return false
+	default:
+		b.Fatalf("%s=%q: want quick or released", benchMotoEnv, v)
+		return false
+	}
+}
+
+// emulatorName says which emulator the figures were measured on.
+func emulatorName(b *testing.B) string {
+	switch {
+	case os.Getenv(harness.EmulatorEnv) != "":
+		return "emulator " + os.Getenv(harness.EmulatorEnv)
+	case quickMoto(b):
+		return "quick moto (" + benchMotoEnv + "=quick)"
+	default:
+		return "moto as released (" + benchMotoEnv + "=released)"
+	}
 }
 
 func writeScenario(b *testing.B, scenario string) string {

@@ -195,12 +195,16 @@ func (d *demo) startMoto(ctx context.Context) error {
 		return d.useEmulator(ctx)
 	}
 	bin := filepath.Join(d.o.root, ".venv", "bin", "moto_server")
+	var args []string
+	if d.o.quickMoto {
+		bin, args = filepath.Join(d.o.root, ".venv", "bin", "python"), []string{filepath.Join(d.o.root, "tools", "demo", "quickmoto", "moto_quick.py")}
+	}
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s is missing: run make deps", bin)
 	}
 	return d.startServer(ctx, "moto", "/moto-api/data.json", func(addr string) (string, []string, []string) {
 		host, port, _ := net.SplitHostPort(addr)
-		return bin, d.baseEnv(), []string{"-H", host, "-p", port}
+		return bin, d.baseEnv(), append(args, "-H", host, "-p", port)
 	}, &d.motoURL)
 }
 

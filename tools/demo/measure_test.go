@@ -218,7 +218,7 @@ func TestParseFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "help requested") {
 			t.Fatalf("parseFlags(-h) = %v, want flag.ErrHelp", err)
 		}
-		for _, f := range []string{"--env KEY=VALUE", "--replicas N", "--max-out-of-service LIMIT", "--time-scale FACTOR"} {
+		for _, f := range []string{"--env KEY=VALUE", "--replicas N", "--max-out-of-service LIMIT", "--time-scale FACTOR", "--quick-moto"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("usage does not list %s:\n%s", f, out.String())
 			}
