@@ -37,6 +37,15 @@ type lookahead struct {
 	waiters map[string][]chan struct{} // by cluster, oldest first
 	pending map[string]int             // by cluster: let go, not marked yet
 	sizes   map[string]clusterSize     // by cluster: its registered instances, for a limit in percent
+	// full is, by cluster, the last look that found the look-ahead full, until a drain here says
+	// otherwise (Drained) or it is fullTTL old.
+	full map[string]fullLook
+}
+
+// fullLook is a look that found a cluster's look-ahead full, and when.
+type fullLook struct {
+	d  update.Lookahead
+	at time.Time
 }
 
 // clusterSize is a cluster's registered instances as read at a time.
@@ -51,9 +60,17 @@ type clusterSize struct {
 // look was a DescribeClusters per look, four per staged instance at 200 hosts.
 const sizeTTL = 30 * time.Second
 
+// fullTTL bounds how long a look that found a cluster's look-ahead full answers the looks that
+// follow it without counting again, as a part of the recheck: the jobs held in the queue come back
+// every recheck, each of them two filtered counts (most of the patcher's ECS calls at 200 hosts),
+// to find the same answer until a drain frees room. A drain in this process ends it at once
+// (Drained); one in another replica is seen at most this late, which delays a staging, never adds
+// one.
+func (l *lookahead) fullTTL() time.Duration { return l.recheck / 4 }
+
 func newLookahead(ecs stagedCounter, policies policy.Set, recheck time.Duration) *lookahead {
 	return &lookahead{ecs: ecs, policies: policies, recheck: recheck, now: time.Now,
-		waiters: map[string][]chan struct{}{}, pending: map[string]int{}, sizes: map[string]clusterSize{}}
+		waiters: map[string][]chan struct{}{}, pending: map[string]int{}, sizes: map[string]clusterSize{}, full: map[string]fullLook{}}
 }
 
 // heldError says that the look-ahead of the job's cluster stayed full for a whole recheck: the
@@ -97,8 +114,26 @@ func (l *lookahead) Await(ctx context.Context, job update.Job) (marked func(), w
 	}
 }
 
-// look decides from the cluster's count in ECS and the jobs let go here but not marked yet.
+// look decides from the cluster's count in ECS and the jobs let go here but not marked yet, or,
+// within fullTTL of a look that found the look-ahead full and no drain here since, from that look.
 func (l *lookahead) look(ctx context.Context, job update.Job) (update.Lookahead, error) {
+	l.mu.Lock()
+	f, ok := l.full[job.Cluster]
+	l.mu.Unlock()
+	if ok && l.now().Sub(f.at) < l.fullTTL() {
+		return f.d, nil
+	}
+	d, err := l.count(ctx, job)
+	if err == nil && !d.Go {
+		l.mu.Lock()
+		l.full[job.Cluster] = fullLook{d: d, at: l.now()}
+		l.mu.Unlock()
+	}
+	return d, err
+}
+
+// count decides from the cluster's count in ECS and the jobs let go here but not marked yet.
+func (l *lookahead) count(ctx context.Context, job update.Job) (update.Lookahead, error) {
 	limit := l.policies.For(job.Cluster).MaxOutOfService
 	total := 0
 	if limit.IsPercentage() {
@@ -166,6 +201,7 @@ func (l *lookahead) letGo(clusterName string, room int) func() {
 func (l *lookahead) Drained(clusterName string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	delete(l.full, clusterName)
 	q := l.waiters[clusterName]
 	if len(q) == 0 {
 		return

@@ -214,3 +214,55 @@ func TestLookAheadReadsAClustersSizeOncePerTTL(t *testing.T) {
 		}
 	})
 }
+
+// fullCounter counts the look-ahead's filtered reads of a cluster that has n instances staged
+// ahead.
+type fullCounter struct{ n, counts int }
+
+func (f *fullCounter) CountInstances(_ context.Context, _, filter string) (int, error) {
+	f.counts++
+	if strings.Contains(filter, "== staged") {
+		return f.n, nil
+	}
+	return 0, nil
+}
+
+func (f *fullCounter) Clusters(context.Context, []string) ([]cluster.Cluster, error) { return nil, nil }
+
+// The jobs held in the queue come back every recheck and would each count the cluster's staged
+// instances again to find the look-ahead still full: a look that found it full answers those that
+// follow for a quarter of the recheck, until a drain here frees room, which is counted at once.
+func TestAFullLookAheadIsCountedOncePerQuarterRecheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ecs := &fullCounter{n: 1} // the default limit of 1, full
+		l := newLookahead(ecs, policy.Set{Default: policy.Policy{MaxOutOfService: update.DefaultLimit}}, time.Minute)
+		look := func() update.Lookahead {
+			t.Helper()
+			d, err := l.look(t.Context(), handJob())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		for range 5 {
+			if d := look(); d.Go {
+				t.Fatalf("look = %+v, want held: the look-ahead is full", d)
+			}
+		}
+		if ecs.counts != 2 {
+			t.Errorf("five looks at a full look-ahead made %d counts, want 2 (one look)", ecs.counts)
+		}
+		l.Drained("prod")
+		ecs.n = 0
+		if d := look(); !d.Go || ecs.counts != 4 {
+			t.Errorf("look after a drain here = %+v after %d counts, want go after counting again (4)", d, ecs.counts)
+		}
+		ecs.n = 1
+		look() // full again
+		time.Sleep(15 * time.Second)
+		ecs.n = 0 // another replica's drain, which this one does not hear of
+		if d := look(); !d.Go || ecs.counts != 8 {
+			t.Errorf("look a quarter recheck after the full one = %+v after %d counts, want go after counting again (8)", d, ecs.counts)
+		}
+	})
+}
