@@ -48,7 +48,7 @@ func TestUndoWhenTheUpdateCheckCannotRun(t *testing.T) {
 	// The message begins with the failure and ends with what the undo could not do.
 	wantInMessage := map[string][]string{
 		offlineHost: {"update check: ", "did not finish in time", "; undo: update state unknown"},
-		hungHost:    {p.prefix + "-update-apply: ", "did not finish in time", "; undo: update state unknown", "423 Locked"},
+		hungHost:    {"wait for " + p.prefix + "-update-apply on " + hungHost + " (last status InProgress, ", "did not finish in time", "; undo: update state unknown", "423 Locked"},
 	}
 	for host, wants := range wantInMessage {
 		e := got[host]

@@ -93,7 +93,7 @@ func (p *patcher) rehearseReboot(ctx context.Context, job *update.Job) error {
 	}
 	note := fmt.Sprintf("would send the reboot (%s, comment %q) to %s once it is drained (now %s with %d running and %d pending tasks)",
 		doc, comment, in.EC2InstanceID, in.Status, in.RunningTasks, in.PendingTasks)
-	if sent {
+	if sent != "" {
 		note = "a reboot for this job was sent before: would not reboot again"
 	}
 	queue.Logger(ctx).Info().Bool("dry_run", true).Msg(jobs.DryRunNote + note)

@@ -32,7 +32,7 @@ type ecsAPI interface {
 // and tells whether the job's reboot was already sent.
 type sender interface {
 	Send(ctx context.Context, doc, instanceID, comment string) (string, error)
-	Sent(ctx context.Context, instanceID, doc, comment string) (bool, error)
+	Sent(ctx context.Context, instanceID, doc, comment string) (string, error)
 	Invocation(ctx context.Context, commandID, instanceID string) (ssmcommand.Result, error)
 }
 
@@ -270,7 +270,18 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, in cluster.Instanc
 		if job.Applying != nil {
 			return p.awaitApply(ctx, job, in, final)
 		}
-		// A redelivery after a crash while staging: stage again (apply is idempotent from Staged).
+		// A copy of the job that another copy is staging (SQS delivers at least once), or a
+		// redelivery after a crash while staging. Should the job's apply have been sent, the
+		// copy waits for that one: an update check now would meet the update lock the apply
+		// holds. Otherwise it stages again (apply is idempotent from Staged).
+		id, err := p.sends.Sent(ctx, in.EC2InstanceID, p.docs[ssmdoc.Apply], update.CommandComment(job.ID))
+		if err != nil {
+			return fmt.Errorf("look for an earlier apply: %w", err)
+		}
+		if id != "" {
+			log.Info().Str("command", id).Msg("the job's apply was sent already (a copy of the job, or a crash): waiting for it")
+			return p.comeBack(ctx, job, id)
+		}
 	case update.StageStaged:
 		job.Applying = nil
 		log.Info().Msg("already staged by this job (redelivery): forwarding to the drainer")
@@ -371,18 +382,24 @@ func (p *patcher) sendApply(ctx context.Context, job *update.Job, in cluster.Ins
 	if err != nil {
 		return p.failStaging(ctx, job, err, final)
 	}
+	queue.Logger(ctx).Info().Str("command", id).Msg("apply sent")
+	return p.comeBack(ctx, job, id)
+}
+
+// comeBack puts the job back on the patcher's queue with the apply it waits for (command id),
+// timed from now, to look at it when it is expected to have finished. Should the send fail, the
+// job is retried from its message without the command, and finds the apply by its comment.
+func (p *patcher) comeBack(ctx context.Context, job *update.Job, id string) error {
 	job.Applying = &update.Applying{Command: id, Since: p.now().UTC()}
 	look := p.apply.NextLook(0)
 	body, err := update.Encode(*job)
 	if err != nil {
 		return fmt.Errorf("encode job: %w", err)
 	}
-	// Should this send fail, the job is retried from its message without the command: it checks
-	// the host again and, if the update is not Ready yet, applies again (apply is idempotent).
 	if _, err := p.jobs.Send(ctx, p.patcherURL, body, look, nil); err != nil {
 		return fmt.Errorf("send the staging job back: %w", err)
 	}
-	queue.Logger(ctx).Info().Str("command", id).Dur("look_in", look).Msg("apply sent")
+	queue.Logger(ctx).Debug().Str("command", id).Dur("look_in", look).Msg("staging job sent back to wait for its apply")
 	return nil
 }
 
@@ -538,7 +555,7 @@ func (p *patcher) reboot(ctx context.Context, job *update.Job) error {
 	if err != nil {
 		return fmt.Errorf("look for an earlier reboot: %w", err)
 	}
-	if sent {
+	if sent != "" {
 		queue.Logger(ctx).Info().Msg("reboot already sent for this job (redelivery): not rebooting again")
 		return p.forward(ctx, job, update.StepVerify, p.verifyURL, "reboot already sent")
 	}

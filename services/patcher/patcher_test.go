@@ -309,6 +309,57 @@ func TestStagingHoldsNoWorkerWhileTheHostApplies(t *testing.T) {
 	}
 }
 
+// TestACopyOfAStagingJobWaitsForTheApplySent: SQS delivers a message at least once, so a copy of
+// the job may come while the apply another copy sent runs and holds the host's update lock. The
+// copy must not check the host (the check would meet the lock and fail the staging): it finds the
+// apply by its comment and waits for it, and both copies then forward the staged job.
+func TestACopyOfAStagingJobWaitsForTheApplySent(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3", applyTakes: 70 * time.Second}, nil)
+	if out := w.deliver(t, w.p.handle, handJob()); out != queue.Done() {
+		t.Fatalf("handle() = %s, want Done: the job went back to the queue", out)
+	}
+	w.host.mu.Lock()
+	w.host.locked = true // the apply runs: every other update command answers 423 Locked
+	w.host.mu.Unlock()
+	w.rec.jobs = nil
+	if out := w.deliver(t, w.p.handle, handJob()); out != queue.Done() {
+		t.Fatalf("handle(copy) = %s, want Done: the copy went back to the queue to wait", out)
+	}
+	if len(w.rec.jobs) != 1 || w.rec.jobs[0].url != "patcher" || w.rec.jobs[0].job.Applying == nil {
+		t.Fatalf("the copy sent %+v, want itself back to the patcher queue with the apply", w.rec.jobs)
+	}
+	copyBack := w.rec.jobs[0].job
+	var applies, checks int
+	for _, c := range w.ssm.Commands() {
+		switch c.Document {
+		case "rollwave-update-apply":
+			applies++
+			if c.ID != copyBack.Applying.Command {
+				t.Errorf("the copy waits for %s, want the apply sent, %s", copyBack.Applying.Command, c.ID)
+			}
+		case "rollwave-update-check":
+			checks++
+		}
+	}
+	if applies != 1 || checks != 1 {
+		t.Errorf("applies %d, update checks %d; want 1 and 1: the copy sent neither", applies, checks)
+	}
+	w.host.mu.Lock()
+	w.host.locked = false // the apply ended
+	w.host.mu.Unlock()
+	w.rec.jobs = nil
+	w.clock.Add(75 * time.Second)
+	if out := w.deliver(t, w.p.handle, copyBack); out != queue.Done() {
+		t.Fatalf("the copy's look after the apply = %s, want Done", out)
+	}
+	if len(w.rec.jobs) != 1 || w.rec.jobs[0].url != "drainer" {
+		t.Errorf("sent %+v, want the staged job to the drainer", w.rec.jobs)
+	}
+	if a := w.attrs(t); a[update.AttrStage] != "staged" {
+		t.Errorf("stage = %q, want staged", a[update.AttrStage])
+	}
+}
+
 func TestStagingFailureEndsTheJobWithoutDraining(t *testing.T) {
 	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3", applyFails: true}, nil)
 	if out := w.handle(t, handJob()); out != queue.Done() {

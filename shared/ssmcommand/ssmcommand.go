@@ -459,10 +459,11 @@ func (c *Client) Invocation(ctx context.Context, commandID, instanceID string) (
 	}, nil
 }
 
-// Sent reports whether a command of document doc with exactly this comment was already sent to
-// instanceID, whatever its status, within SSM's command history (30 days). Together with a
-// comment that names the job, it makes sending the reboot idempotent across crashes.
-func (c *Client) Sent(ctx context.Context, instanceID, doc, comment string) (bool, error) {
+// Sent returns the ID of a command of document doc with exactly this comment already sent to
+// instanceID, whatever its status, within SSM's command history (30 days), or "" when there is
+// none. Together with a comment that names the job, it makes sending the reboot idempotent across
+// crashes, and lets a copy of a staging job find the apply another copy sent.
+func (c *Client) Sent(ctx context.Context, instanceID, doc, comment string) (string, error) {
 	in := &ssm.ListCommandsInput{
 		InstanceId: aws.String(instanceID),
 		Filters:    []types.CommandFilter{{Key: types.CommandFilterKeyDocumentName, Value: aws.String(doc)}},
@@ -471,15 +472,15 @@ func (c *Client) Sent(ctx context.Context, instanceID, doc, comment string) (boo
 	for {
 		out, err := c.api.ListCommands(ctx, in)
 		if err != nil {
-			return false, fmt.Errorf("list commands of %s on %s: %w", doc, instanceID, classify(err))
+			return "", fmt.Errorf("list commands of %s on %s: %w", doc, instanceID, classify(err))
 		}
 		for _, cmd := range out.Commands {
 			if aws.ToString(cmd.Comment) == comment && aws.ToString(cmd.DocumentName) == doc {
-				return true, nil
+				return aws.ToString(cmd.CommandId), nil
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {
-			return false, nil
+			return "", nil
 		}
 		in.NextToken = out.NextToken
 	}

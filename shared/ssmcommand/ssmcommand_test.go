@@ -288,16 +288,16 @@ func TestRunStopsAtTheWaitAndAtCancel(t *testing.T) {
 
 func TestSentMatchesDocumentAndCommentOnEveryPage(t *testing.T) {
 	s := &stubSSM{commands: []types.Command{
-		{DocumentName: aws.String("reboot"), Comment: aws.String("rollwave job A")},
-		{DocumentName: aws.String("reboot"), Comment: aws.String("rollwave job B")},
+		{CommandId: aws.String("c-a"), DocumentName: aws.String("reboot"), Comment: aws.String("rollwave job A")},
+		{CommandId: aws.String("c-b"), DocumentName: aws.String("reboot"), Comment: aws.String("rollwave job B")},
 	}}
 	c := newClient(s)
 	for _, tt := range []struct {
 		comment string
-		want    bool
-	}{{"rollwave job A", true}, {"rollwave job B", true}, {"rollwave job C", false}} {
+		want    string
+	}{{"rollwave job A", "c-a"}, {"rollwave job B", "c-b"}, {"rollwave job C", ""}} {
 		if got, err := c.Sent(t.Context(), "i-1", "reboot", tt.comment); got != tt.want || err != nil {
-			t.Errorf("Sent(%q) = %v, %v; want %v, nil", tt.comment, got, err, tt.want)
+			t.Errorf("Sent(%q) = %q, %v; want %q, nil", tt.comment, got, err, tt.want)
 		}
 	}
 }

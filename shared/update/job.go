@@ -85,8 +85,8 @@ type Job struct {
 type Applying struct {
 	// Command is the SSM command ID.
 	Command string `json:"command"`
-	// Since is when the patcher sent it, by the patcher's clock: the apply's timeout counts from
-	// it.
+	// Since is when the patcher sent it (or, for a copy of the job that found it sent, when it
+	// found it), by the patcher's clock: the apply's timeout counts from it.
 	Since time.Time `json:"since"`
 }
 

@@ -17,7 +17,7 @@ type Adapter interface {
 	Run(ctx context.Context, doc string, instanceIDs []string, opts ssmcommand.Options) (map[string]ssmcommand.Result, error)
 	Send(ctx context.Context, doc, instanceID, comment string) (string, error)
 	Invocation(ctx context.Context, commandID, instanceID string) (ssmcommand.Result, error)
-	Sent(ctx context.Context, instanceID, doc, comment string) (bool, error)
+	Sent(ctx context.Context, instanceID, doc, comment string) (string, error)
 	Online(ctx context.Context, instanceIDs []string) (map[string]bool, error)
 }
 
@@ -89,21 +89,21 @@ func RunContract(t *testing.T, newEnv func(t *testing.T) Env) {
 		e := newEnv(t)
 		id := e.Instances[0]
 		comment := fmt.Sprintf("rollwave contract %d", time.Now().UnixNano())
-		if sent, err := e.Adapter.Sent(ctx, id, e.Document, comment); sent || err != nil {
-			t.Fatalf("Sent() before Send = %v, %v; want false, nil", sent, err)
+		if sent, err := e.Adapter.Sent(ctx, id, e.Document, comment); sent != "" || err != nil {
+			t.Fatalf("Sent() before Send = %q, %v; want none", sent, err)
 		}
 		cmd, err := e.Adapter.Send(ctx, e.Document, id, comment)
 		if err != nil || cmd == "" {
 			t.Fatalf("Send() = %q, %v; want a command ID", cmd, err)
 		}
-		if sent, err := e.Adapter.Sent(ctx, id, e.Document, comment); !sent || err != nil {
-			t.Errorf("Sent() after Send = %v, %v; want true, nil", sent, err)
+		if sent, err := e.Adapter.Sent(ctx, id, e.Document, comment); sent != cmd || err != nil {
+			t.Errorf("Sent() after Send = %q, %v; want the command %q", sent, err, cmd)
 		}
-		if sent, err := e.Adapter.Sent(ctx, id, e.Document, comment+" other"); sent || err != nil {
-			t.Errorf("Sent(other comment) = %v, %v; want false, nil", sent, err)
+		if sent, err := e.Adapter.Sent(ctx, id, e.Document, comment+" other"); sent != "" || err != nil {
+			t.Errorf("Sent(other comment) = %q, %v; want none", sent, err)
 		}
-		if sent, err := e.Adapter.Sent(ctx, e.Instances[1], e.Document, comment); sent || err != nil {
-			t.Errorf("Sent(other instance) = %v, %v; want false, nil", sent, err)
+		if sent, err := e.Adapter.Sent(ctx, e.Instances[1], e.Document, comment); sent != "" || err != nil {
+			t.Errorf("Sent(other instance) = %q, %v; want none", sent, err)
 		}
 		r, err := e.Adapter.Invocation(ctx, cmd, id)
 		if err != nil || r.CommandID != cmd || r.Status == "" {

@@ -287,18 +287,18 @@ func (f *Fake) Invocation(ctx context.Context, commandID, instanceID string) (ss
 }
 
 // Sent implements ssmcommand.Client.Sent.
-func (f *Fake) Sent(ctx context.Context, instanceID, doc, comment string) (bool, error) {
+func (f *Fake) Sent(ctx context.Context, instanceID, doc, comment string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin("Sent", instanceID, doc, comment); err != nil {
-		return false, err
+		return "", err
 	}
 	for _, inv := range f.invocations {
 		if inv.InstanceID == instanceID && inv.Document == doc && inv.Comment == comment {
-			return true, nil
+			return inv.ID, nil
 		}
 	}
-	return false, nil
+	return "", nil
 }
 
 // Online implements ssmcommand.Client.Online.
