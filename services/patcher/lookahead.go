@@ -40,6 +40,10 @@ type lookahead struct {
 	// full is, by cluster, the last look that found the look-ahead full, until a drain here says
 	// otherwise (Drained) or it is fullTTL old.
 	full map[string]fullLook
+	// held has a slot per job that Await may hold (ROLLWAVE_STAGE_WAITING): a job that finds
+	// them all taken goes back to its queue at once, so that held jobs never take the stage
+	// lane's slots from the jobs that stage, or that come back to see their apply done.
+	held chan struct{}
 }
 
 // fullLook is a look that found a cluster's look-ahead full, and when.
@@ -68,8 +72,8 @@ const sizeTTL = 30 * time.Second
 // one.
 func (l *lookahead) fullTTL() time.Duration { return l.recheck / 4 }
 
-func newLookahead(ecs stagedCounter, policies policy.Set, recheck time.Duration) *lookahead {
-	return &lookahead{ecs: ecs, policies: policies, recheck: recheck, now: time.Now,
+func newLookahead(ecs stagedCounter, policies policy.Set, recheck time.Duration, held int) *lookahead {
+	return &lookahead{ecs: ecs, policies: policies, recheck: recheck, now: time.Now, held: make(chan struct{}, held),
 		waiters: map[string][]chan struct{}{}, pending: map[string]int{}, sizes: map[string]clusterSize{}, full: map[string]fullLook{}}
 }
 
@@ -82,7 +86,8 @@ func (e *heldError) Error() string { return e.reason }
 // Await returns once job may stage its instance, with marked, which the caller calls once the
 // instance carries its staging mark (or the job ended without one), and waited, which says that
 // it was held (the instance may have changed meanwhile: read it again). Otherwise it returns a
-// *heldError after a recheck without room, an ECS error to retry, or ctx's error.
+// *heldError after a recheck without room, or at once when as many jobs are held as it may hold,
+// an ECS error to retry, or ctx's error.
 func (l *lookahead) Await(ctx context.Context, job update.Job) (marked func(), waited bool, err error) {
 	backstop := time.NewTimer(l.recheck)
 	defer backstop.Stop()
@@ -98,6 +103,12 @@ func (l *lookahead) Await(ctx context.Context, job update.Job) (marked func(), w
 			return l.letGo(job.Cluster, d.Room), waited, nil
 		}
 		if !waited {
+			select {
+			case l.held <- struct{}{}:
+				defer func() { <-l.held }()
+			default:
+				return nil, false, &heldError{reason: d.Reason + fmt.Sprintf(" (the %d jobs the stage lane may hold wait already)", cap(l.held))}
+			}
 			queue.Logger(ctx).Info().Str("reason", d.Reason).Msg("look-ahead full: staging waits for a drain")
 		}
 		waited = true

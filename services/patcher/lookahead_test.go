@@ -126,6 +126,44 @@ func TestHeldStagingIsWokenByADrainedInstance(t *testing.T) {
 	})
 }
 
+// The stage lane holds at most ROLLWAVE_STAGE_WAITING jobs beyond the look-ahead: one more goes
+// back to its queue at once, for a recheck, so that held jobs never take the slots of the jobs
+// that stage or come back to see their apply done (at 200 hosts they took them all, and the
+// first drain waited two minutes behind them).
+func TestTheStageLaneHoldsAtMostStageWaitingJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3"}, nil,
+			cluster.Task{StartedBy: "ecs-svc/1", Group: "service:web", LastStatus: "RUNNING", DesiredStatus: "RUNNING"})
+		w.staged(t)
+		w.p.ahead.held = make(chan struct{}, 1) // ROLLWAVE_STAGE_WAITING=1
+		second := w.ecs.AddInstance("prod", cluster.Instance{EC2InstanceID: "i-0aaaaaaaaaaaaaaaa", Status: "ACTIVE", AgentConnected: true,
+			Attributes: map[string]string{"bottlerocket.variant": "aws-ecs-2"}})
+		start := time.Now()
+		first := make(chan queue.Outcome)
+		go func() { first <- w.handle(t, handJob()) }()
+		synctest.Wait() // the first job is held
+
+		job := handJob()
+		job.ID, job.Instance = "msg-2", second.EC2InstanceID
+		out := w.handle(t, job)
+		if want := queue.RetryAfter(DefaultStageRecheck, ""); !strings.HasPrefix(out.String(), strings.TrimSuffix(want.String(), " ")) || !strings.Contains(out.String(), "wait already") {
+			t.Errorf("handle(second job) = %v, want %v<why: the jobs the lane may hold wait already>", out, want)
+		}
+		if held := time.Since(start); held != 0 {
+			t.Errorf("the second job was held %s, want it back in its queue at once", held)
+		}
+		if out := <-first; !strings.Contains(out.String(), "look-ahead is 1") || strings.Contains(out.String(), "wait already") {
+			t.Errorf("handle(first job) = %v, want it held for a recheck", out)
+		}
+		if held := time.Since(start); held != DefaultStageRecheck {
+			t.Errorf("held the first job %s, want one recheck (%s)", held, DefaultStageRecheck)
+		}
+		if len(w.ssm.Commands()) != 0 || len(w.rec.jobs) != 0 {
+			t.Errorf("SSM commands %d, forwarded %d; want nothing staged", len(w.ssm.Commands()), len(w.rec.jobs))
+		}
+	})
+}
+
 // The reboot queue is the reboot lane: a job at any other step there is refused to its
 // dead-letter queue, and a reboot is sent from it as from the intake.
 func TestRebootQueueTakesRebootsOnly(t *testing.T) {
@@ -189,7 +227,7 @@ func TestLookAheadReadsAClustersSizeOncePerTTL(t *testing.T) {
 			t.Fatal(err)
 		}
 		ecs := &sizeCounter{size: 10}
-		l := newLookahead(ecs, policy.Set{Default: policy.Policy{MaxOutOfService: limit}}, DefaultStageRecheck)
+		l := newLookahead(ecs, policy.Set{Default: policy.Policy{MaxOutOfService: limit}}, DefaultStageRecheck, DefaultStageWaiting)
 		job := handJob()
 		look := func() update.Lookahead {
 			t.Helper()
@@ -235,7 +273,7 @@ func (f *fullCounter) Clusters(context.Context, []string) ([]cluster.Cluster, er
 func TestAFullLookAheadIsCountedOncePerQuarterRecheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ecs := &fullCounter{n: 1} // the default limit of 1, full
-		l := newLookahead(ecs, policy.Set{Default: policy.Policy{MaxOutOfService: update.DefaultLimit}}, time.Minute)
+		l := newLookahead(ecs, policy.Set{Default: policy.Policy{MaxOutOfService: update.DefaultLimit}}, time.Minute, DefaultStageWaiting)
 		look := func() update.Lookahead {
 			t.Helper()
 			d, err := l.look(t.Context(), handJob())

@@ -101,7 +101,7 @@ func newPatcher(cfg config, e ecsAPI, s ssmAPI, sender jobSender, events jobs.Pu
 		apply:    ssmcommand.Options{Wait: cfg.ApplyTimeout, Expected: cfg.ApplyExpected, PollInterval: cfg.SSMPoll},
 		quick:    quick,
 		policies: cfg.Policies,
-		ahead:    newLookahead(e, cfg.Policies, cfg.StageRecheck),
+		ahead:    newLookahead(e, cfg.Policies, cfg.StageRecheck, cfg.StageWaiting),
 		staging:  make(chan struct{}, cfg.Concurrency),
 		dryRun:   cfg.DryRun,
 		now:      now,
