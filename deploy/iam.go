@@ -14,7 +14,7 @@ var TaskRoleActions = map[string][]string{
 		"ecs:PutAttributes", "ecs:UpdateContainerInstancesState",
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
-		"ssm:GetCommandInvocation", "ssm:GetParameter", "ssm:ListCommandInvocations", "ssm:SendCommand",
+		"ssm:GetCommandInvocation", "ssm:GetParameter", "ssm:ListCommandInvocations", "ssm:ListCommands", "ssm:SendCommand",
 	},
 	"patcher": {
 		"cloudwatch:PutMetricData",
@@ -32,7 +32,7 @@ var TaskRoleActions = map[string][]string{
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
-		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
+		"ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands", "ssm:SendCommand",
 	},
 	"verifier": {
 		"cloudwatch:PutMetricData",
@@ -41,7 +41,7 @@ var TaskRoleActions = map[string][]string{
 		"events:PutEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
 		"sqs:ListQueueTags", "sqs:TagQueue",
-		"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:SendCommand",
+		"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands", "ssm:SendCommand",
 	},
 }
 
@@ -51,7 +51,7 @@ var TaskRoleActions = map[string][]string{
 var Unscopable = map[string]string{
 	"ssm:GetCommandInvocation":              "reads the result of a command by its ID; SSM defines no resource type for it",
 	"ssm:ListCommandInvocations":            "lists a command's invocations and their output (one look per command instead of one per instance); no resource type",
-	"ssm:ListCommands":                      "lists commands (the patcher asks whether a reboot was already sent); no resource type",
+	"ssm:ListCommands":                      "lists commands (the patcher asks whether a reboot was already sent; a wait on many commands learns which ended); no resource type",
 	"ssm:DescribeInstanceInformation":       "reads the SSM agent's ping status; no resource type",
 	"ecs:ListClusters":                      "lists the account's clusters (ROLLWAVE_CLUSTER_TAG: every worker resolves the clusters it manages); ECS defines no resource type for it",
 	"ec2:DescribeInstances":                 "finds the Auto Scaling group of each host (its tag aws:autoscaling:groupName); EC2's Describe actions authorize no resource type",

@@ -3,9 +3,10 @@
 // whether a command was already sent (so the reboot happens once per job, even across
 // crashes) and reports which instances the SSM agent serves.
 //
-// The adapter owns the SendCommand limit of 50 instance IDs, the waiting for results (one
-// ListCommandInvocations walk per command and round, whatever the number of instances it went
-// to; GetCommandInvocation only for an output SSM cut short), paging, error classification
+// The adapter owns the SendCommand limit of 50 instance IDs, the waiting for results (per round,
+// one ListCommands walk that tells which commands ended when several wait, then one
+// ListCommandInvocations walk per ended command, whatever the number of instances it went to;
+// GetCommandInvocation only for an output SSM cut short), paging, error classification
 // (errors.go) and the mapping to the plain types below.
 package ssmcommand
 
@@ -213,7 +214,9 @@ func validComment(doc, comment string) error {
 	return nil
 }
 
-func (c *Client) send(ctx context.Context, doc string, ids []string, comment string, delivery time.Duration, params map[string][]string) (string, error) {
+// send sends doc to ids and returns the command's ID and when SSM says it was requested (by SSM's
+// clock; zero when SSM does not say).
+func (c *Client) send(ctx context.Context, doc string, ids []string, comment string, delivery time.Duration, params map[string][]string) (string, time.Time, error) {
 	in := &ssm.SendCommandInput{
 		DocumentName:    aws.String(doc),
 		DocumentVersion: aws.String("$DEFAULT"),
@@ -226,9 +229,9 @@ func (c *Client) send(ctx context.Context, doc string, ids []string, comment str
 	}
 	out, err := c.api.SendCommand(ctx, in)
 	if err != nil {
-		return "", classify(err)
+		return "", time.Time{}, classify(err)
 	}
-	return aws.ToString(out.Command.CommandId), nil
+	return aws.ToString(out.Command.CommandId), aws.ToTime(out.Command.RequestedDateTime), nil
 }
 
 // Send sends doc to one instance with comment and returns the command ID without waiting for
@@ -239,7 +242,7 @@ func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (str
 	if err := validComment(doc, comment); err != nil {
 		return "", err
 	}
-	id, err := c.send(ctx, doc, []string{instanceID}, comment, DefaultDeliveryTimeout, nil)
+	id, _, err := c.send(ctx, doc, []string{instanceID}, comment, DefaultDeliveryTimeout, nil)
 	if err != nil {
 		return "", fmt.Errorf("send %s to %s: %w", doc, instanceID, err)
 	}
@@ -249,9 +252,11 @@ func (c *Client) Send(ctx context.Context, doc, instanceID, comment string) (str
 // Run sends doc to every instance in instanceIDs (in batches of 50, SSM's limit) and waits
 // until every invocation reaches a terminal status, looking at each command's invocations with
 // ListCommandInvocations first when opts.Expected has passed, then at growing gaps from
-// opts.PollInterval (Options), for at most opts.Wait. The cost of a wait is one call per command
-// (50 instances) and look, not one per instance, and depends on how long the command takes
-// beyond its expected duration, not on how long it takes.
+// opts.PollInterval (Options), for at most opts.Wait. The cost of a wait is, per look, one
+// ListCommands call per 50 commands (when more than one waits), and one ListCommandInvocations
+// walk per command (50 instances) once it has ended: not one per instance, nor per command and
+// look, and it depends on how long the commands take beyond their expected duration, not on how
+// long they take.
 //
 // The result holds one entry per distinct instance ID. An instance that could not be sent the
 // command (for example ErrInvalidInstance: a batch with an unmanaged instance is re-sent one
@@ -268,12 +273,13 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 
 	ids := slices.Compact(slices.Sorted(slices.Values(instanceIDs)))
 	results := make(map[string]Result, len(ids))
+	requested := map[string]time.Time{} // command ID -> when SSM says it was requested
 	var (
 		sent     int
 		firstErr error
 	)
 	for batch := range slices.Chunk(ids, sendBatch) {
-		for id, r := range c.sendBatch(ctx, doc, batch, opts) {
+		for id, r := range c.sendBatch(ctx, doc, batch, opts, requested) {
 			results[id] = r
 			if r.Err == nil {
 				sent++
@@ -306,7 +312,7 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 			return results, nil
 		case <-look.C:
 		}
-		pending, err := c.poll(ctx, results)
+		pending, err := c.poll(ctx, doc, requested, results)
 		if ctx.Err() != nil {
 			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
 		}
@@ -321,13 +327,25 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 }
 
 // poll brings every result that is still waiting up to date, one ListCommandInvocations walk per
-// command, and returns how many are still not terminal. A transient error leaves a command's
-// results as they were, to be looked at again; a permanent one ends them with it.
-func (c *Client) poll(ctx context.Context, results map[string]Result) (pending int, err error) {
+// command, and returns how many are still not terminal. When several commands wait, one
+// ListCommands walk first tells which of them still run (running): those are not walked this
+// round, so that a look costs a call per 50 commands, not one per command, and each command is
+// walked about once, when it has ended. A transient error leaves a command's results as they
+// were, to be looked at again; a permanent one ends them with it.
+func (c *Client) poll(ctx context.Context, doc string, requested map[string]time.Time, results map[string]Result) (pending int, err error) {
 	waiting := map[string][]string{} // command ID -> instance IDs
 	for id, r := range results {
 		if r.Err == nil && !r.Status.Terminal() {
 			waiting[r.CommandID] = append(waiting[r.CommandID], id)
+		}
+	}
+	if len(waiting) > 1 {
+		for _, cmd := range c.running(ctx, doc, requested, waiting) {
+			pending += len(waiting[cmd])
+			delete(waiting, cmd)
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 	}
 	for _, cmd := range slices.Sorted(maps.Keys(waiting)) {
@@ -369,6 +387,62 @@ func (c *Client) poll(ctx context.Context, results map[string]Result) (pending i
 		}
 	}
 	return pending, nil
+}
+
+// running returns the commands of waiting that a ListCommands walk shows still running: of
+// document doc, requested since the earliest of them (requested, by SSM's clock), newest first,
+// until every waiting command was seen. A command the walk does not show, or whose request time
+// is unknown, is not returned, and neither is any when the walk fails: its invocations are
+// walked as before, so the listing only ever saves calls.
+func (c *Client) running(ctx context.Context, doc string, requested map[string]time.Time, waiting map[string][]string) []string {
+	var since time.Time
+	for cmd := range waiting {
+		if t, ok := requested[cmd]; ok && !t.IsZero() && (since.IsZero() || t.Before(since)) {
+			since = t
+		}
+	}
+	if since.IsZero() {
+		return nil
+	}
+	in := &ssm.ListCommandsInput{
+		Filters: []types.CommandFilter{
+			{Key: types.CommandFilterKeyDocumentName, Value: aws.String(doc)},
+			{Key: types.CommandFilterKeyInvokedAfter, Value: aws.String(since.Add(-time.Second).UTC().Format(time.RFC3339))},
+		},
+		MaxResults: aws.Int32(listPage),
+	}
+	var out []string
+	seen := 0
+	for seen < len(waiting) {
+		page, err := c.api.ListCommands(ctx, in)
+		if err != nil {
+			return nil
+		}
+		for _, cmd := range page.Commands {
+			id := aws.ToString(cmd.CommandId)
+			if _, ok := waiting[id]; !ok {
+				continue
+			}
+			seen++
+			if !commandEnded(cmd) {
+				out = append(out, id)
+			}
+		}
+		if aws.ToString(page.NextToken) == "" {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	return out
+}
+
+// commandEnded reports whether every invocation of a listed command has ended.
+func commandEnded(cmd types.Command) bool {
+	switch cmd.Status {
+	case types.CommandStatusPending, types.CommandStatusInProgress, types.CommandStatusCancelling:
+		return cmd.TargetCount > 0 && cmd.CompletedCount >= cmd.TargetCount
+	}
+	return true
 }
 
 // invocation is one instance's invocation as ListCommandInvocations shows it; truncated is set
@@ -413,10 +487,11 @@ func invocationFrom(commandID string, inv types.CommandInvocation) invocation {
 
 // sendBatch sends doc to ids in one call; when SSM rejects the call because of an instance ID,
 // it sends to each instance alone so that one unmanaged instance does not stop the others.
-func (c *Client) sendBatch(ctx context.Context, doc string, ids []string, opts Options) map[string]Result {
+func (c *Client) sendBatch(ctx context.Context, doc string, ids []string, opts Options, requested map[string]time.Time) map[string]Result {
 	out := make(map[string]Result, len(ids))
-	cmd, err := c.send(ctx, doc, ids, opts.Comment, opts.DeliveryTimeout, opts.Parameters)
+	cmd, at, err := c.send(ctx, doc, ids, opts.Comment, opts.DeliveryTimeout, opts.Parameters)
 	if err == nil {
+		requested[cmd] = at
 		for _, id := range ids {
 			out[id] = Result{CommandID: cmd, Status: StatusPending, ResponseCode: -1}
 		}
@@ -424,7 +499,7 @@ func (c *Client) sendBatch(ctx context.Context, doc string, ids []string, opts O
 	}
 	if len(ids) > 1 && errors.Is(err, ErrInvalidInstance) {
 		for _, id := range ids {
-			for k, v := range c.sendBatch(ctx, doc, []string{id}, opts) {
+			for k, v := range c.sendBatch(ctx, doc, []string{id}, opts, requested) {
 				out[k] = v
 			}
 		}

@@ -30,10 +30,15 @@ type stubSSM struct {
 	polls    int
 	takes    time.Duration // invocations stay InProgress for this long after their send
 	sentAt   []time.Time
-	never    bool // invocations stay InProgress
-	long     bool // outputs are longer than ListCommandInvocations shows
-	commands []types.Command
+	never    bool            // invocations stay InProgress
+	long     bool            // outputs are longer than ListCommandInvocations shows
+	commands []types.Command // what ListCommands lists; nil: the commands sent, with their status
+	docs     []string        // the document of each send
+	listings int             // ListCommands calls
 }
+
+// done reports whether the invocations of the nth command sent (from 1) have ended.
+func (s *stubSSM) done(n int) bool { return !s.never && time.Since(s.sentAt[n-1]) >= s.takes }
 
 func (s *stubSSM) output(id string) string {
 	out := "out " + id
@@ -71,7 +76,7 @@ func (s *stubSSM) ListCommandInvocations(_ context.Context, in *ssm.ListCommandI
 	end := min(start+20, len(ids))
 	for _, id := range ids[start:end] {
 		inv := types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusInProgress}
-		if !s.never && time.Since(s.sentAt[n-1]) >= s.takes {
+		if s.done(n) {
 			output := s.output(id)
 			inv = types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusSuccess, StatusDetails: aws.String("Success"),
 				CommandPlugins: []types.CommandPlugin{{Output: aws.String(output[:min(len(output), 2500)]), ResponseCode: 0}}}
@@ -95,13 +100,14 @@ func (s *stubSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...
 	}
 	s.sends = append(s.sends, in.InstanceIds)
 	s.sentAt = append(s.sentAt, time.Now())
+	s.docs = append(s.docs, aws.ToString(in.DocumentName))
 	for _, id := range in.InstanceIds {
 		if strings.HasPrefix(id, "bad-") {
 			return nil, &types.InvalidInstanceId{Message: aws.String(id)}
 		}
 	}
 	id := fmt.Sprintf("cmd-%d", len(s.sends))
-	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: aws.String(id)}}, nil
+	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: aws.String(id), RequestedDateTime: aws.Time(time.Now())}}, nil
 }
 
 func (s *stubSSM) GetCommandInvocation(_ context.Context, in *ssm.GetCommandInvocationInput, _ ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {
@@ -125,6 +131,12 @@ func (s *stubSSM) GetCommandInvocation(_ context.Context, in *ssm.GetCommandInvo
 }
 
 func (s *stubSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listings++
+	if s.commands == nil {
+		return s.listSent(in)
+	}
 	// Two pages: the first holds the first command, the second the rest.
 	if in.NextToken == nil && len(s.commands) > 1 {
 		return &ssm.ListCommandsOutput{Commands: s.commands[:1], NextToken: aws.String("2")}, nil
@@ -133,6 +145,48 @@ func (s *stubSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ .
 		return &ssm.ListCommandsOutput{Commands: s.commands}, nil
 	}
 	return &ssm.ListCommandsOutput{Commands: s.commands[1:]}, nil
+}
+
+// listSent lists the commands sent of the filter's document, requested at or after its
+// InvokedAfter, newest first, in pages of 2, each Success once done and InProgress before.
+func (s *stubSSM) listSent(in *ssm.ListCommandsInput) (*ssm.ListCommandsOutput, error) {
+	var doc string
+	var after time.Time
+	for _, f := range in.Filters {
+		switch f.Key {
+		case types.CommandFilterKeyDocumentName:
+			doc = aws.ToString(f.Value)
+		case types.CommandFilterKeyInvokedAfter:
+			t, err := time.Parse(time.RFC3339, aws.ToString(f.Value))
+			if err != nil {
+				return nil, &types.InvalidFilterValue{Message: aws.String(err.Error())}
+			}
+			after = t
+		}
+	}
+	var all []types.Command
+	for n := len(s.sends); n >= 1; n-- {
+		if s.docs[n-1] != doc || s.sentAt[n-1].Before(after) {
+			continue
+		}
+		c := types.Command{CommandId: aws.String(fmt.Sprintf("cmd-%d", n)), Status: types.CommandStatusInProgress, TargetCount: int32(len(s.sends[n-1]))}
+		if s.done(n) {
+			c.Status, c.CompletedCount = types.CommandStatusSuccess, c.TargetCount
+		}
+		all = append(all, c)
+	}
+	start := 0
+	if in.NextToken != nil {
+		if _, err := fmt.Sscan(*in.NextToken, &start); err != nil {
+			return nil, &smithy.GenericAPIError{Code: "InvalidNextToken", Message: err.Error()}
+		}
+	}
+	end := min(start+2, len(all))
+	out := &ssm.ListCommandsOutput{Commands: all[start:end]}
+	if end < len(all) {
+		out.NextToken = aws.String(fmt.Sprint(end))
+	}
+	return out, nil
 }
 
 func (s *stubSSM) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
@@ -180,6 +234,37 @@ func TestRunSendsInFiftiesAndLooksOncePerCommand(t *testing.T) {
 		}
 		if want := map[string]int{"cmd-1": 3, "cmd-2": 3, "cmd-3": 3}; !maps.Equal(s.lists, want) || len(s.gets) != 0 {
 			t.Errorf("ListCommandInvocations walks = %v and GetCommandInvocation calls = %v, want %v and none", s.lists, s.gets, want)
+		}
+	})
+}
+
+// Many commands wait together (a scan of thousands of instances): each look lists them with
+// ListCommands, 50 to a page, and walks the invocations of a command only once it has ended;
+// a command the listing does not show is walked as before.
+func TestRunWalksTheInvocationsOfACommandOnceItEnded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &stubSSM{takes: 10 * time.Second}
+		got, err := newClient(s).Run(t.Context(), "check", ids("i-", 300), Options{PollInterval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 300 || !got["i-299"].OK() {
+			t.Errorf("Run() = %d results, i-299 %+v; want 300, each Success", len(got), got["i-299"])
+		}
+		// Looks every second from 1 s to 10 s: 10 listings of the 6 commands (3 pages of 2 each).
+		want := map[string]int{"cmd-1": 1, "cmd-2": 1, "cmd-3": 1, "cmd-4": 1, "cmd-5": 1, "cmd-6": 1}
+		if !maps.Equal(s.lists, want) || s.listings != 30 {
+			t.Errorf("ListCommandInvocations walks = %v and ListCommands calls = %d, want %v and 30 (instead of 60 walks)", s.lists, s.listings, want)
+		}
+
+		// Commands the listing does not show (another document's filter, a listing that lags)
+		// are walked at every look.
+		s = &stubSSM{takes: 3 * time.Second, commands: []types.Command{}}
+		if _, err := newClient(s).Run(t.Context(), "check", ids("i-", 100), Options{PollInterval: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"cmd-1": 3, "cmd-2": 3}; !maps.Equal(s.lists, want) {
+			t.Errorf("ListCommandInvocations walks without a listing = %v, want %v", s.lists, want)
 		}
 	})
 }

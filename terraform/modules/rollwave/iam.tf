@@ -119,7 +119,7 @@ data "aws_iam_policy_document" "scanner" {
   }
   statement {
     sid       = "ReadCommandResults"
-    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands"]
     resources = ["*"]
   }
   statement {
@@ -370,7 +370,7 @@ data "aws_iam_policy_document" "drainer" {
   }
   statement {
     sid       = "ReadCommandResults"
-    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands"]
     resources = ["*"]
   }
   statement {
@@ -483,7 +483,7 @@ data "aws_iam_policy_document" "verifier" {
   }
   statement {
     sid       = "ReadCommandsAndAgents"
-    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:DescribeInstanceInformation"]
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands", "ssm:DescribeInstanceInformation"]
     resources = ["*"]
   }
   statement {
