@@ -67,8 +67,9 @@ func TestBootstrapOnMoto(t *testing.T) {
 	})
 
 	// Each event queue gets the container instance changes its waiters need and nothing else:
-	// the drainer those of DRAINING and ACTIVE instances (a return to service wakes held jobs),
-	// the verifier those of drained ones.
+	// the drainer those of DRAINING and ACTIVE instances with no task pending (a drain that ends,
+	// a return to service, a task that started: each wakes a held job), the verifier those of
+	// drained ones.
 	t.Run("each event queue gets only the ECS events its waiters need", func(t *testing.T) {
 		put := func(source, detailType, detail string) {
 			out, err := events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
@@ -80,12 +81,13 @@ func TestBootstrapOnMoto(t *testing.T) {
 		}
 		put("rollwave", "Instance Updated", `{"job":"j-1"}`)
 		put("aws.ecs", "ECS Task State Change", `{"clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod"}`)
-		instance := func(status string, running int, agent bool) string {
-			return fmt.Sprintf(`{"clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","status":%q,"runningTasksCount":%d,"agentConnected":%t}`, status, running, agent)
+		instance := func(status string, running, pending int, agent bool) string {
+			return fmt.Sprintf(`{"clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","status":%q,"runningTasksCount":%d,"pendingTasksCount":%d,"agentConnected":%t}`, status, running, pending, agent)
 		}
-		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("ACTIVE", 4, true))   // a task placed on a serving host
-		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("DRAINING", 2, true)) // a drain under way
-		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("DRAINING", 0, false))
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("ACTIVE", 3, 1, true))   // a task placed on a serving host
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("ACTIVE", 4, 0, true))   // and started there
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("DRAINING", 2, 0, true)) // a drain under way
+		put("aws.ecs", topology.ECSContainerInstanceStateChange, instance("DRAINING", 0, 0, false))
 		want := map[string][]string{
 			topology.DrainerEvents:  {"ACTIVE 4", "DRAINING 2", "DRAINING 0"},
 			topology.VerifierEvents: {"DRAINING 0"},

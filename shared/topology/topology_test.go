@@ -84,7 +84,7 @@ func TestJobQueuesOutliveTheLongestWaitAPolicyAllows(t *testing.T) {
 func TestECSRulesRouteWhatEachWaiterNeeds(t *testing.T) {
 	top := topology.Default("rollwave")
 	const (
-		drainer  = `{"detail":{"status":["DRAINING","ACTIVE"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
+		drainer  = `{"detail":{"pendingTasksCount":[0],"status":["DRAINING","ACTIVE"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
 		verifier = `{"detail":{"runningTasksCount":[0],"status":["DRAINING"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`
 	)
 	want := []topology.Rule{
@@ -96,7 +96,7 @@ func TestECSRulesRouteWhatEachWaiterNeeds(t *testing.T) {
 	}
 	restricted := top.RestrictToClusters([]string{"arn:aws:ecs:us-east-1:123456789012:cluster/prod"})
 	wantRestricted := map[string]string{
-		"drainer-events":  `{"detail":{"clusterArn":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"],"status":["DRAINING","ACTIVE"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`,
+		"drainer-events":  `{"detail":{"clusterArn":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"],"pendingTasksCount":[0],"status":["DRAINING","ACTIVE"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`,
 		"verifier-events": `{"detail":{"clusterArn":["arn:aws:ecs:us-east-1:123456789012:cluster/prod"],"runningTasksCount":[0],"status":["DRAINING"]},"detail-type":["ECS Container Instance State Change"],"source":["aws.ecs"]}`,
 	}
 	for _, r := range restricted.Rules {

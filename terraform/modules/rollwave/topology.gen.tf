@@ -63,7 +63,7 @@ locals {
   topology_ecs_rules = {
     drainer-events = {
       description   = "ECS container instance state changes for the drainer-events queue"
-      event_pattern = "{\"detail\":{\"status\":[\"DRAINING\",\"ACTIVE\"]},\"detail-type\":[\"ECS Container Instance State Change\"],\"source\":[\"aws.ecs\"]}"
+      event_pattern = "{\"detail\":{\"pendingTasksCount\":[0],\"status\":[\"DRAINING\",\"ACTIVE\"]},\"detail-type\":[\"ECS Container Instance State Change\"],\"source\":[\"aws.ecs\"]}"
     }
     verifier-events = {
       description   = "ECS container instance state changes for the verifier-events queue"
