@@ -125,7 +125,9 @@ type Options struct {
 	// before finds the command still running. 0 looks first after PollInterval.
 	Expected time.Duration
 	// PollInterval is the pause between two looks at the command's invocations after the first
-	// (one ListCommandInvocations walk per command, however many instances it went to): it
+	// (one ListCommandInvocations walk per command, however many instances it went to; when
+	// several commands wait, one ListCommands walk per 50 commands first, and a walk only of
+	// those that ended, then of every one at the Wait's end): it
 	// doubles after each look that finds the command still running, up to the larger of
 	// PollInterval and a quarter of Expected, so that a command slower than usual costs a few
 	// looks more, not one per PollInterval.
@@ -303,6 +305,12 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 		case <-ctx.Done():
 			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
 		case <-deadline.C:
+			// A last look at every command, whatever the listing says: a command still
+			// running as a whole (one instance that never answers) holds the results of
+			// the others, which have ended and must not be lost to the timeout.
+			if _, err := c.poll(ctx, doc, nil, results); err != nil {
+				return results, fmt.Errorf("run %s: %w", doc, err)
+			}
 			for id, r := range results {
 				if r.Err == nil && !r.Status.Terminal() {
 					r.Err = fmt.Errorf("wait for %s on %s (last status %s): %w", doc, id, r.Status, ErrWaitTimeout)
@@ -330,8 +338,9 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 // command, and returns how many are still not terminal. When several commands wait, one
 // ListCommands walk first tells which of them still run (running): those are not walked this
 // round, so that a look costs a call per 50 commands, not one per command, and each command is
-// walked about once, when it has ended. A transient error leaves a command's results as they
-// were, to be looked at again; a permanent one ends them with it.
+// walked about once, when it has ended; without requested, every command is walked. A transient
+// error leaves a command's results as they were, to be looked at again; a permanent one ends them
+// with it.
 func (c *Client) poll(ctx context.Context, doc string, requested map[string]time.Time, results map[string]Result) (pending int, err error) {
 	waiting := map[string][]string{} // command ID -> instance IDs
 	for id, r := range results {

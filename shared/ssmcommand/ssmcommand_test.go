@@ -35,10 +35,14 @@ type stubSSM struct {
 	commands []types.Command // what ListCommands lists; nil: the commands sent, with their status
 	docs     []string        // the document of each send
 	listings int             // ListCommands calls
+	stuck    map[string]bool // instances whose invocation never ends
 }
 
 // done reports whether the invocations of the nth command sent (from 1) have ended.
 func (s *stubSSM) done(n int) bool { return !s.never && time.Since(s.sentAt[n-1]) >= s.takes }
+
+// ended reports whether the invocation of the nth command sent on instance id has ended.
+func (s *stubSSM) ended(n int, id string) bool { return s.done(n) && !s.stuck[id] }
 
 func (s *stubSSM) output(id string) string {
 	out := "out " + id
@@ -76,7 +80,7 @@ func (s *stubSSM) ListCommandInvocations(_ context.Context, in *ssm.ListCommandI
 	end := min(start+20, len(ids))
 	for _, id := range ids[start:end] {
 		inv := types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusInProgress}
-		if s.done(n) {
+		if s.ended(n, id) {
 			output := s.output(id)
 			inv = types.CommandInvocation{InstanceId: aws.String(id), Status: types.CommandInvocationStatusSuccess, StatusDetails: aws.String("Success"),
 				CommandPlugins: []types.CommandPlugin{{Output: aws.String(output[:min(len(output), 2500)]), ResponseCode: 0}}}
@@ -170,8 +174,13 @@ func (s *stubSSM) listSent(in *ssm.ListCommandsInput) (*ssm.ListCommandsOutput, 
 			continue
 		}
 		c := types.Command{CommandId: aws.String(fmt.Sprintf("cmd-%d", n)), Status: types.CommandStatusInProgress, TargetCount: int32(len(s.sends[n-1]))}
-		if s.done(n) {
-			c.Status, c.CompletedCount = types.CommandStatusSuccess, c.TargetCount
+		for _, id := range s.sends[n-1] {
+			if s.ended(n, id) {
+				c.CompletedCount++
+			}
+		}
+		if c.CompletedCount == c.TargetCount {
+			c.Status = types.CommandStatusSuccess
 		}
 		all = append(all, c)
 	}
@@ -265,6 +274,31 @@ func TestRunWalksTheInvocationsOfACommandOnceItEnded(t *testing.T) {
 		}
 		if want := map[string]int{"cmd-1": 3, "cmd-2": 3}; !maps.Equal(s.lists, want) {
 			t.Errorf("ListCommandInvocations walks without a listing = %v, want %v", s.lists, want)
+		}
+	})
+}
+
+// An instance that never answers keeps its command running as a whole: at the end of the wait,
+// Run still reads the results of the others of its command, and only that instance times out.
+func TestRunKeepsTheResultsBesideAnInstanceThatNeverAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &stubSSM{stuck: map[string]bool{"i-000": true, "i-050": true}}
+		got, err := newClient(s).Run(t.Context(), "check", ids("i-", 150), Options{PollInterval: time.Second, Wait: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failed []string
+		for id, r := range got {
+			if !r.OK() {
+				failed = append(failed, id)
+				if !errors.Is(r.Err, ErrWaitTimeout) {
+					t.Errorf("Run()[%s] = %+v, want ErrWaitTimeout", id, r)
+				}
+			}
+		}
+		slices.Sort(failed)
+		if diff := cmp.Diff([]string{"i-000", "i-050"}, failed); diff != "" {
+			t.Errorf("instances without a result (-want +got):\n%s", diff)
 		}
 	})
 }
