@@ -305,11 +305,14 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 		case <-ctx.Done():
 			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
 		case <-deadline.C:
-			// A last look at every command, whatever the listing says: a command still
-			// running as a whole (one instance that never answers) holds the results of
-			// the others, which have ended and must not be lost to the timeout.
-			if _, err := c.poll(ctx, doc, nil, results); err != nil {
-				return results, fmt.Errorf("run %s: %w", doc, err)
+			// A last look at every command the listing may have held back: a command still
+			// running as a whole (one instance that never answers) holds the results of the
+			// others, which have ended and must not be lost to the timeout. One command alone
+			// was walked at the last look already.
+			if len(waitingCommands(results)) > 1 {
+				if _, err := c.poll(ctx, doc, nil, results); err != nil {
+					return results, fmt.Errorf("run %s: %w", doc, err)
+				}
 			}
 			for id, r := range results {
 				if r.Err == nil && !r.Status.Terminal() {
@@ -342,12 +345,7 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 // error leaves a command's results as they were, to be looked at again; a permanent one ends them
 // with it.
 func (c *Client) poll(ctx context.Context, doc string, requested map[string]time.Time, results map[string]Result) (pending int, err error) {
-	waiting := map[string][]string{} // command ID -> instance IDs
-	for id, r := range results {
-		if r.Err == nil && !r.Status.Terminal() {
-			waiting[r.CommandID] = append(waiting[r.CommandID], id)
-		}
-	}
+	waiting := waitingCommands(results)
 	if len(waiting) > 1 {
 		for _, cmd := range c.running(ctx, doc, requested, waiting) {
 			pending += len(waiting[cmd])
@@ -396,6 +394,17 @@ func (c *Client) poll(ctx context.Context, doc string, requested map[string]time
 		}
 	}
 	return pending, nil
+}
+
+// waitingCommands returns, by command ID, the instances of results still waiting for it.
+func waitingCommands(results map[string]Result) map[string][]string {
+	waiting := map[string][]string{}
+	for id, r := range results {
+		if r.Err == nil && !r.Status.Terminal() {
+			waiting[r.CommandID] = append(waiting[r.CommandID], id)
+		}
+	}
+	return waiting
 }
 
 // running returns the commands of waiting that a ListCommands walk shows still running: of
