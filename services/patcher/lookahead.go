@@ -107,7 +107,7 @@ func (l *lookahead) Await(ctx context.Context, job update.Job) (marked func(), w
 			case l.held <- struct{}{}:
 				defer func() { <-l.held }()
 			default:
-				return nil, false, &heldError{reason: d.Reason + fmt.Sprintf(" (the %d jobs the stage lane may hold wait already)", cap(l.held))}
+				return nil, false, &heldError{reason: d.Reason + fmt.Sprintf(" (ROLLWAVE_STAGE_WAITING: %d held jobs wait already)", cap(l.held))}
 			}
 			queue.Logger(ctx).Info().Str("reason", d.Reason).Msg("look-ahead full: staging waits for a drain")
 		}
