@@ -1,8 +1,10 @@
 package e2e_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -155,5 +157,42 @@ func TestLimitsOf(t *testing.T) {
 	}
 	if _, err := limitsOf([]string{"ROLLWAVE_MAX_OUT_OF_SERVICE=none"}, rep, arns); err == nil {
 		t.Error("limitsOf() with ROLLWAVE_MAX_OUT_OF_SERVICE=none: no error, want the loader's")
+	}
+}
+
+// TestWaitQuietWantsEmptyQueuesSeveralLooksInARow: one look that finds the job queues empty is
+// not enough (a job moving between queues, or one whose visibility ends while SQS counts, is in
+// no count); the pipeline is quiet only after quietReads empty looks in a row.
+func TestWaitQuietWantsEmptyQueuesSeveralLooksInARow(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		count func(look int) int // the jobs look number look (from 0) counts
+		quiet bool
+		looks int
+	}{
+		{"empty from the start", func(int) int { return 0 }, true, quietReads},
+		{"a job missed by one look", func(look int) int { return []int{2, 0, 1, 0}[min(look, 3)] }, true, 3 + quietReads},
+		{"a job missed at every other look", func(look int) int { return look % 2 }, false, 0},
+		{"a job that waits", func(int) int { return 1 }, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				looks := 0
+				count := func(context.Context) (int, error) {
+					looks++
+					return tc.count(looks - 1), nil
+				}
+				quiet, err := waitQuiet(t.Context(), 10*time.Second, count)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if quiet != tc.quiet {
+					t.Errorf("quiet = %t after %d looks, want %t", quiet, looks, tc.quiet)
+				}
+				if tc.quiet && looks != tc.looks {
+					t.Errorf("quiet after %d looks, want %d", looks, tc.looks)
+				}
+			})
+		})
 	}
 }
