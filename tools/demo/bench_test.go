@@ -78,6 +78,7 @@ func BenchmarkRollout(b *testing.B) {
 					b.Fatalf("rollout did not succeed: %s (logs in %s)", strings.Join(res.Summary.Problems, "; "), o.logDir)
 				}
 				runs = append(runs, figuresOf(res, tc.timeScale))
+				printNotUpdated(tc.name, res.Summary)
 			}
 			f := meanFigures(runs)
 			f.report(b)
@@ -87,6 +88,21 @@ func BenchmarkRollout(b *testing.B) {
 	if len(rows) > 0 {
 		// Printed, not logged: a benchmark's log shows only with -v.
 		fmt.Printf("rollout at %s out of service, %s, the mean of each case's runs:\n%s\n%s\n", rolloutLimit, emulatorName(b), rolloutHeader, strings.Join(rows, "\n"))
+	}
+}
+
+// printNotUpdated prints the headline and the line of each instance that a successful rollout
+// did not update (skipped with its reason): a benchmark keeps no logs, and a skip is the one
+// outcome other than updated that does not fail it.
+func printNotUpdated(name string, s Summary) {
+	if s.Updated == len(s.Instances) {
+		return
+	}
+	fmt.Printf("%s: %s\n", name, s.Headline)
+	for _, in := range s.Instances {
+		if !strings.HasPrefix(in.Result, "updated ") {
+			fmt.Printf("  %s/%s: %s\n", in.Cluster, in.Instance, in.Result)
+		}
 	}
 }
 
