@@ -76,7 +76,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	wakeups := wake.NewRegistry()
 	room := wake.NewRoom(time.Now)
 	d := &drainer{
-		ecs: ecsClient, marks: ecsClient, state: ecsClient, ender: ender, lease: cfg.Leaser(ecsClient, time.Now),
+		ecs: newSharedReads(ecsClient), marks: ecsClient, state: ecsClient, ender: ender, lease: cfg.Leaser(ecsClient, time.Now),
 		undo: &jobs.Undoer{
 			State: ecsClient, Commands: ssmClient, Ender: ender,
 			CheckDoc: cfg.Doc(ssmdoc.Check), CancelDoc: cfg.Doc(ssmdoc.Cancel),
