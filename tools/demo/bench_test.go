@@ -69,13 +69,13 @@ func BenchmarkRollout(b *testing.B) {
 				limit: rolloutLimit, replicas: tc.replicas, emulator: os.Getenv(harness.EmulatorEnv), quickMoto: quickMoto(b)}
 			var runs []rolloutFigures
 			for b.Loop() {
-				o.logDir = b.TempDir()
+				o.logDir = logDir(b)
 				res, err := rollout(b.Context(), o, os.Environ(), io.Discard)
 				if err != nil {
-					b.Fatalf("rollout: %v (logs in %s)", err, o.logDir)
+					b.Fatalf("rollout: %v (logs kept in %s)", err, o.logDir)
 				}
 				if !res.Summary.OK() {
-					b.Fatalf("rollout did not succeed: %s (logs in %s)", strings.Join(res.Summary.Problems, "; "), o.logDir)
+					b.Fatalf("rollout did not succeed: %s (logs kept in %s)", strings.Join(res.Summary.Problems, "; "), o.logDir)
 				}
 				runs = append(runs, figuresOf(res, tc.timeScale))
 				printNotUpdated(tc.name, res.Summary)
@@ -89,6 +89,21 @@ func BenchmarkRollout(b *testing.B) {
 		// Printed, not logged: a benchmark's log shows only with -v.
 		fmt.Printf("rollout at %s out of service, %s, the mean of each case's runs:\n%s\n%s\n", rolloutLimit, emulatorName(b), rolloutHeader, strings.Join(rows, "\n"))
 	}
+}
+
+// logDir is a new directory for one run's logs, removed when the benchmark passes and kept when
+// it fails, for the failure's message to point at (b.TempDir would remove it either way).
+func logDir(b *testing.B) string {
+	dir, err := os.MkdirTemp("", "rollwave-bench-logs-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if !b.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	return dir
 }
 
 // printNotUpdated prints the headline and the line of each instance that a successful rollout
@@ -226,10 +241,10 @@ func BenchmarkScan(b *testing.B) {
 				timeScale: 20, deadline: 10 * time.Minute, limit: "1", replicas: 1, only: []string{"scanner"}, emulator: os.Getenv(harness.EmulatorEnv), quickMoto: quickMoto(b)}
 			var last scanFigures
 			for b.Loop() {
-				o.logDir = b.TempDir()
+				o.logDir = logDir(b)
 				f, err := scanOnly(b.Context(), o)
 				if err != nil {
-					b.Fatalf("scan: %v (logs in %s)", err, o.logDir)
+					b.Fatalf("scan: %v (logs kept in %s)", err, o.logDir)
 				}
 				last = f
 			}
