@@ -63,6 +63,12 @@ func TestJobsThatDoNotOwnTheInstanceChangeNothing(t *testing.T) {
 			func(w *world) update.Job { return accepted(rebootJob(w)) }, update.CodeStaleJob},
 		{"a reboot job for an instance its job has only staged: stale-job", map[string]string{update.AttrJob: "j-1", update.AttrStage: "staged"},
 			func(w *world) update.Job { return accepted(rebootJob(w)) }, update.CodeStaleJob},
+		{"a staging copy waiting for its apply, delivered again after the job ended (instance unmarked since): stale-job", nil,
+			func(w *world) update.Job {
+				j := accepted(handJob())
+				j.Applying = &update.Applying{Command: "c-1", Since: time.Unix(0, 0).UTC()}
+				return j
+			}, update.CodeStaleJob},
 		{"a stage copy of a job that ended failed: stale-job", map[string]string{update.AttrJob: "j-1", update.AttrStage: "failed"},
 			func(w *world) update.Job {
 				j := handJob()

@@ -43,8 +43,11 @@ type Ownership struct {
 // and whose rollwave.stage is stage. It is the one rule of ownership every worker applies:
 //
 //   - another job's mark: Duplicate (job-in-flight);
-//   - no mark: at step stage the job takes the instance; at a later step the job either ended
-//     (its history shows the patcher accepted it: stale-job) or never marked it (not-owner);
+//   - no mark: a job whose history shows that the patcher accepted it (marked the instance) ended
+//     before (stale-job), at any step: at step stage that is a copy the patcher sent back to
+//     itself (waiting for its apply, or for the host's wave), delivered again after the job
+//     ended; a job never accepted takes the instance at step stage and never marked it at a
+//     later step (not-owner);
 //   - the job's own mark at a stage that its step never finds (failed, or a later or earlier
 //     stage): stale-job, a copy of a job that ended or moved on;
 //   - the job's own mark at a stage of its step: Owns.
@@ -56,7 +59,7 @@ func Owner(job Job, owner string, stage Stage) Ownership {
 	switch {
 	case owner != "" && owner != job.ID:
 		return Ownership{Outcome: Duplicate(owner)}
-	case owner == "" && step == StepStage:
+	case owner == "" && step == StepStage && !job.Accepted():
 		return Ownership{Owns: true}
 	case owner == "" && job.Accepted():
 		return Ownership{Outcome: Skipped(CodeStaleJob, fmt.Sprintf(

@@ -19,6 +19,7 @@ func TestOwner(t *testing.T) {
 	}{
 		{"the patcher takes an instance no job owns", job(StepStage, nil), "", StageNone, true, ""},
 		{"the patcher resumes its own staging", job(StepStage, accepted), "j1", StageStaging, true, ""},
+		{"a staging copy accepted before, instance unmarked since: stale-job", job(StepStage, accepted), "", StageNone, false, CodeStaleJob},
 		{"the patcher forwards its own staged instance again", job(StepStage, accepted), "j1", StageStaged, true, ""},
 		{"another job's mark: duplicate", job(StepDrain, accepted), "j2", StageStaged, false, CodeJobInFlight},
 		{"another job's mark at the patcher: duplicate", job(StepStage, nil), "j2", StageStaging, false, CodeJobInFlight},
