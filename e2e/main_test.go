@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	"flag"
-	"os"
 	"testing"
 
 	"github.com/rollwave/rollwave/tools/harness"
@@ -12,8 +10,4 @@ import (
 // the number of cores). Each test starts its own fleetsim and workers and spends most of its time
 // waiting for the simulated fleet: on 2 cores the suite took 409 s two at a time and 234 s four
 // at a time, with a load average below 2.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	harness.SetParallel(4)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { harness.RunParallel(m, 4) }
