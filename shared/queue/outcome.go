@@ -33,9 +33,10 @@ type Outcome struct {
 func Done() Outcome { return Outcome{kind: kindDone} }
 
 // RetryAfter says "look again in d": the worker hides the message for d (SQS allows at most 12 h
-// in total). Waiting is not a failure, but it is a receive: near the queue's maxReceiveCount the
-// worker re-sends the message (with a delay of at most 15 min) and deletes the old one, so that a
-// long wait never reaches the redrive.
+// in total). Waiting is not a failure, but it is a receive: one receive short of the queue's
+// maxReceiveCount (a spare for a receive whose answer is lost) the worker re-sends the message
+// (with a delay of at most 15 min) and deletes the old one, so that a long wait never reaches the
+// redrive.
 func RetryAfter(d time.Duration, reason string) Outcome {
 	return Outcome{kind: kindRetryAfter, delay: d, reason: reason}
 }

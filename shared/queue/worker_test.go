@@ -276,21 +276,53 @@ func TestAMessageWithoutRoomForItsCountStillEndsWithAReason(t *testing.T) {
 	})
 }
 
-func TestRetryAfterAtMaxReceiveCountRequeues(t *testing.T) {
+func TestRetryAfterOneShortOfMaxReceiveCountRequeues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t)
 		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
 			return queue.RetryAfter(time.Hour, "waiting for the drain")
 		}, testLog(t))
 		f.send(t, "job")
-		advance(2*time.Hour + time.Second) // receives at 0, 1h, 2h: the third reaches maxReceiveCount
+		advance(time.Hour + time.Second) // receives at 0 and 1h: the second is one short of maxReceiveCount (3)
 		now := time.Now()
 		got := f.sqs.Messages(f.cfg.QueueURL)
 		if len(got) != 1 || got[0].ReceiveCount != 0 || got[0].VisibleAt.Sub(now) != 15*time.Minute-time.Second || got[0].Attributes["rollwave.job"] != "j-1" {
-			t.Errorf("queue = %+v, want one fresh copy (receive count 0, with its attributes) visible 15 min after the third receive", got)
+			t.Errorf("queue = %+v, want one fresh copy (receive count 0, with its attributes) visible 15 min after the second receive", got)
 		}
 		if n := len(f.sqs.Messages(f.cfg.DeadLetterURL)); n != 0 {
 			t.Errorf("dead-letter queue holds %d messages, want 0: waiting is not failing", n)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
+
+// A receive whose answer is lost counts in SQS all the same: a message that waits, with one of
+// its receives lost every so often, is re-sent in time and never reaches the redrive (which would
+// move it to the dead-letter queue without a reason).
+func TestAWaitingMessageSurvivesALostReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		handled := 0
+		stop := f.start(t, func(context.Context, queue.Message) queue.Outcome {
+			handled++
+			return queue.RetryAfter(10*time.Minute, "waiting for the drain")
+		}, testLog(t))
+		f.send(t, "job")
+		for range 12 { // every other receive lost, over four hours
+			advance(10 * time.Minute)
+			f.sqs.LoseNextReceive()
+			advance(10 * time.Minute)
+		}
+		if n := len(f.sqs.Messages(f.cfg.DeadLetterURL)); n != 0 {
+			t.Errorf("dead-letter queue holds %d messages, want 0: the job only waited", n)
+		}
+		if got := f.sqs.Messages(f.cfg.QueueURL); len(got) != 1 {
+			t.Errorf("queue = %+v, want the waiting job", got)
+		}
+		if handled < 6 {
+			t.Errorf("the job was looked at %d times in four hours, want at least 6", handled)
 		}
 		if err := stop(); err != nil {
 			t.Errorf("Run() = %v", err)

@@ -39,6 +39,8 @@ type SQS struct {
 	// failEntries holds, per batch operation, the failures of its next entries, one per entry.
 	failEntries map[string][]types.BatchResultErrorEntry
 	calls       map[string]int
+	// loseReceives is how many receives that take messages lose their answer (LoseNextReceive).
+	loseReceives int
 }
 
 type fakeQueue struct {
@@ -100,6 +102,16 @@ func (s *SQS) FailNext(op string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext[op] = append(s.failNext[op], err)
+}
+
+// LoseNextReceive makes the next ReceiveMessage that takes messages lose its answer: the messages
+// are received (their receive count raised, hidden for the visibility timeout) and the call
+// returns an error, as when SQS's answer is lost on the way back. SQS counts such a receive all the
+// same.
+func (s *SQS) LoseNextReceive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseReceives++
 }
 
 // Calls returns how many times op was called, failed calls included.
@@ -338,7 +350,14 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		}
 		got, next := s.take(q, max, visibility)
 		changed := s.changed
+		lost := len(got) > 0 && s.loseReceives > 0
+		if lost {
+			s.loseReceives--
+		}
 		s.mu.Unlock()
+		if lost {
+			return nil, apiError("RequestTimeout", "the answer was lost on the way back (LoseNextReceive)")
+		}
 		now := time.Now()
 		if len(got) > 0 || !now.Before(deadline) {
 			return &sqs.ReceiveMessageOutput{Messages: got}, nil
