@@ -153,13 +153,12 @@ func (p *pipeline) checkRollout(res *results, timeout time.Duration) {
 	p.logCalls(rep, updated)
 }
 
-// marked reports whether any rollwave attribute is left on the instance.
 // marked reports whether a job's marks are left on the instance. The verifier's record of the
-// last update (verified-at, rollback-to) is not a job's mark: it stays for the next drain's health
-// gate, which removes it.
+// last update is not a job's mark: verified-at and rollback-to stay for the next drain's health
+// gate, which removes them, and updated-by until the next update.
 func marked(in admin.InstanceState) bool {
 	for k := range in.Attributes {
-		if k == update.AttrVerifiedAt || k == update.AttrRollbackTo {
+		if k == update.AttrVerifiedAt || k == update.AttrRollbackTo || k == update.AttrUpdatedBy {
 			continue
 		}
 		if strings.HasPrefix(k, "rollwave.") {

@@ -69,6 +69,12 @@ func TestJobsThatDoNotOwnTheInstanceChangeNothing(t *testing.T) {
 				j.Applying = &update.Applying{Command: "c-1", Since: time.Unix(0, 0).UTC()}
 				return j
 			}, update.CodeStaleJob},
+		{"a new job's message delivered again after the job updated the instance: stale-job", map[string]string{update.AttrUpdatedBy: "j-1"},
+			func(w *world) update.Job {
+				j := handJob()
+				j.ID = "j-1"
+				return j
+			}, update.CodeStaleJob},
 		{"a stage copy of a job that ended failed: stale-job", map[string]string{update.AttrJob: "j-1", update.AttrStage: "failed"},
 			func(w *world) update.Job {
 				j := handJob()

@@ -222,7 +222,7 @@ func (v *verifier) activate(ctx context.Context, job *update.Job, o update.Outco
 		// The drainer's health gate before the next drain in the cluster requires this instance
 		// to run its tasks again, by this time + the gate timeout.
 		at := v.now().UTC().Format(time.RFC3339)
-		attrs := map[string]string{update.AttrVerifiedAt: at}
+		attrs := map[string]string{update.AttrVerifiedAt: at, update.AttrUpdatedBy: job.ID}
 		if job.FromVersion != "" {
 			attrs[update.AttrRollbackTo] = job.FromVersion
 		}

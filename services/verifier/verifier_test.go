@@ -193,7 +193,7 @@ func TestVerify(t *testing.T) {
 		{
 			name: "updated", on: update.ParkFailed, version: newVersion, state: "Idle",
 			// verified-at (synctest's clock) awaits the health gate of the next drain
-			wantStatus: cluster.StatusActive, wantMarks: map[string]string{update.AttrVerifiedAt: "2000-01-01T00:02:10Z", update.AttrRollbackTo: oldVersion},
+			wantStatus: cluster.StatusActive, wantMarks: map[string]string{update.AttrVerifiedAt: "2000-01-01T00:02:10Z", update.AttrRollbackTo: oldVersion, update.AttrUpdatedBy: jobID},
 			wantEvents: []string{notify.InstanceUpdateSucceeded + ": updated"},
 		},
 		{

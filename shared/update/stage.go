@@ -55,6 +55,11 @@ const (
 	// AttrRollbackTo is set with AttrVerifiedAt: the version the instance ran before the update,
 	// which a rollback after a failed health gate returns it to.
 	AttrRollbackTo = "rollwave.rollback-to"
+	// AttrUpdatedBy is set with AttrVerifiedAt to the ID of the job that updated the instance,
+	// and stays until the next update replaces it. A copy of that job's message delivered again
+	// after the job ended (SQS delivers at least once) finds it and ends as stale (CodeStaleJob)
+	// instead of taking the instance again as a new job.
+	AttrUpdatedBy = "rollwave.updated-by"
 	// AttrFailure is set beside rollwave.stage=failed on an instance that a failed job left out
 	// of service, with the failure's reason code, so a person sees why (`rollwave status`, the
 	// console).
