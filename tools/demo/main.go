@@ -61,8 +61,9 @@ type options struct {
 	// emulator is the base URL of an AWS emulator already running (LocalStack, a moto of one's
 	// own) to use instead of starting moto.
 	emulator string
-	// quickMoto starts moto with its clock and JSONPath parser made cheap (quickmoto/moto_quick.py):
-	// the same answers for a fraction of the CPU, for the benchmarks of large fleets.
+	// quickMoto starts moto with its clock and JSONPath parser made cheap and its SQS calls taking
+	// turns (quickmoto/moto_quick.py): the same answers for a fraction of the CPU, and none lost
+	// under concurrent calls, for the benchmarks of large fleets.
 	quickMoto bool
 	// detached children outlive the demo (make up): they are not killed when it exits.
 	detached bool
@@ -83,7 +84,7 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.IntVar(&o.replicas, "replicas", 1, "`N` processes of each worker")
 	fs.Var(&o.env, "env", "a worker setting `KEY=VALUE` (ROLLWAVE_*, docs/configuration.md) given to every worker after the demo's own; repeatable")
 	fs.StringVar(&o.emulator, "emulator", "", "base `URL` of an AWS emulator already running (LocalStack: http://127.0.0.1:4566) to use for SQS, EventBridge and CloudWatch instead of starting moto (default: $"+harness.EmulatorEnv+", else moto)")
-	fs.BoolVar(&o.quickMoto, "quick-moto", false, "start moto with its clock and JSONPath parser made cheap (tools/demo/quickmoto/moto_quick.py says how and why): the same answers, a fraction of the CPU; for fleets of hundreds of hosts")
+	fs.BoolVar(&o.quickMoto, "quick-moto", false, "start moto with its clock and JSONPath parser made cheap and its SQS calls taking turns (tools/demo/quickmoto/moto_quick.py says how and why): the same answers, a fraction of the CPU, none lost under load; for fleets of hundreds of hosts")
 	fs.StringVar(&o.stateDir, "state", "", "up and down: directory `DIR` of the stack's pids, environment and logs (default: <root>/.cache/stack)")
 	fs.SetOutput(stdout)
 	fs.Usage = func() { usage(stdout, fs) }
