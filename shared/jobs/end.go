@@ -59,8 +59,9 @@ type FailureRecorder interface {
 	Record(ctx context.Context, job update.Job, o update.Outcome) error
 }
 
-// End records o as the job's outcome. An error (setting attributes, publishing) is transient:
-// the caller retries the message, and ending again is harmless.
+// End records o as the job's outcome: it publishes the event, tells the error budget, then sets
+// the instance's attributes as m says. An error is transient: the caller retries the message,
+// and ending again is harmless (the event may go out twice; the budget counts an ending once).
 //
 // An outcome of a job that does not own its instance (o.Ignored: not-owner, stale-job, from
 // update.Owner) is only logged and counted in JobsIgnored, whatever m says: it changes no
@@ -72,23 +73,6 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 		return nil
 	}
 	job.Finish(o, e.By, e.Now())
-	if job.ContainerInstanceARN != "" {
-		switch m {
-		case Unmark:
-			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, update.AttrLease, update.AttrFailure, update.AttrWaiting); err != nil {
-				return fmt.Errorf("unmark instance: %w", err)
-			}
-		case MarkFailed:
-			if err := e.Marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, map[string]string{
-				update.AttrStage: string(update.StageFailed), update.AttrFailure: string(o.Code),
-			}); err != nil {
-				return fmt.Errorf("mark instance failed: %w", err)
-			}
-			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrLease); err != nil {
-				return fmt.Errorf("drop the lease of a failed instance: %w", err)
-			}
-		}
-	}
 	detailType := map[update.Result]string{
 		update.ResultUpdated: notify.InstanceUpdateSucceeded,
 		update.ResultFailed:  notify.InstanceUpdateFailed,
@@ -112,6 +96,26 @@ func (e *Ender) End(ctx context.Context, job *update.Job, o update.Outcome, m Ma
 	if e.Budget != nil {
 		if err := e.Budget.Record(ctx, *job, o); err != nil {
 			return fmt.Errorf("count against the error budget: %w", err)
+		}
+	}
+	// The marks change last: until then the job owns its instance, so a retry after any failure
+	// above (the event, the budget) ends the job again. Unmarked first, a retry found the
+	// instance without the job's mark and ended as a stale copy, its event never published.
+	if job.ContainerInstanceARN != "" {
+		switch m {
+		case Unmark:
+			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrJob, update.AttrStage, update.AttrLease, update.AttrFailure, update.AttrWaiting); err != nil {
+				return fmt.Errorf("unmark instance: %w", err)
+			}
+		case MarkFailed:
+			if err := e.Marks.PutAttributes(ctx, job.Cluster, job.ContainerInstanceARN, map[string]string{
+				update.AttrStage: string(update.StageFailed), update.AttrFailure: string(o.Code),
+			}); err != nil {
+				return fmt.Errorf("mark instance failed: %w", err)
+			}
+			if err := e.Marks.DeleteAttributes(ctx, job.Cluster, job.ContainerInstanceARN, update.AttrLease); err != nil {
+				return fmt.Errorf("drop the lease of a failed instance: %w", err)
+			}
 		}
 	}
 	RecordEnd(e.Metrics, *job, o, e.Now())

@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -148,6 +150,42 @@ func TestEndOfAJobThatDoesNotOwnItsInstance(t *testing.T) {
 			if got := rec.Sum(metrics.JobsSkipped, nil) + rec.Sum(metrics.JobsFailed, nil); got != 0 {
 				t.Errorf("End(%s): JobsSkipped + JobsFailed = %v, want 0: the message ended no job", o.Code, got)
 			}
+		}
+	}
+}
+
+// TestEndChangesTheMarksLast: the job owns its instance until its event is out and the error
+// budget knows, so that a retry after a failure of either ends the job again; unmarked first, the
+// retry found no mark of the job and ended as a stale copy, its event never published.
+func TestEndChangesTheMarksLast(t *testing.T) {
+	failed := update.Failed(update.CodeStagingFailed, "apply failed")
+	for _, tc := range []struct {
+		name    string
+		publish error
+		budget  error
+	}{
+		{"the event fails", errors.New("throttled"), nil},
+		{"the budget fails", nil, errors.New("throttled")},
+	} {
+		for _, m := range []jobs.Marking{jobs.Unmark, jobs.MarkFailed} {
+			t.Run(fmt.Sprintf("%s, marking %d", tc.name, m), func(t *testing.T) {
+				marks, ev, hook := &recordedMarks{}, &events{err: tc.publish}, &budgetHook{err: tc.budget}
+				e := &jobs.Ender{Marks: marks, Events: ev, Budget: hook, By: "patcher", Now: time.Now}
+				job := update.Job{ID: "j-1", Cluster: "prod", Instance: "i-1", Step: update.StepStage, ContainerInstanceARN: "arn:ci"}
+				if err := e.End(t.Context(), &job, failed, m); err == nil {
+					t.Fatal("End() = nil, want the error (the message is retried)")
+				}
+				if marks.calls != 0 {
+					t.Errorf("%d attribute calls before the error, want 0: the retry must find the job's marks", marks.calls)
+				}
+				ev.err, hook.err = nil, nil
+				if err := e.End(t.Context(), &job, failed, m); err != nil {
+					t.Fatalf("End() again = %v", err)
+				}
+				if marks.calls == 0 || len(ev.types) == 0 { // the event may have gone out twice: at least once
+					t.Errorf("the retry made %d attribute calls and published %v; want the marks changed and the event out", marks.calls, ev.types)
+				}
+			})
 		}
 	}
 }
