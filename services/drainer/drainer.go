@@ -151,7 +151,7 @@ func (d *drainer) drain(ctx context.Context, job *update.Job, receipt string) (q
 	if err != nil && owner == job.ID {
 		return d.undo.Aborted(ctx, job, update.StageStaged, update.Failed(update.CodeDrainFailed, err.Error()))
 	}
-	if o := update.Owner(*job, owner, stage); !o.Owns {
+	if o := update.Owner(*job, owner, stage, inst.Attributes[update.AttrUpdatedBy]); !o.Owns {
 		return d.ender.Ended(ctx, job, o.Outcome, jobs.LeaveMarks)
 	}
 	// Every look renews the lease when it is due, so that a job held back by a window, a pause

@@ -244,15 +244,8 @@ func (p *patcher) owner(ctx context.Context, job *update.Job) (in cluster.Instan
 	stage, _ = update.ParseStage(in.Attributes[update.AttrStage]) // an unknown stage is StageNone
 	if owner == "" {
 		stage = update.StageNone
-		if in.Attributes[update.AttrUpdatedBy] == job.ID {
-			// SQS delivers at least once: a copy of the job's first message, delivered again
-			// after the job updated the instance and ended, must not take it as a new job.
-			return in, "", false, p.ender.End(ctx, job, update.Skipped(update.CodeStaleJob, fmt.Sprintf(
-				"job %s: the instance records that this job updated it (%s) and no job owns it now: a copy delivered again after the job ended; nothing changed",
-				job.ID, update.AttrUpdatedBy)), jobs.LeaveMarks)
-		}
 	}
-	if o := update.Owner(*job, owner, stage); !o.Owns {
+	if o := update.Owner(*job, owner, stage, in.Attributes[update.AttrUpdatedBy]); !o.Owns {
 		return in, "", false, p.ender.End(ctx, job, o.Outcome, jobs.LeaveMarks)
 	}
 	return in, stage, true, nil

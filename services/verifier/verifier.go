@@ -102,7 +102,7 @@ func (v *verifier) verify(ctx context.Context, job *update.Job) (queue.Outcome, 
 	// A copy of a job that ended (a lost delete, a redrive), or a job that never owned the
 	// instance, ends here without a write: only the job that owns the instance may fail it.
 	stage, _ := update.ParseStage(inst.Attributes[update.AttrStage])
-	if o := update.Owner(*job, inst.Attributes[update.AttrJob], stage); !o.Owns {
+	if o := update.Owner(*job, inst.Attributes[update.AttrJob], stage, inst.Attributes[update.AttrUpdatedBy]); !o.Owns {
 		return v.ender.Ended(ctx, job, o.Outcome, jobs.LeaveMarks)
 	}
 	if stage != update.StageVerifying {

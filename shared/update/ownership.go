@@ -43,6 +43,9 @@ type Ownership struct {
 // and whose rollwave.stage is stage. It is the one rule of ownership every worker applies:
 //
 //   - another job's mark: Duplicate (job-in-flight);
+//   - no mark, and the instance records this job as the one that updated it (updatedBy, the
+//     instance's rollwave.updated-by): the job ended before (stale-job), at any step; a copy of
+//     its first message, delivered again, carries no sign of acceptance;
 //   - no mark: a job whose history shows that the patcher accepted it (marked the instance) ended
 //     before (stale-job), at any step: at step stage that is a copy the patcher sent back to
 //     itself (waiting for its apply, or for the host's wave), delivered again after the job
@@ -51,7 +54,7 @@ type Ownership struct {
 //   - the job's own mark at a stage that its step never finds (failed, or a later or earlier
 //     stage): stale-job, a copy of a job that ended or moved on;
 //   - the job's own mark at a stage of its step: Owns.
-func Owner(job Job, owner string, stage Stage) Ownership {
+func Owner(job Job, owner string, stage Stage, updatedBy string) Ownership {
 	step := job.Step
 	if step == "" {
 		step = StepStage
@@ -59,6 +62,10 @@ func Owner(job Job, owner string, stage Stage) Ownership {
 	switch {
 	case owner != "" && owner != job.ID:
 		return Ownership{Outcome: Duplicate(owner)}
+	case owner == "" && updatedBy == job.ID:
+		return Ownership{Outcome: Skipped(CodeStaleJob, fmt.Sprintf(
+			"job %s at step %s: the instance records that this job updated it (%s) and carries no %s: the job ended before (this is a stale copy); nothing changed",
+			job.ID, step, AttrUpdatedBy, AttrJob))}
 	case owner == "" && step == StepStage && !job.Accepted():
 		return Ownership{Owns: true}
 	case owner == "" && job.Accepted():

@@ -48,7 +48,7 @@ func TestOwner(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.rule, func(t *testing.T) {
-			got := Owner(tc.job, tc.owner, tc.stage)
+			got := Owner(tc.job, tc.owner, tc.stage, "")
 			if got.Owns != tc.owns || got.Outcome.Code != tc.code {
 				t.Errorf("Owner(step %q, owner %q, stage %q) = owns %t, %v; want owns %t, code %q",
 					tc.job.Step, tc.owner, tc.stage, got.Owns, got.Outcome, tc.owns, tc.code)
@@ -74,5 +74,19 @@ func TestClusterName(t *testing.T) {
 		if got := ClusterName(in); got != want {
 			t.Errorf("ClusterName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// An instance that records this job as the one that updated it, and carries no job's mark: a
+// copy of the job, at any step, accepted or not, is stale. Another job's record does not matter.
+func TestOwnerOfAnInstanceThisJobUpdated(t *testing.T) {
+	for _, step := range []Step{StepStage, StepDrain, StepReboot, StepVerify} {
+		got := Owner(Job{ID: "j1", Step: step}, "", StageNone, "j1")
+		if got.Owns || got.Outcome.Code != CodeStaleJob {
+			t.Errorf("step %s: Owner = owns %t, %v; want stale-job", step, got.Owns, got.Outcome)
+		}
+	}
+	if got := Owner(Job{ID: "j1", Step: StepStage}, "", StageNone, "j0"); !got.Owns {
+		t.Errorf("a job for an instance another job updated: Owner = %v, want owns", got.Outcome)
 	}
 }
