@@ -65,10 +65,10 @@ type freshReads[T any] struct {
 	keys map[string]*readQueue[T]
 }
 
-// readQueue is a key's read under way, if any, and the read its later callers wait for.
+// readQueue is a key's read under way (it is in freshReads.keys exactly while one runs) and the
+// read its later callers wait for.
 type readQueue[T any] struct {
-	running bool
-	next    *sharedRead[T]
+	next *sharedRead[T]
 }
 
 type sharedRead[T any] struct {
@@ -82,17 +82,16 @@ func (f *freshReads[T]) get(ctx context.Context, key string, read func(context.C
 	if f.keys == nil {
 		f.keys = map[string]*readQueue[T]{}
 	}
-	q := f.keys[key]
-	if q == nil {
+	var r *sharedRead[T]
+	if q := f.keys[key]; q != nil { // a read is under way: wait for the next one
+		if q.next == nil {
+			q.next = &sharedRead[T]{done: make(chan struct{})}
+		}
+		r = q.next
+	} else {
+		r = &sharedRead[T]{done: make(chan struct{})}
 		q = &readQueue[T]{}
 		f.keys[key] = q
-	}
-	if q.next == nil {
-		q.next = &sharedRead[T]{done: make(chan struct{})}
-	}
-	r := q.next
-	if !q.running {
-		q.running, q.next = true, nil
 		go f.run(context.WithoutCancel(ctx), key, q, r, read)
 	}
 	f.mu.Unlock()
@@ -115,7 +114,6 @@ func (f *freshReads[T]) run(ctx context.Context, key string, q *readQueue[T], r 
 		f.mu.Lock()
 		r, q.next = q.next, nil
 		if r == nil {
-			q.running = false
 			delete(f.keys, key)
 		}
 		f.mu.Unlock()
