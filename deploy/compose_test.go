@@ -156,10 +156,14 @@ func checkBuild(t *testing.T, s types.ServiceConfig, dockerfile string) {
 
 var settingRE = regexp.MustCompile(`^ROLLWAVE_[A-Z_]+$`)
 
+// workerPackage is the package of each worker's code under services/<worker>/: its main package
+// only starts it.
+var workerPackage = map[string]string{"scanner": "scan", "patcher": "patch", "drainer": "drain", "verifier": "verify"}
+
 // checkSettingsRead fails when the compose file sets a ROLLWAVE_ variable the worker never reads.
 func checkSettingsRead(t *testing.T, w string, s types.ServiceConfig) {
 	t.Helper()
-	config, err := os.ReadFile(filepath.Join(repoRoot, "services", w, "config.go"))
+	config, err := os.ReadFile(filepath.Join(repoRoot, "services", w, workerPackage[w], "config.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

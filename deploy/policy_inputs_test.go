@@ -587,14 +587,14 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 					errs = append(errs, errors.New("bad duration "+v))
 				}
 			}
-			// The drainer refuses a waiting threshold below 1s (services/drainer/config.go).
+			// The drainer refuses a waiting threshold below 1s (services/drainer/drain/config.go).
 			if v := env[w]["ROLLWAVE_WAITING_THRESHOLD"]; v != "" {
 				if d, err := time.ParseDuration(v); err != nil || d < time.Second {
 					errs = append(errs, errors.New("bad waiting threshold "+v))
 				}
 			}
 		}
-		// The drainer refuses an alarm halt other than resume or stay (services/drainer/config.go).
+		// The drainer refuses an alarm halt other than resume or stay (services/drainer/drain/config.go).
 		if v := env["drainer"]["ROLLWAVE_ALARM_HALT"]; v != "" && v != "resume" && v != "stay" {
 			errs = append(errs, errors.New("bad alarm halt "+v))
 		}
@@ -606,7 +606,7 @@ func TestTerraformPolicyInputValidation(t *testing.T) {
 				}
 			}
 		}
-		// The scanner refuses a target it cannot read (services/scanner/config.go).
+		// The scanner refuses a target it cannot read (services/scanner/scan/config.go).
 		if v := env["scanner"]["ROLLWAVE_TARGET_VERSION"]; v != "" {
 			if _, err := update.ParseTarget(v); err != nil {
 				errs = append(errs, err)

@@ -8,75 +8,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"time"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
-	"github.com/rollwave/rollwave/shared/budget"
-	"github.com/rollwave/rollwave/shared/cluster"
-	"github.com/rollwave/rollwave/shared/jobs"
-	"github.com/rollwave/rollwave/shared/managed"
-	"github.com/rollwave/rollwave/shared/notify"
+	"github.com/rollwave/rollwave/services/verifier/verify"
 	"github.com/rollwave/rollwave/shared/service"
-	"github.com/rollwave/rollwave/shared/ssmcommand"
-	"github.com/rollwave/rollwave/shared/topology"
-	"github.com/rollwave/rollwave/shared/version"
-	"github.com/rollwave/rollwave/shared/wake"
 )
 
-func main() { service.Main("verifier", run) }
-
-// eventConcurrency bounds the handlers of the events queue; each only wakes waiters, so it is
-// ten: one receive of SQS's maximum, and their deletes go out in one batch.
-const eventConcurrency = 10
-
-// run wires the verifier to AWS and runs its two queue workers until ctx is cancelled.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configure: %w", err)
-	}
-	log := cfg.Logger(stdout, by)
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("load aws config: %w", err)
-	}
-	sqsClient := sqs.NewFromConfig(awsCfg)
-	queues := cfg.Queues(sqsClient)
-	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
-	wakeups := wake.NewRegistry()
-	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "verifier")
-	defer stopMetrics()
-	notifier := notify.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBus, cfg.Prefix)
-	drainerURL, err := queues.URL(ctx, topology.Drainer)
-	if err != nil {
-		return err
-	}
-	errorBudget := budget.New(sqsClient, drainerURL, notifier, cfg.policies)
-	v := &verifier{
-		boundary: managed.New(cfg.Managed, ecsClient),
-		ecs:      ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
-		lease:   cfg.Leaser(ecsClient, time.Now),
-		ender:   &jobs.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: time.Now},
-		wakeups: wakeups, policy: cfg.policy, policies: cfg.policies, metrics: rec, dryRun: cfg.DryRun, now: time.Now,
-	}
-	jobs, err := cfg.NewWorker(ctx, sqsClient, queues, topology.Verifier, cfg.Concurrency, v.handle, log, service.CountDeadLetters(rec))
-	if err != nil {
-		return err
-	}
-	events, err := cfg.NewWorker(ctx, sqsClient, queues, topology.VerifierEvents, eventConcurrency, wake.EventHandler(wakeups), log, service.CountDeadLetters(rec))
-	if err != nil {
-		return err
-	}
-	log.Info().Str("version", version.String()).Dur("reboot_timeout", cfg.RebootTimeout).Dur("recheck", cfg.Recheck).
-		Str("on_verify_failure", string(cfg.policies.Default.OnVerifyFailure)).Strs("policy_overrides", cfg.policies.Names()).Int("concurrency", cfg.Concurrency).
-		Bool("metrics", cfg.Metrics).Bool("dry_run", cfg.DryRun).Msg("verifier started")
-	return service.RunAll(ctx, jobs, events)
-}
+func main() { service.Main("verifier", verify.Run) }
