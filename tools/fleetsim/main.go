@@ -21,9 +21,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rollwave/rollwave/shared/version"
+	"github.com/rollwave/rollwave/tools/fleetsim/fleet"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/events"
-	"github.com/rollwave/rollwave/tools/fleetsim/internal/server"
-	"github.com/rollwave/rollwave/tools/fleetsim/internal/sim"
 	"github.com/rollwave/rollwave/tools/fleetsim/scenario"
 )
 
@@ -94,52 +93,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("app", "fleetsim").Logger()
 
-	counters := &sim.EventCounters{}
-	var pub *events.Publisher
+	var bridge fleet.PutEventsAPI
 	if getenv("AWS_ENDPOINT_URL_EVENTBRIDGE") != "" || getenv("AWS_ENDPOINT_URL") != "" {
 		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(o.region))
 		if err != nil {
 			return fmt.Errorf("load aws config: %w", err)
 		}
-		pub = events.NewPublisher(eventbridge.NewFromConfig(cfg), o.eventBus, log, counters)
-		pub.SetSenders(o.eventSenders)
+		bridge = eventbridge.NewFromConfig(cfg)
 	} else {
 		log.Warn().Msg("neither AWS_ENDPOINT_URL_EVENTBRIDGE nor AWS_ENDPOINT_URL is set: ECS events are not published")
 	}
-	opts := sim.Options{Log: log, TimeScale: o.timeScale, Account: o.account, Region: o.region}
-	if pub != nil {
-		opts.Emit = pub.Enqueue
-	}
-	world := sim.New(opts)
-	if pub != nil {
-		pub.MeasureLag(world.Clock().Now)
-	}
+	var sc *scenario.Scenario
 	if o.scenario != "" {
 		b, err := os.ReadFile(o.scenario)
 		if err != nil {
 			return fmt.Errorf("read scenario: %w", err)
 		}
-		sc, err := scenario.Parse(b)
-		if err != nil {
+		if sc, err = scenario.Parse(b); err != nil {
 			return fmt.Errorf("load scenario %s: %w", o.scenario, err)
 		}
-		world.Load(sc)
 	}
-	defer world.Close()
+	f, err := fleet.New(sc, fleet.Options{TimeScale: o.timeScale, Account: o.account, Region: o.region,
+		Events: bridge, Bus: o.eventBus, EventSenders: o.eventSenders, EC2Forward: o.ec2Forward, Log: log})
+	if err != nil {
+		return fmt.Errorf("start fleet: %w", err)
+	}
+	defer f.Close()
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: server.New(world, counters, log, o.ec2Forward), ReadHeaderTimeout: 10 * time.Second}
-	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		if pub != nil {
-			pub.Run(pubCtx)
-		}
-	}()
+	srv := &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("scenario", o.scenario).Str("region", o.region).Msg("fleetsim serving")
@@ -152,8 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
-	stopPub()
-	<-pubDone
+	f.Close() // flushes the queued events, for up to 5 s
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

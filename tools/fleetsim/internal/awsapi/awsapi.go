@@ -90,17 +90,13 @@ func accessKey(auth string) string {
 	return rest
 }
 
-// fault applies the API faults for op: it waits out the latency (virtual, scaled) and reports
-// whether the call is throttled or fails with a 5xx.
+// fault applies the API faults for op: it waits out the latency on the world's clock (virtual)
+// and reports whether the call is throttled or fails with a 5xx.
 func (h *Handler) fault(ctx context.Context, op string) (throttle, fail bool, err error) {
 	throttle, fail, latency := h.world.APIFaultFor(op)
 	if latency > 0 {
-		t := time.NewTimer(h.world.Clock().Real(latency.D()))
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return false, false, ctx.Err()
+		if err := h.world.Clock().Sleep(ctx, latency.D()); err != nil {
+			return false, false, err
 		}
 	}
 	return throttle, fail, nil

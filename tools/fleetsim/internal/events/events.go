@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/rs/zerolog"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/sim"
 )
 
@@ -33,7 +34,8 @@ const DefaultSenders = 512
 // are never in two calls at once, and go out in the order they were queued, so a consumer sees
 // each resource's changes in order; the other resources' events do not wait behind them. A batch
 // that fails is retried a few times with backoff, then counted as failed and dropped (the
-// simulator keeps going, as AWS's best-effort delivery would).
+// simulator keeps going, as AWS's best-effort delivery would). The linger and the backoff run on
+// the publisher's clock, the world's base clock.
 type Publisher struct {
 	api      putEventsAPI
 	bus      string
@@ -41,6 +43,7 @@ type Publisher struct {
 	counters *sim.EventCounters
 	now      func() time.Time // virtual time, for the lag; nil measures none
 	senders  int
+	clock    clock.Clock
 
 	mu       sync.Mutex
 	pending  map[string][]sim.Event // by resource, in the order queued
@@ -55,13 +58,17 @@ func NewPublisher(api putEventsAPI, bus string, log zerolog.Logger, counters *si
 	if counters == nil {
 		counters = &sim.EventCounters{}
 	}
-	return &Publisher{api: api, bus: bus, log: log, counters: counters, senders: DefaultSenders,
+	return &Publisher{api: api, bus: bus, log: log, counters: counters, senders: DefaultSenders, clock: clock.Real,
 		pending: map[string][]sim.Event{}, inFlight: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // SetSenders sets how many PutEvents calls Run keeps in flight at most (at least 1). Call it
 // before Run.
 func (p *Publisher) SetSenders(n int) { p.senders = max(n, 1) }
+
+// SetClock sets the clock the publisher waits on (nil: clock.Real): the world's base clock, so
+// that on a virtual one the publisher waits on nothing real. Call it before Run.
+func (p *Publisher) SetClock(c clock.Clock) { p.clock = clock.OrReal(c) }
 
 // MeasureLag makes the publisher record, for every event it publishes, how long after the event's
 // time (by now, the world's virtual clock) it went out: the report's events.maxLagSeconds.
@@ -146,20 +153,10 @@ func (p *Publisher) release(batch []sim.Event) {
 }
 
 // linger is how long an idle publisher waits, once woken by an event, for the events emitted with
-// it before it sends: a thousandth of a second of real time, 20 ms of virtual time at ×20.
+// it before it sends, on its clock: a thousandth of a second of real time, 20 ms of virtual time
+// at ×20; on a virtual clock, a virtual millisecond, which passes once the process is idle (the
+// world has emitted everything of the instant).
 const linger = time.Millisecond
-
-// wait blocks for d, or until ctx ends and then returns its error.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Run sends queued events until ctx ends, then tries to flush what is left for up to 5 s.
 func (p *Publisher) Run(ctx context.Context) {
@@ -182,7 +179,7 @@ func (p *Publisher) Run(ctx context.Context) {
 				// The world emits the events of one instant one by one under its lock: a
 				// moment's wait lets them go out together, in one call per resource, rather
 				// than the first alone and the rest behind it.
-				if err := wait(ctx, linger); err != nil {
+				if err := clock.Sleep(ctx, p.clock, linger); err != nil {
 					wg.Wait()
 					p.flush()
 					return
@@ -280,12 +277,7 @@ func (p *Publisher) send(ctx context.Context, batch []sim.Event) {
 			p.dropped(len(entries))
 			return
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
+		_ = clock.Sleep(ctx, p.clock, backoff) // a done ctx ends the retries above
 		backoff *= 2
 	}
 }

@@ -84,7 +84,7 @@ func TestEventsKeepUpWithAThousandHosts(t *testing.T) {
 		defer func() { stop(); <-published; world.Close() }()
 
 		const base = "http://fleetsim.invalid"
-		hc := &http.Client{Transport: inProcess{New(world, counters, log, nil)}}
+		hc := &http.Client{Transport: InProcess{New(world, counters, log, nil)}}
 		cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 			RetryMaxAttempts: 1, HTTPClient: hc}
 		ecsc := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(base) })

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,24 +19,8 @@ import (
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/sim"
 )
 
-// inProcess serves HTTP requests with a handler in the caller's goroutine, so that a test can run
-// fleetsim and its SDK clients inside a testing/synctest bubble (no sockets).
-type inProcess struct{ h http.Handler }
-
-func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	if r.Body == nil {
-		r.Body = http.NoBody
-	}
-	rec := httptest.NewRecorder()
-	p.h.ServeHTTP(rec, r)
-	resp := rec.Result()
-	resp.Request = r
-	return resp, nil
-}
-
 // startInProcess is start without a listening server: the SDK clients and the admin client reach
-// the handler through inProcess. Inside synctest.Test, the virtual clock is exact: a virtual
+// the handler through InProcess. Inside synctest.Test, the virtual clock is exact: a virtual
 // duration d passes during time.Sleep(d / timeScale).
 func startInProcess(t *testing.T, scenarioYAML string) *env {
 	t.Helper()
@@ -46,7 +29,7 @@ func startInProcess(t *testing.T, scenarioYAML string) *env {
 	e.world = sim.New(sim.Options{Log: log})
 	t.Cleanup(e.world.Close)
 	const base = "http://fleetsim.invalid"
-	hc := &http.Client{Transport: inProcess{New(e.world, &sim.EventCounters{}, log, nil)}}
+	hc := &http.Client{Transport: InProcess{New(e.world, &sim.EventCounters{}, log, nil)}}
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		RetryMaxAttempts: 1, HTTPClient: hc}
 	e.url = base

@@ -2,22 +2,30 @@ package sim
 
 import (
 	"container/heap"
+	"context"
 	"sync"
 	"time"
+
+	"github.com/rollwave/rollwave/shared/clock"
 )
 
-// Clock is the world's virtual clock: virtual now = start + scale × real time elapsed since the
-// clock was made. AfterFunc(d) fires after d/scale of real time and runs its callback while
-// holding the world lock, followed by the world's settle hook, so every simulated duration
-// (task start and stop, apply, reboot, agent reconnect) is virtual.
+// Clock is the world's virtual clock: virtual now = start + scale × the time elapsed on its base
+// clock since the clock was made. On clock.Real that is real time, sped up by the time scale; on
+// a *clock.Virtual at scale 1 the world's time is the virtual clock's (from start on), and a
+// simulated duration passes when that clock is moved past it. AfterFunc(d) fires after d/scale
+// of the base clock's time and runs its callback while holding the world lock, followed by the
+// world's settle hook, so every simulated duration (task start and stop, apply, reboot, agent
+// reconnect) is virtual.
 //
 // One goroutine runs the callbacks in order of their due virtual time, and callbacks due at the
-// same instant in the order they were scheduled (the bottlerocket host relies on it). AfterFunc
-// never calls f before it returns. A stopped clock (the world was replaced) runs no more
-// callbacks.
+// same instant in the order they were scheduled (the bottlerocket host relies on it). It waits
+// for the next one on a single timer of the base clock, so with a virtual base it waits on
+// nothing real. AfterFunc never calls f before it returns. A stopped clock (the world was
+// replaced) runs no more callbacks and holds no timer of its base.
 type Clock struct {
+	base      clock.Clock
 	start     time.Time
-	realStart time.Time
+	baseStart time.Time
 	scale     float64
 	lock      sync.Locker
 	after     func() // run after each callback, under lock
@@ -58,13 +66,15 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-// NewClock returns a running clock at virtual time start, scale times faster than real time;
-// callbacks run holding lock and are followed by after (which may be nil). Stop releases it.
-func NewClock(start time.Time, scale float64, lock sync.Locker, after func()) *Clock {
+// NewClock returns a running clock at virtual time start, scale times faster than base (nil:
+// clock.Real); callbacks run holding lock and are followed by after (which may be nil). Stop
+// releases it.
+func NewClock(base clock.Clock, start time.Time, scale float64, lock sync.Locker, after func()) *Clock {
 	if scale <= 0 {
 		scale = 1
 	}
-	c := &Clock{start: start, realStart: time.Now(), scale: scale, lock: lock, after: after,
+	base = clock.OrReal(base)
+	c := &Clock{base: base, start: start, baseStart: base.Now(), scale: scale, lock: lock, after: after,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -72,14 +82,29 @@ func NewClock(start time.Time, scale float64, lock sync.Locker, after func()) *C
 
 // Now returns the virtual time.
 func (c *Clock) Now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.realStart)) * c.scale)).UTC()
+	elapsed := c.base.Now().Sub(c.baseStart)
+	if c.scale != 1 {
+		elapsed = time.Duration(float64(elapsed) * c.scale)
+	}
+	return c.start.Add(elapsed).UTC()
 }
 
 // Scale is the time-scale factor.
 func (c *Clock) Scale() float64 { return c.scale }
 
-// Real converts a virtual duration to the real duration it takes.
-func (c *Clock) Real(d time.Duration) time.Duration { return time.Duration(float64(d) / c.scale) }
+// baseDuration converts a virtual duration to the time it takes on the base clock.
+func (c *Clock) baseDuration(d time.Duration) time.Duration {
+	if c.scale == 1 {
+		return d
+	}
+	return time.Duration(float64(d) / c.scale)
+}
+
+// Sleep waits the virtual duration d, or until ctx is done, whose error it then returns. Call it
+// without the world lock.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	return clock.Sleep(ctx, c.base, c.baseDuration(d))
+}
 
 // AfterFunc runs f after the virtual duration d, under the world lock. stop cancels it and
 // reports whether it had not run yet.
@@ -108,7 +133,12 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 }
 
 func (c *Clock) run() {
-	var tm *time.Timer
+	var tm clock.Timer
+	defer func() {
+		if tm != nil {
+			tm.Stop()
+		}
+	}()
 	for {
 		c.mu.Lock()
 		if c.stopped {
@@ -124,16 +154,16 @@ func (c *Clock) run() {
 			continue
 		}
 		next := c.timers[0]
-		wait := c.Real(next.due.Sub(c.Now()))
+		wait := c.baseDuration(next.due.Sub(c.Now()))
 		if wait > 0 {
 			c.mu.Unlock()
 			if tm == nil {
-				tm = time.NewTimer(wait)
+				tm = c.base.NewTimer(wait)
 			} else {
 				tm.Reset(wait)
 			}
 			select {
-			case <-tm.C:
+			case <-tm.C():
 			case <-c.wake:
 				tm.Stop()
 			case <-c.done:

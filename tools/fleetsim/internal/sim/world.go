@@ -13,9 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/rollwave/rollwave/shared/clock"
 
 	"github.com/rollwave/rollwave/tools/fleetsim/internal/bottlerocket"
 	"github.com/rollwave/rollwave/tools/fleetsim/scenario"
@@ -42,12 +45,17 @@ type Event struct {
 
 // Options configure a world.
 type Options struct {
-	Emit      func(Event) // must not block; called under the world lock, in order
-	Log       zerolog.Logger
+	Emit func(Event) // must not block; called under the world lock, in order
+	Log  zerolog.Logger
+	// Clock is the base clock the world's virtual time runs on (NewClock); nil is clock.Real.
+	Clock     clock.Clock
 	TimeScale float64 // overrides the scenario's when > 0
 	Account   string  // overrides the scenario's when set
 	Region    string  // overrides the scenario's when set
-	Start     time.Time
+	// Start is the virtual time at each load. Zero is the base clock's time at the load: to the
+	// second on the real clock; exactly on another, so that at scale 1 the world's time is the
+	// base clock's.
+	Start time.Time
 }
 
 // World is the simulated fleet.
@@ -57,6 +65,7 @@ type World struct {
 
 	sc      *scenario.Scenario
 	clock   *Clock
+	current atomic.Pointer[Clock] // clock, for Now without the world lock
 	account string
 	region  string
 	rnd     *rand.Rand
@@ -202,14 +211,19 @@ func (w *World) load(sc *scenario.Scenario) {
 	if w.opts.TimeScale > 0 {
 		scale = w.opts.TimeScale
 	}
+	base := clock.OrReal(w.opts.Clock)
 	start := w.opts.Start
 	if start.IsZero() {
-		start = time.Now().UTC().Truncate(time.Second)
+		start = base.Now().UTC()
+		if base == clock.Real {
+			start = start.Truncate(time.Second)
+		}
 	}
 	w.sc = sc
 	w.seq = 0
 	w.clusters, w.instances, w.tasks, w.services, w.commands = nil, nil, nil, nil, nil
-	w.clock = NewClock(start, scale, &w.mu, w.settle)
+	w.clock = NewClock(base, start, scale, &w.mu, w.settle)
+	w.current.Store(w.clock)
 	w.account, w.region = sc.Account, sc.Region
 	if w.opts.Account != "" {
 		w.account = w.opts.Account
@@ -435,6 +449,10 @@ func (w *World) Clock() *Clock {
 	defer w.mu.Unlock()
 	return w.clock
 }
+
+// Now is the virtual time of the loaded world; it takes no lock (an event publisher measuring
+// its lag calls it often).
+func (w *World) Now() time.Time { return w.current.Load().Now() }
 
 // Region and Account of the loaded world.
 func (w *World) Region() string {
