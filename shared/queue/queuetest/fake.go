@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/queue"
 )
 
@@ -28,9 +29,16 @@ const (
 
 // SQS is an in-memory SQS: standard queues with visibility, receive counts, delays, long polling
 // that honours ctx, and the redrive to a dead-letter queue after maxReceiveCount (at the next
-// receive, as SQS does). It uses the time package, so it runs on synctest's clock inside a bubble.
-// The zero value is not usable; call NewSQS.
+// receive, as SQS does).
+//
+// Every time it reads or waits on is its clock's: clock.Real for NewSQS (which inside a synctest
+// bubble is the bubble's clock), any clock.Clock for NewSQSOn. On a clock.Virtual a long poll
+// waits on the clock's timer and on channels only, so it ends when the clock is moved, a message
+// arrives, or its context is done.
+//
+// The zero value is not usable; call NewSQS or NewSQSOn.
 type SQS struct {
+	clock    clock.Clock
 	mu       sync.Mutex
 	queues   map[string]*fakeQueue // by URL
 	seq      int
@@ -60,9 +68,14 @@ type fakeMessage struct {
 	handle       string
 }
 
-// NewSQS returns an empty fake.
-func NewSQS() *SQS {
+// NewSQS returns an empty fake on clock.Real.
+func NewSQS() *SQS { return NewSQSOn(clock.Real) }
+
+// NewSQSOn returns an empty fake whose time is c's: visibility timeouts, delays and long polls;
+// nil means clock.Real.
+func NewSQSOn(c clock.Clock) *SQS {
 	return &SQS{
+		clock:       clock.OrReal(c),
 		queues:      map[string]*fakeQueue{},
 		changed:     make(chan struct{}),
 		failNext:    map[string][]error{},
@@ -70,6 +83,9 @@ func NewSQS() *SQS {
 		calls:       map[string]int{},
 	}
 }
+
+// Clock is the clock the fake reads and waits on.
+func (s *SQS) Clock() clock.Clock { return s.clock }
 
 // FailNextEntries makes the next n entries of calls of the batch operation op
 // ("SendMessageBatch", "DeleteMessageBatch") fail with code, as the sender's fault or SQS's, while
@@ -201,7 +217,7 @@ func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesIn
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := s.clock.Now()
 	visible, hidden := 0, 0
 	for _, m := range q.msgs {
 		if m.visibleAt.After(now) {
@@ -307,7 +323,7 @@ func (s *SQS) append(q *fakeQueue, body string, delay int32, attrs map[string]ty
 		return "", apiError("InvalidParameterValue", "too many message attributes")
 	}
 	s.seq++
-	now := time.Now()
+	now := s.clock.Now()
 	m := &fakeMessage{
 		id: fmt.Sprintf("msg-%d", s.seq), body: body, attrs: attrs,
 		sentAt: now, visibleAt: now.Add(time.Duration(delay) * time.Second),
@@ -319,7 +335,8 @@ func (s *SQS) append(q *fakeQueue, body string, delay int32, attrs map[string]ty
 
 // ReceiveMessage returns up to MaxNumberOfMessages visible messages, waiting up to
 // WaitTimeSeconds (or until ctx is done) for one to appear. A message whose receive count has
-// reached the redrive policy's maxReceiveCount moves to the dead-letter queue instead.
+// reached the redrive policy's maxReceiveCount moves to the dead-letter queue instead. The wait
+// is on the fake's clock.
 func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
 	s.mu.Lock()
 	if err := s.enter("ReceiveMessage"); err != nil {
@@ -335,7 +352,7 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 	if max == 0 {
 		max = 1
 	}
-	deadline := time.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
+	deadline := s.clock.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
 	for {
 		s.mu.Lock()
 		q, err := s.queue(in.QueueUrl)
@@ -348,7 +365,8 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 			v, _ := strconv.Atoi(q.attrs["VisibilityTimeout"])
 			visibility = time.Duration(v) * time.Second
 		}
-		got, next := s.take(q, max, visibility)
+		now := s.clock.Now()
+		got, next := s.take(q, now, max, visibility)
 		changed := s.changed
 		lost := len(got) > 0 && s.loseReceives > 0
 		if lost {
@@ -358,7 +376,6 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		if lost {
 			return nil, apiError("RequestTimeout", "the answer was lost on the way back (LoseNextReceive)")
 		}
-		now := time.Now()
 		if len(got) > 0 || !now.Before(deadline) {
 			return &sqs.ReceiveMessageOutput{Messages: got}, nil
 		}
@@ -366,21 +383,21 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		if !next.IsZero() && next.Before(wake) {
 			wake = next
 		}
-		t := time.NewTimer(wake.Sub(now))
+		t := s.clock.NewTimer(clock.Until(s.clock, wake))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
 		case <-changed:
-		case <-t.C:
+		case <-t.C():
 		}
 		t.Stop()
 	}
 }
 
-// take receives up to max visible messages of q; next is when the next hidden one shows.
-func (s *SQS) take(q *fakeQueue, max int, visibility time.Duration) (got []types.Message, next time.Time) {
-	now := time.Now()
+// take receives up to max messages of q visible at now; next is when the next hidden one shows.
+// Callers hold s.mu.
+func (s *SQS) take(q *fakeQueue, now time.Time, max int, visibility time.Duration) (got []types.Message, next time.Time) {
 	kept := q.msgs[:0]
 	for _, m := range q.msgs {
 		if m.visibleAt.After(now) || len(got) == max {
@@ -495,7 +512,7 @@ func (s *SQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVi
 	if in.VisibilityTimeout < 0 || in.VisibilityTimeout > 43200 {
 		return nil, apiError("InvalidParameterValue", "VisibilityTimeout out of range")
 	}
-	now := time.Now()
+	now := s.clock.Now()
 	for _, m := range q.msgs {
 		if m.handle != "" && m.handle == deref(in.ReceiptHandle) {
 			if !m.visibleAt.After(now) {
