@@ -28,7 +28,7 @@ const (
 	region  = "us-east-1"
 )
 
-// SQS is an in-memory SQS of standard queues: visibility, receive counts, delays,
+// SQS is an in-memory SQS of standard queues: visibility, receive counts, delays, retention,
 // long polling that honours ctx, the redrive to a dead-letter queue after maxReceiveCount (at the
 // next receive, as SQS does), and queue attributes. It answers each call with the error of
 // the SDK's type and code that SQS answers with (a missing queue is a *types.QueueDoesNotExist
@@ -69,6 +69,7 @@ type fakeMessage struct {
 	attrs        map[string]types.MessageAttributeValue
 	sentAt       time.Time
 	visibleAt    time.Time
+	receivedAt   time.Time // of the latest receive; zero until the first
 	receiveCount int
 	handle       string
 }
@@ -76,8 +77,8 @@ type fakeMessage struct {
 // NewSQS returns an empty fake on clock.Real.
 func NewSQS() *SQS { return NewSQSOn(clock.Real) }
 
-// NewSQSOn returns an empty fake whose time is c's: visibility timeouts, delays and long polls;
-// nil means clock.Real.
+// NewSQSOn returns an empty fake whose time is c's: visibility timeouts, delays, retention and
+// long polls; nil means clock.Real.
 func NewSQSOn(c clock.Clock) *SQS {
 	return &SQS{
 		clock:       clock.OrReal(c),
@@ -159,6 +160,7 @@ func (s *SQS) Messages(url string) []MessageState {
 	if q == nil {
 		return nil
 	}
+	s.expire(q, s.clock.Now())
 	var out []MessageState
 	for _, m := range q.msgs {
 		st := MessageState{ID: m.id, Body: m.body, ReceiveCount: m.receiveCount, VisibleAt: m.visibleAt}
@@ -252,7 +254,7 @@ func (s *SQS) GetQueueUrl(_ context.Context, in *sqs.GetQueueUrlInput, _ ...func
 }
 
 // GetQueueAttributes answers the attributes named (All for every one): QueueArn, the approximate
-// counts (visible; hidden), the creation and modification times, and the settable
+// counts (visible; in flight; delayed), the creation and modification times, and the settable
 // attributes with their defaults. A name SQS does not know is InvalidAttributeName.
 func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
 	s.mu.Lock()
@@ -274,18 +276,23 @@ func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesIn
 		}
 	}
 	now := s.clock.Now()
-	visible, hidden := 0, 0
+	s.expire(q, now)
+	visible, inFlight, delayed := 0, 0, 0
 	for _, m := range q.msgs {
-		if m.visibleAt.After(now) {
-			hidden++
-		} else {
+		switch {
+		case !m.visibleAt.After(now):
 			visible++
+		case m.receiveCount == 0:
+			delayed++
+		default:
+			inFlight++
 		}
 	}
 	all := map[string]string{
 		"QueueArn":                              q.arn,
 		"ApproximateNumberOfMessages":           strconv.Itoa(visible),
-		"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(hidden),
+		"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(inFlight),
+		"ApproximateNumberOfMessagesDelayed":    strconv.Itoa(delayed),
 		"CreatedTimestamp":                      strconv.FormatInt(q.created.Unix(), 10),
 		"LastModifiedTimestamp":                 strconv.FormatInt(q.modified.Unix(), 10),
 	}
@@ -433,7 +440,7 @@ func redriveAllowPolicy(v string) error {
 	return nil
 }
 
-// SendMessage appends a message, hidden for its DelaySeconds.
+// SendMessage appends a message, hidden for its DelaySeconds (the queue's when 0).
 func (s *SQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -451,6 +458,9 @@ func (s *SQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func
 	return &sqs.SendMessageOutput{MessageId: &id}, nil
 }
 
+// maxBatchBytes is the most SQS takes in the messages of one SendMessageBatch, all together.
+const maxBatchBytes = 1 << 20
+
 // SendMessageBatch appends up to ten messages, each as SendMessage would; an entry SendMessage
 // would refuse fails alone (as the sender's fault), as do the entries FailNextEntries queued.
 func (s *SQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
@@ -465,6 +475,16 @@ func (s *SQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput,
 	}
 	if err := checkBatch("Send", len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
 		return nil, err
+	}
+	size := 0
+	for _, e := range in.Entries {
+		size += messageSize(deref(e.MessageBody), e.MessageAttributes)
+	}
+	if size > maxBatchBytes {
+		return nil, &types.BatchRequestTooLong{
+			Message:           ptr(fmt.Sprintf("Batch requests cannot be longer than %d bytes. You have sent %d bytes.", maxBatchBytes, size)),
+			ErrorCodeOverride: ptr("AWS.SimpleQueueService.BatchRequestTooLong"),
+		}
 	}
 	out := &sqs.SendMessageBatchOutput{}
 	for _, e := range in.Entries {
@@ -519,13 +539,33 @@ func checkBatch(action string, n int, id func(int) string) error {
 	return nil
 }
 
-// append adds a message to q and returns its ID. Callers hold s.mu.
+// messageSize is the size SQS counts against MaximumMessageSize: the body and each attribute's
+// name, data type and value.
+func messageSize(body string, attrs map[string]types.MessageAttributeValue) int {
+	n := len(body)
+	for k, v := range attrs {
+		n += len(k) + len(deref(v.DataType)) + len(deref(v.StringValue)) + len(v.BinaryValue)
+	}
+	return n
+}
+
+// append adds a message to q and returns its ID; delay 0 is the queue's DelaySeconds. Callers
+// hold s.mu.
 func (s *SQS) append(q *fakeQueue, body string, delay int32, attrs map[string]types.MessageAttributeValue) (string, error) {
 	if delay < 0 || delay > 900 {
 		return "", apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", delay))
 	}
+	if delay == 0 {
+		delay = int32(q.number("DelaySeconds"))
+	}
+	if body == "" {
+		return "", apiError("MissingParameter", "The request must contain the parameter MessageBody.")
+	}
 	if len(attrs) > 10 {
 		return "", apiError("InvalidParameterValue", "Number of message attributes ["+strconv.Itoa(len(attrs))+"] exceeds the allowed maximum [10].")
+	}
+	if max := q.number("MaximumMessageSize"); messageSize(body, attrs) > max {
+		return "", apiError("InvalidParameterValue", fmt.Sprintf("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", max))
 	}
 	s.seq++
 	now := s.clock.Now()
@@ -545,7 +585,8 @@ func (q *fakeQueue) number(k string) int {
 }
 
 // ReceiveMessage returns up to MaxNumberOfMessages visible messages, waiting up to
-// WaitTimeSeconds, or until ctx is done, for one to appear. A message whose receive count has reached the redrive policy's maxReceiveCount
+// WaitTimeSeconds (the queue's ReceiveMessageWaitTimeSeconds when 0), or until ctx is done, for
+// one to appear. A message whose receive count has reached the redrive policy's maxReceiveCount
 // moves to the dead-letter queue instead. The wait is on the fake's clock.
 func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
 	s.mu.Lock()
@@ -557,7 +598,16 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		s.mu.Unlock()
 		return nil, err
 	}
-	deadline := s.clock.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	wait := time.Duration(in.WaitTimeSeconds) * time.Second
+	if in.WaitTimeSeconds == 0 {
+		wait = time.Duration(q.number("ReceiveMessageWaitTimeSeconds")) * time.Second
+	}
+	deadline := s.clock.Now().Add(wait)
 	s.mu.Unlock()
 	max := int(in.MaxNumberOfMessages)
 	if max == 0 {
@@ -620,6 +670,7 @@ func checkReceive(in *sqs.ReceiveMessageInput) error {
 // take receives up to max messages of q visible at now; next is when the next hidden one shows.
 // Callers hold s.mu.
 func (s *SQS) take(q *fakeQueue, now time.Time, max int, visibility time.Duration) (got []types.Message, next time.Time) {
+	s.expire(q, now)
 	kept := q.msgs[:0]
 	for _, m := range q.msgs {
 		if m.visibleAt.After(now) || len(got) == max {
@@ -639,6 +690,7 @@ func (s *SQS) take(q *fakeQueue, now time.Time, max int, visibility time.Duratio
 		}
 		s.seq++
 		m.receiveCount++
+		m.receivedAt = now
 		m.visibleAt = now.Add(visibility)
 		m.handle = fmt.Sprintf("%s#%d", m.id, s.seq)
 		got = append(got, types.Message{
@@ -658,6 +710,21 @@ func (s *SQS) take(q *fakeQueue, now time.Time, max int, visibility time.Duratio
 	}
 	q.msgs = kept
 	return got, next
+}
+
+// expire drops the messages of q older than its MessageRetentionPeriod at now; a message in a
+// dead-letter queue keeps the age it had when it was first sent, as in a standard queue. Callers
+// hold s.mu.
+func (s *SQS) expire(q *fakeQueue, now time.Time) {
+	retention := time.Duration(q.number("MessageRetentionPeriod")) * time.Second
+	kept := q.msgs[:0]
+	for _, m := range q.msgs {
+		if now.Sub(m.sentAt) < retention {
+			kept = append(kept, m)
+		}
+	}
+	clear(q.msgs[len(kept):])
+	q.msgs = kept
 }
 
 // DeleteMessage deletes the message of the receipt handle of its latest receive.
@@ -719,8 +786,12 @@ func (s *SQS) remove(q *fakeQueue, handle string) error {
 	return receiptHandleInvalid(handle)
 }
 
+// maxInFlight is how long SQS keeps a message hidden after a receive, extensions included.
+const maxInFlight = 12 * time.Hour
+
 // ChangeMessageVisibility hides an in-flight message for VisibilityTimeout seconds from now
-// (0 makes it visible at once).
+// (0 makes it visible at once). As in SQS, a message stays hidden at most 12 hours after its
+// receive: a timeout that would end later is refused, not shortened.
 func (s *SQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -743,7 +814,11 @@ func (s *SQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVi
 					ErrorCodeOverride: ptr("AWS.SimpleQueueService.MessageNotInflight"),
 				}
 			}
-			m.visibleAt = now.Add(time.Duration(in.VisibilityTimeout) * time.Second)
+			until := now.Add(time.Duration(in.VisibilityTimeout) * time.Second)
+			if until.Sub(m.receivedAt) > maxInFlight {
+				return nil, apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]", in.VisibilityTimeout))
+			}
+			m.visibleAt = until
 			s.notify()
 			return &sqs.ChangeMessageVisibilityOutput{}, nil
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
@@ -195,6 +196,55 @@ func TestVirtualClockRunDrivesDelayAndVisibility(t *testing.T) {
 	}
 	if want := []time.Duration{15 * time.Minute, 15*time.Minute + 30*time.Second}; at[0] != want[0] || at[1] != want[1] {
 		t.Errorf("received at %v of virtual time, want %v", at, want)
+	}
+}
+
+// A queue drops a message older than its retention period, counted on the fake's clock.
+func TestVirtualClockRetention(t *testing.T) {
+	v := clock.NewVirtual(start)
+	s := queuetest.NewSQSOn(v)
+	url := newQueue(t, s, "events", map[string]string{"MessageRetentionPeriod": "3600"})
+	sendMessage(t, s, url, "event", 0)
+	v.AdvanceTo(start.Add(time.Hour - time.Second))
+	if n := len(s.Messages(url)); n != 1 {
+		t.Fatalf("%d messages a second before the retention period ends, want 1", n)
+	}
+	v.AdvanceTo(start.Add(time.Hour))
+	if r := awaitReceive(t, receive(t.Context(), s, url, 0)); r.err != nil || len(r.msgs) != 0 {
+		t.Errorf("receive after the retention period = %d messages, %v; want none", len(r.msgs), r.err)
+	}
+}
+
+// As in SQS, a message stays in flight at most 12 hours after its receive: an extension beyond
+// that is refused, not shortened.
+func TestVisibilityExtendsToTwelveHoursAfterTheReceive(t *testing.T) {
+	v := clock.NewVirtual(start)
+	s := queuetest.NewSQSOn(v)
+	url := newQueue(t, s, "jobs", nil)
+	sendMessage(t, s, url, "job", 0)
+	r := awaitReceive(t, receive(t.Context(), s, url, 0))
+	if r.err != nil || len(r.msgs) != 1 {
+		t.Fatalf("receive = %d messages, %v; want the message", len(r.msgs), r.err)
+	}
+	change := func(seconds int32) error {
+		_, err := s.ChangeMessageVisibility(t.Context(), &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: &url, ReceiptHandle: r.msgs[0].ReceiptHandle, VisibilityTimeout: seconds,
+		})
+		return err
+	}
+	if err := change(43200); err != nil {
+		t.Errorf("ChangeMessageVisibility(12h) at the receive = %v, want nil", err)
+	}
+	v.AdvanceTo(start.Add(time.Hour))
+	var apiErr smithy.APIError
+	if err := change(43200); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidParameterValue" {
+		t.Errorf("ChangeMessageVisibility(12h) an hour after the receive = %v, want InvalidParameterValue", err)
+	}
+	if err := change(11 * 3600); err != nil {
+		t.Errorf("ChangeMessageVisibility(11h) an hour after the receive = %v, want nil", err)
+	}
+	if got := s.Messages(url)[0].VisibleAt; !got.Equal(start.Add(12 * time.Hour)) {
+		t.Errorf("message visible at %s, want start+12h", got)
 	}
 }
 
