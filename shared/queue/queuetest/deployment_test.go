@@ -16,14 +16,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/rollwave/rollwave/shared/budget"
+	"github.com/rollwave/rollwave/shared/pause"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
 	"github.com/rollwave/rollwave/shared/topology"
 )
 
-// The fake is the SQS client a deployment's bootstrap and a worker's resolver take.
+// The fake is every SQS client the workers and a deployment's bootstrap take.
 var (
 	_ topology.SQSAPI         = (*queuetest.SQS)(nil)
 	_ topology.QueueURLGetter = (*queuetest.SQS)(nil)
+	_ pause.TagQueueAPI       = (*queuetest.SQS)(nil)
+	_ pause.UntagQueueAPI     = (*queuetest.SQS)(nil)
+	_ pause.ListQueueTagsAPI  = (*queuetest.SQS)(nil)
+	_ budget.TagsAPI          = (*queuetest.SQS)(nil)
 )
 
 // A whole topology bootstraps on the fake, a second bootstrap changes nothing, and Resolve and a
@@ -87,6 +93,40 @@ func TestTopologyBootstrapsOnTheFake(t *testing.T) {
 	_, err = topology.NewResolver(s, topology.Default("missing")).Queue(ctx, topology.Drainer)
 	if err == nil || !strings.Contains(err.Error(), "the queue does not exist") {
 		t.Errorf("Resolver.Queue() of a queue never created = %v, want the advice for a missing queue", err)
+	}
+}
+
+// The pause state round-trips through the fake's queue tags, leaving the queue's other tags.
+func TestPauseOnTheFake(t *testing.T) {
+	ctx := t.Context()
+	s := queuetest.NewSQS()
+	out, err := s.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("rw-drainer"), Tags: map[string]string{"team": "ops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	if err := pause.Set(ctx, s, url, "prod", "alice", "CVE triage"); err != nil {
+		t.Fatal(err)
+	}
+	state, err := pause.Read(ctx, s, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, ok := state.Paused("prod"); !ok || i.Who != "alice" || i.Reason != "CVE triage" {
+		t.Errorf("Paused(prod) = %+v, %v; want alice's pause", i, ok)
+	}
+	if _, ok := state.Paused("staging"); ok {
+		t.Error("staging paused, want only prod")
+	}
+	if err := pause.Clear(ctx, s, url, "prod"); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := s.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"team": "ops"}, tags.Tags); diff != "" {
+		t.Errorf("tags after resuming (-want +got):\n%s", diff)
 	}
 }
 

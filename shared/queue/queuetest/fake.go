@@ -30,7 +30,7 @@ const (
 
 // SQS is an in-memory SQS of standard queues: visibility, receive counts, delays, retention,
 // long polling that honours ctx, the redrive to a dead-letter queue after maxReceiveCount (at the
-// next receive, as SQS does), and queue attributes. It answers each call with the error of
+// next receive, as SQS does), queue attributes and tags. It answers each call with the error of
 // the SDK's type and code that SQS answers with (a missing queue is a *types.QueueDoesNotExist
 // whose code is AWS.SimpleQueueService.NonExistentQueue), so that code that classifies errors
 // takes the same path on the fake as on SQS.
@@ -58,6 +58,7 @@ type SQS struct {
 type fakeQueue struct {
 	name, url, arn    string
 	attrs             map[string]string // the settable attributes, defaults included
+	tags              map[string]string
 	msgs              []*fakeMessage
 	dlq               string // ARN
 	maxReceive        int
@@ -188,9 +189,10 @@ var queueDefaults = map[string]string{
 	"SqsManagedSseEnabled":          "true",
 }
 
-// CreateQueue creates a standard queue with its attributes. For a queue of that name that exists
-// it returns its URL when every attribute given has the queue's value, and QueueNameExists (code
-// QueueAlreadyExists) otherwise, as SQS does.
+// CreateQueue creates a standard queue with its attributes and tags. For a queue of that name
+// that exists it returns its URL when every attribute given has the queue's value, and
+// QueueNameExists (code QueueAlreadyExists) otherwise, as SQS does; the tags of an existing
+// queue are left as they are.
 func (s *SQS) CreateQueue(_ context.Context, in *sqs.CreateQueueInput, _ ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,13 +221,18 @@ func (s *SQS) CreateQueue(_ context.Context, in *sqs.CreateQueueInput, _ ...func
 	now := s.clock.Now()
 	q := &fakeQueue{
 		name: name, url: url, arn: "arn:aws:sqs:" + region + ":" + account + ":" + name,
-		attrs: map[string]string{}, created: now, modified: now,
+		attrs: map[string]string{}, tags: map[string]string{}, created: now, modified: now,
 	}
 	for k, v := range queueDefaults {
 		q.attrs[k] = v
 	}
 	if err := s.setAttributes(q, in.Attributes); err != nil {
 		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := tag(q, in.Tags); err != nil {
+			return nil, err
+		}
 	}
 	s.queues[url] = q
 	return &sqs.CreateQueueOutput{QueueUrl: &url}, nil
@@ -438,6 +445,97 @@ func redriveAllowPolicy(v string) error {
 		return invalidAttributeValue("RedriveAllowPolicy", v, "redrivePermission must be allowAll, denyAll or byQueue")
 	}
 	return nil
+}
+
+// SQS's limits on a queue's tags.
+const (
+	maxTags        = 50
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// TagQueue adds tags to the queue, replacing the value of a key it has; a queue holds at most 50.
+func (s *SQS) TagQueue(_ context.Context, in *sqs.TagQueueInput, _ ...func(*sqs.Options)) (*sqs.TagQueueOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("TagQueue"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Tags) == 0 {
+		return nil, apiError("MissingParameter", "The request must contain the parameter Tags.")
+	}
+	if err := tag(q, in.Tags); err != nil {
+		return nil, err
+	}
+	return &sqs.TagQueueOutput{}, nil
+}
+
+// tag adds tags to q, all or none. Callers hold s.mu.
+func tag(q *fakeQueue, tags map[string]string) error {
+	n := len(q.tags)
+	for k, v := range tags {
+		if len(k) < 1 || len(k) > maxTagKeyLen {
+			return apiError("InvalidParameterValue", fmt.Sprintf("Tag key %q must be between 1 and %d characters in length.", k, maxTagKeyLen))
+		}
+		if len(v) > maxTagValueLen {
+			return apiError("InvalidParameterValue", fmt.Sprintf("Tag value of %q must be at most %d characters in length.", k, maxTagValueLen))
+		}
+		if _, ok := q.tags[k]; !ok {
+			n++
+		}
+	}
+	if n > maxTags {
+		return apiError("InvalidParameterValue", "Too many tags added for queue "+q.name+".")
+	}
+	for k, v := range tags {
+		q.tags[k] = v
+	}
+	return nil
+}
+
+// UntagQueue removes the tags of the keys given; a key the queue does not have is no error.
+func (s *SQS) UntagQueue(_ context.Context, in *sqs.UntagQueueInput, _ ...func(*sqs.Options)) (*sqs.UntagQueueOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("UntagQueue"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.TagKeys) == 0 {
+		return nil, apiError("InvalidParameterValue", fmt.Sprintf("Tag keys must be between 1 and %d characters in length.", maxTagKeyLen))
+	}
+	for _, k := range in.TagKeys {
+		delete(q.tags, k)
+	}
+	return &sqs.UntagQueueOutput{}, nil
+}
+
+// ListQueueTags returns the queue's tags; nil when it has none.
+func (s *SQS) ListQueueTags(_ context.Context, in *sqs.ListQueueTagsInput, _ ...func(*sqs.Options)) (*sqs.ListQueueTagsOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("ListQueueTags"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	out := &sqs.ListQueueTagsOutput{}
+	for k, v := range q.tags {
+		if out.Tags == nil {
+			out.Tags = map[string]string{}
+		}
+		out.Tags[k] = v
+	}
+	return out, nil
 }
 
 // SendMessage appends a message, hidden for its DelaySeconds (the queue's when 0).
