@@ -14,24 +14,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rs/zerolog"
 
 	"github.com/rollwave/rollwave/shared/queue"
 )
 
-// ContractClient is what the contract suite drives: what the worker uses, plus creating queues
-// and reading their attributes. *sqs.Client and *SQS satisfy it.
+// ContractClient is what the contract suite drives: what the workers use (the queue worker's
+// calls, finding a queue by name, and the queue tags that hold the pause state and the error
+// budget), plus creating queues and reading and setting their attributes, as a deployment's
+// bootstrap does. *sqs.Client and *SQS satisfy it.
 type ContractClient interface {
 	queue.Client
 	CreateQueue(ctx context.Context, in *sqs.CreateQueueInput, optFns ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
+	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	SetQueueAttributes(ctx context.Context, in *sqs.SetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error)
+	TagQueue(ctx context.Context, in *sqs.TagQueueInput, optFns ...func(*sqs.Options)) (*sqs.TagQueueOutput, error)
+	UntagQueue(ctx context.Context, in *sqs.UntagQueueInput, optFns ...func(*sqs.Options)) (*sqs.UntagQueueOutput, error)
+	ListQueueTags(ctx context.Context, in *sqs.ListQueueTagsInput, optFns ...func(*sqs.Options)) (*sqs.ListQueueTagsOutput, error)
 }
 
 // RunContract checks that a Worker and a Publisher on the SQS behind newClient behave as package
 // queue promises: delivery and delete, visibility extension, RetryAfter, Poison and Retry ending
 // in the dead-letter queue with their reason, prompt return of in-flight messages at shutdown,
-// and the concurrency bound. It runs in real time (SQS counts in seconds), its subtests in
-// parallel, each on queues of its own.
+// and the concurrency bound. It checks too the calls around them that the workers and a
+// deployment's bootstrap make: a queue found by name, attributes set on a queue and honoured,
+// queue tags, and the error of every call on a queue that does not exist. It runs in real time
+// (SQS counts in seconds), its subtests in parallel, each on queues of its own.
 func RunContract(t *testing.T, newClient func(t *testing.T) ContractClient) {
 	t.Run("SendReceiveDelete", func(t *testing.T) {
 		t.Parallel()
@@ -207,8 +217,8 @@ func RunContract(t *testing.T, newClient func(t *testing.T) ContractClient) {
 			defer mu.Unlock()
 			return active == 2
 		})
-		if _, hidden := counts(t, c, cfg.QueueURL); hidden != 2 {
-			t.Errorf("%d messages in flight while 2 handlers run, want 2", hidden)
+		if _, inFlight, _ := counts(t, c, cfg.QueueURL); inFlight != 2 {
+			t.Errorf("%d messages in flight while 2 handlers run, want 2", inFlight)
 		}
 		close(gate)
 		for range messages {
@@ -271,6 +281,170 @@ func RunContract(t *testing.T, newClient func(t *testing.T) ContractClient) {
 			t.Errorf("messages handled (-want +got):\n%s", diff)
 		}
 	})
+
+	// A worker finds its queues by name (topology.Resolver), and a bootstrap creates a queue
+	// when GetQueueUrl says it does not exist.
+	t.Run("GetQueueUrlFindsAQueueByName", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		url, name := newQueue(t, c, nil, nil)
+		got, err := c.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: &name})
+		if err != nil || deref(got.QueueUrl) != url {
+			t.Errorf("GetQueueUrl(%s) = %v, %v; want %s", name, got, err, url)
+		}
+		_, err = c.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: ptr(name + "-never-created")})
+		checkQueueMissing(t, "GetQueueUrl", err)
+	})
+
+	// CreateQueue of a name that exists is the queue's URL when the attributes match, and an
+	// error when they do not: a bootstrap reads before it writes.
+	t.Run("CreateQueueOfAnExistingName", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		url, name := newQueue(t, c, map[string]string{"VisibilityTimeout": "45"}, nil)
+		again, err := c.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: &name, Attributes: map[string]string{"VisibilityTimeout": "45"}})
+		if err != nil || deref(again.QueueUrl) != url {
+			t.Errorf("CreateQueue(%s) again with the same attributes = %v, %v; want %s", name, again, err, url)
+		}
+		_, err = c.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: &name, Attributes: map[string]string{"VisibilityTimeout": "46"}})
+		var exists *types.QueueNameExists
+		if !errors.As(err, &exists) || exists.ErrorCode() != "QueueAlreadyExists" {
+			t.Errorf("CreateQueue(%s) again with another visibility timeout = %v, want QueueNameExists (QueueAlreadyExists)", name, err)
+		}
+	})
+
+	// Attributes set on a queue read back as set, and a send and a receive that give no delay
+	// or visibility timeout of their own get the queue's.
+	t.Run("QueueAttributesApplyToSendAndReceive", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		ctx := t.Context()
+		url, _ := newQueue(t, c, nil, nil)
+		set := map[string]string{"VisibilityTimeout": "1", "DelaySeconds": "3", "MessageRetentionPeriod": "3600"}
+		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &url, Attributes: set}); err != nil {
+			t.Fatalf("SetQueueAttributes() = %v", err)
+		}
+		got, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll}})
+		if err != nil {
+			t.Fatalf("GetQueueAttributes() = %v", err)
+		}
+		for k, v := range set {
+			if got.Attributes[k] != v {
+				t.Errorf("attribute %s = %q after setting it, want %q", k, got.Attributes[k], v)
+			}
+		}
+		sent := time.Now()
+		send(t, c, url, "delayed by the queue")
+		if v, f, d := counts(t, c, url); v != 0 || f != 0 || d != 1 {
+			t.Errorf("counts after a send = %d visible, %d in flight, %d delayed; want 0, 0, 1", v, f, d)
+		}
+		first := receiveDefault(t, c, url, 10*time.Second)
+		if gap := time.Since(sent); gap < 2*time.Second {
+			t.Errorf("message received %s after its send, want after the queue's 3s delay", gap)
+		}
+		// Not deleted: the queue's 1s visibility timeout shows it again well before 30s.
+		second := receiveDefault(t, c, url, 10*time.Second)
+		if deref(second.MessageId) != deref(first.MessageId) || second.Attributes["ApproximateReceiveCount"] != "2" {
+			t.Errorf("second receive = %s with receive count %s, want %s again with count 2",
+				deref(second.MessageId), second.Attributes["ApproximateReceiveCount"], deref(first.MessageId))
+		}
+	})
+
+	// The pause state and the error budget live in queue tags (shared/pause, shared/budget).
+	t.Run("TagsRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		ctx := t.Context()
+		url, _ := newQueue(t, c, nil, map[string]string{"team": "ops"})
+		tags := func() map[string]string {
+			t.Helper()
+			out, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
+			if err != nil {
+				t.Fatalf("ListQueueTags() = %v", err)
+			}
+			return out.Tags
+		}
+		check := func(what string, want map[string]string) {
+			t.Helper()
+			if diff := cmp.Diff(want, tags(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("tags %s (-want +got):\n%s", what, diff)
+			}
+		}
+		check("of a queue created with tags", map[string]string{"team": "ops"})
+		if _, err := c.TagQueue(ctx, &sqs.TagQueueInput{QueueUrl: &url, Tags: map[string]string{
+			"rollwave:paused:prod": "alice: freeze", "team": "dev",
+		}}); err != nil {
+			t.Fatalf("TagQueue() = %v", err)
+		}
+		check("after TagQueue", map[string]string{"rollwave:paused:prod": "alice: freeze", "team": "dev"})
+		if _, err := c.UntagQueue(ctx, &sqs.UntagQueueInput{QueueUrl: &url, TagKeys: []string{"rollwave:paused:prod", "never-set"}}); err != nil {
+			t.Fatalf("UntagQueue() = %v", err)
+		}
+		check("after UntagQueue of a key set and one never set", map[string]string{"team": "dev"})
+		if _, err := c.UntagQueue(ctx, &sqs.UntagQueueInput{QueueUrl: &url, TagKeys: []string{"team"}}); err != nil {
+			t.Fatalf("UntagQueue() = %v", err)
+		}
+		check("after untagging every key", nil)
+	})
+
+	// Every call on a queue that does not exist fails as SQS says so, which is what
+	// shared/topology and the CLI look for.
+	t.Run("EveryCallOnAMissingQueueSaysSo", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		ctx := t.Context()
+		existing, _ := newQueue(t, c, nil, nil)
+		url := existing + "-gone"
+		calls := map[string]func() error{
+			"SendMessage": func() error {
+				_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: ptr("x")})
+				return err
+			},
+			"SendMessageBatch": func() error {
+				_, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &url, Entries: []types.SendMessageBatchRequestEntry{{Id: ptr("0"), MessageBody: ptr("x")}}})
+				return err
+			},
+			"ReceiveMessage": func() error {
+				_, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url})
+				return err
+			},
+			"DeleteMessage": func() error {
+				_, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: ptr("handle")})
+				return err
+			},
+			"DeleteMessageBatch": func() error {
+				_, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: []types.DeleteMessageBatchRequestEntry{{Id: ptr("0"), ReceiptHandle: ptr("handle")}}})
+				return err
+			},
+			"ChangeMessageVisibility": func() error {
+				_, err := c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &url, ReceiptHandle: ptr("handle"), VisibilityTimeout: 5})
+				return err
+			},
+			"GetQueueAttributes": func() error {
+				_, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll}})
+				return err
+			},
+			"SetQueueAttributes": func() error {
+				_, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &url, Attributes: map[string]string{"VisibilityTimeout": "5"}})
+				return err
+			},
+			"TagQueue": func() error {
+				_, err := c.TagQueue(ctx, &sqs.TagQueueInput{QueueUrl: &url, Tags: map[string]string{"k": "v"}})
+				return err
+			},
+			"UntagQueue": func() error {
+				_, err := c.UntagQueue(ctx, &sqs.UntagQueueInput{QueueUrl: &url, TagKeys: []string{"k"}})
+				return err
+			},
+			"ListQueueTags": func() error {
+				_, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: &url})
+				return err
+			},
+		}
+		for name, call := range calls {
+			checkQueueMissing(t, name, call())
+		}
+	})
 }
 
 var queueSeq atomic.Int64
@@ -300,6 +474,49 @@ func setup(t *testing.T, c ContractClient, maxReceive int) queue.Config {
 		VisibilityTimeout: 5 * time.Second, WaitTime: time.Second, Concurrency: 2,
 		DeleteWait: 100 * time.Millisecond, ShutdownGrace: 2 * time.Second, Backoff: queue.Backoff{Initial: time.Second, Max: 2 * time.Second},
 	}
+}
+
+// newQueue creates a queue of a name of its own, with attrs and tags, and returns its URL and
+// name.
+func newQueue(t *testing.T, c ContractClient, attrs, tags map[string]string) (url, name string) {
+	t.Helper()
+	name = fmt.Sprintf("contract-%d-%d", time.Now().UnixNano()%1e9, queueSeq.Add(1))
+	out, err := c.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs, Tags: tags})
+	if err != nil {
+		t.Fatalf("CreateQueue(%s) = %v", name, err)
+	}
+	return deref(out.QueueUrl), name
+}
+
+// checkQueueMissing checks that err is SQS's answer about a queue that does not exist, as the
+// SDK surfaces it: a *types.QueueDoesNotExist with the query protocol's code.
+func checkQueueMissing(t *testing.T, call string, err error) {
+	t.Helper()
+	var missing *types.QueueDoesNotExist
+	if !errors.As(err, &missing) || missing.ErrorCode() != "AWS.SimpleQueueService.NonExistentQueue" {
+		t.Errorf("%s on a missing queue = %v, want QueueDoesNotExist with code AWS.SimpleQueueService.NonExistentQueue", call, err)
+	}
+}
+
+// receiveDefault receives one message with the queue's own visibility timeout, waiting at most
+// within for it.
+func receiveDefault(t *testing.T, c queue.Client, url string, within time.Duration) types.Message {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+			QueueUrl: &url, WaitTimeSeconds: 1, MaxNumberOfMessages: 1,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			t.Fatalf("ReceiveMessage(%s) = %v", url, err)
+		}
+		if len(out.Messages) > 0 {
+			return out.Messages[0]
+		}
+	}
+	t.Fatalf("no message on %s within %s", url, within)
+	return types.Message{}
 }
 
 // run starts a worker and returns stop, which cancels it and returns Run's error; the test's
@@ -385,22 +602,26 @@ func checkDeadLetter(t *testing.T, m types.Message, body, reason, sourceURL, rec
 	}
 }
 
-func counts(t *testing.T, c ContractClient, url string) (visible, hidden int) {
+// counts returns the queue's approximate numbers of messages: visible, in flight (received and
+// hidden), and delayed (sent and not yet visible).
+func counts(t *testing.T, c ContractClient, url string) (visible, inFlight, delayed int) {
 	t.Helper()
 	out, err := c.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []types.QueueAttributeName{
 		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
 	}})
 	if err != nil {
 		t.Fatalf("GetQueueAttributes(%s) = %v", url, err)
 	}
 	visible, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
-	hidden, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
-	return visible, hidden
+	inFlight, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+	delayed, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesDelayed"])
+	return visible, inFlight, delayed
 }
 
 func total(t *testing.T, c ContractClient, url string) int {
-	v, h := counts(t, c, url)
-	return v + h
+	v, f, d := counts(t, c, url)
+	return v + f + d
 }
 
 func await[T any](t *testing.T, ch <-chan T, within time.Duration, what string) T {

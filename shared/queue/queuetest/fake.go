@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/queue"
 )
 
@@ -26,11 +28,21 @@ const (
 	region  = "us-east-1"
 )
 
-// SQS is an in-memory SQS: standard queues with visibility, receive counts, delays, long polling
-// that honours ctx, and the redrive to a dead-letter queue after maxReceiveCount (at the next
-// receive, as SQS does). It uses the time package, so it runs on synctest's clock inside a bubble.
-// The zero value is not usable; call NewSQS.
+// SQS is an in-memory SQS of standard queues: visibility, receive counts, delays, retention,
+// long polling that honours ctx, the redrive to a dead-letter queue after maxReceiveCount (at the
+// next receive, as SQS does), queue attributes and tags. It answers each call with the error of
+// the SDK's type and code that SQS answers with (a missing queue is a *types.QueueDoesNotExist
+// whose code is AWS.SimpleQueueService.NonExistentQueue), so that code that classifies errors
+// takes the same path on the fake as on SQS.
+//
+// Every time it reads or waits on is its clock's: clock.Real for NewSQS (which inside a synctest
+// bubble is the bubble's clock), any clock.Clock for NewSQSOn. On a clock.Virtual a long poll
+// waits on the clock's timer and on channels only, so it ends when the clock is moved, a message
+// arrives, or its context is done.
+//
+// The zero value is not usable; call NewSQS or NewSQSOn.
 type SQS struct {
+	clock    clock.Clock
 	mu       sync.Mutex
 	queues   map[string]*fakeQueue // by URL
 	seq      int
@@ -44,11 +56,13 @@ type SQS struct {
 }
 
 type fakeQueue struct {
-	name, url, arn string
-	attrs          map[string]string
-	msgs           []*fakeMessage
-	dlq            string // ARN
-	maxReceive     int
+	name, url, arn    string
+	attrs             map[string]string // the settable attributes, defaults included
+	tags              map[string]string
+	msgs              []*fakeMessage
+	dlq               string // ARN
+	maxReceive        int
+	created, modified time.Time
 }
 
 type fakeMessage struct {
@@ -56,13 +70,19 @@ type fakeMessage struct {
 	attrs        map[string]types.MessageAttributeValue
 	sentAt       time.Time
 	visibleAt    time.Time
+	receivedAt   time.Time // of the latest receive; zero until the first
 	receiveCount int
 	handle       string
 }
 
-// NewSQS returns an empty fake.
-func NewSQS() *SQS {
+// NewSQS returns an empty fake on clock.Real.
+func NewSQS() *SQS { return NewSQSOn(clock.Real) }
+
+// NewSQSOn returns an empty fake whose time is c's: visibility timeouts, delays, retention and
+// long polls; nil means clock.Real.
+func NewSQSOn(c clock.Clock) *SQS {
 	return &SQS{
+		clock:       clock.OrReal(c),
 		queues:      map[string]*fakeQueue{},
 		changed:     make(chan struct{}),
 		failNext:    map[string][]error{},
@@ -70,6 +90,9 @@ func NewSQS() *SQS {
 		calls:       map[string]int{},
 	}
 }
+
+// Clock is the clock the fake reads and waits on.
+func (s *SQS) Clock() clock.Clock { return s.clock }
 
 // FailNextEntries makes the next n entries of calls of the batch operation op
 // ("SendMessageBatch", "DeleteMessageBatch") fail with code, as the sender's fault or SQS's, while
@@ -138,6 +161,7 @@ func (s *SQS) Messages(url string) []MessageState {
 	if q == nil {
 		return nil
 	}
+	s.expire(q, s.clock.Now())
 	var out []MessageState
 	for _, m := range q.msgs {
 		st := MessageState{ID: m.id, Body: m.body, ReceiveCount: m.receiveCount, VisibleAt: m.visibleAt}
@@ -152,45 +176,93 @@ func (s *SQS) Messages(url string) []MessageState {
 	return out
 }
 
-// CreateQueue creates a standard queue, or returns the existing one of that name. It honours the
-// VisibilityTimeout and RedrivePolicy attributes; the dead-letter queue must exist.
+// queueName is what SQS allows as the name of a standard queue.
+var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// queueDefaults are the settable attributes of a new queue that CreateQueue does not set.
+var queueDefaults = map[string]string{
+	"DelaySeconds":                  "0",
+	"MaximumMessageSize":            "1048576",
+	"MessageRetentionPeriod":        "345600",
+	"ReceiveMessageWaitTimeSeconds": "0",
+	"VisibilityTimeout":             "30",
+	"SqsManagedSseEnabled":          "true",
+}
+
+// CreateQueue creates a standard queue with its attributes and tags. For a queue of that name
+// that exists it returns its URL when every attribute given has the queue's value, and
+// QueueNameExists (code QueueAlreadyExists) otherwise, as SQS does; the tags of an existing
+// queue are left as they are.
 func (s *SQS) CreateQueue(_ context.Context, in *sqs.CreateQueueInput, _ ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("CreateQueue"); err != nil {
 		return nil, err
 	}
-	name := deref(in.QueueName)
+	if in.QueueName == nil {
+		return nil, paramRequired("CreateQueueInput", "QueueName")
+	}
+	name := *in.QueueName
+	if !queueName.MatchString(name) {
+		return nil, apiError("InvalidParameterValue", "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
+	}
 	url := "https://sqs." + region + ".amazonaws.com/" + account + "/" + name
-	if _, ok := s.queues[url]; ok {
+	if q, ok := s.queues[url]; ok {
+		for k, v := range in.Attributes {
+			if q.attrs[k] != v {
+				return nil, &types.QueueNameExists{
+					Message:           ptr("The specified queue already exists."),
+					ErrorCodeOverride: ptr("QueueAlreadyExists"),
+				}
+			}
+		}
 		return &sqs.CreateQueueOutput{QueueUrl: &url}, nil
 	}
-	q := &fakeQueue{name: name, url: url, arn: "arn:aws:sqs:" + region + ":" + account + ":" + name, attrs: map[string]string{"VisibilityTimeout": "30"}}
-	for k, v := range in.Attributes {
+	now := s.clock.Now()
+	q := &fakeQueue{
+		name: name, url: url, arn: "arn:aws:sqs:" + region + ":" + account + ":" + name,
+		attrs: map[string]string{}, tags: map[string]string{}, created: now, modified: now,
+	}
+	for k, v := range queueDefaults {
 		q.attrs[k] = v
 	}
-	if rp, ok := in.Attributes["RedrivePolicy"]; ok {
-		var p struct {
-			DeadLetterTargetArn string `json:"deadLetterTargetArn"`
-			MaxReceiveCount     any    `json:"maxReceiveCount"`
+	if err := s.setAttributes(q, in.Attributes); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := tag(q, in.Tags); err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal([]byte(rp), &p); err != nil {
-			return nil, apiError("InvalidAttributeValue", "RedrivePolicy: "+err.Error())
-		}
-		if s.byARN(p.DeadLetterTargetArn) == nil {
-			return nil, apiError("AWS.SimpleQueueService.NonExistentQueue", "Could not find DLQ for "+p.DeadLetterTargetArn)
-		}
-		n, err := strconv.Atoi(fmt.Sprint(p.MaxReceiveCount))
-		if err != nil || n < 1 {
-			return nil, apiError("InvalidAttributeValue", "RedrivePolicy: bad maxReceiveCount")
-		}
-		q.dlq, q.maxReceive = p.DeadLetterTargetArn, n
 	}
 	s.queues[url] = q
 	return &sqs.CreateQueueOutput{QueueUrl: &url}, nil
 }
 
-// GetQueueAttributes answers QueueArn, the approximate counts and the attributes set at creation.
+// GetQueueUrl returns the URL of the queue named QueueName; QueueDoesNotExist when there is
+// none, or when QueueOwnerAWSAccountId names another account than the fake's.
+func (s *SQS) GetQueueUrl(_ context.Context, in *sqs.GetQueueUrlInput, _ ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("GetQueueUrl"); err != nil {
+		return nil, err
+	}
+	if in.QueueName == nil {
+		return nil, paramRequired("GetQueueUrlInput", "QueueName")
+	}
+	if owner := deref(in.QueueOwnerAWSAccountId); owner != "" && owner != account {
+		return nil, queueMissing()
+	}
+	for _, q := range s.queues {
+		if q.name == *in.QueueName {
+			return &sqs.GetQueueUrlOutput{QueueUrl: ptr(q.url)}, nil
+		}
+	}
+	return nil, queueMissing()
+}
+
+// GetQueueAttributes answers the attributes named (All for every one): QueueArn, the approximate
+// counts (visible; in flight; delayed), the creation and modification times, and the settable
+// attributes with their defaults. A name SQS does not know is InvalidAttributeName.
 func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,19 +273,35 @@ func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesIn
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	visible, hidden := 0, 0
+	known := map[types.QueueAttributeName]bool{}
+	for _, n := range types.QueueAttributeName("").Values() {
+		known[n] = true
+	}
+	for _, n := range in.AttributeNames {
+		if !known[n] {
+			return nil, &types.InvalidAttributeName{Message: ptr("Unknown Attribute " + string(n) + ".")}
+		}
+	}
+	now := s.clock.Now()
+	s.expire(q, now)
+	visible, inFlight, delayed := 0, 0, 0
 	for _, m := range q.msgs {
-		if m.visibleAt.After(now) {
-			hidden++
-		} else {
+		switch {
+		case !m.visibleAt.After(now):
 			visible++
+		case m.receiveCount == 0:
+			delayed++
+		default:
+			inFlight++
 		}
 	}
 	all := map[string]string{
 		"QueueArn":                              q.arn,
 		"ApproximateNumberOfMessages":           strconv.Itoa(visible),
-		"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(hidden),
+		"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(inFlight),
+		"ApproximateNumberOfMessagesDelayed":    strconv.Itoa(delayed),
+		"CreatedTimestamp":                      strconv.FormatInt(q.created.Unix(), 10),
+		"LastModifiedTimestamp":                 strconv.FormatInt(q.modified.Unix(), 10),
 	}
 	for k, v := range q.attrs {
 		all[k] = v
@@ -231,7 +319,226 @@ func (s *SQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesIn
 	return &sqs.GetQueueAttributesOutput{Attributes: out}, nil
 }
 
-// SendMessage appends a message, hidden for its DelaySeconds.
+// SetQueueAttributes sets the attributes given, all or none: an unknown or read-only name is
+// InvalidAttributeName, a value out of SQS's range InvalidAttributeValue. An empty RedrivePolicy
+// removes the queue's redrive. Messages in flight keep their visibility; the new values apply from
+// the next send or receive.
+func (s *SQS) SetQueueAttributes(_ context.Context, in *sqs.SetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SetQueueAttributes"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if in.Attributes == nil {
+		return nil, paramRequired("SetQueueAttributesInput", "Attributes")
+	}
+	if err := s.setAttributes(q, in.Attributes); err != nil {
+		return nil, err
+	}
+	q.modified = s.clock.Now()
+	return &sqs.SetQueueAttributesOutput{}, nil
+}
+
+// numericAttributes are the settable attributes that are a number of seconds or bytes, with
+// the range SQS allows.
+var numericAttributes = map[string][2]int{
+	"DelaySeconds":                  {0, 900},
+	"MaximumMessageSize":            {1024, 1 << 20},
+	"MessageRetentionPeriod":        {60, 1209600},
+	"ReceiveMessageWaitTimeSeconds": {0, 20},
+	"VisibilityTimeout":             {0, 43200},
+	"KmsDataKeyReusePeriodSeconds":  {60, 86400},
+}
+
+// setAttributes checks attrs and then sets them on q, all or none. Callers hold s.mu.
+func (s *SQS) setAttributes(q *fakeQueue, attrs map[string]string) error {
+	dlq, maxReceive := q.dlq, q.maxReceive
+	for k, v := range attrs {
+		if r, ok := numericAttributes[k]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < r[0] || n > r[1] {
+				return invalidAttributeValue(k, v, fmt.Sprintf("must be between %d and %d", r[0], r[1]))
+			}
+			continue
+		}
+		switch k {
+		case "Policy", "KmsMasterKeyId":
+			if k == "Policy" && v != "" && !json.Valid([]byte(v)) {
+				return invalidAttributeValue(k, v, "not a JSON document")
+			}
+		case "SqsManagedSseEnabled":
+			if v != "true" && v != "false" {
+				return invalidAttributeValue(k, v, "must be true or false")
+			}
+		case "RedrivePolicy":
+			if v == "" {
+				dlq, maxReceive = "", 0
+				continue
+			}
+			var err error
+			if dlq, maxReceive, err = s.redrivePolicy(v); err != nil {
+				return err
+			}
+		case "RedriveAllowPolicy":
+			if err := redriveAllowPolicy(v); err != nil {
+				return err
+			}
+		case "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit":
+			return &types.UnsupportedOperation{Message: ptr("queuetest: " + k + ": the fake holds standard queues only")}
+		default:
+			return &types.InvalidAttributeName{Message: ptr("Unknown Attribute " + k + ".")}
+		}
+	}
+	for k, v := range attrs {
+		if k == "RedrivePolicy" && v == "" {
+			delete(q.attrs, k)
+			continue
+		}
+		q.attrs[k] = v
+	}
+	q.dlq, q.maxReceive = dlq, maxReceive
+	return nil
+}
+
+// redrivePolicy reads a RedrivePolicy: its dead-letter queue, which must exist, and its
+// maxReceiveCount. Callers hold s.mu.
+func (s *SQS) redrivePolicy(v string) (dlq string, maxReceive int, err error) {
+	var p struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		MaxReceiveCount     any    `json:"maxReceiveCount"`
+	}
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return "", 0, invalidAttributeValue("RedrivePolicy", v, err.Error())
+	}
+	n, err := strconv.Atoi(fmt.Sprint(p.MaxReceiveCount))
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, invalidAttributeValue("RedrivePolicy", v, "maxReceiveCount must be between 1 and 1000")
+	}
+	if s.byARN(p.DeadLetterTargetArn) == nil {
+		return "", 0, &types.QueueDoesNotExist{
+			Message:           ptr("Could not find DLQ for " + p.DeadLetterTargetArn),
+			ErrorCodeOverride: ptr("AWS.SimpleQueueService.NonExistentQueue"),
+		}
+	}
+	return p.DeadLetterTargetArn, n, nil
+}
+
+// redriveAllowPolicy checks a RedriveAllowPolicy. The fake keeps it but does not enforce it.
+func redriveAllowPolicy(v string) error {
+	var p struct {
+		RedrivePermission string   `json:"redrivePermission"`
+		SourceQueueArns   []string `json:"sourceQueueArns"`
+	}
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return invalidAttributeValue("RedriveAllowPolicy", v, err.Error())
+	}
+	switch {
+	case p.RedrivePermission == "byQueue" && (len(p.SourceQueueArns) < 1 || len(p.SourceQueueArns) > 10):
+		return invalidAttributeValue("RedriveAllowPolicy", v, "byQueue needs 1 to 10 sourceQueueArns")
+	case p.RedrivePermission != "byQueue" && len(p.SourceQueueArns) > 0:
+		return invalidAttributeValue("RedriveAllowPolicy", v, "sourceQueueArns is for byQueue only")
+	case p.RedrivePermission != "allowAll" && p.RedrivePermission != "denyAll" && p.RedrivePermission != "byQueue":
+		return invalidAttributeValue("RedriveAllowPolicy", v, "redrivePermission must be allowAll, denyAll or byQueue")
+	}
+	return nil
+}
+
+// SQS's limits on a queue's tags.
+const (
+	maxTags        = 50
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// TagQueue adds tags to the queue, replacing the value of a key it has; a queue holds at most 50.
+func (s *SQS) TagQueue(_ context.Context, in *sqs.TagQueueInput, _ ...func(*sqs.Options)) (*sqs.TagQueueOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("TagQueue"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Tags) == 0 {
+		return nil, apiError("MissingParameter", "The request must contain the parameter Tags.")
+	}
+	if err := tag(q, in.Tags); err != nil {
+		return nil, err
+	}
+	return &sqs.TagQueueOutput{}, nil
+}
+
+// tag adds tags to q, all or none. Callers hold s.mu.
+func tag(q *fakeQueue, tags map[string]string) error {
+	n := len(q.tags)
+	for k, v := range tags {
+		if len(k) < 1 || len(k) > maxTagKeyLen {
+			return apiError("InvalidParameterValue", fmt.Sprintf("Tag key %q must be between 1 and %d characters in length.", k, maxTagKeyLen))
+		}
+		if len(v) > maxTagValueLen {
+			return apiError("InvalidParameterValue", fmt.Sprintf("Tag value of %q must be at most %d characters in length.", k, maxTagValueLen))
+		}
+		if _, ok := q.tags[k]; !ok {
+			n++
+		}
+	}
+	if n > maxTags {
+		return apiError("InvalidParameterValue", "Too many tags added for queue "+q.name+".")
+	}
+	for k, v := range tags {
+		q.tags[k] = v
+	}
+	return nil
+}
+
+// UntagQueue removes the tags of the keys given; a key the queue does not have is no error.
+func (s *SQS) UntagQueue(_ context.Context, in *sqs.UntagQueueInput, _ ...func(*sqs.Options)) (*sqs.UntagQueueOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("UntagQueue"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.TagKeys) == 0 {
+		return nil, apiError("InvalidParameterValue", fmt.Sprintf("Tag keys must be between 1 and %d characters in length.", maxTagKeyLen))
+	}
+	for _, k := range in.TagKeys {
+		delete(q.tags, k)
+	}
+	return &sqs.UntagQueueOutput{}, nil
+}
+
+// ListQueueTags returns the queue's tags; nil when it has none.
+func (s *SQS) ListQueueTags(_ context.Context, in *sqs.ListQueueTagsInput, _ ...func(*sqs.Options)) (*sqs.ListQueueTagsOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("ListQueueTags"); err != nil {
+		return nil, err
+	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	out := &sqs.ListQueueTagsOutput{}
+	for k, v := range q.tags {
+		if out.Tags == nil {
+			out.Tags = map[string]string{}
+		}
+		out.Tags[k] = v
+	}
+	return out, nil
+}
+
+// SendMessage appends a message, hidden for its DelaySeconds (the queue's when 0).
 func (s *SQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -249,6 +556,9 @@ func (s *SQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func
 	return &sqs.SendMessageOutput{MessageId: &id}, nil
 }
 
+// maxBatchBytes is the most SQS takes in the messages of one SendMessageBatch, all together.
+const maxBatchBytes = 1 << 20
+
 // SendMessageBatch appends up to ten messages, each as SendMessage would; an entry SendMessage
 // would refuse fails alone (as the sender's fault), as do the entries FailNextEntries queued.
 func (s *SQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
@@ -261,8 +571,18 @@ func (s *SQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput,
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBatch(len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
+	if err := checkBatch("Send", len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
 		return nil, err
+	}
+	size := 0
+	for _, e := range in.Entries {
+		size += messageSize(deref(e.MessageBody), e.MessageAttributes)
+	}
+	if size > maxBatchBytes {
+		return nil, &types.BatchRequestTooLong{
+			Message:           ptr(fmt.Sprintf("Batch requests cannot be longer than %d bytes. You have sent %d bytes.", maxBatchBytes, size)),
+			ErrorCodeOverride: ptr("AWS.SimpleQueueService.BatchRequestTooLong"),
+		}
 	}
 	out := &sqs.SendMessageBatchOutput{}
 	for _, e := range in.Entries {
@@ -280,34 +600,73 @@ func (s *SQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput,
 	return out, nil
 }
 
-// checkBatch refuses a batch of no entries, more than ten, or entry IDs that repeat, as SQS does.
-func checkBatch(n int, id func(int) string) error {
+// batchEntryID is what SQS allows as the ID of a batch entry.
+var batchEntryID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// checkBatch refuses a batch (of action "Send" or "Delete") of no entries, more than ten,
+// entry IDs SQS does not allow, or entry IDs that repeat, as SQS does.
+func checkBatch(action string, n int, id func(int) string) error {
 	if n == 0 {
-		return apiError("AWS.SimpleQueueService.EmptyBatchRequest", "there should be at least one entry in the request")
+		return &types.EmptyBatchRequest{
+			Message:           ptr("There should be at least one " + action + "MessageBatchRequestEntry in the request."),
+			ErrorCodeOverride: ptr("AWS.SimpleQueueService.EmptyBatchRequest"),
+		}
 	}
 	if n > 10 {
-		return apiError("AWS.SimpleQueueService.TooManyEntriesInBatchRequest", fmt.Sprintf("maximum number of entries per request are 10, got %d", n))
+		return &types.TooManyEntriesInBatchRequest{
+			Message:           ptr(fmt.Sprintf("Maximum number of entries per request are 10. You have sent %d.", n)),
+			ErrorCodeOverride: ptr("AWS.SimpleQueueService.TooManyEntriesInBatchRequest"),
+		}
 	}
 	seen := map[string]bool{}
 	for i := range n {
+		if !batchEntryID.MatchString(id(i)) {
+			return &types.InvalidBatchEntryId{
+				Message:           ptr("A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long."),
+				ErrorCodeOverride: ptr("AWS.SimpleQueueService.InvalidBatchEntryId"),
+			}
+		}
 		if seen[id(i)] {
-			return apiError("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "id "+id(i)+" repeated")
+			return &types.BatchEntryIdsNotDistinct{
+				Message:           ptr("Id " + id(i) + " repeated."),
+				ErrorCodeOverride: ptr("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+			}
 		}
 		seen[id(i)] = true
 	}
 	return nil
 }
 
-// append adds a message to q and returns its ID. Callers hold s.mu.
+// messageSize is the size SQS counts against MaximumMessageSize: the body and each attribute's
+// name, data type and value.
+func messageSize(body string, attrs map[string]types.MessageAttributeValue) int {
+	n := len(body)
+	for k, v := range attrs {
+		n += len(k) + len(deref(v.DataType)) + len(deref(v.StringValue)) + len(v.BinaryValue)
+	}
+	return n
+}
+
+// append adds a message to q and returns its ID; delay 0 is the queue's DelaySeconds. Callers
+// hold s.mu.
 func (s *SQS) append(q *fakeQueue, body string, delay int32, attrs map[string]types.MessageAttributeValue) (string, error) {
 	if delay < 0 || delay > 900 {
-		return "", apiError("InvalidParameterValue", "DelaySeconds out of range")
+		return "", apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", delay))
+	}
+	if delay == 0 {
+		delay = int32(q.number("DelaySeconds"))
+	}
+	if body == "" {
+		return "", apiError("MissingParameter", "The request must contain the parameter MessageBody.")
 	}
 	if len(attrs) > 10 {
-		return "", apiError("InvalidParameterValue", "too many message attributes")
+		return "", apiError("InvalidParameterValue", "Number of message attributes ["+strconv.Itoa(len(attrs))+"] exceeds the allowed maximum [10].")
+	}
+	if max := q.number("MaximumMessageSize"); messageSize(body, attrs) > max {
+		return "", apiError("InvalidParameterValue", fmt.Sprintf("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", max))
 	}
 	s.seq++
-	now := time.Now()
+	now := s.clock.Now()
 	m := &fakeMessage{
 		id: fmt.Sprintf("msg-%d", s.seq), body: body, attrs: attrs,
 		sentAt: now, visibleAt: now.Add(time.Duration(delay) * time.Second),
@@ -317,25 +676,41 @@ func (s *SQS) append(q *fakeQueue, body string, delay int32, attrs map[string]ty
 	return m.id, nil
 }
 
+// number is the queue's numeric attribute k.
+func (q *fakeQueue) number(k string) int {
+	n, _ := strconv.Atoi(q.attrs[k])
+	return n
+}
+
 // ReceiveMessage returns up to MaxNumberOfMessages visible messages, waiting up to
-// WaitTimeSeconds (or until ctx is done) for one to appear. A message whose receive count has
-// reached the redrive policy's maxReceiveCount moves to the dead-letter queue instead.
+// WaitTimeSeconds (the queue's ReceiveMessageWaitTimeSeconds when 0), or until ctx is done, for
+// one to appear. A message whose receive count has reached the redrive policy's maxReceiveCount
+// moves to the dead-letter queue instead. The wait is on the fake's clock.
 func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
 	s.mu.Lock()
 	if err := s.enter("ReceiveMessage"); err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	if in.MaxNumberOfMessages < 0 || in.MaxNumberOfMessages > 10 || in.WaitTimeSeconds < 0 || in.WaitTimeSeconds > 20 {
+	if err := checkReceive(in); err != nil {
 		s.mu.Unlock()
-		return nil, apiError("InvalidParameterValue", "MaxNumberOfMessages or WaitTimeSeconds out of range")
+		return nil, err
 	}
+	q, err := s.queue(in.QueueUrl)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	wait := time.Duration(in.WaitTimeSeconds) * time.Second
+	if in.WaitTimeSeconds == 0 {
+		wait = time.Duration(q.number("ReceiveMessageWaitTimeSeconds")) * time.Second
+	}
+	deadline := s.clock.Now().Add(wait)
 	s.mu.Unlock()
 	max := int(in.MaxNumberOfMessages)
 	if max == 0 {
 		max = 1
 	}
-	deadline := time.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
 	for {
 		s.mu.Lock()
 		q, err := s.queue(in.QueueUrl)
@@ -345,10 +720,10 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		}
 		visibility := time.Duration(in.VisibilityTimeout) * time.Second
 		if in.VisibilityTimeout == 0 {
-			v, _ := strconv.Atoi(q.attrs["VisibilityTimeout"])
-			visibility = time.Duration(v) * time.Second
+			visibility = time.Duration(q.number("VisibilityTimeout")) * time.Second
 		}
-		got, next := s.take(q, max, visibility)
+		now := s.clock.Now()
+		got, next := s.take(q, now, max, visibility)
 		changed := s.changed
 		lost := len(got) > 0 && s.loseReceives > 0
 		if lost {
@@ -358,7 +733,6 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		if lost {
 			return nil, apiError("RequestTimeout", "the answer was lost on the way back (LoseNextReceive)")
 		}
-		now := time.Now()
 		if len(got) > 0 || !now.Before(deadline) {
 			return &sqs.ReceiveMessageOutput{Messages: got}, nil
 		}
@@ -366,21 +740,35 @@ func (s *SQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _
 		if !next.IsZero() && next.Before(wake) {
 			wake = next
 		}
-		t := time.NewTimer(wake.Sub(now))
+		t := s.clock.NewTimer(clock.Until(s.clock, wake))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
 		case <-changed:
-		case <-t.C:
+		case <-t.C():
 		}
 		t.Stop()
 	}
 }
 
-// take receives up to max visible messages of q; next is when the next hidden one shows.
-func (s *SQS) take(q *fakeQueue, max int, visibility time.Duration) (got []types.Message, next time.Time) {
-	now := time.Now()
+// checkReceive refuses the parameters of a receive that SQS refuses.
+func checkReceive(in *sqs.ReceiveMessageInput) error {
+	switch {
+	case in.MaxNumberOfMessages < 0 || in.MaxNumberOfMessages > 10:
+		return apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter MaxNumberOfMessages is invalid. Reason: must be between 1 and 10, if provided.", in.MaxNumberOfMessages))
+	case in.WaitTimeSeconds < 0 || in.WaitTimeSeconds > 20:
+		return apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter WaitTimeSeconds is invalid. Reason: must be >= 0 and <= 20, if provided.", in.WaitTimeSeconds))
+	case in.VisibilityTimeout < 0 || in.VisibilityTimeout > 43200:
+		return apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter VisibilityTimeout is invalid. Reason: must be >= 0 and <= 43200, if provided.", in.VisibilityTimeout))
+	}
+	return nil
+}
+
+// take receives up to max messages of q visible at now; next is when the next hidden one shows.
+// Callers hold s.mu.
+func (s *SQS) take(q *fakeQueue, now time.Time, max int, visibility time.Duration) (got []types.Message, next time.Time) {
+	s.expire(q, now)
 	kept := q.msgs[:0]
 	for _, m := range q.msgs {
 		if m.visibleAt.After(now) || len(got) == max {
@@ -400,6 +788,7 @@ func (s *SQS) take(q *fakeQueue, max int, visibility time.Duration) (got []types
 		}
 		s.seq++
 		m.receiveCount++
+		m.receivedAt = now
 		m.visibleAt = now.Add(visibility)
 		m.handle = fmt.Sprintf("%s#%d", m.id, s.seq)
 		got = append(got, types.Message{
@@ -419,6 +808,21 @@ func (s *SQS) take(q *fakeQueue, max int, visibility time.Duration) (got []types
 	}
 	q.msgs = kept
 	return got, next
+}
+
+// expire drops the messages of q older than its MessageRetentionPeriod at now; a message in a
+// dead-letter queue keeps the age it had when it was first sent, as in a standard queue. Callers
+// hold s.mu.
+func (s *SQS) expire(q *fakeQueue, now time.Time) {
+	retention := time.Duration(q.number("MessageRetentionPeriod")) * time.Second
+	kept := q.msgs[:0]
+	for _, m := range q.msgs {
+		if now.Sub(m.sentAt) < retention {
+			kept = append(kept, m)
+		}
+	}
+	clear(q.msgs[len(kept):])
+	q.msgs = kept
 }
 
 // DeleteMessage deletes the message of the receipt handle of its latest receive.
@@ -450,7 +854,7 @@ func (s *SQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchIn
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBatch(len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
+	if err := checkBatch("Delete", len(in.Entries), func(i int) string { return deref(in.Entries[i].Id) }); err != nil {
 		return nil, err
 	}
 	out := &sqs.DeleteMessageBatchOutput{}
@@ -477,11 +881,15 @@ func (s *SQS) remove(q *fakeQueue, handle string) error {
 			return nil
 		}
 	}
-	return apiError("ReceiptHandleIsInvalid", "receipt handle "+handle+" is invalid")
+	return receiptHandleInvalid(handle)
 }
 
+// maxInFlight is how long SQS keeps a message hidden after a receive, extensions included.
+const maxInFlight = 12 * time.Hour
+
 // ChangeMessageVisibility hides an in-flight message for VisibilityTimeout seconds from now
-// (0 makes it visible at once).
+// (0 makes it visible at once). As in SQS, a message stays hidden at most 12 hours after its
+// receive: a timeout that would end later is refused, not shortened.
 func (s *SQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -493,20 +901,27 @@ func (s *SQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVi
 		return nil, err
 	}
 	if in.VisibilityTimeout < 0 || in.VisibilityTimeout > 43200 {
-		return nil, apiError("InvalidParameterValue", "VisibilityTimeout out of range")
+		return nil, apiError("InvalidParameterValue", "Invalid request, maximum visibility timeout is 43200")
 	}
-	now := time.Now()
+	now := s.clock.Now()
 	for _, m := range q.msgs {
 		if m.handle != "" && m.handle == deref(in.ReceiptHandle) {
 			if !m.visibleAt.After(now) {
-				return nil, apiError("MessageNotInflight", "message "+m.id+" is not in flight")
+				return nil, &types.MessageNotInflight{
+					Message:           ptr("message " + m.id + " is not in flight"),
+					ErrorCodeOverride: ptr("AWS.SimpleQueueService.MessageNotInflight"),
+				}
 			}
-			m.visibleAt = now.Add(time.Duration(in.VisibilityTimeout) * time.Second)
+			until := now.Add(time.Duration(in.VisibilityTimeout) * time.Second)
+			if until.Sub(m.receivedAt) > maxInFlight {
+				return nil, apiError("InvalidParameterValue", fmt.Sprintf("Value %d for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]", in.VisibilityTimeout))
+			}
+			m.visibleAt = until
 			s.notify()
 			return &sqs.ChangeMessageVisibilityOutput{}, nil
 		}
 	}
-	return nil, apiError("ReceiptHandleIsInvalid", "receipt handle "+deref(in.ReceiptHandle)+" is invalid")
+	return nil, receiptHandleInvalid(deref(in.ReceiptHandle))
 }
 
 // QueueNames lists the names of all queues, sorted.
@@ -534,7 +949,7 @@ func (s *SQS) enter(op string) error {
 func (s *SQS) queue(url *string) (*fakeQueue, error) {
 	q := s.queues[deref(url)]
 	if q == nil {
-		return nil, apiError("AWS.SimpleQueueService.NonExistentQueue", "queue "+deref(url)+" does not exist")
+		return nil, queueMissing()
 	}
 	return q, nil
 }
@@ -551,6 +966,30 @@ func (s *SQS) byARN(arn string) *fakeQueue {
 func (s *SQS) notify() {
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// queueMissing is SQS's answer about a queue that does not exist as the SDK surfaces it: a
+// *types.QueueDoesNotExist with the code SQS sends in its x-amzn-query-error header.
+func queueMissing() error {
+	return &types.QueueDoesNotExist{
+		Message:           ptr("The specified queue does not exist."),
+		ErrorCodeOverride: ptr("AWS.SimpleQueueService.NonExistentQueue"),
+	}
+}
+
+func receiptHandleInvalid(handle string) error {
+	return &types.ReceiptHandleIsInvalid{Message: ptr("The input receipt handle " + strconv.Quote(handle) + " is invalid.")}
+}
+
+func invalidAttributeValue(name, value, reason string) error {
+	return &types.InvalidAttributeValue{Message: ptr(fmt.Sprintf("Invalid value for the parameter %s (%q): %s.", name, value, reason))}
+}
+
+// paramRequired is the SDK's own error for a required member left nil: it never reaches SQS.
+func paramRequired(input, field string) error {
+	err := smithy.InvalidParamsError{Context: input}
+	err.Add(smithy.NewErrParamRequired(field))
+	return err
 }
 
 func apiError(code, msg string) error {
