@@ -17,6 +17,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/rollwave/rollwave/shared/clock"
 )
 
 // instancesAPI is what Follower reads of the hosts, with the SDK's signature (*ec2.Client).
@@ -56,16 +58,27 @@ const (
 
 // Follower checks and fixes the launch templates behind a cluster. It is safe for concurrent use.
 type Follower struct {
+	// Clock stamps the fixes the Follower reports; nil is clock.Real. Set it before use.
+	Clock clock.Clock
+
 	instances  instancesAPI
 	templates  templatesAPI
 	groups     groupsAPI
 	parameters parametersAPI
-	now        func() time.Time
+	now        func() time.Time // when set (tests), the time instead of Clock's
 }
 
 // New returns a Follower over the EC2, Auto Scaling and SSM clients.
 func New(ec2c *ec2.Client, asc *autoscaling.Client, ssmc *ssm.Client) *Follower {
-	return &Follower{instances: ec2c, templates: ec2c, groups: asc, parameters: ssmc, now: time.Now}
+	return &Follower{instances: ec2c, templates: ec2c, groups: asc, parameters: ssmc}
+}
+
+// at is when a fix is reported: now's time, or Clock's.
+func (f *Follower) at() time.Time {
+	if f.now != nil {
+		return f.now()
+	}
+	return clock.OrReal(f.Clock).Now()
 }
 
 // Request is one cluster whose every host runs Version.
@@ -102,7 +115,7 @@ func (f *Follower) Follow(ctx context.Context, req Request) ([]Finding, error) {
 			errs = append(errs, fmt.Errorf("group %s: %w", name, err))
 			continue
 		}
-		fd.At = f.now()
+		fd.At = f.at()
 		if fd.Message == "" {
 			fd.Message = fd.describe()
 		}

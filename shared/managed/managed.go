@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/cluster"
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/update"
@@ -49,6 +50,8 @@ type Config struct {
 	Clusters []string
 	Tag      *cluster.TagSelector // nil: no tag selection
 	Refresh  time.Duration
+	// Clock is the time the resolved set's age is read on; nil is clock.Real. Not read by Load.
+	Clock clock.Clock
 }
 
 // Load reads Config; problems are recorded in r.
@@ -109,7 +112,7 @@ func New(cfg Config, finder Finder) *Set {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = DefaultRefresh
 	}
-	return &Set{cfg: cfg, finder: finder, now: time.Now}
+	return &Set{cfg: cfg, finder: finder, now: clock.OrReal(cfg.Clock).Now}
 }
 
 // Lookup returns the managed cluster that name (a name or ARN) is, and whether there is one. An

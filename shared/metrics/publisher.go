@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/rs/zerolog"
+
+	"github.com/rollwave/rollwave/shared/clock"
 )
 
 // PutMetricData limits the Publisher respects.
@@ -55,6 +57,10 @@ type stat struct {
 // Publisher buffers observations and sends them to CloudWatch. Create it with NewPublisher and
 // run it with Run; Record may be called before, during and after Run.
 type Publisher struct {
+	// Clock times the sends and stamps a datum recorded without a time; nil is clock.Real. Set
+	// it before Run.
+	Clock clock.Clock
+
 	api       PutAPI
 	namespace string
 	interval  time.Duration
@@ -109,7 +115,7 @@ func (p *Publisher) Record(ds ...Datum) {
 // Run sends every interval, and as soon as MaxDatums metric streams are pending, until ctx is
 // cancelled; then it sends what is left (bounded by a few seconds) and returns. Errors are logged.
 func (p *Publisher) Run(ctx context.Context) {
-	t := time.NewTicker(p.interval)
+	t := clock.OrReal(p.Clock).NewTicker(p.interval)
 	defer t.Stop()
 	for {
 		select {
@@ -118,7 +124,7 @@ func (p *Publisher) Run(ctx context.Context) {
 			defer cancel()
 			p.logFlush(p.Flush(fctx))
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-p.full:
 		}
 		// A flush is not cut short by the shutdown: what it took from pending would be lost, and
@@ -145,9 +151,10 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	if dropped > 0 {
 		p.log.Warn().Int("dropped", dropped).Msg("too many metric streams pending: observations dropped")
 	}
+	now := clock.OrReal(p.Clock).Now()
 	data := make([]types.MetricDatum, 0, len(pending))
 	for _, k := range slices.Sorted(maps.Keys(pending)) {
-		data = append(data, pending[k].datum())
+		data = append(data, pending[k].datum(now))
 	}
 	var errs int
 	var last error
@@ -165,14 +172,15 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	return nil
 }
 
-func (s *stat) datum() types.MetricDatum {
+// datum is s as CloudWatch takes it, at now when it was recorded without a time.
+func (s *stat) datum(now time.Time) types.MetricDatum {
 	dims := make([]types.Dimension, 0, len(s.d.Dimensions))
 	for _, k := range slices.Sorted(maps.Keys(s.d.Dimensions)) {
 		dims = append(dims, types.Dimension{Name: aws.String(k), Value: aws.String(s.d.Dimensions[k])})
 	}
 	at := s.d.At
 	if at.IsZero() {
-		at = time.Now()
+		at = now
 	}
 	return types.MetricDatum{
 		MetricName: aws.String(s.d.Name),

@@ -27,6 +27,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/update"
 )
 
@@ -235,6 +236,9 @@ const DefaultMaxAge = 5 * time.Second
 // maxAge, so asking before every admission costs one ListQueueTags call per maxAge, and a pause
 // takes effect within maxAge. It is safe for concurrent use; concurrent callers share one read.
 type Cache struct {
+	// Clock is the time the cache's age is read on; nil is clock.Real. Set it before use.
+	Clock clock.Clock
+
 	api    ListQueueTagsAPI
 	url    string
 	maxAge time.Duration
@@ -269,14 +273,15 @@ func (c *Cache) Paused(ctx context.Context, cluster string) (Info, bool, error) 
 func (c *Cache) State(ctx context.Context) (State, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.readAt.IsZero() && time.Since(c.readAt) < c.maxAge {
+	clk := clock.OrReal(c.Clock)
+	if !c.readAt.IsZero() && clock.Since(clk, c.readAt) < c.maxAge {
 		return c.state, nil
 	}
 	s, err := Read(ctx, c.api, c.url)
 	if err != nil {
 		return State{}, err
 	}
-	c.state, c.readAt = s, time.Now()
+	c.state, c.readAt = s, clk.Now()
 	return s, nil
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/rollwave/rollwave/shared/clock"
 )
 
 // SQS's batch limits: at most ten entries per SendMessageBatch or DeleteMessageBatch call.
@@ -101,7 +103,7 @@ func (p *Publisher) sendChunk(ctx context.Context, queueURL string, msgs []Outgo
 	delay := batchRetryDelay
 	for attempt := 1; len(pending) > 0; attempt++ {
 		if attempt > 1 {
-			if err := wait(ctx, delay); err != nil {
+			if err := clock.Sleep(ctx, clock.OrReal(p.Clock), delay); err != nil {
 				for _, i := range pending {
 					notSent(i, err)
 				}
@@ -185,6 +187,7 @@ type deleter struct {
 	client   Client
 	queueURL string
 	wait     time.Duration
+	clock    clock.Clock
 	reqs     chan deleteRequest
 	stopped  chan struct{}
 }
@@ -194,8 +197,8 @@ type deleteRequest struct {
 	result chan error
 }
 
-func newDeleter(client Client, queueURL string, wait time.Duration) *deleter {
-	return &deleter{client: client, queueURL: queueURL, wait: wait, reqs: make(chan deleteRequest), stopped: make(chan struct{})}
+func newDeleter(client Client, queueURL string, wait time.Duration, c clock.Clock) *deleter {
+	return &deleter{client: client, queueURL: queueURL, wait: wait, clock: c, reqs: make(chan deleteRequest), stopped: make(chan struct{})}
 }
 
 // delete deletes m, in a batch with others when any come within the wait, and returns the error
@@ -229,13 +232,13 @@ func (d *deleter) run(stop <-chan struct{}) {
 		case <-stop:
 			return
 		}
-		timer := time.NewTimer(d.wait)
+		timer := d.clock.NewTimer(d.wait)
 	collect:
 		for len(batch) < maxBatchEntries {
 			select {
 			case r := <-d.reqs:
 				batch = append(batch, r)
-			case <-timer.C:
+			case <-timer.C():
 				break collect
 			}
 		}

@@ -7,11 +7,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/topology"
 )
 
 // Publisher sends jobs to queues, typically forwarding a job to the next stage.
 type Publisher struct {
+	// Clock times SendBatch's waits before it resends failed entries; nil is clock.Real. Set it
+	// before use.
+	Clock clock.Clock
+
 	client   Sender
 	maxBytes int
 }

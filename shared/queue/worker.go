@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/rs/zerolog"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/topology"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	// queue (Poison, or Retry at the last receive) with the source queue's name: the
 	// DeadLetters metric. It must not block.
 	OnDeadLetter func(queue string)
+	// Clock times the worker's waits and stamps (visibility extensions, receive retries, the
+	// shutdown grace, delete batching, handler durations, AttrFailedAt); nil is clock.Real.
+	Clock clock.Clock
 }
 
 // Defaults of ConfigFor.
@@ -143,6 +147,7 @@ type Worker struct {
 	source string // the queue's name, for logs and the dead-letter attribute
 	// deletes batches the deletes of messages settled as done; nil when DeleteWait is 0.
 	deletes *deleter
+	clock   clock.Clock // cfg.Clock, or clock.Real
 }
 
 // NewWorker returns a worker that runs h on the messages of cfg.QueueURL, logging to log.
@@ -158,11 +163,11 @@ func NewWorker(client Client, cfg Config, h Handler, log zerolog.Logger) (*Worke
 	}
 	source := cfg.QueueURL[strings.LastIndex(cfg.QueueURL, "/")+1:]
 	w := &Worker{
-		client: client, cfg: cfg, handle: h, source: source,
+		client: client, cfg: cfg, handle: h, source: source, clock: clock.OrReal(cfg.Clock),
 		log: log.With().Str("queue", source).Logger(),
 	}
 	if cfg.DeleteWait > 0 {
-		w.deletes = newDeleter(client, cfg.QueueURL, cfg.DeleteWait)
+		w.deletes = newDeleter(client, cfg.QueueURL, cfg.DeleteWait, w.clock)
 	}
 	return w, nil
 }
@@ -218,7 +223,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			failures++
 			delay := min(time.Duration(1<<min(failures-1, 5))*time.Second, 30*time.Second)
 			w.log.Warn().Err(err).Dur("retry_in", delay).Msg("receive failed")
-			_ = wait(ctx, delay) // a cancelled context ends the loop
+			_ = clock.Sleep(ctx, w.clock, delay) // a cancelled context ends the loop
 			continue
 		}
 		failures = 0
@@ -244,11 +249,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info().Dur("grace", w.cfg.ShutdownGrace).Msg("worker stopping")
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	if !waitFor(done, w.cfg.ShutdownGrace) {
+	if !waitFor(w.clock, done, w.cfg.ShutdownGrace) {
 		cancelHandlers()
 		returned := make(chan struct{})
 		go func() { running.Wait(); close(returned) }()
-		if !waitFor(returned, w.cfg.ShutdownGrace) {
+		if !waitFor(w.clock, returned, w.cfg.ShutdownGrace) {
 			n := 0
 			inflight.Range(func(k, _ any) bool {
 				d := k.(*delivery)
@@ -320,11 +325,11 @@ func (w *Worker) process(handlerCtx context.Context, d *delivery, returned func(
 	d.log = ctx.Value(logKey{}).(*logState)
 	d.stopHeartbeat = w.heartbeat(ctx, d)
 	d.mu.Unlock()
-	start := time.Now()
+	start := w.clock.Now()
 	o := w.call(ctx, d.msg)
 	returned()
 	d.stopHeartbeat()
-	w.settleLogged(ctx, d, o, handlerCtx.Err() != nil, time.Since(start))
+	w.settleLogged(ctx, d, o, handlerCtx.Err() != nil, clock.Since(w.clock, start))
 }
 
 // call runs the handler, turning a panic into Retry.
@@ -349,13 +354,13 @@ func (w *Worker) heartbeat(ctx context.Context, d *delivery) (stop func()) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		t := time.NewTicker(w.cfg.VisibilityTimeout / 3)
+		t := w.clock.NewTicker(w.cfg.VisibilityTimeout / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-quit:
 				return
-			case <-t.C:
+			case <-t.C():
 				if err := w.changeVisibility(ctx, d.msg, w.cfg.VisibilityTimeout); err != nil {
 					Logger(ctx).Warn().Err(err).Msg("extend visibility failed")
 				}
@@ -511,7 +516,7 @@ func (w *Worker) deadLetter(ctx context.Context, l *zerolog.Logger, m Message, r
 		AttrReason:       reason,
 		AttrSourceQueue:  w.source,
 		AttrReceiveCount: strconv.Itoa(m.ReceiveCount + m.Failures),
-		AttrFailedAt:     time.Now().UTC().Format(time.RFC3339Nano),
+		AttrFailedAt:     w.clock.Now().UTC().Format(time.RFC3339Nano),
 	}
 	body := string(m.Body)
 	if messageSize(body, attrs) > w.cfg.MaxMessageBytes {
@@ -604,26 +609,14 @@ func (w *Worker) send(ctx context.Context, url, body string, attrs map[string]st
 	return err
 }
 
-// wait blocks for d or until ctx is done, and returns the context's error in that case.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// waitFor reports whether done closed within d.
-func waitFor(done <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
+// waitFor reports whether done closed within d on c.
+func waitFor(c clock.Clock, done <-chan struct{}, d time.Duration) bool {
+	t := c.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-done:
 		return true
-	case <-t.C:
+	case <-t.C():
 		return false
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/jobs"
 	"github.com/rollwave/rollwave/shared/logging"
@@ -84,6 +85,9 @@ type Common struct {
 	Visibility      time.Duration // 0: the queue's own visibility timeout
 	Managed         managed.Config
 	Lease           time.Duration
+	// Clock is the time of the queue workers (NewWorker) and of the metrics (StartMetrics); nil
+	// is clock.Real. Not read from the environment.
+	Clock clock.Clock
 }
 
 // LoadCommon reads the shared settings; problems are recorded in r.
@@ -143,7 +147,8 @@ func (c Common) StartMetrics(ctx context.Context, cfg aws.Config, log zerolog.Lo
 		return metrics.Discard, func() {}
 	}
 	p := metrics.NewPublisher(metrics.NewClient(cfg), metrics.Namespace, c.MetricsInterval, log)
-	p.Record(Started(service, time.Now()))
+	p.Clock = c.Clock
+	p.Record(Started(service, clock.OrReal(c.Clock).Now()))
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
@@ -183,11 +188,13 @@ func (c Common) Queues(client topology.QueueURLGetter) *topology.Resolver {
 }
 
 // CountDeadLetters is a NewWorker option: each message the worker dead-letters counts in the
-// DeadLetters metric of its queue.
+// DeadLetters metric of its queue, at the time of the worker's clock (queue.Config.Clock).
 func CountDeadLetters(rec metrics.Recorder) func(*queue.Config) {
 	return func(cfg *queue.Config) {
 		cfg.OnDeadLetter = func(q string) {
-			rec.Record(metrics.Counted(metrics.DeadLetters, time.Now(), map[string]string{metrics.Queue: q}))
+			// cfg is read when a message is dead-lettered: the clock of the configuration the
+			// worker was made with, whichever option set it.
+			rec.Record(metrics.Counted(metrics.DeadLetters, clock.OrReal(cfg.Clock).Now(), map[string]string{metrics.Queue: q}))
 		}
 	}
 }
@@ -206,6 +213,7 @@ func (c Common) NewWorker(ctx context.Context, client queue.Client, queues *topo
 	cfg := queue.ConfigFor(q, rq)
 	cfg.Concurrency = concurrency
 	cfg.ShutdownGrace = c.ShutdownGrace
+	cfg.Clock = c.Clock
 	if c.Visibility > 0 {
 		cfg.VisibilityTimeout = c.Visibility
 	}

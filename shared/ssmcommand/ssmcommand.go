@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/rollwave/rollwave/shared/clock"
 )
 
 // ssmAPI lists the SSM operations the adapter calls, with the SDK's signatures, so that
@@ -198,6 +200,9 @@ func (o Options) NextLook(elapsed time.Duration) time.Duration {
 
 // Client is the SSM Run Command adapter. It is safe for concurrent use.
 type Client struct {
+	// Clock times Run's wait and its looks at the command; nil is clock.Real. Set it before use.
+	Clock clock.Clock
+
 	api ssmAPI
 }
 
@@ -270,7 +275,8 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	deadline := time.NewTimer(opts.Wait)
+	clk := clock.OrReal(c.Clock)
+	deadline := clk.NewTimer(opts.Wait)
 	defer deadline.Stop()
 
 	ids := slices.Compact(slices.Sorted(slices.Values(instanceIDs)))
@@ -298,13 +304,13 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 	}
 
 	schedule := newPollSchedule(opts)
-	look := time.NewTimer(schedule.next())
+	look := clk.NewTimer(schedule.next())
 	defer look.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
-		case <-deadline.C:
+		case <-deadline.C():
 			// A last look at every command the listing may have held back: a command still
 			// running as a whole (one instance that never answers) holds the results of the
 			// others, which have ended and must not be lost to the timeout. One command alone
@@ -321,7 +327,7 @@ func (c *Client) Run(ctx context.Context, doc string, instanceIDs []string, opts
 				}
 			}
 			return results, nil
-		case <-look.C:
+		case <-look.C():
 		}
 		pending, err := c.poll(ctx, doc, requested, results)
 		if ctx.Err() != nil {

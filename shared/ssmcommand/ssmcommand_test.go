@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rollwave/rollwave/shared/clock"
 )
 
 // stubSSM is an SSM whose invocations are listed only after `polls` looks at their command
@@ -36,10 +38,13 @@ type stubSSM struct {
 	docs     []string        // the document of each send
 	listings int             // ListCommands calls
 	stuck    map[string]bool // instances whose invocation never ends
+	clock    clock.Clock     // the stub's time; nil: real time
 }
 
+func (s *stubSSM) now() time.Time { return clock.OrReal(s.clock).Now() }
+
 // done reports whether the invocations of the nth command sent (from 1) have ended.
-func (s *stubSSM) done(n int) bool { return !s.never && time.Since(s.sentAt[n-1]) >= s.takes }
+func (s *stubSSM) done(n int) bool { return !s.never && s.now().Sub(s.sentAt[n-1]) >= s.takes }
 
 // ended reports whether the invocation of the nth command sent on instance id has ended.
 func (s *stubSSM) ended(n int, id string) bool { return s.done(n) && !s.stuck[id] }
@@ -103,7 +108,7 @@ func (s *stubSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...
 		return nil, &smithy.GenericAPIError{Code: "InvalidParameters", Message: "version/timeout"}
 	}
 	s.sends = append(s.sends, in.InstanceIds)
-	s.sentAt = append(s.sentAt, time.Now())
+	s.sentAt = append(s.sentAt, s.now())
 	s.docs = append(s.docs, aws.ToString(in.DocumentName))
 	for _, id := range in.InstanceIds {
 		if strings.HasPrefix(id, "bad-") {
@@ -111,7 +116,7 @@ func (s *stubSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...
 		}
 	}
 	id := fmt.Sprintf("cmd-%d", len(s.sends))
-	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: aws.String(id), RequestedDateTime: aws.Time(time.Now())}}, nil
+	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: aws.String(id), RequestedDateTime: aws.Time(s.now())}}, nil
 }
 
 func (s *stubSSM) GetCommandInvocation(_ context.Context, in *ssm.GetCommandInvocationInput, _ ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/ecsevent"
 	"github.com/rollwave/rollwave/shared/queue"
 )
@@ -18,6 +19,9 @@ import (
 // in-process hint only: a waiter always re-checks the ECS or SSM API, and re-checks on its own
 // every interval, so an event that reaches another replica is not missed for long.
 type Registry struct {
+	// Clock times Await's re-checks and deadline; nil is clock.Real. Set it before use.
+	Clock clock.Clock
+
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
 }
@@ -103,14 +107,16 @@ func EventHandler(w *Registry, observers ...Observer) queue.Handler {
 var ErrDeadline = errors.New("deadline passed")
 
 // Await calls check until it reports done: at once, whenever the instance is woken, and every
-// interval as the backstop for missed events. It returns ErrDeadline when the deadline passes
-// first, check's error when check fails, or the context's error.
+// interval as the backstop for missed events, the interval and the deadline on w.Clock. It returns
+// ErrDeadline when the deadline passes first, check's error when check fails, or the context's
+// error.
 func Await(ctx context.Context, w *Registry, instanceARN string, interval time.Duration, deadline time.Time, check func(context.Context) (bool, error)) error {
 	wake, unsubscribe := w.Subscribe(instanceARN)
 	defer unsubscribe()
-	tick := time.NewTicker(interval)
+	c := clock.OrReal(w.Clock)
+	tick := c.NewTicker(interval)
 	defer tick.Stop()
-	timeout := time.NewTimer(time.Until(deadline))
+	timeout := c.NewTimer(clock.Until(c, deadline))
 	defer timeout.Stop()
 	for {
 		done, err := check(ctx)
@@ -120,14 +126,14 @@ func Await(ctx context.Context, w *Registry, instanceARN string, interval time.D
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timeout.C:
+		case <-timeout.C():
 			// One last look: the condition may have become true just now.
 			if done, err := check(ctx); err != nil || done {
 				return err
 			}
 			return ErrDeadline
 		case <-wake:
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }

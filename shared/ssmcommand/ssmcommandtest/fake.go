@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 )
 
@@ -50,11 +51,15 @@ type invocation struct {
 // with the Response set by Respond for (instance, document), else for (instance, ""), else
 // with the Handler, else with Success, exit code 0 and no output. A command sent to an
 // instance that was not added fails for that instance with ssmcommand.ErrInvalidInstance.
-// Time comes from Now (time.Now by default), so tests can run it inside testing/synctest.
-// The zero value is not usable: call NewFake. A Fake is safe for concurrent use.
+// Time comes from Now, else from Clock (time.Now by default), so tests can run it inside
+// testing/synctest or on a virtual clock. The zero value is not usable: call NewFake. A Fake is
+// safe for concurrent use.
 type Fake struct {
-	// Now is the clock; set it before use.
+	// Now, when set, is the time the fake reads; set it before use.
 	Now func() time.Time
+	// Clock times Run's waits, and is the time the fake reads when Now is nil; nil is
+	// clock.Real. Set it before use.
+	Clock clock.Clock
 	// Handler, when set, answers documents that have no Respond script. It is called with
 	// the fake unlocked and may keep its own state (a host that reports a new version once
 	// it rebooted).
@@ -70,7 +75,7 @@ type Fake struct {
 
 // NewFake returns a Fake with no instances.
 func NewFake() *Fake {
-	return &Fake{Now: time.Now, online: map[string]bool{}, scripts: map[[2]string]Response{}, failNext: map[string][]error{}}
+	return &Fake{online: map[string]bool{}, scripts: map[[2]string]Response{}, failNext: map[string][]error{}}
 }
 
 // AddInstance makes id a managed instance whose agent is online or not.
@@ -153,16 +158,24 @@ func (f *Fake) send(doc, comment string, ids []string) (string, map[string]error
 			continue
 		}
 		f.invocations = append(f.invocations, &invocation{
-			Command:  Command{ID: cmd, Document: doc, Comment: comment, InstanceID: id, SentAt: f.Now()},
+			Command:  Command{ID: cmd, Document: doc, Comment: comment, InstanceID: id, SentAt: f.now()},
 			response: responses[id],
 		})
 	}
 	return cmd, failed
 }
 
+// now is the fake's time: Now's, or Clock's.
+func (f *Fake) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return clock.OrReal(f.Clock).Now()
+}
+
 func (f *Fake) result(inv *invocation) ssmcommand.Result {
 	r := ssmcommand.Result{CommandID: inv.ID, Status: ssmcommand.StatusInProgress, ResponseCode: -1}
-	if f.Now().Before(inv.SentAt.Add(inv.response.Latency)) {
+	if f.now().Before(inv.SentAt.Add(inv.response.Latency)) {
 		return r
 	}
 	r.Stdout, r.Stderr, r.ResponseCode = inv.response.Stdout, inv.response.Stderr, inv.response.ExitCode
@@ -202,8 +215,8 @@ func (f *Fake) Send(ctx context.Context, doc, instanceID, comment string) (strin
 	return cmd, nil
 }
 
-// Run implements ssmcommand.Client.Run: it waits, on f.Now's clock, until every invocation's
-// latency has passed, opts.Wait has passed, or ctx ends.
+// Run implements ssmcommand.Client.Run: it waits, on f.Clock, until every invocation's latency
+// has passed, opts.Wait has passed, or ctx ends.
 func (f *Fake) Run(ctx context.Context, doc string, instanceIDs []string, opts ssmcommand.Options) (map[string]ssmcommand.Result, error) {
 	f.mu.Lock()
 	args := append([]string{doc, opts.Comment}, instanceIDs...)
@@ -231,7 +244,8 @@ func (f *Fake) Run(ctx context.Context, doc string, instanceIDs []string, opts s
 	if len(failed) == len(ids) && len(ids) > 0 {
 		return results, fmt.Errorf("run %s: %w", doc, failed[ids[0]])
 	}
-	deadline := time.NewTimer(wait)
+	clk := clock.OrReal(f.Clock)
+	deadline := clk.NewTimer(wait)
 	defer deadline.Stop()
 	for {
 		var next time.Duration
@@ -243,7 +257,7 @@ func (f *Fake) Run(ctx context.Context, doc string, instanceIDs []string, opts s
 			r := f.result(inv)
 			results[inv.InstanceID] = r
 			if !r.Status.Terminal() {
-				if d := inv.SentAt.Add(inv.response.Latency).Sub(f.Now()); next == 0 || d < next {
+				if d := inv.SentAt.Add(inv.response.Latency).Sub(f.now()); next == 0 || d < next {
 					next = d
 				}
 			}
@@ -252,12 +266,12 @@ func (f *Fake) Run(ctx context.Context, doc string, instanceIDs []string, opts s
 		if next == 0 {
 			return results, nil
 		}
-		timer := time.NewTimer(next)
+		timer := clk.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return results, fmt.Errorf("run %s: %w", doc, ctx.Err())
-		case <-deadline.C:
+		case <-deadline.C():
 			timer.Stop()
 			for id, r := range results {
 				if r.Err == nil && !r.Status.Terminal() {
@@ -266,7 +280,7 @@ func (f *Fake) Run(ctx context.Context, doc string, instanceIDs []string, opts s
 				}
 			}
 			return results, nil
-		case <-timer.C:
+		case <-timer.C():
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package ssmcommandtest_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/rollwave/rollwave/shared/clock"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
 )
@@ -43,6 +45,45 @@ func TestFakeRunWaitsForScriptedLatency(t *testing.T) {
 			t.Errorf("Run() waited %v, want the 1m wait", waited)
 		}
 	})
+}
+
+// With Clock set, the fake reads and waits on that clock alone: a virtual clock's latencies and
+// wait take no real time.
+func TestFakeRunsOnItsClock(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v := clock.NewVirtual(start)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- v.Run(ctx, 0) }()
+	defer func() {
+		cancel()
+		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
+			t.Errorf("virtual clock Run = %v", err)
+		}
+	}()
+
+	f := ssmcommandtest.NewFake()
+	f.Clock = v
+	f.AddInstance("i-1", true)
+	f.AddInstance("i-2", true)
+	f.Respond("i-1", "apply", ssmcommandtest.Response{Latency: 40 * time.Minute})
+	f.Respond("i-2", "apply", ssmcommandtest.Response{Latency: 2 * time.Hour})
+	got, err := f.Run(t.Context(), "apply", []string{"i-1", "i-2"}, ssmcommand.Options{Wait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got["i-1"]; !r.OK() {
+		t.Errorf("Run()[i-1] = %+v, want Success", r)
+	}
+	if r := got["i-2"]; !errors.Is(r.Err, ssmcommand.ErrWaitTimeout) {
+		t.Errorf("Run()[i-2] = %+v, want ErrWaitTimeout", r)
+	}
+	if waited := clock.Since(v, start); waited != time.Hour {
+		t.Errorf("Run() waited %v of the clock, want the 1h wait", waited)
+	}
+	if sent := f.Commands()[0].SentAt; !sent.Equal(start) {
+		t.Errorf("command sent at %s, want the clock's %s", sent, start)
+	}
 }
 
 func TestFakeHandlerAnswersStatefully(t *testing.T) {
