@@ -55,9 +55,11 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	awsCfg, sqsClient, clk := dep.AWS, dep.SQS, clock.OrReal(dep.Clock)
+	cfg.Clock, cfg.Managed.Clock = clk, clk
 	queues := cfg.Queues(sqsClient)
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	ssmClient.Clock = clk
 	patcherURL, err := queues.URL(ctx, topology.Patcher)
 	if err != nil {
 		return err
@@ -74,8 +76,14 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	defer stopMetrics()
 	notifier := notify.New(dep.Events, cfg.EventBus, cfg.Prefix)
 	errorBudget := budget.New(sqsClient, drainerURL, notifier, cfg.Policies)
+	errorBudget.Now = clk.Now
 	ender := &jobs.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: clk.Now}
 	wakeups := wake.NewRegistry()
+	wakeups.Clock = clk
+	forward := queue.NewPublisher(sqsClient)
+	forward.Clock = clk
+	pauses := pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh)
+	pauses.Clock = clk
 	room := wake.NewRoom(clk.Now)
 	d := &drainer{
 		ecs: newSharedReads(ecsClient), marks: ecsClient, state: ecsClient, ender: ender, lease: cfg.Leaser(ecsClient, clk.Now),
@@ -84,9 +92,9 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 			CheckDoc: cfg.Doc(ssmdoc.Check), CancelDoc: cfg.Doc(ssmdoc.Cancel),
 			SSM: cfg.Quick(0),
 		},
-		forward: queue.NewPublisher(sqsClient), patcherURL: patcherURL, rebootURL: rebootURL,
+		forward: forward, patcherURL: patcherURL, rebootURL: rebootURL,
 		wakeups: wakeups, room: room, visibility: sqsClient, queueURL: drainerURL, policy: cfg.policy, policies: cfg.Policies, managed: managed.New(cfg.Managed, ecsClient), now: clk.Now, clock: clk, jitter: jitter,
-		pauses: pause.NewCache(sqsClient, drainerURL, cfg.PauseRefresh), metrics: rec, dryRun: cfg.DryRun,
+		pauses: pauses, metrics: rec, dryRun: cfg.DryRun,
 		halts: &clusterHalter{tags: sqsClient, queueURL: drainerURL, events: notifier}, stopper: ecsClient, events: ender,
 	}
 	if !cfg.Alarms.IsZero() || cfg.Policies.OwnAlarms() {

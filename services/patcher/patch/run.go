@@ -42,6 +42,7 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	awsCfg, sqsClient, clk := dep.AWS, dep.SQS, clock.OrReal(dep.Clock)
+	cfg.Clock, cfg.Managed.Clock = clk, clk
 	queues := cfg.Queues(sqsClient)
 	drainerURL, err := queues.URL(ctx, topology.Drainer)
 	if err != nil {
@@ -57,14 +58,19 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	}
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	ssmClient.Clock = clk
+	jobsOut := queue.NewPublisher(sqsClient)
+	jobsOut.Clock = clk
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "patcher")
 	defer stopMetrics()
 	events := notify.New(dep.Events, cfg.EventBus, cfg.Prefix)
-	p := newPatcher(cfg, ecsClient, ssmClient, queue.NewPublisher(sqsClient), events, clk.Now)
+	p := newPatcher(cfg, ecsClient, ssmClient, jobsOut, events, clk.Now)
 	p.ahead.now, p.ahead.clock = clk.Now, clk
 	p.drainerURL, p.verifyURL, p.patcherURL = drainerURL, verifyURL, patcherURL
 	p.metrics, p.ender.Metrics = rec, rec
-	p.ender.Budget = budget.New(sqsClient, drainerURL, events, cfg.Policies)
+	errorBudget := budget.New(sqsClient, drainerURL, events, cfg.Policies)
+	errorBudget.Now = clk.Now
+	p.ender.Budget = errorBudget
 	// Two lanes, each with its own handlers, so that a reboot never waits behind staging
 	// (docs/decisions/lanes.md).
 	stageLane, err := cfg.NewWorker(ctx, sqsClient, queues, topology.Patcher, cfg.Concurrency+cfg.StageWaiting, p.handle, log, service.CountDeadLetters(rec))

@@ -46,6 +46,7 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	awsCfg, sqsClient, clk := dep.AWS, dep.SQS, clock.OrReal(dep.Clock)
+	cfg.Clock, cfg.Managed.Clock = clk, clk
 	queues := cfg.Queues(sqsClient)
 	patcherURL, err := queues.URL(ctx, topology.Patcher)
 	if err != nil {
@@ -53,6 +54,11 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	}
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	ssmClient.Clock = clk
+	jobsOut := queue.NewPublisher(sqsClient)
+	jobsOut.Clock = clk
+	templates := launchtemplate.New(ec2.NewFromConfig(awsCfg), autoscaling.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg))
+	templates.Clock = clk
 	ssmOpts := cfg.Quick(cfg.SSMTimeout)
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "scanner")
 	defer stopMetrics()
@@ -65,7 +71,7 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 			ecs: ecsClient, commands: ssmClient, events: events, metrics: rec,
 			checkDoc: cfg.Doc(ssmdoc.Check), cancelDoc: cfg.Doc(ssmdoc.Cancel), ssm: ssmOpts, lease: cfg.Lease, now: clk.Now,
 		},
-		jobs:       queue.NewPublisher(sqsClient),
+		jobs:       jobsOut,
 		patcherURL: patcherURL,
 		checkDoc:   cfg.Doc(ssmdoc.Check),
 		ssm:        ssmOpts,
@@ -75,7 +81,7 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		now:        clk.Now,
 		launch: &launchFollower{
 			mode:      cfg.LaunchTemplates,
-			templates: launchtemplate.New(ec2.NewFromConfig(awsCfg), autoscaling.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg)),
+			templates: templates,
 			instances: ecsClient, events: events, metrics: rec,
 		},
 	}

@@ -51,9 +51,13 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	awsCfg, sqsClient, clk := dep.AWS, dep.SQS, clock.OrReal(dep.Clock)
+	cfg.Clock, cfg.Managed.Clock = clk, clk
 	queues := cfg.Queues(sqsClient)
 	ecsClient := cluster.New(ecs.NewFromConfig(awsCfg))
 	wakeups := wake.NewRegistry()
+	wakeups.Clock = clk
+	ssmClient := ssmcommand.New(ssm.NewFromConfig(awsCfg))
+	ssmClient.Clock = clk
 	rec, stopMetrics := cfg.StartMetrics(ctx, awsCfg, log, "verifier")
 	defer stopMetrics()
 	notifier := notify.New(dep.Events, cfg.EventBus, cfg.Prefix)
@@ -62,9 +66,10 @@ func RunWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	errorBudget := budget.New(sqsClient, drainerURL, notifier, cfg.policies)
+	errorBudget.Now = clk.Now
 	v := &verifier{
 		boundary: managed.New(cfg.Managed, ecsClient),
-		ecs:      ecsClient, ssm: ssmcommand.New(ssm.NewFromConfig(awsCfg)), marks: ecsClient, state: ecsClient,
+		ecs:      ecsClient, ssm: ssmClient, marks: ecsClient, state: ecsClient,
 		lease:   cfg.Leaser(ecsClient, clk.Now),
 		ender:   &jobs.Ender{Marks: ecsClient, Events: notifier, Metrics: rec, Budget: errorBudget, By: by, Now: clk.Now},
 		wakeups: wakeups, policy: cfg.policy, policies: cfg.policies, metrics: rec, dryRun: cfg.DryRun, now: clk.Now,
