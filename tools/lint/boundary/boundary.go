@@ -1,7 +1,7 @@
 // Package boundary holds the architecture's import boundaries as an analyzer: the domain
 // (shared/update) imports no AWS SDK and no I/O package, no service imports another, nothing
 // shipped (services/, shared/) imports tools/, and the CLI (cmd/) reaches tools/ only through
-// fleetsim's client and scenario format.
+// fleetsim's client, scenario format and in-process simulator.
 package boundary
 
 import (
@@ -68,9 +68,10 @@ func buildRules() []rule {
 			from: []string{repo + "cmd"},
 			deny: []string{repo + "tools"},
 			// report --fleetsim reads a simulator through its client; plan writes a world in
-			// fleetsim's scenario format. Nothing else of tools/ belongs in the CLI.
-			allow: []string{repo + "tools/fleetsim/admin", repo + "tools/fleetsim/scenario"},
-			why:   "tools/ is for tests and people: the CLI imports only fleetsim's client and scenario format (tools/fleetsim/admin, tools/fleetsim/scenario)",
+			// fleetsim's scenario format and forecasts its rollout on the simulator run in
+			// process. Nothing else of tools/ belongs in the CLI.
+			allow: []string{repo + "tools/fleetsim/admin", repo + "tools/fleetsim/scenario", repo + "tools/fleetsim/fleet"},
+			why:   "tools/ is for tests and people: the CLI imports only fleetsim's client, scenario format and in-process simulator (tools/fleetsim/admin, tools/fleetsim/scenario, tools/fleetsim/fleet)",
 		},
 	)
 }
