@@ -3,6 +3,10 @@ module github.com/rollwave/rollwave/cmd/rollwave
 go 1.26.0
 
 replace (
+	github.com/rollwave/rollwave/services/drainer => ../../services/drainer
+	github.com/rollwave/rollwave/services/patcher => ../../services/patcher
+	github.com/rollwave/rollwave/services/scanner => ../../services/scanner
+	github.com/rollwave/rollwave/services/verifier => ../../services/verifier
 	github.com/rollwave/rollwave/shared => ../../shared
 	github.com/rollwave/rollwave/tools/fleetsim => ../../tools/fleetsim
 	github.com/rollwave/rollwave/tools/harness => ../../tools/harness
@@ -20,7 +24,11 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/google/go-cmp v0.7.0
 	github.com/jmespath-community/go-jmespath v1.1.1
-	github.com/rollwave/rollwave/shared v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/services/drainer v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/services/patcher v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/services/scanner v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/services/verifier v0.0.0-00010101000000-000000000000
+	github.com/rollwave/rollwave/shared v0.0.0
 	github.com/rollwave/rollwave/tools/fleetsim v0.0.0-00010101000000-000000000000
 	github.com/rollwave/rollwave/tools/harness v0.0.0
 	golang.org/x/term v0.48.0
@@ -34,6 +42,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.12 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/v4a v1.5.12 // indirect
 	github.com/aws/aws-sdk-go-v2/service/autoscaling v1.82.0 // indirect
+	github.com/aws/aws-sdk-go-v2/service/cloudwatch v1.75.7 // indirect
 	github.com/aws/aws-sdk-go-v2/service/ec2 v1.344.3 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/accept-encoding v1.13.25 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/presigned-url v1.14.12 // indirect
@@ -45,5 +54,6 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/rs/zerolog v1.35.1 // indirect
 	golang.org/x/exp v0.0.0-20230314191032-db074128a8ec // indirect
+	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )

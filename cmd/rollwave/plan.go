@@ -16,8 +16,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rollwave/rollwave/cmd/rollwave/internal/forecast"
 	"github.com/rollwave/rollwave/shared/bottlerocket"
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/envconfig"
 	"github.com/rollwave/rollwave/shared/history"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/policy"
@@ -82,6 +84,16 @@ type planReport struct {
 	History  string         `json:"history,omitempty"`
 	// Scenario is the file the world was written to, "" without --scenario.
 	Scenario string `json:"scenario,omitempty"`
+	// Forecast is the simulated rollout of the fleet read, nil with --forecast=false.
+	Forecast *planForecast `json:"forecast,omitempty"`
+}
+
+// planForecast is the simulated rollout: what it did, with the policies it ran under (Policies:
+// "environment" with --policy-from-env, else "defaults") and the page drawn of it.
+type planForecast struct {
+	rolloutSummary
+	Policies string `json:"policies"`
+	Page     string `json:"page,omitempty"`
 }
 
 type planCluster struct {
@@ -189,6 +201,9 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 	fromEnv := fs.Bool("policy-from-env", false, "show each cluster's policies as this environment's ROLLWAVE_* variables set them")
 	since := fs.Duration("since", 30*24*time.Hour, "measure the past updates of the history within this long")
 	scenarioFile := fs.String("scenario", "", "write the fleet as a fleet simulator scenario to `FILE` (- for stdout)")
+	doForecast := fs.Bool("forecast", true, "simulate the rollout of the fleet read (--forecast=false only reads it)")
+	horizon := fs.Duration("horizon", forecast.DefaultHorizon, "the simulated time the forecast gives the rollout to end")
+	page := fs.String("page", "forecast.html", "write the forecast's timeline page to `FILE` (as rollwave report draws a rollout); empty: none")
 	durations := make([]time.Duration, len(planTimingFlags))
 	for i, f := range planTimingFlags {
 		fs.DurationVar(&durations[i], f.flag, 0, f.usage+" (default: the simulator's)")
@@ -205,6 +220,9 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 	}
 	if *since <= 0 {
 		problems = append(problems, fmt.Sprintf("--since %s: want a positive duration", *since))
+	}
+	if *horizon <= 0 {
+		problems = append(problems, fmt.Sprintf("--horizon %s: want a positive duration", *horizon))
 	}
 	var policies policy.Set
 	if *fromEnv {
@@ -278,6 +296,11 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 			return nil
 		}
 		r.Scenario = *scenarioFile
+	}
+	if *doForecast {
+		if err := a.forecast(ctx, &r, world, *fromEnv, *horizon, *page); err != nil {
+			return err
+		}
 	}
 	return a.emit(out, r, func(w io.Writer) { printPlan(w, r) })
 }
@@ -629,4 +652,65 @@ func printPlan(w io.Writer, r planReport) {
 	if r.Scenario != "" {
 		fmt.Fprintf(w, "wrote the fleet as a simulator world to %s (fleetsim -scenario %s)\n", r.Scenario, r.Scenario)
 	}
+	if f := r.Forecast; f != nil {
+		fmt.Fprintf(w, "\n")
+		printSummary(w, f.rolloutSummary)
+		from := "rollwave's default policies (--policy-from-env takes this environment's)"
+		if f.Policies == "environment" {
+			from = "the policies and settings of this environment"
+		}
+		fmt.Fprintf(w, "  (simulated with %s and the durations above", from)
+		if f.Page != "" {
+			fmt.Fprintf(w, "; the timeline is drawn in %s", f.Page)
+		}
+		fmt.Fprintln(w, ")")
+	}
+}
+
+// forecast simulates the rollout of world (the fleet read into r) with the workers' settings of
+// this environment (fromEnv) or their defaults, puts what it did in r.Forecast and draws its
+// timeline to page ("" draws none).
+func (a *app) forecast(ctx context.Context, r *planReport, world *scenario.Scenario, fromEnv bool, horizon time.Duration, page string) error {
+	env := map[string]string{}
+	policies := "defaults"
+	if fromEnv {
+		policies = "environment"
+		for _, name := range envconfig.Settings {
+			if v := a.getenv(name); v != "" {
+				env[name] = v
+			}
+		}
+	}
+	res, err := forecast.Run(ctx, forecast.Options{Scenario: world, Env: env, Horizon: horizon})
+	if err != nil {
+		return fmt.Errorf("forecast: %w", err)
+	}
+	f := &planForecast{rolloutSummary: summarize(res.Records, res.Fleet, res.Unfinished), Policies: policies}
+	if page != "" {
+		ro := res.Fleet.Rollout()
+		limits, err := policy.Load(func(k string) string { return env[k] })
+		if err != nil {
+			return fmt.Errorf("forecast: %w", err)
+		}
+		size := map[string]int{}
+		for _, cr := range res.Fleet.Clusters {
+			size[cr.Cluster] = cr.Instances
+		}
+		for i, cl := range ro.Clusters {
+			ro.Clusters[i].Limit = limits.For(cl.Name).MaxOutOfService.Max(size[cl.Name])
+		}
+		withOutcomes(&ro, rolloutOfHistory(res.Records, res.End))
+		ro.Forecast = true
+		var names []string
+		for _, c := range r.Clusters {
+			names = append(names, c.Name)
+		}
+		ro.Title = "forecast of the rollout of " + strings.Join(names, ", ")
+		if err := writePage(page, ro, io.Discard); err != nil {
+			return err
+		}
+		f.Page = page
+	}
+	r.Forecast = f
+	return nil
 }

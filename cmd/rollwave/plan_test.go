@@ -51,7 +51,8 @@ func TestPlanReadsTheFleetReadOnly(t *testing.T) {
 		env[k] = v
 	}
 	env["AWS_ACCESS_KEY_ID"] = planKey
-	text := runCLI(t, env, "", "plan", "--cluster", "plan-a")
+	page := filepath.Join(t.TempDir(), "forecast.html")
+	text := runCLI(t, env, "", "plan", "--cluster", "plan-a", "--page", page)
 	for _, want := range []string{
 		`cluster plan-a: 3 instances, 2 with an update offered, 1 never checked \(version \?\)`,
 		`i-0ccccccccccccccc3\s+c5.xlarge\s+us-east-1b\s+ACTIVE\s+\?\s+-\s+3\s+opted out`,
@@ -65,7 +66,7 @@ func TestPlanReadsTheFleetReadOnly(t *testing.T) {
 		}
 	}
 	world := filepath.Join(t.TempDir(), "world.yaml")
-	r := runCLI(t, env, "", "plan", "--cluster", "plan-a", "--policy-from-env", "--scenario", world, "--reboot", "90s", "-o", "json")
+	r := runCLI(t, env, "", "plan", "--cluster", "plan-a", "--policy-from-env", "--scenario", world, "--reboot", "90s", "-o", "json", "--page", page)
 	if r.code != 0 {
 		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
 	}

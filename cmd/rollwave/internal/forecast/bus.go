@@ -1,0 +1,254 @@
+package forecast
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rollwave/rollwave/shared/clock"
+)
+
+// queueSender is the part of the in-memory SQS the bus delivers to.
+type queueSender interface {
+	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Envelope is an event as EventBridge delivers it to a target.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       time.Time       `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// bus is an in-memory EventBridge for one simulated rollout: the rules that topology.Bootstrap
+// puts deliver each event that matches them to the queues they target, as EventBridge does, and
+// the bus keeps every event it was given, in order (what the forecast reads the rollout from).
+// Patterns may use exact values only (the topology's rules do); PutRule refuses any other.
+type bus struct {
+	queues  queueSender
+	clock   clock.Clock
+	account string
+	region  string
+
+	mu     sync.Mutex
+	seq    int
+	rules  map[string]*busRule
+	events []Envelope
+}
+
+type busRule struct {
+	name    string
+	arn     string
+	pattern map[string]any
+	raw     string
+	targets []ebtypes.Target
+}
+
+func newBus(queues queueSender, c clock.Clock, account, region string) *bus {
+	return &bus{queues: queues, clock: c, account: account, region: region, rules: map[string]*busRule{}}
+}
+
+// DescribeRule answers as EventBridge does, ResourceNotFoundException for a rule not put.
+func (b *bus) DescribeRule(_ context.Context, in *eventbridge.DescribeRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.rules[aws.ToString(in.Name)]
+	if !ok {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(in.Name) + " does not exist.")}
+	}
+	return &eventbridge.DescribeRuleOutput{Name: aws.String(r.name), Arn: aws.String(r.arn), EventPattern: aws.String(r.raw), State: ebtypes.RuleStateEnabled}, nil
+}
+
+// PutRule creates or replaces a rule; a pattern with anything but exact values is refused.
+func (b *bus) PutRule(_ context.Context, in *eventbridge.PutRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutRuleOutput, error) {
+	var pattern map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(in.EventPattern)), &pattern); err != nil {
+		return nil, fmt.Errorf("put rule %s: event pattern: %w", aws.ToString(in.Name), err)
+	}
+	if err := exactOnly(pattern); err != nil {
+		return nil, fmt.Errorf("put rule %s: %w", aws.ToString(in.Name), err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	name := aws.ToString(in.Name)
+	r, ok := b.rules[name]
+	if !ok {
+		r = &busRule{name: name, arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", b.region, b.account, name)}
+		b.rules[name] = r
+	}
+	r.pattern, r.raw = pattern, aws.ToString(in.EventPattern)
+	return &eventbridge.PutRuleOutput{RuleArn: aws.String(r.arn)}, nil
+}
+
+// ListTargetsByRule lists a rule's targets.
+func (b *bus) ListTargetsByRule(_ context.Context, in *eventbridge.ListTargetsByRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.ListTargetsByRuleOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.rules[aws.ToString(in.Rule)]
+	if !ok {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(in.Rule) + " does not exist.")}
+	}
+	return &eventbridge.ListTargetsByRuleOutput{Targets: slices.Clone(r.targets)}, nil
+}
+
+// PutTargets adds or replaces targets of a rule, by ID.
+func (b *bus) PutTargets(_ context.Context, in *eventbridge.PutTargetsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.rules[aws.ToString(in.Rule)]
+	if !ok {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(in.Rule) + " does not exist.")}
+	}
+	for _, t := range in.Targets {
+		r.targets = slices.DeleteFunc(r.targets, func(o ebtypes.Target) bool { return aws.ToString(o.Id) == aws.ToString(t.Id) })
+		r.targets = append(r.targets, t)
+	}
+	return &eventbridge.PutTargetsOutput{}, nil
+}
+
+// PutEvents keeps each event and delivers it to the queue of every target of every rule it
+// matches.
+func (b *bus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	out := &eventbridge.PutEventsOutput{}
+	for _, e := range in.Entries {
+		env, deliveries, err := b.accept(e)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(env)
+		if err != nil {
+			return nil, fmt.Errorf("put events: %w", err)
+		}
+		for _, queueARN := range deliveries {
+			if err := b.deliver(ctx, queueARN, string(body)); err != nil {
+				return nil, err
+			}
+		}
+		out.Entries = append(out.Entries, ebtypes.PutEventsResultEntry{EventId: aws.String(env.ID)})
+	}
+	return out, nil
+}
+
+// accept keeps e and returns its envelope and the queues its rules deliver it to.
+func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (Envelope, []string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	at := b.clock.Now().UTC()
+	if e.Time != nil {
+		at = e.Time.UTC()
+	}
+	env := Envelope{Version: "0", ID: fmt.Sprintf("forecast-%08d", b.seq), DetailType: aws.ToString(e.DetailType),
+		Source: aws.ToString(e.Source), Account: b.account, Time: at, Region: b.region,
+		Resources: append([]string{}, e.Resources...), Detail: json.RawMessage(aws.ToString(e.Detail))}
+	if !json.Valid(env.Detail) {
+		return Envelope{}, nil, fmt.Errorf("put events: the detail of a %q event is not JSON", env.DetailType)
+	}
+	b.events = append(b.events, env)
+	var doc map[string]any
+	raw, _ := json.Marshal(env)
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return Envelope{}, nil, fmt.Errorf("put events: %w", err)
+	}
+	var to []string
+	for _, r := range b.rules {
+		if matches(r.pattern, doc) {
+			for _, t := range r.targets {
+				to = append(to, aws.ToString(t.Arn))
+			}
+		}
+	}
+	return env, to, nil
+}
+
+// deliver sends body to the queue of ARN arn:aws:sqs:region:account:name.
+func (b *bus) deliver(ctx context.Context, arn, body string) error {
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 || parts[2] != "sqs" {
+		return fmt.Errorf("deliver event: target %q is not a queue", arn)
+	}
+	url, err := b.queues.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5])})
+	if err != nil {
+		return fmt.Errorf("deliver event to %s: %w", parts[5], err)
+	}
+	if _, err := b.queues.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String(body)}); err != nil {
+		return fmt.Errorf("deliver event to %s: %w", parts[5], err)
+	}
+	return nil
+}
+
+// Events returns the events the bus was given, in order.
+func (b *bus) Events() []Envelope {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.events)
+}
+
+// exactOnly refuses a pattern with anything but objects and arrays of exact values.
+func exactOnly(pattern map[string]any) error {
+	for k, v := range pattern {
+		switch v := v.(type) {
+		case map[string]any:
+			if err := exactOnly(v); err != nil {
+				return err
+			}
+		case []any:
+			for _, x := range v {
+				switch x.(type) {
+				case string, float64, bool, nil:
+				default:
+					return fmt.Errorf("event pattern: %s: only exact values are simulated, not %v", k, x)
+				}
+			}
+		default:
+			return fmt.Errorf("event pattern: %s: %v is neither an object nor an array", k, v)
+		}
+	}
+	return nil
+}
+
+// matches reports whether doc matches pattern: every field of the pattern is in doc, and equal
+// to one of the pattern's values (any element of it, when doc's field is an array).
+func matches(pattern, doc map[string]any) bool {
+	for k, want := range pattern {
+		got, ok := doc[k]
+		if !ok {
+			return false
+		}
+		switch want := want.(type) {
+		case map[string]any:
+			sub, ok := got.(map[string]any)
+			if !ok || !matches(want, sub) {
+				return false
+			}
+		case []any:
+			values, isArray := got.([]any)
+			if !isArray {
+				values = []any{got}
+			}
+			if !slices.ContainsFunc(values, func(g any) bool { return slices.ContainsFunc(want, func(w any) bool { return equal(w, g) }) }) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// equal compares two JSON values exactly, as EventBridge does: a string never equals a number.
+func equal(a, b any) bool { return a == b }
