@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -216,17 +217,25 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
+// idleWaiters counts the goroutines in WaitIdle.
+var idleWaiters atomic.Int64
+
 // idleLooks is how many looks in a row must find the process idle: a goroutine woken between
 // two reads of the scheduler is seen by the next.
 const idleLooks = 3
 
-// WaitIdle returns once no goroutine of the process is running (but the caller) or ready to
-// run, and none was started, over several looks at the scheduler in a row; or with ctx's error.
-// Every other goroutine is then blocked: on a timer of a virtual clock, a channel, a lock, the
-// network, or in a system call. A system call counts as blocked because a process that waits
-// for a child (os/exec) always has one under way; a simulation on a virtual clock makes none of
-// its own (its workers log to memory), so none of its steps is missed.
+// WaitIdle returns once no goroutine of the process is running or ready to run but those in
+// WaitIdle (the caller, and the clocks of other simulations in the process), and none was started,
+// over several looks at the scheduler in a row; or with ctx's error. Every other goroutine is then
+// blocked: on a timer of a virtual clock, a channel, a lock, the network, or in a system call. A
+// system call counts as blocked because a process that waits for a child (os/exec) always has one
+// under way; a simulation on a virtual clock makes none that matters (its workers' logs go nowhere
+// or to a buffer), so none of its steps is missed.
 func WaitIdle(ctx context.Context) error {
+	// Goroutines in WaitIdle (of other virtual clocks in the process, and this one) spin while
+	// they wait: each counts as idle.
+	idleWaiters.Add(1)
+	defer idleWaiters.Add(-1)
 	samples := []metrics.Sample{
 		{Name: "/sched/goroutines/running:goroutines"},
 		{Name: "/sched/goroutines/runnable:goroutines"},
@@ -240,7 +249,7 @@ func WaitIdle(ctx context.Context) error {
 		}
 		runtime.Gosched()
 		metrics.Read(samples)
-		idle := samples[0].Value.Uint64() <= 1 && samples[1].Value.Uint64() == 0
+		idle := samples[0].Value.Uint64()+samples[1].Value.Uint64() <= uint64(idleWaiters.Load())
 		switch {
 		case !idle:
 			quiet = 0

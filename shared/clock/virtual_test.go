@@ -118,3 +118,33 @@ func TestRealSleepHonoursTheContext(t *testing.T) {
 		t.Fatalf("Sleep = %v", err)
 	}
 }
+
+// Two virtual clocks in one process each move their own simulation: one's wait for the process
+// to be idle does not keep the other's from seeing it idle.
+func TestTwoVirtualClocksRunSideBySide(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var wg sync.WaitGroup
+	took := make([]time.Duration, 2)
+	for i := range 2 {
+		v := clock.NewVirtual(start)
+		ran := make(chan error, 1)
+		go func() { ran <- v.Run(ctx, 0) }()
+		wg.Go(func() {
+			for range 100 {
+				if err := clock.Sleep(ctx, v, time.Minute); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			took[i] = clock.Since(v, start)
+		})
+	}
+	wg.Wait()
+	cancel()
+	for i, d := range took {
+		if d != 100*time.Minute {
+			t.Errorf("clock %d moved %v, want 100m", i, d)
+		}
+	}
+}
