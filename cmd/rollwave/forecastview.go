@@ -69,12 +69,15 @@ type summaryService struct {
 }
 
 // summaryWait is where and why drains waited: per cluster and reason, how many jobs were held
-// and the longest hold.
+// and the longest hold; Reported counts the holds long enough for the drainer to report them
+// ("Instance Update Waiting", past ROLLWAVE_WAITING_THRESHOLD): the waits a person notices,
+// where a hold of a few seconds (a look just before an instance came back) is not.
 type summaryWait struct {
-	Cluster string `json:"cluster"`
-	Reason  string `json:"reason"`
-	Jobs    int    `json:"jobs"`
-	Longest string `json:"longest"`
+	Cluster  string `json:"cluster"`
+	Reason   string `json:"reason"`
+	Jobs     int    `json:"jobs"`
+	Longest  string `json:"longest"`
+	Reported int    `json:"reported"`
 }
 
 // standaloneTask is the reason of a job skipped for its instance's standalone tasks.
@@ -125,6 +128,12 @@ func summarize(records []history.Record, fleet admin.Report, unfinished []string
 				s.Start = r.At
 			}
 			si.JobStart = r.At
+		case r.Event == notify.InstanceUpdateWaiting:
+			k.reason = r.Reason
+			if waits[k] == nil {
+				waits[k] = &summaryWait{Cluster: r.Cluster, Reason: r.Reason}
+			}
+			waits[k].Reported++
 		case r.Decision == notify.DecisionHeld:
 			if _, ok := holds[r.JobID]; ok {
 				break
@@ -165,6 +174,7 @@ func summarize(records []history.Record, fleet admin.Report, unfinished []string
 			waits[k] = &summaryWait{Cluster: si.Cluster, Reason: standaloneTask}
 		}
 		waits[k].Jobs++
+		waits[k].Reported++
 		out, _ := time.ParseDuration(si.OutOfService)
 		longest[k] = max(longest[k], out)
 	}
@@ -285,9 +295,9 @@ func printSummary(w io.Writer, s rolloutSummary) {
 		tw.Flush()
 	}
 	if len(s.Waits) > 0 {
-		fmt.Fprintln(tw, "  DRAINS WAIT FOR\tCLUSTER\tJOBS\tLONGEST")
+		fmt.Fprintln(tw, "  DRAINS WAIT FOR\tCLUSTER\tJOBS\tLONGEST\tREPORTED")
 		for _, wt := range s.Waits {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", wt.Reason, wt.Cluster, wt.Jobs, wt.Longest)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\n", wt.Reason, wt.Cluster, wt.Jobs, wt.Longest, wt.Reported)
 		}
 		tw.Flush()
 	} else {

@@ -3,6 +3,7 @@ package forecast
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,6 +51,7 @@ type bus struct {
 	seq    int
 	rules  map[string]*busRule
 	events []Envelope
+	failed []error
 }
 
 type busRule struct {
@@ -122,9 +124,14 @@ func (b *bus) PutTargets(_ context.Context, in *eventbridge.PutTargetsInput, _ .
 	return &eventbridge.PutTargetsOutput{}, nil
 }
 
-// PutEvents keeps each event and delivers it to the queue of every target of every rule it
-// matches.
-func (b *bus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+// deliveryDelay is how long after PutEvents the bus delivers an event to its targets: about
+// EventBridge's usual latency. Delivering at once would wake a waiter at the instant of the change,
+// before the other effects of the same change (a service's counts) that a real waiter finds done.
+const deliveryDelay = 500 * time.Millisecond
+
+// PutEvents keeps each event and delivers it, deliveryDelay later, to the queue of every target
+// of every rule it matches.
+func (b *bus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
 	out := &eventbridge.PutEventsOutput{}
 	for _, e := range in.Entries {
 		env, deliveries, err := b.accept(e)
@@ -136,13 +143,24 @@ func (b *bus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ .
 			return nil, fmt.Errorf("put events: %w", err)
 		}
 		for _, queueARN := range deliveries {
-			if err := b.deliver(ctx, queueARN, string(body)); err != nil {
-				return nil, err
-			}
+			b.clock.AfterFunc(deliveryDelay, func() {
+				if err := b.deliver(context.Background(), queueARN, string(body)); err != nil {
+					b.mu.Lock()
+					b.failed = append(b.failed, err)
+					b.mu.Unlock()
+				}
+			})
 		}
 		out.Entries = append(out.Entries, ebtypes.PutEventsResultEntry{EventId: aws.String(env.ID)})
 	}
 	return out, nil
+}
+
+// Failed returns the deliveries that failed.
+func (b *bus) Failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return errors.Join(b.failed...)
 }
 
 // accept keeps e and returns its envelope and the queues its rules deliver it to.

@@ -169,6 +169,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if waitErr != nil {
 		return nil, waitErr
 	}
+	if err := events.Failed(); err != nil {
+		return nil, fmt.Errorf("simulated event bus: %w", err)
+	}
 	return res, nil
 }
 
