@@ -58,7 +58,9 @@ The simulated durations are the simulator's defaults unless a flag sets them: --
 --task-stop, --apply (staging the update), --reboot (boot), --agent-reconnect. Beside them plan
 shows what the deployment's history (its log group) measured within --since (default 30 days)
 per instance type: the updates and their median time from a job's start to the instance back in
-service. The history records no drain or reboot times apart, so these do not set the durations.
+service. Where it holds drains and reboots of the instances read, their medians set the durations
+no flag sets: --task-stop the drain (admitted to drained), --reboot the return (the reboot sent to
+the job's success) less the simulator's shutdown, agent reconnect and SSM delivery.
 
 --policy-from-env shows each cluster's policies (ROLLWAVE_MAX_OUT_OF_SERVICE, the window, the
 standalone-task policy, ROLLWAVE_CLUSTER_POLICIES ...) read from this environment, as the
@@ -82,6 +84,9 @@ type planReport struct {
 	// instances read; History says why there are none when that is not obvious.
 	Measured []planMeasured `json:"measured"`
 	History  string         `json:"history,omitempty"`
+	// Steps are the drains and returns the history measured on these instances: what sets the
+	// simulated task-stop and reboot unless a flag does.
+	Steps planSteps `json:"steps"`
 	// Scenario is the file the world was written to, "" without --scenario.
 	Scenario string `json:"scenario,omitempty"`
 	// Forecast is the simulated rollout of the fleet read, nil with --forecast=false.
@@ -175,10 +180,79 @@ type planMeasured struct {
 	Median       string `json:"median"`
 }
 
+// planSteps are the medians of the steps of past updates of the instances read: Drain from a
+// drain admitted to the instance drained (Drains of them), Return from the reboot sent to the
+// job's success (Returns of them): the host's shutdown, boot, agent reconnect and the check.
+type planSteps struct {
+	Drain   string `json:"drain,omitempty"`
+	Drains  int    `json:"drains"`
+	Return  string `json:"return,omitempty"`
+	Returns int    `json:"returns"`
+
+	drain, ret time.Duration
+}
+
+// measuredSteps measures the drains and returns of records (oldest first) on r's instances.
+func measuredSteps(records []history.Record, r planReport) planSteps {
+	ours := map[string]bool{}
+	for _, c := range r.Clusters {
+		for _, in := range c.Instances {
+			ours[in.EC2InstanceID] = true
+		}
+	}
+	admitted, rebooted := map[string]time.Time{}, map[string]time.Time{}
+	var drains, returns []time.Duration
+	for _, rec := range records {
+		if !ours[rec.EC2InstanceID] {
+			continue
+		}
+		switch {
+		case rec.Decision == notify.DecisionAdmitted:
+			admitted[rec.JobID] = rec.At
+		case rec.Decision == notify.DecisionDrained && !admitted[rec.JobID].IsZero():
+			drains = append(drains, rec.At.Sub(admitted[rec.JobID]))
+		case rec.Decision == notify.DecisionRebooted:
+			rebooted[rec.JobID] = rec.At
+		case rec.Outcome == "updated" && !rebooted[rec.JobID].IsZero():
+			returns = append(returns, rec.At.Sub(rebooted[rec.JobID]))
+		}
+	}
+	var s planSteps
+	if len(drains) > 0 {
+		slices.Sort(drains)
+		s.drain, s.Drains = drains[len(drains)/2], len(drains)
+		s.Drain = s.drain.Truncate(time.Second).String()
+	}
+	if len(returns) > 0 {
+		slices.Sort(returns)
+		s.ret, s.Returns = returns[len(returns)/2], len(returns)
+		s.Return = s.ret.Truncate(time.Second).String()
+	}
+	return s
+}
+
+// timings sets, where t leaves them at 0 (no flag), the simulated task-stop to the measured
+// drain and the boot to the measured return less the simulator's shutdown, agent reconnect and
+// SSM delivery; it returns the flags of the durations it set.
+func (s planSteps) timings(t *scenario.Timings) map[string]bool {
+	set := map[string]bool{}
+	if t.TaskStop == 0 && s.drain > 0 {
+		t.TaskStop, set["task-stop"] = scenario.Duration(s.drain), true
+	}
+	if t.Reboot == 0 && s.ret > 0 {
+		var d scenario.Scenario
+		d.Timings = *t
+		d.Normalize()
+		rest := d.Timings.Shutdown.D() + d.Timings.AgentReconnect.D() + d.Timings.SSMDelivery.D()
+		t.Reboot, set["reboot"] = scenario.Duration(max(s.ret-rest, time.Second)), true
+	}
+	return set
+}
+
 type planTiming struct {
 	Name   string `json:"name"`
 	Value  string `json:"value"`
-	Source string `json:"source"` // "default" or "flag"
+	Source string `json:"source"` // "default", "flag" or "history" (planSteps)
 }
 
 // planTimingFlags are the simulated durations a flag may set, by flag name, with the scenario
@@ -268,6 +342,7 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 		if len(r.Measured) == 0 {
 			r.History = "no update of these instances' types in the history within --since"
 		}
+		r.Steps = measuredSteps(records, r)
 	}
 	if *fromEnv {
 		for i := range r.Clusters {
@@ -280,11 +355,15 @@ func runPlan(ctx context.Context, a *app, c command, args []string) error {
 	for i, f := range planTimingFlags {
 		*f.field(&timings) = scenario.Duration(durations[i])
 	}
+	fromHistory := r.Steps.timings(&timings)
 	world := worldOf(r, timings, cl.cfg.Region)
 	for i, f := range planTimingFlags {
 		src := "default"
-		if durations[i] > 0 {
+		switch {
+		case durations[i] > 0:
 			src = "flag"
+		case fromHistory[f.flag]:
+			src = "history"
 		}
 		r.Timings = append(r.Timings, planTiming{Name: f.flag, Value: f.field(&world.Timings).D().String(), Source: src})
 	}
@@ -643,6 +722,10 @@ func printPlan(w io.Writer, r planReport) {
 	var ms []string
 	for _, m := range r.Measured {
 		ms = append(ms, fmt.Sprintf("%s %s over %d", m.InstanceType, m.Median, m.Updates))
+	}
+	if st := r.Steps; st.Drains > 0 || st.Returns > 0 {
+		fmt.Fprintf(w, "measured steps of past updates of these instances: drain median %s over %d, return median %s over %d\n",
+			orDefault(st.Drain, "-"), st.Drains, orDefault(st.Return, "-"), st.Returns)
 	}
 	if len(ms) > 0 {
 		fmt.Fprintf(w, "measured in past rollouts, median from a job's start to the instance back in service (waits included): %s\n", strings.Join(ms, ", "))

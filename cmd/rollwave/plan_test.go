@@ -18,6 +18,7 @@ import (
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmdoc"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
+	"github.com/rollwave/rollwave/tools/fleetsim/scenario"
 	"github.com/rollwave/rollwave/tools/harness"
 )
 
@@ -207,5 +208,38 @@ func TestMeasured(t *testing.T) {
 	want := []planMeasured{{InstanceType: "c5.xlarge", Updates: 1, Median: "10m0s"}, {InstanceType: "m5.large", Updates: 3, Median: "5m0s"}}
 	if diff := cmp.Diff(want, measured(records, fleet)); diff != "" {
 		t.Errorf("measured (-want +got):\n%s", diff)
+	}
+}
+
+// TestMeasuredSteps takes the median drain (admitted to drained) and return (reboot sent to
+// success) of the instances read, and sets from them the durations no flag set.
+func TestMeasuredSteps(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	step := func(job, id, decision string, s int) history.Record {
+		return history.Record{At: at(s), Event: notify.InstanceUpdateProgressed, JobID: job, EC2InstanceID: id, Decision: decision}
+	}
+	end := func(job, id, outcome string, s int) history.Record {
+		return history.Record{At: at(s), Event: notify.InstanceUpdateSucceeded, JobID: job, EC2InstanceID: id, Outcome: outcome}
+	}
+	records := []history.Record{
+		step("j1", "i-1", notify.DecisionAdmitted, 0), step("j1", "i-1", notify.DecisionDrained, 30),
+		step("j1", "i-1", notify.DecisionRebooted, 40), end("j1", "i-1", "updated", 140),
+		step("j2", "i-2", notify.DecisionAdmitted, 0), step("j2", "i-2", notify.DecisionDrained, 60),
+		step("j2", "i-2", notify.DecisionRebooted, 70), end("j2", "i-2", "updated", 150),
+		step("j3", "i-3", notify.DecisionAdmitted, 0), step("j3", "i-3", notify.DecisionDrained, 90),
+		step("j3", "i-3", notify.DecisionRebooted, 95), end("j3", "i-3", "failed", 500), // no return
+		step("j4", "i-gone", notify.DecisionAdmitted, 0), step("j4", "i-gone", notify.DecisionDrained, 900),
+	}
+	fleet := planReport{Clusters: []planCluster{{Instances: []planInstance{{EC2InstanceID: "i-1"}, {EC2InstanceID: "i-2"}, {EC2InstanceID: "i-3"}}}}}
+	got := measuredSteps(records, fleet)
+	if got.Drain != "1m0s" || got.Drains != 3 || got.Return != "1m40s" || got.Returns != 2 {
+		t.Errorf("measuredSteps = %+v, want drain 1m0s over 3, return 1m40s over 2", got)
+	}
+	// The return less shutdown 5s, agent reconnect 15s and SSM delivery 1s is the boot; a flag wins.
+	timings := scenario.Timings{TaskStop: scenario.Duration(20 * time.Second)}
+	set := got.timings(&timings)
+	if timings.TaskStop.D() != 20*time.Second || timings.Reboot.D() != 79*time.Second || set["task-stop"] || !set["reboot"] {
+		t.Errorf("timings = task-stop %s reboot %s, set %v; want the flag's 20s and 1m19s from the history", timings.TaskStop.D(), timings.Reboot.D(), set)
 	}
 }
