@@ -31,17 +31,26 @@ import (
 
 var planCommand = command{
 	name:    "plan",
-	summary: "read the fleet a rollout would start from, read-only, and write it as a simulator world",
-	usage:   "[--cluster C ...] [--policy-from-env] [--since D] [--scenario FILE] [--task-start D] [--task-stop D] [--apply D] [--reboot D] [--agent-reconnect D] [-o text|json|table] [--query Q]",
+	summary: "read the fleet read-only and forecast its rollout: makespan, waves, skips, waits, service floors",
+	usage:   "[--cluster C ...] [--policy-from-env] [--forecast=false] [--horizon D] [--page FILE] [--since D] [--scenario FILE] [--task-start D] [--task-stop D] [--apply D] [--reboot D] [--agent-reconnect D] [-o text|json|table] [--query Q]",
 	help: `
 plan reads what a rollout would start from, without changing anything: every container instance
 of the clusters (status, instance type, zone, registered CPU and memory, variant), the services
 (desired count, minimum healthy and maximum percent, so the floor a drain must keep), the
 standalone tasks (tasks no service started) and how long they have run, and each instance's
 Bottlerocket version and offered update. It prints them, and with --scenario it writes them as a
-fleet simulator (tools/fleetsim) scenario: a world that the simulator and the workers can roll
-out in virtual time, to see before the real rollout how long it takes, which instances are
-skipped and why, and where drains wait.
+fleet simulator (tools/fleetsim) scenario.
+
+Then it forecasts the rollout: it runs the four workers' own code, in this process, over a
+simulated copy of the fleet read, in-memory queues and an in-memory event bus, on a virtual clock
+(hours of a rollout take seconds; nothing leaves the process, and the fleet is never written).
+It prints the makespan and its waves; per instance, when its job starts, when it leaves service,
+how long it is out and how its job ends (updated, skipped with the reason, failed); each
+service's lowest running count against its floor; where and why drains wait (capacity, window,
+standalone tasks, limits); and the jobs that do not end within --horizon of simulated time. It
+draws the same timeline page as rollwave report, marked as a forecast, to --page. The workers run
+with rollwave's default policies, or with --policy-from-env this environment's ROLLWAVE_*
+settings, as the deployment's workers read theirs. --forecast=false only reads.
 
 It only reads: ECS List and Describe calls, and SSM's command history (ListCommands,
 ListCommandInvocations, GetCommandInvocation). The versions come from the newest update check
