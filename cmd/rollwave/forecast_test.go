@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,8 +234,10 @@ func messages(ctx context.Context, client *sqs.Client, name string) int {
 	}
 	n := 0
 	for _, v := range out.Attributes {
-		var c int
-		fmt.Sscan(v, &c)
+		c, err := strconv.Atoi(v)
+		if err != nil {
+			return -1
+		}
 		n += c
 	}
 	return n
