@@ -94,7 +94,7 @@ func summarize(records []history.Record, fleet admin.Report, unfinished []string
 	}
 	byInstance := map[string]*summaryInstance{}
 	for _, in := range fleet.Instances {
-		si := &summaryInstance{Cluster: in.Cluster, EC2InstanceID: in.EC2InstanceID, OutOfService: in.OutOfService.D().String(), Outcome: "none"}
+		si := &summaryInstance{Cluster: in.Cluster, EC2InstanceID: in.EC2InstanceID, OutOfService: in.OutOfService.D().Truncate(time.Second).String(), Outcome: "none"}
 		for _, e := range in.Timeline {
 			if e.Event == admin.EventDraining {
 				si.OutAt = e.T
@@ -264,7 +264,11 @@ func printSummary(w io.Writer, s rolloutSummary) {
 		}
 		return "+" + t.Sub(s.Start).Truncate(time.Second).String()
 	}
-	fmt.Fprintf(w, "forecast: makespan %s, %d waves\n", orDefault(s.Makespan, "- (no job ran)"), len(s.Waves))
+	waves := fmt.Sprintf("%d waves", len(s.Waves))
+	if len(s.Waves) == 1 {
+		waves = "1 wave"
+	}
+	fmt.Fprintf(w, "forecast: makespan %s, %s\n", orDefault(s.Makespan, "- (no job ran)"), waves)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(s.Waves) > 0 {
 		fmt.Fprintln(tw, "  WAVE\tCLUSTER\tFROM\tTO\tINSTANCES")

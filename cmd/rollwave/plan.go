@@ -410,7 +410,7 @@ type fleetReaders struct {
 // readFleet reads the clusters as a rollout would find them; checkDoc is the update-check
 // document whose newest output on each instance gives its version.
 func readFleet(ctx context.Context, rd fleetReaders, checkDoc string, names []string, now time.Time) (planReport, error) {
-	r := planReport{ReadAt: now}
+	r := planReport{ReadAt: now, Measured: []planMeasured{}}
 	described, err := rd.ecs.Clusters(ctx, names)
 	if err != nil {
 		return r, fmt.Errorf("describe clusters: %w", err)

@@ -217,8 +217,15 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-// idleWaiters counts the goroutines in WaitIdle.
+// idleWaiters counts the goroutines in WaitIdle that are looking at the scheduler (not asleep
+// between two looks): each is running or ready to run, and no work of the process.
 var idleWaiters atomic.Int64
+
+// busyBackoff and maxBusyBackoff bound the pause between two looks at a busy process.
+const (
+	busyBackoff    = time.Microsecond
+	maxBusyBackoff = 200 * time.Microsecond
+)
 
 // idleLooks is how many looks in a row must find the process idle: a goroutine woken between
 // two reads of the scheduler is seen by the next.
@@ -241,22 +248,32 @@ func WaitIdle(ctx context.Context) error {
 		{Name: "/sched/goroutines/runnable:goroutines"},
 		{Name: "/sched/goroutines-created:goroutines"},
 	}
-	quiet := 0
+	quiet, busy := 0, 0
 	var created uint64
 	for quiet < idleLooks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		runtime.Gosched()
+		if busy == 0 {
+			runtime.Gosched()
+		} else {
+			// The scheduler tells no one when the process goes idle, so WaitIdle looks;
+			// while the process is busy it looks less often, to leave the cores to the work.
+			// Asleep it neither runs nor waits to: it leaves the count of those it excuses.
+			idleWaiters.Add(-1)
+			time.Sleep(min(busyBackoff<<min(busy, 8), maxBusyBackoff))
+			idleWaiters.Add(1)
+		}
 		metrics.Read(samples)
 		idle := samples[0].Value.Uint64()+samples[1].Value.Uint64() <= uint64(idleWaiters.Load())
 		switch {
 		case !idle:
 			quiet = 0
+			busy++
 		case quiet > 0 && samples[2].Value.Uint64() != created:
-			quiet = 1
+			quiet, busy = 1, 0
 		default:
-			quiet++
+			quiet, busy = quiet+1, 0
 		}
 		created = samples[2].Value.Uint64()
 	}

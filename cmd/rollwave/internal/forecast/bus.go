@@ -211,11 +211,11 @@ func (b *bus) deliver(ctx context.Context, arn, body string) error {
 	return nil
 }
 
-// Events returns the events the bus was given, in order.
-func (b *bus) Events() []Envelope {
+// Since returns the events the bus was given after the first n, in order.
+func (b *bus) Since(n int) []Envelope {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.events)
+	return slices.Clone(b.events[min(n, len(b.events)):])
 }
 
 // exactOnly refuses a pattern with anything but objects and arrays of exact values.

@@ -60,6 +60,12 @@ const DefaultHorizon = 7 * 24 * time.Hour
 // prefix names the simulated deployment's queues.
 const prefix = "forecast"
 
+// resolution is how close in simulated time the clock fires timers together: each step of the
+// clock fires every timer due within it, later by at most this much. Coarser saves few steps
+// and stretches the chains of short waits (an API call's latency, an event's delivery): 10 ms
+// made the 1,000-instance rollout 6 % longer for 3 % less time.
+const resolution = time.Millisecond
+
 // checkEvery is how often, in simulated time, the forecast looks whether the rollout is over.
 const checkEvery = 10 * time.Second
 
@@ -95,7 +101,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	clockCtx, stopClock := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopClock()
 	clockDone := make(chan error, 1)
-	go func() { clockDone <- v.Run(clockCtx, time.Millisecond) }()
+	go func() { clockDone <- v.Run(clockCtx, resolution) }()
 
 	queues := queuetest.NewSQSOn(v)
 	events := newBus(queues, v, sc.Account, sc.Region)
@@ -187,6 +193,7 @@ type watch struct {
 // job that started has ended; or until the horizon. It fills res.Records and res.Unfinished.
 func (w watch) waitOver(ctx context.Context, v *clock.Virtual, events *bus, horizon time.Duration, failed <-chan error, res *Result) error {
 	deadline := v.Now().Add(horizon)
+	seen := 0 // events decoded
 	tick := v.NewTicker(checkEvery)
 	defer tick.Stop()
 	for {
@@ -197,12 +204,13 @@ func (w watch) waitOver(ctx context.Context, v *clock.Virtual, events *bus, hori
 			return err
 		case <-tick.C():
 		}
-		records, err := decode(events.Events())
+		fresh, err := decode(events.Since(seen))
 		if err != nil {
 			return err
 		}
-		res.Records = records
-		open := openJobs(records)
+		seen += len(fresh.envelopes)
+		res.Records = append(res.Records, fresh.records...)
+		open := openJobs(res.Records)
 		if !w.busy() && len(open) == 0 {
 			res.Unfinished = w.deadLetters()
 			return nil
@@ -242,22 +250,28 @@ func (w watch) deadLetters() []string {
 	return out
 }
 
+// decoded are events of the bus and the history records of those that are pipeline events.
+type decoded struct {
+	envelopes []Envelope
+	records   []history.Record
+}
+
 // decode turns the bus's pipeline events into history records.
-func decode(envs []Envelope) ([]history.Record, error) {
-	var out []history.Record
+func decode(envs []Envelope) (decoded, error) {
+	out := decoded{envelopes: envs}
 	for _, e := range envs {
 		if e.Source != notify.Source {
 			continue
 		}
 		raw, err := json.Marshal(e)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		r, err := history.Decode(string(raw))
 		if err != nil {
-			return nil, fmt.Errorf("read a pipeline event: %w", err)
+			return out, fmt.Errorf("read a pipeline event: %w", err)
 		}
-		out = append(out, r)
+		out.records = append(out.records, r)
 	}
 	return out, nil
 }
