@@ -94,11 +94,11 @@ checkov: deps ## checkov (pinned, offline) over terraform/: each finding is fixe
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true CKV_PARSE_ERROR_FAIL=true .cache/checkov/venv/bin/checkov \
 		--directory terraform --framework terraform --skip-download --compact --quiet
 
-# BENCH selects the benchmarks (go test -bench): by default the rollouts of 8, 50 and 200 hosts and
-# the scan of 1,000 instances, about 15 minutes;
-# `make bench BENCH='Rollout/^1000-hosts|Scan/^10000-'` runs the 1,000-host rollout and the
-# 10,000-instance scan, `make bench BENCH=.` every case.
-BENCH ?= Rollout/^(8|50|200)-hosts|Scan/^1000-instances
+# BENCH selects the benchmarks (go test -bench): by default the rollouts of 8, 50 and 200 hosts,
+# the scan of 1,000 instances and rollwave plan (with its forecast) of 1,000 instances, about 15
+# minutes; `make bench BENCH='Rollout/^1000-hosts|Scan/^10000-'` runs the 1,000-host rollout and
+# the 10,000-instance scan, `make bench BENCH=.` every case.
+BENCH ?= Rollout/^(8|50|200)-hosts|Scan/^1000-instances|Plan1000
 
 .PHONY: bench
 bench: deps ## run the benchmarks of every module (BENCH=pattern; BenchmarkRollout needs moto from make deps)

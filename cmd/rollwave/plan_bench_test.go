@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,9 +20,13 @@ import (
 
 // BenchmarkPlan1000 runs rollwave plan --scenario over a fleet of 1,000 instances in fleetsim
 // (four clusters of 250, services and a daemon on each, a standalone task on every 50th host),
-// after the update check ran on every host, and reports per plan the wall seconds (plan-s), its
-// API calls (calls) and calls per instance (calls/instance), besides ns/op. It measures; it
-// asserts only that plan succeeded and described every instance.
+// after the update check ran on every host, with the forecast on and the policies of an
+// environment that sets ROLLWAVE_MAX_OUT_OF_SERVICE=20% (--policy-from-env), so that the
+// forecast rolls each cluster out in waves as a deployment would. It reports per plan the wall
+// seconds (plan-s, the read and the forecast), its API calls (calls) and calls per instance
+// (calls/instance), and the forecast's simulated makespan (forecast-makespan-s) and instances
+// updated (forecast-updated), besides ns/op. It measures; it asserts only that plan succeeded,
+// described every instance and forecast some of them updated.
 func BenchmarkPlan1000(b *testing.B) {
 	const clusters, perCluster = 4, 250
 	var sc strings.Builder
@@ -62,27 +67,48 @@ func BenchmarkPlan1000(b *testing.B) {
 	if _, err := ssmcommand.New(api).Run(ctx, ssmdoc.Name(prefix, ssmdoc.Check), ids, ssmcommand.Options{PollInterval: 200 * time.Millisecond}); err != nil {
 		b.Fatalf("update check: %v", err)
 	}
-	env := map[string]string{"ROLLWAVE_PREFIX": prefix, "ROLLWAVE_CLUSTERS": strings.Join(names, ",")}
+	env := map[string]string{"ROLLWAVE_PREFIX": prefix, "ROLLWAVE_CLUSTERS": strings.Join(names, ","), "ROLLWAVE_MAX_OUT_OF_SERVICE": "20%"}
 	for _, kv := range s.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
 	env["AWS_ACCESS_KEY_ID"] = planKey
-	world := filepath.Join(b.TempDir(), "world.yaml")
+	dir := b.TempDir()
+	world, page := filepath.Join(dir, "world.yaml"), filepath.Join(dir, "forecast.html")
 	getenv := func(k string) string { return env[k] }
+	// The document's parts the benchmark reads: the instances described, and the forecast's
+	// makespan and outcomes.
+	const query = "{instances: length(clusters[].instances[]), makespan: forecast.makespanSeconds, outcomes: forecast.instances[].outcome}"
 	plans := 0
 	var elapsed time.Duration
+	var makespan float64
+	outcomes := map[string]int{}
 	for b.Loop() {
 		var out, errOut strings.Builder
 		start := time.Now()
-		if code := run(ctx, []string{"plan", "--scenario", world, "-o", "json", "--query", "length(clusters[].instances[])"}, strings.NewReader(""), &out, &errOut, getenv); code != 0 {
+		if code := run(ctx, []string{"plan", "--policy-from-env", "--scenario", world, "--page", page, "-o", "json", "--query", query}, strings.NewReader(""), &out, &errOut, getenv); code != 0 {
 			b.Fatalf("plan: exit %d: %s", code, errOut.String())
 		}
 		elapsed += time.Since(start)
 		plans++
-		if got := strings.TrimSpace(out.String()); got != fmt.Sprint(clusters*perCluster) {
-			b.Fatalf("plan described %s instances, want %d", got, clusters*perCluster)
+		var got struct {
+			Instances int      `json:"instances"`
+			Makespan  float64  `json:"makespan"`
+			Outcomes  []string `json:"outcomes"`
 		}
+		if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
+			b.Fatalf("plan -o json --query: %v\n%s", err, out.String())
+		}
+		if got.Instances != clusters*perCluster {
+			b.Fatalf("plan described %d instances, want %d", got.Instances, clusters*perCluster)
+		}
+		makespan += got.Makespan
+		for _, o := range got.Outcomes {
+			outcomes[o]++
+		}
+	}
+	if outcomes["updated"] == 0 {
+		b.Fatalf("the forecast updated no instance: outcomes %v", outcomes)
 	}
 	rep, err := fleet.Report(ctx)
 	if err != nil {
@@ -98,5 +124,14 @@ func BenchmarkPlan1000(b *testing.B) {
 	b.ReportMetric(elapsed.Seconds()/float64(plans), "plan-s")
 	b.ReportMetric(float64(calls)/float64(plans), "calls")
 	b.ReportMetric(float64(calls)/float64(plans)/float64(clusters*perCluster), "calls/instance")
-	fmt.Printf("plan of %d instances: %.1f s, calls per plan: %s\n", clusters*perCluster, elapsed.Seconds()/float64(plans), strings.Join(ops, ", "))
+	b.ReportMetric(makespan/float64(plans), "forecast-makespan-s")
+	b.ReportMetric(float64(outcomes["updated"])/float64(plans), "forecast-updated")
+	var outs []string
+	for o, n := range outcomes {
+		outs = append(outs, fmt.Sprintf("%s %d", o, n/plans))
+	}
+	slices.Sort(outs)
+	fmt.Printf("plan of %d instances: %.1f s, calls per plan: %s; forecast: makespan %s simulated, outcomes %s\n", clusters*perCluster,
+		elapsed.Seconds()/float64(plans), strings.Join(ops, ", "), time.Duration(makespan/float64(plans)*float64(time.Second)).Truncate(time.Second),
+		strings.Join(outs, ", "))
 }
