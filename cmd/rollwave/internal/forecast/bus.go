@@ -16,25 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/ecsevent"
 )
 
 // queueSender is the part of the in-memory SQS the bus delivers to.
 type queueSender interface {
 	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
-// Envelope is an event as EventBridge delivers it to a target.
-type Envelope struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       time.Time       `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
 }
 
 // bus is an in-memory EventBridge for one simulated rollout: the rules that topology.Bootstrap
@@ -50,7 +38,7 @@ type bus struct {
 	mu     sync.Mutex
 	seq    int
 	rules  map[string]*busRule
-	events []Envelope
+	events []ecsevent.Envelope
 	failed []error
 }
 
@@ -164,7 +152,7 @@ func (b *bus) Failed() error {
 }
 
 // accept keeps e and returns its envelope and the queues its rules deliver it to.
-func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (Envelope, []string, error) {
+func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (ecsevent.Envelope, []string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
@@ -172,17 +160,17 @@ func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (Envelope, []string, error
 	if e.Time != nil {
 		at = e.Time.UTC()
 	}
-	env := Envelope{Version: "0", ID: fmt.Sprintf("forecast-%08d", b.seq), DetailType: aws.ToString(e.DetailType),
+	env := ecsevent.Envelope{Version: "0", ID: fmt.Sprintf("forecast-%08d", b.seq), DetailType: aws.ToString(e.DetailType),
 		Source: aws.ToString(e.Source), Account: b.account, Time: at, Region: b.region,
 		Resources: append([]string{}, e.Resources...), Detail: json.RawMessage(aws.ToString(e.Detail))}
 	if !json.Valid(env.Detail) {
-		return Envelope{}, nil, fmt.Errorf("put events: the detail of a %q event is not JSON", env.DetailType)
+		return ecsevent.Envelope{}, nil, fmt.Errorf("put events: the detail of a %q event is not JSON", env.DetailType)
 	}
 	b.events = append(b.events, env)
 	var doc map[string]any
 	raw, _ := json.Marshal(env)
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return Envelope{}, nil, fmt.Errorf("put events: %w", err)
+		return ecsevent.Envelope{}, nil, fmt.Errorf("put events: %w", err)
 	}
 	var to []string
 	for _, r := range b.rules {
@@ -212,7 +200,7 @@ func (b *bus) deliver(ctx context.Context, arn, body string) error {
 }
 
 // Since returns the events the bus was given after the first n, in order.
-func (b *bus) Since(n int) []Envelope {
+func (b *bus) Since(n int) []ecsevent.Envelope {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.events[min(n, len(b.events)):])

@@ -27,6 +27,7 @@ import (
 	"github.com/rollwave/rollwave/services/scanner/scan"
 	"github.com/rollwave/rollwave/services/verifier/verify"
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/ecsevent"
 	"github.com/rollwave/rollwave/shared/history"
 	"github.com/rollwave/rollwave/shared/notify"
 	"github.com/rollwave/rollwave/shared/queue/queuetest"
@@ -252,12 +253,12 @@ func (w watch) deadLetters() []string {
 
 // decoded are events of the bus and the history records of those that are pipeline events.
 type decoded struct {
-	envelopes []Envelope
+	envelopes []ecsevent.Envelope
 	records   []history.Record
 }
 
 // decode turns the bus's pipeline events into history records.
-func decode(envs []Envelope) (decoded, error) {
+func decode(envs []ecsevent.Envelope) (decoded, error) {
 	out := decoded{envelopes: envs}
 	for _, e := range envs {
 		if e.Source != notify.Source {
