@@ -55,7 +55,8 @@ func TestForecastMatchesTheRollout(t *testing.T) {
 	for _, tc := range []struct {
 		name, scenario string
 		// policy is the deployment's policy; window, when set, is a maintenance window that
-		// opens this long after the forecast starts.
+		// opens this long after the forecast starts: long enough that the real rollout's jobs,
+		// staged on a loaded machine, still meet it closed.
 		policy []string
 		window time.Duration
 		// wantWaits and wantSkipped are what the rollout must show for the fleet to test what
@@ -69,7 +70,7 @@ func TestForecastMatchesTheRollout(t *testing.T) {
 			wantWaits: []string{"capacity"}},
 		{name: "window and standalone task", scenario: "testdata/forecast-window.yaml",
 			policy:    []string{"ROLLWAVE_STANDALONE_TASKS=wait", "ROLLWAVE_STANDALONE_DEADLINE=20s"},
-			window:    40 * time.Second,
+			window:    time.Minute,
 			wantWaits: []string{"standalone-task", "window"}, wantSkipped: []string{"standalone-task"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +98,10 @@ func TestForecastMatchesTheRollout(t *testing.T) {
 			if _, err := ssmcommand.New(ssm.NewFromConfig(cfg)).Run(ctx, ssmdoc.Name(prefix, ssmdoc.Check), ids, ssmcommand.Options{PollInterval: 200 * time.Millisecond}); err != nil {
 				t.Fatalf("update check: %v", err)
 			}
+			bins := map[string]string{}
+			for _, w := range []string{"scanner", "patcher", "drainer", "verifier"} {
+				bins[w] = harness.BuildBinary(t, "services/"+w)
+			}
 			env := append(s.Env(), "ROLLWAVE_PREFIX="+prefix, "ROLLWAVE_CLUSTERS="+strings.Join(clusters, ","))
 			env = append(append(env, forecastSettings...), tc.policy...)
 			if tc.window > 0 {
@@ -108,6 +113,12 @@ func TestForecastMatchesTheRollout(t *testing.T) {
 				envMap[k] = v
 			}
 
+			// The workers start first and idle until the scan, which follows plan at once: the
+			// real rollout then starts as soon after the forecast's as the machine allows,
+			// however long the workers take to start.
+			for w, bin := range bins {
+				harness.StartProcess(t, w, bin, env)
+			}
 			args := append([]string{"plan", "--policy-from-env", "-o", "json", "--page", filepath.Join(t.TempDir(), "forecast.html")}, forecastTimings...)
 			r := runCLI(t, envMap, "", args...)
 			if r.code != 0 {
@@ -119,9 +130,6 @@ func TestForecastMatchesTheRollout(t *testing.T) {
 			}
 			forecast := plan.Forecast.rolloutSummary
 
-			for _, w := range []string{"scanner", "patcher", "drainer", "verifier"} {
-				harness.StartProcess(t, w, harness.BuildBinary(t, "services/"+w), env)
-			}
 			if r := runCLI(t, envMap, "", "scan"); r.code != 0 {
 				t.Fatalf("scan: exit %d: %s", r.code, r.stderr)
 			}
