@@ -125,14 +125,12 @@ func TestForecastMatchesTheRollout(t *testing.T) {
 			// plan runs as its own process, as a person runs it: its virtual clock moves when its
 			// process is idle, which the other tests of this one seldom are.
 			args := append([]string{"plan", "--policy-from-env", "-o", "json", "--page", filepath.Join(t.TempDir(), "forecast.html")}, forecastTimings...)
-			p := &pipeline{stack: &stack{t: t}, env: env, cli: harness.BuildBinary(t, "cmd/rollwave")}
-			stdout, stderr, code := p.rollwave(args...)
+			stdout, stderr, code := runBinary(t, harness.BuildBinary(t, "cmd/rollwave"), env, args...)
 			if code != 0 {
 				t.Fatalf("plan: exit %d: %s", code, stderr)
 			}
-			r := result{stdout: stdout}
 			var plan planReport
-			if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil || plan.Forecast == nil {
+			if err := json.Unmarshal([]byte(stdout), &plan); err != nil || plan.Forecast == nil {
 				t.Fatalf("plan -o json: %v, forecast %v", err, plan.Forecast)
 			}
 			forecast := plan.Forecast.rolloutSummary

@@ -70,19 +70,26 @@ func withoutWorkers(t *testing.T, st *stack) *pipeline {
 // rollwave runs the CLI binary and returns its stdout, stderr and exit code.
 func (p *pipeline) rollwave(args ...string) (stdout, stderr string, code int) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.t.Context(), time.Minute)
+	return runBinary(p.t, p.cli, p.env, args...)
+}
+
+// runBinary runs the CLI binary cli with env (and a USER and PATH of its own) and returns its
+// stdout, stderr and exit code; failing to run it fails the test.
+func runBinary(t *testing.T, cli string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, p.cli, args...)
-	cmd.Env = append(p.env, "USER=oncall", "PATH=/usr/bin:/bin")
+	cmd := exec.CommandContext(ctx, cli, args...)
+	cmd.Env = append(env, "USER=oncall", "PATH=/usr/bin:/bin")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		p.t.Fatalf("rollwave %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("rollwave %s: %v", strings.Join(args, " "), err)
 	}
-	p.t.Logf("$ rollwave %s  (exit %d)\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	t.Logf("$ rollwave %s  (exit %d)\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	return out.String(), errOut.String(), code
 }
 

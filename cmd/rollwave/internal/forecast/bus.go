@@ -54,13 +54,22 @@ func newBus(queues queueSender, c clock.Clock, account, region string) *bus {
 	return &bus{queues: queues, clock: c, account: account, region: region, rules: map[string]*busRule{}}
 }
 
+// rule is the rule named name, or EventBridge's error for a rule not put; b.mu is held.
+func (b *bus) rule(name *string) (*busRule, error) {
+	r, ok := b.rules[aws.ToString(name)]
+	if !ok {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(name) + " does not exist.")}
+	}
+	return r, nil
+}
+
 // DescribeRule answers as EventBridge does, ResourceNotFoundException for a rule not put.
 func (b *bus) DescribeRule(_ context.Context, in *eventbridge.DescribeRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r, ok := b.rules[aws.ToString(in.Name)]
-	if !ok {
-		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(in.Name) + " does not exist.")}
+	r, err := b.rule(in.Name)
+	if err != nil {
+		return nil, err
 	}
 	return &eventbridge.DescribeRuleOutput{Name: aws.String(r.name), Arn: aws.String(r.arn), EventPattern: aws.String(r.raw), State: ebtypes.RuleStateEnabled}, nil
 }
@@ -90,9 +99,9 @@ func (b *bus) PutRule(_ context.Context, in *eventbridge.PutRuleInput, _ ...func
 func (b *bus) ListTargetsByRule(_ context.Context, in *eventbridge.ListTargetsByRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.ListTargetsByRuleOutput, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r, ok := b.rules[aws.ToString(in.Rule)]
-	if !ok {
-		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(in.Rule) + " does not exist.")}
+	r, err := b.rule(in.Rule)
+	if err != nil {
+		return nil, err
 	}
 	return &eventbridge.ListTargetsByRuleOutput{Targets: slices.Clone(r.targets)}, nil
 }
@@ -101,9 +110,9 @@ func (b *bus) ListTargetsByRule(_ context.Context, in *eventbridge.ListTargetsBy
 func (b *bus) PutTargets(_ context.Context, in *eventbridge.PutTargetsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r, ok := b.rules[aws.ToString(in.Rule)]
-	if !ok {
-		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + aws.ToString(in.Rule) + " does not exist.")}
+	r, err := b.rule(in.Rule)
+	if err != nil {
+		return nil, err
 	}
 	for _, t := range in.Targets {
 		r.targets = slices.DeleteFunc(r.targets, func(o ebtypes.Target) bool { return aws.ToString(o.Id) == aws.ToString(t.Id) })

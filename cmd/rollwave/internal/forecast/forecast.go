@@ -205,12 +205,13 @@ func (w watch) waitOver(ctx context.Context, v *clock.Virtual, events *bus, hori
 			return err
 		case <-tick.C():
 		}
-		fresh, err := decode(events.Since(seen))
+		fresh := events.Since(seen)
+		seen += len(fresh)
+		records, err := decode(fresh)
 		if err != nil {
 			return err
 		}
-		seen += len(fresh.envelopes)
-		res.Records = append(res.Records, fresh.records...)
+		res.Records = append(res.Records, records...)
 		open := openJobs(res.Records)
 		if !w.busy() && len(open) == 0 {
 			res.Unfinished = w.deadLetters()
@@ -251,28 +252,22 @@ func (w watch) deadLetters() []string {
 	return out
 }
 
-// decoded are events of the bus and the history records of those that are pipeline events.
-type decoded struct {
-	envelopes []ecsevent.Envelope
-	records   []history.Record
-}
-
 // decode turns the bus's pipeline events into history records.
-func decode(envs []ecsevent.Envelope) (decoded, error) {
-	out := decoded{envelopes: envs}
+func decode(envs []ecsevent.Envelope) ([]history.Record, error) {
+	var out []history.Record
 	for _, e := range envs {
 		if e.Source != notify.Source {
 			continue
 		}
 		raw, err := json.Marshal(e)
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		r, err := history.Decode(string(raw))
 		if err != nil {
-			return out, fmt.Errorf("read a pipeline event: %w", err)
+			return nil, fmt.Errorf("read a pipeline event: %w", err)
 		}
-		out.records = append(out.records, r)
+		out = append(out, r)
 	}
 	return out, nil
 }
