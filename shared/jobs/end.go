@@ -142,20 +142,22 @@ func (e *Ender) ignore(ctx context.Context, job update.Job, o update.Outcome) {
 		Msg("job ignored")
 }
 
-// Started publishes "Instance Update Started" for a job the patcher accepts, and counts it in
-// JobsStarted. Call it once per job, before the instance is marked: a retry after a failure may
-// publish it again, but it is never lost.
+// Started publishes "Instance Update Started" for a job the patcher accepts. Call it before the
+// instance is marked, so that the event is never lost: a retry after a failure between the two
+// publishes it again (consumers key on the job ID). Count the job with CountStarted once the mark
+// is made, so that such a retry does not count it twice.
 func (e *Ender) Started(ctx context.Context, job *update.Job) error {
 	var resources []string
 	if job.ContainerInstanceARN != "" {
 		resources = append(resources, job.ContainerInstanceARN)
 	}
-	now := e.Now()
-	if err := e.Events.Publish(ctx, notify.InstanceUpdateStarted, jobDetail(ctx, *job, now), resources...); err != nil {
-		return err
-	}
-	metrics.Record(e.Metrics, metrics.Counted(metrics.JobsStarted, now, map[string]string{metrics.Cluster: job.Cluster}))
-	return nil
+	return e.Events.Publish(ctx, notify.InstanceUpdateStarted, jobDetail(ctx, *job, e.Now()), resources...)
+}
+
+// CountStarted counts a job the patcher accepted in JobsStarted. Call it once per job, when
+// the step that starts it can no longer be repeated: for a real job once its instance is marked.
+func (e *Ender) CountStarted(job update.Job) {
+	metrics.Record(e.Metrics, metrics.Counted(metrics.JobsStarted, e.Now(), map[string]string{metrics.Cluster: job.Cluster}))
 }
 
 // jobDetail is the detail of an Instance Update event about job, without an outcome, with the

@@ -29,6 +29,7 @@ func (p *patcher) rehearseStage(ctx context.Context, job *update.Job) error {
 	if err := p.ender.Started(ctx, job); err != nil {
 		return fmt.Errorf("announce job: %w", err)
 	}
+	p.ender.CountStarted(*job) // a rehearsal marks nothing: the job has started once announced
 	if o, out := optedOut(in); out {
 		return p.endDryRun(ctx, job, fmt.Sprintf("would skip (%s): %s", o.Code, o.Message))
 	}

@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -131,5 +132,30 @@ func TestAcceptedJobIsAnnouncedOnce(t *testing.T) {
 	}
 	if got := rec.Named(metrics.StepDuration, map[string]string{metrics.Step: "stage"}); len(got) != 1 {
 		t.Errorf("StepDuration{Step=stage} = %+v, want one (the redelivered hand-written job has no history to time)", got)
+	}
+}
+
+// TestAJobWhoseMarkFailedCountsAsStartedOnce: the mark is refused (a throttle beyond the SDK's
+// retries), so the message is received again. The start is announced again, since it comes
+// before the mark, but the job counts once in JobsStarted: the count waits for the mark.
+func TestAJobWhoseMarkFailedCountsAsStartedOnce(t *testing.T) {
+	w := newWorld(t, &bottlerocketHost{state: "Available", active: "1.19.5", new: "1.20.3"}, nil)
+	rec := &metricstest.Recorder{}
+	w.p.metrics, w.p.ender.Metrics = rec, rec
+	w.ecs.FailNext("PutAttributes", errors.New("ThrottlingException: Rate exceeded"))
+	if out := w.handle(t, handJob()); out == queue.Done() {
+		t.Fatalf("handle() with the mark refused = %s, want a retry", out)
+	}
+	if got := rec.Sum(metrics.JobsStarted, nil); got != 0 {
+		t.Errorf("JobsStarted after the refused mark = %v, want 0", got)
+	}
+	if out := w.handle(t, handJob()); out != queue.Done() {
+		t.Fatalf("handle() again = %s, want Done", out)
+	}
+	if got := rec.Sum(metrics.JobsStarted, nil); got != 1 {
+		t.Errorf("JobsStarted = %v, want 1", got)
+	}
+	if a := w.attrs(t); a[update.AttrJob] != "msg-1" || a[update.AttrStage] != "staged" {
+		t.Errorf("attributes = %v, want the instance marked and staged", a)
 	}
 }

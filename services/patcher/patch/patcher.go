@@ -319,6 +319,9 @@ func (p *patcher) stage(ctx context.Context, job *update.Job, in cluster.Instanc
 		return fmt.Errorf("mark instance: %w", err)
 	}
 	marked()
+	if stage == update.StageNone {
+		p.ender.CountStarted(*job)
+	}
 	if job.PinTarget {
 		// A rollout to one version: the host goes there only once its own update check offers
 		// it (its wave came), never forced.
