@@ -89,6 +89,35 @@ func CountOutOfService(instances []InstanceView) int {
 	return n
 }
 
+// Census is a cluster as the limits read it: how many instances it has, and the views of the
+// instances that may count against its limit. Instances need not hold every instance of the
+// cluster, only every one that is out of service (OutOfService) and the job's own: the others
+// serve, and count only in Total.
+type Census struct {
+	// Total is the cluster's size, which a percentage limit is taken of.
+	Total     int
+	Instances []InstanceView
+}
+
+// Everyone is the census of a cluster read whole: every instance counted and seen.
+func Everyone(instances []InstanceView) Census {
+	return Census{Total: len(instances), Instances: instances}
+}
+
+// OutOfServiceFilter is the ECS cluster query that finds, among a cluster's instances, those that
+// may be out of service for a reason other than their status: an agent that is disconnected, or
+// a stage at which rollwave took the instance out (TakenOutOfService). With the cluster's
+// DRAINING instances it finds every instance OutOfService counts.
+func OutOfServiceFilter() string {
+	var taken []string
+	for _, s := range stages {
+		if s.TakenOutOfService() {
+			taken = append(taken, string(s))
+		}
+	}
+	return fmt.Sprintf("agentConnected == false or attribute:%s in [%s]", AttrStage, strings.Join(taken, ", "))
+}
+
 func (v InstanceView) name() string {
 	if v.EC2InstanceID != "" {
 		return v.EC2InstanceID
@@ -153,16 +182,18 @@ func (d Decision) Proceed() bool { return d.Action == Proceed }
 // the claim added, would stay within the limit. It saves a write and an immediate back-off when
 // the cluster is plainly full; it decides nothing on its own: only Admit, after the claim is
 // written and the cluster re-read, may let the drain proceed. An instance already past admitting
-// (a redelivered message) proceeds: it was admitted before.
-func CanClaim(cluster string, limit Limit, instances []InstanceView, me string) Decision {
+// (a redelivered message) proceeds: it was admitted before. c need hold only the instances that
+// may be out of service and the job's own (Census).
+func CanClaim(cluster string, limit Limit, c Census, me string) Decision {
+	instances := c.Instances
 	mine, ok := find(instances, me)
 	if !ok {
-		return refuse(cluster, limit, instances, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
+		return refuse(cluster, limit, c.Total, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
 	}
 	if mine.Stage.DrainedByRollwave() {
-		return admittedBefore(cluster, limit, instances, mine)
+		return admittedBefore(cluster, limit, c.Total, mine)
 	}
-	if d, refused := refuseForeignDrain(cluster, limit, instances, mine); refused {
+	if d, refused := refuseForeignDrain(cluster, limit, c.Total, mine); refused {
 		return d
 	}
 	count, others := 1, []string{}
@@ -175,7 +206,7 @@ func CanClaim(cluster string, limit Limit, instances []InstanceView, me string) 
 			others = append(others, v.name()+" "+v.why())
 		}
 	}
-	return decide(cluster, limit, len(instances), count, others, "claim")
+	return decide(cluster, limit, c.Total, count, others, "claim")
 }
 
 // Admit is the drainer's check after it wrote its claim (stage=admitting on the instance whose
@@ -185,20 +216,22 @@ func CanClaim(cluster string, limit Limit, instances []InstanceView, me string) 
 // whichever re-reads last sees both claims and backs off when they do not both fit (the first may
 // back off too; both then retry with jitter). An instance already past admitting was admitted
 // before (a redelivered message): Proceed. A claim that is missing is refused, as is a claimed
-// instance that someone else set DRAINING meanwhile (rollwave must not re-activate it later).
-func Admit(cluster string, limit Limit, instances []InstanceView, me string) Decision {
+// instance that someone else set DRAINING meanwhile (rollwave must not re-activate it later). c
+// need hold only the instances that may be out of service, the job's own among them (Census).
+func Admit(cluster string, limit Limit, c Census, me string) Decision {
+	instances := c.Instances
 	mine, ok := find(instances, me)
 	if !ok {
-		return refuse(cluster, limit, instances, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
+		return refuse(cluster, limit, c.Total, Failed(CodeInstanceGone, "no instance of the cluster carries rollwave.job="+me))
 	}
 	switch {
 	case mine.Stage.DrainedByRollwave():
-		return admittedBefore(cluster, limit, instances, mine)
+		return admittedBefore(cluster, limit, c.Total, mine)
 	case mine.Stage != StageAdmitting:
-		return refuse(cluster, limit, instances, Failed(CodeDrainFailed,
+		return refuse(cluster, limit, c.Total, Failed(CodeDrainFailed,
 			fmt.Sprintf("%s has no claim to admit (stage %q)", mine.name(), mine.Stage)))
 	}
-	if d, refused := refuseForeignDrain(cluster, limit, instances, mine); refused {
+	if d, refused := refuseForeignDrain(cluster, limit, c.Total, mine); refused {
 		return d
 	}
 	count, others := 0, []string{}
@@ -211,12 +244,12 @@ func Admit(cluster string, limit Limit, instances []InstanceView, me string) Dec
 			others = append(others, v.name()+" "+v.why())
 		}
 	}
-	return decide(cluster, limit, len(instances), count, others, "admit")
+	return decide(cluster, limit, c.Total, count, others, "admit")
 }
 
 // admittedBefore is the decision for a redelivered job whose instance is already past admitting.
-func admittedBefore(cluster string, limit Limit, instances []InstanceView, mine InstanceView) Decision {
-	return Decision{Action: Proceed, Max: limit.Max(len(instances)),
+func admittedBefore(cluster string, limit Limit, total int, mine InstanceView) Decision {
+	return Decision{Action: Proceed, Max: limit.Max(total),
 		Reason: fmt.Sprintf("cluster %s: %s was admitted before (stage %s)", cluster, mine.name(), mine.Stage)}
 }
 
@@ -232,16 +265,16 @@ func find(instances []InstanceView, job string) (InstanceView, bool) {
 // refuseForeignDrain refuses when the job's own instance is out of service by its status before
 // rollwave drained it: someone else drained it, and rollwave must neither count it as its own
 // nor ever re-activate it.
-func refuseForeignDrain(cluster string, limit Limit, instances []InstanceView, mine InstanceView) (Decision, bool) {
+func refuseForeignDrain(cluster string, limit Limit, total int, mine InstanceView) (Decision, bool) {
 	if mine.Status == "ACTIVE" {
 		return Decision{}, false
 	}
-	return refuse(cluster, limit, instances, Skipped(CodeDrainedByOther,
+	return refuse(cluster, limit, total, Skipped(CodeDrainedByOther,
 		fmt.Sprintf("%s is %s and rollwave did not drain it; it is left as it is", mine.name(), mine.Status))), true
 }
 
-func refuse(cluster string, limit Limit, instances []InstanceView, o Outcome) Decision {
-	return Decision{Action: Refuse, Max: limit.Max(len(instances)), Outcome: o,
+func refuse(cluster string, limit Limit, total int, o Outcome) Decision {
+	return Decision{Action: Refuse, Max: limit.Max(total), Outcome: o,
 		Reason: fmt.Sprintf("cluster %s: %s", cluster, o.Message)}
 }
 

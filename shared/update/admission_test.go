@@ -2,6 +2,7 @@ package update
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -140,7 +141,7 @@ func TestCanClaim(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := CanClaim("prod", tt.limit, tt.instances, "me")
+			d := CanClaim("prod", tt.limit, Everyone(tt.instances), "me")
 			if d.Action != tt.wantAction || d.Reason != tt.wantReason {
 				t.Errorf("CanClaim() = %s %q, want %s %q", d.Action, d.Reason, tt.wantAction, tt.wantReason)
 			}
@@ -200,7 +201,7 @@ func TestAdmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := Admit("prod", tt.limit, tt.instances, "me")
+			d := Admit("prod", tt.limit, Everyone(tt.instances), "me")
 			if d.Action != tt.wantAction || d.Reason != tt.wantReason || d.Outcome.Code != tt.wantOutcome {
 				t.Errorf("Admit() = %s %q (outcome %q), want %s %q (outcome %q)",
 					d.Action, d.Reason, d.Outcome.Code, tt.wantAction, tt.wantReason, tt.wantOutcome)
@@ -271,7 +272,7 @@ func checkInterleaving(t *testing.T, limit Limit, size, racers, outAlready int, 
 		if step[r] == 0 {
 			cluster[r].Stage = StageAdmitting
 		} else {
-			d := Admit("prod", limit, append([]InstanceView(nil), cluster...), job)
+			d := Admit("prod", limit, Everyone(append([]InstanceView(nil), cluster...)), job)
 			if d.Proceed() {
 				cluster[r].Stage = StageDraining
 				proceeded++
@@ -341,5 +342,42 @@ func TestCountOutOfService(t *testing.T) {
 				t.Errorf("CountOutOfService() = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAdmitOnACensus: admission decides the same on a census (the cluster's size, and only the
+// instances that may be out of service) as on the whole cluster: the instances in service count
+// only in the size that a percentage is taken of.
+func TestAdmitOnACensus(t *testing.T) {
+	whole := []InstanceView{owned("i-me", "me", StageAdmitting), owned("i-abc", "other", StageDraining), serving("i-c"), serving("i-d"),
+		withStatus(serving("i-e"), "DRAINING"), disconnected(serving("i-f")), owned("i-g", "next", StageStaged), serving("i-h")}
+	var census Census
+	census.Total = len(whole)
+	for _, v := range whole {
+		if v.OutOfService() || v.Job == "me" {
+			census.Instances = append(census.Instances, v)
+		}
+	}
+	for _, limit := range []Limit{{n: 3}, {n: 4}, {n: 50, percent: true}, {n: 40, percent: true}} {
+		if got, want := Admit("prod", limit, census, "me"), Admit("prod", limit, Everyone(whole), "me"); got != want {
+			t.Errorf("limit %s: Admit on the census = %+v, on the whole cluster = %+v", limit, got, want)
+		}
+	}
+	mine := census
+	mine.Instances = slices.Clone(census.Instances)
+	mine.Instances[0].Stage = StageStaged
+	wholeStaged := slices.Clone(whole)
+	wholeStaged[0].Stage = StageStaged
+	for _, limit := range []Limit{{n: 4}, {n: 5}, {n: 50, percent: true}} {
+		if got, want := CanClaim("prod", limit, mine, "me"), CanClaim("prod", limit, Everyone(wholeStaged), "me"); got != want {
+			t.Errorf("limit %s: CanClaim on the census = %+v, on the whole cluster = %+v", limit, got, want)
+		}
+	}
+}
+
+func TestOutOfServiceFilterNamesTheStagesTakenOutOfService(t *testing.T) {
+	want := "agentConnected == false or attribute:rollwave.stage in [admitting, draining, rebooting, verifying]"
+	if got := OutOfServiceFilter(); got != want {
+		t.Errorf("OutOfServiceFilter() = %q, want %q", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/budget"
@@ -126,8 +127,9 @@ func (d *drainer) rules(cluster string) policy.Policy {
 // look is one look at a job by admission: what the gates know of it, and the reads they share.
 // Each read is made at most once per look, by the first gate that needs it, so the order of
 // the gates is the order of the reads: nothing but the pause tags and the clock before the
-// limits, one read of the cluster for the limits, and the instance's tasks and the cluster's
-// services only for a job within the limits.
+// limits, one census of the cluster for the limits (four calls, whatever its size), and the
+// instance's tasks, every instance of the cluster and its services only for a job within the
+// limits.
 type look struct {
 	d     *drainer
 	job   *update.Job
@@ -138,11 +140,11 @@ type look struct {
 	// limits count it as if the job had staged it.
 	rehearsal bool
 
+	census   update.Census
 	all      []cluster.Instance
-	views    []update.InstanceView
 	tasks    []cluster.Task
 	services []cluster.Service
-	read     struct{ cluster, tasks, services bool }
+	read     struct{ census, cluster, tasks, services bool }
 }
 
 // newLook starts a look at job, whose instance is inst.
@@ -155,25 +157,45 @@ func (d *drainer) newLook(job *update.Job, inst cluster.Instance, rehearsal bool
 	return &look{d: d, job: job, inst: inst, rules: rules, now: d.now(), rehearsal: rehearsal}
 }
 
-// cluster reads every instance of the job's cluster, once per look.
-func (l *look) cluster(ctx context.Context) ([]cluster.Instance, []update.InstanceView, error) {
+// readCensus reads the job's cluster for the limits (cluster.Client.Census), once per look: its
+// size, the instances out of service, and the job's own instance as the look found it, which
+// is staged and so in service (a rehearsal's carries no mark: it is seen as if staged).
+func (l *look) readCensus(ctx context.Context) (update.Census, error) {
+	if l.read.census {
+		return l.census, nil
+	}
+	c, err := l.d.ecs.Census(ctx, l.job.Cluster)
+	if err != nil {
+		return update.Census{}, err
+	}
+	census := l.d.census(l.job.Cluster, c)
+	mine := l.inst.View()
+	if l.rehearsal {
+		mine.Job, mine.Stage = l.job.ID, update.StageStaged
+	}
+	if i := slices.IndexFunc(census.Instances, func(v update.InstanceView) bool { return v.ARN == mine.ARN }); i >= 0 {
+		if l.rehearsal {
+			census.Instances[i] = mine
+		}
+	} else {
+		census.Instances = append(census.Instances, mine)
+	}
+	l.census, l.read.census = census, true
+	return census, nil
+}
+
+// cluster reads every instance of the job's cluster, once per look: for the gates that need
+// the instances in service too (capacity, the health gate).
+func (l *look) cluster(ctx context.Context) ([]cluster.Instance, error) {
 	if l.read.cluster {
-		return l.all, l.views, nil
+		return l.all, nil
 	}
 	all, err := l.d.ecs.ListInstances(ctx, l.job.Cluster, "", "")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	l.all, l.views, l.read.cluster = all, l.d.views(l.job.Cluster, all), true
-	l.d.seen(l.views)
-	if l.rehearsal {
-		for i := range l.views {
-			if l.views[i].ARN == l.inst.ARN {
-				l.views[i].Job, l.views[i].Stage = l.job.ID, update.StageStaged
-			}
-		}
-	}
-	return l.all, l.views, nil
+	l.all, l.read.cluster = all, true
+	return l.all, nil
 }
 
 // instanceTasks reads the tasks on the job's instance, once per look.
@@ -204,9 +226,9 @@ func (l *look) clusterServices(ctx context.Context) ([]cluster.Service, error) {
 
 // gates is the ordered list of admission's gates, cheapest first: the pause and the window (no
 // ECS read), the promotion (the earlier stages' clusters, read once per ROLLWAVE_PAUSE_REFRESH
-// for every job of the stage), the cluster limit and the global limit (one read of each cluster), then extra gates
-// (d.extraGates), eligibility (the instance's tasks), the health gate and capacity (the
-// cluster's services).
+// for every job of the stage), the cluster limit and the global limit (one census of each
+// cluster), then extra gates (d.extraGates), eligibility (the instance's tasks), the health gate
+// and capacity (every instance of the cluster and its services).
 func (d *drainer) gates() []gate {
 	gs := []gate{
 		{name: "pause", check: d.pauseGate},
@@ -276,11 +298,11 @@ func windowGate(_ context.Context, l *look) (verdict, error) {
 // full cluster holds the job without a claim written, until an instance returns to service; an
 // instance drained by someone else refuses it.
 func clusterLimitGate(ctx context.Context, l *look) (verdict, error) {
-	_, views, err := l.cluster(ctx)
+	census, err := l.readCensus(ctx)
 	if err != nil {
 		return verdict{}, err
 	}
-	dec := update.CanClaim(l.job.Cluster, l.rules.MaxOutOfService, views, l.job.ID)
+	dec := update.CanClaim(l.job.Cluster, l.rules.MaxOutOfService, census, l.job.ID)
 	return limitVerdict(dec, update.WaitClusterLimit), nil
 }
 
@@ -301,12 +323,12 @@ func (d *drainer) globalLimitGate(ctx context.Context, l *look) (verdict, error)
 	if d.policies.GlobalMaxOutOfService <= 0 {
 		return admit(""), nil
 	}
-	_, views, err := l.cluster(ctx)
+	census, err := l.readCensus(ctx)
 	if err != nil {
 		return verdict{}, err
 	}
 	out := 1 // the claim
-	for _, v := range views {
+	for _, v := range census.Instances {
 		if v.OutOfService() && v.Job != l.job.ID {
 			out++
 		}
@@ -333,7 +355,7 @@ func capacityGate(ctx context.Context, l *look) (verdict, error) {
 	if !l.rules.CheckCapacity {
 		return admit(""), nil
 	}
-	all, _, err := l.cluster(ctx)
+	all, err := l.cluster(ctx)
 	if err != nil {
 		return verdict{}, err
 	}
@@ -358,19 +380,18 @@ func (d *drainer) claim(ctx context.Context, l *look) (verdict, error) {
 	if err := d.marks.PutAttributes(ctx, l.job.Cluster, l.inst.ARN, map[string]string{update.AttrStage: string(update.StageAdmitting)}); err != nil {
 		return verdict{}, err
 	}
-	all, err := d.ecs.ListInstances(ctx, l.job.Cluster, "", "")
+	c, err := d.ecs.Census(ctx, l.job.Cluster)
 	if err != nil {
 		return verdict{}, err
 	}
-	views := d.views(l.job.Cluster, all)
-	d.seen(views)
-	dec := update.Admit(l.job.Cluster, l.rules.MaxOutOfService, views, l.job.ID)
+	census := d.census(l.job.Cluster, c)
+	dec := update.Admit(l.job.Cluster, l.rules.MaxOutOfService, census, l.job.ID)
 	if v := limitVerdict(dec, update.WaitClusterLimit); !v.admits() {
 		v.gate = "cluster-limit"
 		return v, nil
 	}
 	if d.policies.GlobalMaxOutOfService > 0 {
-		v, err := d.withinGlobalLimit(ctx, l.job.Cluster, update.CountOutOfService(views))
+		v, err := d.withinGlobalLimit(ctx, l.job.Cluster, update.CountOutOfService(census.Instances))
 		if err != nil || !v.admits() {
 			v.gate = "global-limit"
 			return v, err
@@ -415,14 +436,14 @@ func (d *drainer) withinGlobalLimit(ctx context.Context, name string, out int) (
 		if ref == "" {
 			ref = other.Name
 		}
-		ins, err := d.ecs.ListInstances(ctx, ref, "", "")
+		c, err := d.ecs.Census(ctx, ref)
 		if errors.Is(err, cluster.ErrClusterNotFound) {
 			continue
 		}
 		if err != nil {
 			return verdict{}, fmt.Errorf("count out of service in %s: %w", other.Name, err)
 		}
-		out += update.CountOutOfService(cluster.Views(ins))
+		out += update.CountOutOfService(cluster.Views(c.Instances))
 	}
 	if ok, why := update.WithinGlobalLimit(d.policies.GlobalMaxOutOfService, out); !ok {
 		return holdFor(update.WaitGlobalLimit, wakeReturn, why), nil
@@ -436,9 +457,11 @@ type managedClusters interface {
 	Clusters(ctx context.Context) ([]managed.Cluster, error)
 }
 
-// views maps the instances of cluster name for admission and records its out-of-service gauge.
-func (d *drainer) views(name string, all []cluster.Instance) []update.InstanceView {
-	views := cluster.Views(all)
-	metrics.Record(d.metrics, metrics.Gauge(metrics.InstancesOutOfService, float64(update.CountOutOfService(views)), d.now(), map[string]string{metrics.Cluster: name}))
-	return views
+// census maps the census of cluster name for admission, records its out-of-service gauge, and
+// tells the room what it saw out of service (seen).
+func (d *drainer) census(name string, c cluster.Census) update.Census {
+	census := c.View()
+	metrics.Record(d.metrics, metrics.Gauge(metrics.InstancesOutOfService, float64(update.CountOutOfService(census.Instances)), d.now(), map[string]string{metrics.Cluster: name}))
+	d.seen(census.Instances)
+	return census
 }

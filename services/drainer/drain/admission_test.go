@@ -257,17 +257,19 @@ func TestCapacityGate(t *testing.T) {
 	})
 }
 
-// TestHeldByTheLimitReadsOnlyTheCluster: a job that the cluster limit holds costs one read of its
-// cluster; its tasks and the cluster's services are read only for a job within the limit.
-func TestHeldByTheLimitReadsOnlyTheCluster(t *testing.T) {
+// TestHeldByTheLimitReadsOnlyTheCensus: a job that the cluster limit holds costs one census of
+// its cluster (four calls, whatever its size); its tasks, every instance of the cluster and the
+// cluster's services are read only for a job within the limit, and the claim reads the census
+// again.
+func TestHeldByTheLimitReadsOnlyTheCensus(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		full  bool
 		reads []string
 	}{
 		// Clusters resolves the managed clusters (once per process); Instance reads the job's own.
-		{name: "cluster full", full: true, reads: []string{"Clusters", "Instance", "ListInstances"}},
-		{name: "room", reads: []string{"Clusters", "Instance", "ListInstances", "Tasks", "Services", "ListInstances"}},
+		{name: "cluster full", full: true, reads: []string{"Clusters", "Instance", "Census"}},
+		{name: "room", reads: []string{"Clusters", "Instance", "Census", "Tasks", "ListInstances", "Services", "Census"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

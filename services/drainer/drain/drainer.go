@@ -22,11 +22,12 @@ import (
 // by is the name the drainer records in a job's history.
 const by = "drainer"
 
-// instances reads the cluster: one instance, all of them (to count who is out of service and
-// the free room), the tasks on one (eligibility, capacity) and the services (capacity, health
-// gate). *cluster.Client and clustertest.Fake satisfy it.
+// instances reads the cluster: one instance, its census (to count who is out of service), all
+// of them (the free room, the health gate), the tasks on one (eligibility, capacity) and the
+// services (capacity, health gate). *cluster.Client and clustertest.Fake satisfy it.
 type instances interface {
 	Instance(ctx context.Context, cluster, idOrARN string) (cluster.Instance, error)
+	Census(ctx context.Context, cluster string) (cluster.Census, error)
 	ListInstances(ctx context.Context, cluster, status, filter string) ([]cluster.Instance, error)
 	Tasks(ctx context.Context, cluster, instanceARN string) ([]cluster.Task, error)
 	Services(ctx context.Context, cluster string, names []string) ([]cluster.Service, error)

@@ -449,19 +449,20 @@ func TestAdmission(t *testing.T) {
 	}
 }
 
-// racingClaim lets another drainer write its claim between our claim and our re-read.
+// racingClaim lets another drainer write its claim between our claim and our re-read: the
+// census after the claim, the look's own being the first.
 type racingClaim struct {
 	instances
-	claim func()
-	lists int
+	claim    func()
+	censuses int
 }
 
-func (r *racingClaim) ListInstances(ctx context.Context, c, status, filter string) ([]cluster.Instance, error) {
-	r.lists++
-	if r.lists == 2 {
+func (r *racingClaim) Census(ctx context.Context, c string) (cluster.Census, error) {
+	r.censuses++
+	if r.censuses == 2 {
 		r.claim()
 	}
-	return r.instances.ListInstances(ctx, c, status, filter)
+	return r.instances.Census(ctx, c)
 }
 
 func (w *world) mark(in cluster.Instance, job string, stage update.Stage, status string) {

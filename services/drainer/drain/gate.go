@@ -62,7 +62,7 @@ func (d *drainer) healthGateCheck(ctx context.Context, l *look) (verdict, error)
 	if !l.rules.HealthGate {
 		return admit(""), nil
 	}
-	all, _, err := l.cluster(ctx)
+	all, err := l.cluster(ctx)
 	if err != nil {
 		return verdict{}, err
 	}

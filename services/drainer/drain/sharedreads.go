@@ -13,13 +13,14 @@ import (
 const sharedReadTimeout = time.Minute
 
 // sharedReads is the drainer's reader of ECS (instances) with the whole-cluster reads shared:
-// the instances of a cluster (ListInstances without a status or filter) and its services
-// (Services of every service) are read once for all the looks of the cluster that ask at the same
-// time. An ECS event wakes every job that waits in its cluster at once, and each look read the
+// the census of a cluster, its instances (ListInstances without a status or filter) and its
+// services (Services of every service) are read once for all the looks of the cluster that ask
+// at the same time. An ECS event wakes every job that waits in its cluster at once, and each look read the
 // whole cluster: at 1,000 hosts, clusters of 600 instances read page by page, once per job.
 // Every other read goes to the reader as it is.
 type sharedReads struct {
 	instances
+	census   freshReads[cluster.Census]
 	all      freshReads[[]cluster.Instance]
 	services freshReads[[]cluster.Service]
 }
@@ -36,6 +37,14 @@ func (s *sharedReads) ListInstances(ctx context.Context, clusterName, status, fi
 		return s.instances.ListInstances(ctx, clusterName, "", "")
 	})
 	return slices.Clone(all), err
+}
+
+func (s *sharedReads) Census(ctx context.Context, clusterName string) (cluster.Census, error) {
+	c, err := s.census.get(ctx, clusterName, func(ctx context.Context) (cluster.Census, error) {
+		return s.instances.Census(ctx, clusterName)
+	})
+	c.Instances = slices.Clone(c.Instances)
+	return c, err
 }
 
 func (s *sharedReads) Services(ctx context.Context, clusterName string, names []string) ([]cluster.Service, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // Adapter is the method set of *cluster.Client, declared by the contract suite, which needs all
@@ -18,6 +19,7 @@ import (
 type Adapter interface {
 	ListInstances(ctx context.Context, clusterName, status, filter string) ([]cluster.Instance, error)
 	CountInstances(ctx context.Context, clusterName, filter string) (int, error)
+	Census(ctx context.Context, clusterName string) (cluster.Census, error)
 	Instance(ctx context.Context, clusterName, idOrARN string) (cluster.Instance, error)
 	SetState(ctx context.Context, clusterName string, arns []string, status string) (map[string]string, error)
 	PutAttributes(ctx context.Context, clusterName, arn string, attrs map[string]string) error
@@ -172,6 +174,51 @@ func RunContract(t *testing.T, newEnv func(t *testing.T) Env) {
 		}
 		if got, err := e.Adapter.Instance(ctx, e.Cluster, in.ARN); err != nil || got.Status != cluster.StatusActive {
 			t.Errorf("after SetState(ACTIVE), Instance() status = %q, %v; want ACTIVE", got.Status, err)
+		}
+	})
+
+	t.Run("Census counts the cluster and finds every instance out of service", func(t *testing.T) {
+		e := newEnv(t)
+		ins := bottlerockets(t, e)
+		drained, claimed := ins[0], ins[1]
+		t.Cleanup(func() {
+			ctx := context.WithoutCancel(ctx)
+			_, _ = e.Adapter.SetState(ctx, e.Cluster, []string{drained.ARN}, cluster.StatusActive)
+			_ = e.Adapter.DeleteAttributes(ctx, e.Cluster, claimed.ARN, update.AttrStage)
+		})
+		if _, err := e.Adapter.SetState(ctx, e.Cluster, []string{drained.ARN}, cluster.StatusDraining); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Adapter.PutAttributes(ctx, e.Cluster, claimed.ARN, map[string]string{update.AttrStage: string(update.StageAdmitting)}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := e.Adapter.ListInstances(ctx, e.Cluster, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.Adapter.Census(ctx, e.Cluster)
+		if err != nil {
+			t.Fatalf("Census() error = %v", err)
+		}
+		if c.Registered != len(all) {
+			t.Errorf("Census().Registered = %d, want the %d instances of the cluster", c.Registered, len(all))
+		}
+		var want, got []string
+		for _, in := range all {
+			if in.View().OutOfService() {
+				want = append(want, in.ARN)
+			}
+		}
+		for _, in := range c.Instances {
+			got = append(got, in.ARN)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if diff := cmp.Diff(want, got); diff != "" || !slices.Contains(got, drained.ARN) || !slices.Contains(got, claimed.ARN) {
+			t.Errorf("Census().Instances: want every instance out of service, %s (DRAINING) and %s (claimed) among them (-want +got):\n%s", drained.ARN, claimed.ARN, diff)
+		}
+		if _, err := e.Adapter.Census(ctx, "rollwave-contract-no-such-cluster"); !errors.Is(err, cluster.ErrClusterNotFound) {
+			t.Errorf("Census(unknown cluster) error = %v, want ErrClusterNotFound", err)
 		}
 	})
 

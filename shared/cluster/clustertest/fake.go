@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/cluster"
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 const (
@@ -268,7 +269,7 @@ func (f *Fake) view(c *fakeCluster, in *cluster.Instance) cluster.Instance {
 // the cluster query language that rollwave uses: clauses joined by "and", each one of
 // "attribute:<name> exists", "attribute:<name> !exists", "attribute:<name> == <value>",
 // "attribute:<name> != <value>", "attribute:<name> in [<value>, ...]", "ec2InstanceId == <id>",
-// "agentConnected == true|false".
+// "agentConnected == true|false"; and alternatives of those joined by "or".
 func (f *Fake) ListInstances(ctx context.Context, clusterName, status, filter string) ([]cluster.Instance, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -295,9 +296,26 @@ func (f *Fake) ListInstances(ctx context.Context, clusterName, status, filter st
 	return out, nil
 }
 
+// parseFilter parses alternatives joined by "or", each of clauses joined by "and" (and binds
+// tighter, as in the cluster query language; no parentheses).
 func parseFilter(filter string) (func(cluster.Instance) bool, error) {
+	var alts []func(cluster.Instance) bool
+	for _, alt := range strings.Split(filter, " or ") {
+		match, err := parseClauses(filter, alt)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, match)
+	}
+	return func(in cluster.Instance) bool {
+		return slices.ContainsFunc(alts, func(match func(cluster.Instance) bool) bool { return match(in) })
+	}, nil
+}
+
+// parseClauses parses alt, clauses of filter joined by "and".
+func parseClauses(filter, alt string) (func(cluster.Instance) bool, error) {
 	var preds []func(cluster.Instance) bool
-	for _, clause := range strings.Split(filter, " and ") {
+	for _, clause := range strings.Split(alt, " and ") {
 		clause = strings.TrimSpace(clause)
 		if clause == "" {
 			continue
@@ -335,6 +353,34 @@ func parseFilter(filter string) (func(cluster.Instance) bool, error) {
 		}
 		return true
 	}, nil
+}
+
+// Census implements cluster.Client.Census.
+func (f *Fake) Census(ctx context.Context, clusterName string) (cluster.Census, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("Census", clusterName); err != nil {
+		return cluster.Census{}, err
+	}
+	c, err := f.cluster(clusterName)
+	if err != nil {
+		return cluster.Census{}, fmt.Errorf("describe cluster %s: %w", clusterName, err)
+	}
+	match, err := parseFilter(update.OutOfServiceFilter())
+	if err != nil {
+		return cluster.Census{}, err
+	}
+	var out cluster.Census
+	for _, p := range c.instances {
+		if p.Status == "INACTIVE" {
+			continue
+		}
+		out.Registered++ // as describe counts it
+		if v := f.view(c, p); match(v) || p.Status == cluster.StatusDraining {
+			out.Instances = append(out.Instances, v)
+		}
+	}
+	return out, nil
 }
 
 // CountInstances implements cluster.Client.CountInstances, with the filters ListInstances
