@@ -279,6 +279,7 @@ func (w *World) ClearFaults() {
 }
 
 func (w *World) setHostFaults(in *Instance, f admin.HostFaults) {
+	w.changes++ // the faults may hold tasks or the agent: let the world settle again
 	wasOffline := !w.ssmReachable(in)
 	in.faults = f
 	in.ssmOnline = !f.SSMAgentOffline

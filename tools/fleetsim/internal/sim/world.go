@@ -90,6 +90,10 @@ type World struct {
 	cmdByID  map[string]*Command
 
 	rec *recorder
+	// changes counts the changes of instances, tasks and hosts: what the scheduler and the
+	// report's samples look at. settledAt is its value when the world last settled: a callback
+	// that changed none of them (a command's progress, an API call's latency) settles nothing.
+	changes, settledAt int
 }
 
 // Cluster is one ECS cluster.
@@ -244,6 +248,7 @@ func (w *World) load(sc *scenario.Scenario) {
 	w.hostRules = append([]scenario.HostFaultRule(nil), sc.Faults.Hosts...)
 	w.apiFaults = append([]scenario.APIFault(nil), sc.Faults.API...)
 	w.rec = newRecorder()
+	w.settledAt = -1
 	w.addBuiltinDocuments()
 	for name, d := range created {
 		if w.docs[name] == nil {
@@ -470,15 +475,20 @@ func (w *World) Account() string {
 
 // settle runs the scheduler until nothing changes and samples the report.
 func (w *World) settle() {
+	if w.changes == w.settledAt {
+		return // nothing the scheduler or the report looks at changed since the last time
+	}
 	for i := 0; i < 10; i++ {
 		if !w.schedule() {
 			break
 		}
 	}
 	w.rec.sample(w)
+	w.settledAt = w.changes
 }
 
 func (w *World) hostDown(in *Instance) {
+	w.changes++
 	in.bootGen++
 	in.reboots++
 	now := w.clock.Now()
@@ -493,6 +503,7 @@ func (w *World) hostDown(in *Instance) {
 }
 
 func (w *World) hostUp(in *Instance) {
+	w.changes++
 	gen := in.bootGen
 	w.ssmHostUp(in)
 	if in.faults.AgentNeverReconnects {
@@ -511,6 +522,7 @@ func (w *World) hostUpNow(in *Instance) bool { return in.host.Up() }
 
 // instanceChanged bumps the instance's version and emits its state-change event.
 func (w *World) instanceChanged(in *Instance) {
+	w.changes++
 	in.version++
 	in.UpdatedAt = w.clock.Now()
 	w.rec.emitted++
@@ -521,6 +533,7 @@ func (w *World) instanceChanged(in *Instance) {
 }
 
 func (w *World) taskChanged(t *Task) {
+	w.changes++
 	t.version++
 	t.UpdatedAt = w.clock.Now()
 	w.rec.emitted++
