@@ -53,6 +53,10 @@ type Options struct {
 	// State Change"), at most 10 per call, each resource's in order; nil drops them (the report
 	// still counts them as emitted).
 	Events PutEventsAPI
+	// EventTypes, when set, are the only detail types sent to Events (a subscriber that
+	// wants only instance changes saves the fleet building the others); the report counts every
+	// event as emitted all the same.
+	EventTypes []string
 	// Bus is the event bus the events name; "" is "default".
 	Bus string
 	// EventSenders is how many PutEvents calls are in flight at most; 0 is 512.
@@ -108,7 +112,7 @@ func New(sc *scenario.Scenario, opts Options) (*Fleet, error) {
 			pub.SetSenders(opts.EventSenders)
 		}
 		pub.SetClock(opts.Clock)
-		simOpts.Emit = pub.Enqueue
+		simOpts.Emit, simOpts.EmitTypes = pub.Enqueue, opts.EventTypes
 	}
 	f.world = sim.New(simOpts)
 	if sc != nil {

@@ -254,3 +254,58 @@ func TestDrainRunsInVirtualTime(t *testing.T) {
 		t.Errorf("events: %+v, want none failed", rep.Events)
 	}
 }
+
+// TestEventTypesLimitWhatIsSent: a subscriber that wants only instance changes gets those, and
+// no task event, while the report still counts every event the world emitted.
+func TestEventTypesLimitWhatIsSent(t *testing.T) {
+	b, err := os.ReadFile("../scenarios/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenario.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	events := newSink(v)
+	f, err := fleet.New(sc, fleet.Options{Clock: v, Events: events, EventTypes: []string{"ECS Container Instance State Change"},
+		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- v.Run(ctx, 0) }()
+	defer func() {
+		cancel()
+		<-ran
+	}()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		HTTPClient: f.HTTPClient()}
+	client := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fleet.Endpoint) })
+	listed, err := client.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("prod")})
+	if err != nil || len(listed.ContainerInstanceArns) == 0 {
+		t.Fatalf("ListContainerInstances = %v, %v", listed, err)
+	}
+	host := listed.ContainerInstanceArns[0]
+	if _, err := client.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String("prod"),
+		ContainerInstances: []string{host}, Status: types.ContainerInstanceStatusDraining}); err != nil {
+		t.Fatal(err)
+	}
+	// The host's tasks stop (task events, not sent) and each stop changes the host (sent).
+	events.waitFor(t, "the host drained", func(e received) bool {
+		d := detailOf(t, e)
+		return d.ContainerInstanceArn == host && d.Status == "DRAINING" && d.RunningTasksCount+d.PendingTasksCount == 0
+	})
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	for _, e := range events.events {
+		if dt := aws.ToString(e.entry.DetailType); dt != "ECS Container Instance State Change" {
+			t.Errorf("an event of %s was sent, want only instance changes", dt)
+		}
+	}
+	if rep := f.Report(); rep.Events.Emitted <= len(events.events) {
+		t.Errorf("the report counts %d events emitted, %d sent: want the task events among the emitted", rep.Events.Emitted, len(events.events))
+	}
+}

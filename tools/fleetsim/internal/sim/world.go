@@ -10,6 +10,7 @@ package sim
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -46,7 +47,10 @@ type Event struct {
 // Options configure a world.
 type Options struct {
 	Emit func(Event) // must not block; called under the world lock, in order
-	Log  zerolog.Logger
+	// EmitTypes, when set, are the only detail types passed to Emit: the others are counted
+	// as emitted, but their detail is never built.
+	EmitTypes []string
+	Log       zerolog.Logger
 	// Clock is the base clock the world's virtual time runs on (NewClock); nil is clock.Real.
 	Clock     clock.Clock
 	TimeScale float64 // overrides the scenario's when > 0
@@ -526,9 +530,9 @@ func (w *World) instanceChanged(in *Instance) {
 	in.version++
 	in.UpdatedAt = w.clock.Now()
 	w.rec.emitted++
-	if w.opts.Emit != nil {
+	if w.emits(detailInstance) {
 		v := w.instanceView(in, true)
-		w.opts.Emit(Event{DetailType: "ECS Container Instance State Change", Resources: []string{in.ARN}, Time: in.UpdatedAt, Detail: v})
+		w.opts.Emit(Event{DetailType: detailInstance, Resources: []string{in.ARN}, Time: in.UpdatedAt, Detail: v})
 	}
 }
 
@@ -537,10 +541,21 @@ func (w *World) taskChanged(t *Task) {
 	t.version++
 	t.UpdatedAt = w.clock.Now()
 	w.rec.emitted++
-	if w.opts.Emit != nil {
+	if w.emits(detailTask) {
 		v := w.taskView(t)
-		w.opts.Emit(Event{DetailType: "ECS Task State Change", Resources: []string{t.ARN}, Time: t.UpdatedAt, Detail: v})
+		w.opts.Emit(Event{DetailType: detailTask, Resources: []string{t.ARN}, Time: t.UpdatedAt, Detail: v})
 	}
+}
+
+// The detail types of the world's events.
+const (
+	detailInstance = "ECS Container Instance State Change"
+	detailTask     = "ECS Task State Change"
+)
+
+// emits reports whether events of detailType go to Options.Emit.
+func (w *World) emits(detailType string) bool {
+	return w.opts.Emit != nil && (w.opts.EmitTypes == nil || slices.Contains(w.opts.EmitTypes, detailType))
 }
 
 func (w *World) serviceEvent(s *Service, msg string) {
