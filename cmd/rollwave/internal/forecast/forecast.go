@@ -106,12 +106,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	queues := queuetest.NewSQSOn(v)
 	events := newBus(queues, v, sc.Account, sc.Region)
-	world, err := fleet.New(sc, fleet.Options{Clock: v, Events: events})
+	topo := topology.Default(prefix)
+	types, err := ecsEventTypes(topo)
+	if err != nil {
+		return nil, err
+	}
+	world, err := fleet.New(sc, fleet.Options{Clock: v, Events: events, EventTypes: types})
 	if err != nil {
 		return nil, fmt.Errorf("simulate the fleet: %w", err)
 	}
 	defer world.Close()
-	topo := topology.Default(prefix)
 	resolved, err := topology.Bootstrap(ctx, topology.Clients{SQS: queues, Events: events}, topo)
 	if err != nil {
 		return nil, fmt.Errorf("create the simulated queues: %w", err)
@@ -180,6 +184,34 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("simulated event bus: %w", err)
 	}
 	return res, nil
+}
+
+// ecsEventTypes are the detail types of the ECS events that the rules of topo route: the only
+// ones the simulated fleet needs to build. A rule on ECS events that names no detail type
+// routes them all (nil).
+func ecsEventTypes(topo topology.Topology) ([]string, error) {
+	var types []string
+	for _, r := range topo.Rules {
+		var p struct {
+			Source     []string `json:"source"`
+			DetailType []string `json:"detail-type"`
+		}
+		if err := json.Unmarshal([]byte(r.EventPattern), &p); err != nil {
+			return nil, fmt.Errorf("rule %s: read its event pattern: %w", r.Name, err)
+		}
+		if !slices.Contains(p.Source, "aws.ecs") {
+			continue
+		}
+		if len(p.DetailType) == 0 {
+			return nil, nil
+		}
+		for _, t := range p.DetailType {
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	}
+	return types, nil
 }
 
 // watch looks at the simulated deployment's queues.
