@@ -77,6 +77,37 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// encoded is an answer already encoded as JSON: serveJSON writes it as it is.
+type encoded []byte
+
+// encodedList is the answer {"<listKey>":[items...],"<key>":<v>} with items already JSON, which
+// json.Marshal would scan and copy again.
+func encodedList(listKey string, items []json.RawMessage, key string, v any) (encoded, error) {
+	rest, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	n := len(listKey) + len(key) + len(rest) + 16
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"`...)
+	b = append(b, listKey...)
+	b = append(b, `":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, `],"`...)
+	b = append(b, key...)
+	b = append(b, `":`...)
+	b = append(b, rest...)
+	return append(b, '}'), nil
+}
+
 // accessKey extracts the access key ID from a SigV4 Authorization header.
 func accessKey(auth string) string {
 	i := strings.Index(auth, "Credential=")
@@ -131,6 +162,11 @@ func (h *Handler) serveJSON(rw http.ResponseWriter, r *http.Request, service, na
 	out, err := fn(r.Context(), body)
 	if err != nil {
 		writeJSONError(rw, err)
+		return
+	}
+	if b, ok := out.(encoded); ok {
+		h.log.Debug().Str("op", opName).Str("caller", caller).Msg("api call")
+		_, _ = rw.Write(b)
 		return
 	}
 	if m, ok := out.(map[string]any); ok {

@@ -62,7 +62,16 @@ func (h *Handler) ecsOps() map[string]op {
 			ContainerInstances []string `json:"containerInstances"`
 			Include            []string `json:"include"`
 		}) (any, error) {
-			cis, fails, err := w.DescribeContainerInstances(in.Cluster, in.ContainerInstances, has(in.Include, "TAGS"))
+			if !has(in.Include, "TAGS") {
+				// The views as the world keeps them encoded: a rollout describes the
+				// instances of a cluster many times between two changes of each.
+				cis, fails, err := w.DescribeContainerInstancesJSON(in.Cluster, in.ContainerInstances)
+				if err != nil {
+					return nil, err
+				}
+				return encodedList("containerInstances", cis, "failures", fails)
+			}
+			cis, fails, err := w.DescribeContainerInstances(in.Cluster, in.ContainerInstances, true)
 			if err != nil {
 				return nil, err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func errorCode(err error) string {
@@ -225,5 +226,60 @@ func TestSendCommandLimits(t *testing.T) {
 	_, err = e.ssm.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String("nope"), InstanceId: aws.String(ids[0])})
 	if errorCode(err) != "InvocationDoesNotExist" {
 		t.Errorf("GetCommandInvocation(unknown) = %v, want InvocationDoesNotExist", err)
+	}
+}
+
+// TestDescribedInstancesFollowEveryChange: the world keeps each instance's description encoded
+// between two changes of it; a describe after an attribute is put or deleted, after a status
+// change (read alone: the tasks then move) answers what a fresh description (with TAGS, never
+// kept) answers.
+func TestDescribedInstancesFollowEveryChange(t *testing.T) {
+	e := start(t, fleet(3, ""))
+	ctx := context.Background()
+	arns := e.arns("c")
+	same := func(when string) {
+		t.Helper()
+		kept, err := e.ecs.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("c"), ContainerInstances: arns})
+		if err != nil {
+			t.Fatalf("%s: DescribeContainerInstances: %v", when, err)
+		}
+		fresh, err := e.ecs.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("c"), ContainerInstances: arns,
+			Include: []types.ContainerInstanceField{types.ContainerInstanceFieldTags}})
+		if err != nil {
+			t.Fatalf("%s: DescribeContainerInstances(TAGS): %v", when, err)
+		}
+		for i := range fresh.ContainerInstances {
+			fresh.ContainerInstances[i].Tags = nil
+		}
+		if diff := cmp.Diff(fresh.ContainerInstances, kept.ContainerInstances, cmpopts.IgnoreUnexported(types.ContainerInstance{}, types.Attribute{}, types.Resource{}, types.VersionInfo{})); diff != "" {
+			t.Errorf("%s: the kept description differs from a fresh one (-fresh +kept):\n%s", when, diff)
+		}
+	}
+	attr := func(value string) []types.Attribute {
+		return []types.Attribute{{Name: aws.String("custom.kept"), Value: aws.String(value), TargetId: aws.String(arns[0]), TargetType: types.TargetTypeContainerInstance}}
+	}
+	same("at the start")
+	same("described twice")
+	if _, err := e.ecs.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String("c"), Attributes: attr("one")}); err != nil {
+		t.Fatal(err)
+	}
+	same("after PutAttributes")
+	if _, err := e.ecs.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String("c"), Attributes: attr("two")}); err != nil {
+		t.Fatal(err)
+	}
+	same("after PutAttributes of a new value")
+	if _, err := e.ecs.DeleteAttributes(ctx, &ecs.DeleteAttributesInput{Cluster: aws.String("c"), Attributes: attr("two")}); err != nil {
+		t.Fatal(err)
+	}
+	same("after DeleteAttributes")
+	if _, err := e.ecs.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String("c"),
+		ContainerInstances: arns[:1], Status: types.ContainerInstanceStatusDraining}); err != nil {
+		t.Fatal(err)
+	}
+	// Its tasks now move on the world's clock: a second describe may see them move, so this one
+	// is read alone.
+	out, err := e.ecs.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("c"), ContainerInstances: arns[:1]})
+	if err != nil || len(out.ContainerInstances) != 1 || aws.ToString(out.ContainerInstances[0].Status) != "DRAINING" {
+		t.Fatalf("DescribeContainerInstances after DRAINING = %+v, %v; want the instance DRAINING", out, err)
 	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -198,17 +199,57 @@ func (w *World) ListContainerInstances(cluster, status string, match func(Instan
 func (w *World) DescribeContainerInstances(cluster string, refs []string, tags bool) ([]ContainerInstanceView, []FailureView, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c, err := w.cluster(cluster)
+	out := []ContainerInstanceView{}
+	fails, err := w.describeEach(cluster, refs, func(in *Instance) error {
+		v := w.instanceView(in, false)
+		if tags {
+			v.Tags = []TagView{}
+		}
+		out = append(out, v)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
+	return out, fails, nil
+}
+
+// DescribeContainerInstancesJSON is DescribeContainerInstances without tags, each instance's
+// view as JSON, kept from one call to the next until the instance changes.
+func (w *World) DescribeContainerInstancesJSON(cluster string, refs []string) ([]json.RawMessage, []FailureView, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := []json.RawMessage{}
+	fails, err := w.describeEach(cluster, refs, func(in *Instance) error {
+		if in.described == nil {
+			b, err := json.Marshal(w.instanceView(in, false))
+			if err != nil {
+				return err
+			}
+			in.described = b
+		}
+		out = append(out, in.described)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, fails, nil
+}
+
+// describeEach calls each for the instances of cluster that refs name, in order, and returns a
+// failure for each ref that names none; w.mu is held.
+func (w *World) describeEach(cluster string, refs []string, each func(*Instance) error) ([]FailureView, error) {
+	c, err := w.cluster(cluster)
+	if err != nil {
+		return nil, err
+	}
 	if len(refs) == 0 {
-		return nil, nil, invalidParam("Container instances cannot be empty.")
+		return nil, invalidParam("Container instances cannot be empty.")
 	}
 	if len(refs) > 100 {
-		return nil, nil, invalidParam("instanceIds can have at most 100 items.")
+		return nil, invalidParam("instanceIds can have at most 100 items.")
 	}
-	out := []ContainerInstanceView{}
 	fails := []FailureView{}
 	for _, ref := range refs {
 		in := w.instanceIn(c, ref)
@@ -216,13 +257,11 @@ func (w *World) DescribeContainerInstances(cluster string, refs []string, tags b
 			fails = append(fails, FailureView{Arn: ref, Reason: "MISSING"})
 			continue
 		}
-		v := w.instanceView(in, false)
-		if tags {
-			v.Tags = []TagView{}
+		if err := each(in); err != nil {
+			return nil, err
 		}
-		out = append(out, v)
 	}
-	return out, fails, nil
+	return fails, nil
 }
 
 // UpdateContainerInstancesState sets up to 10 instances ACTIVE or DRAINING. DRAINING is only
@@ -363,6 +402,7 @@ func (w *World) PutAttributes(cluster string, attrs []AttributeInput) ([]Attribu
 		if changed {
 			w.rec.attributeChanged(in, w.clock.Now(), a.Name, val, false)
 		}
+		in.described = nil
 		out = append(out, AttributeView{Name: a.Name, Value: a.Value, TargetType: "container-instance", TargetID: in.ARN})
 	}
 	return out, nil
@@ -385,6 +425,7 @@ func (w *World) DeleteAttributes(cluster string, attrs []AttributeInput) ([]Attr
 		if err != nil {
 			return nil, err
 		}
+		in.described = nil
 		kept := in.attrs[:0]
 		for _, x := range in.attrs {
 			if x.Name == a.Name && (a.Value == nil || *a.Value == x.Value) {

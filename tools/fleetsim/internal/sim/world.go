@@ -140,6 +140,11 @@ type Instance struct {
 	seed    *uint32
 	bootGen int
 	tasks   []*Task // tasks not yet STOPPED
+	// described is the JSON of the instance's view as DescribeContainerInstances answers it
+	// (without tags), made on the first call after a change and dropped by the next change
+	// (instanceChanged, its attributes): a rollout describes every instance of a cluster many
+	// times between two of its changes.
+	described []byte
 	// onDraining runs once, when the instance is first set DRAINING (scenario tasks whose
 	// duration runs from the drain).
 	onDraining []func()
@@ -527,6 +532,7 @@ func (w *World) hostUpNow(in *Instance) bool { return in.host.Up() }
 // instanceChanged bumps the instance's version and emits its state-change event.
 func (w *World) instanceChanged(in *Instance) {
 	w.changes++
+	in.described = nil
 	in.version++
 	in.UpdatedAt = w.clock.Now()
 	w.rec.emitted++
