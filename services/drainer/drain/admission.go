@@ -128,8 +128,8 @@ func (d *drainer) rules(cluster string) policy.Policy {
 // Each read is made at most once per look, by the first gate that needs it, so the order of
 // the gates is the order of the reads: nothing but the pause tags and the clock before the
 // limits, one census of the cluster for the limits (four calls, whatever its size), and the
-// instance's tasks, every instance of the cluster and its services only for a job within the
-// limits.
+// instance's tasks, the instances the health gate and capacity look at, and the cluster's
+// services only for a job within the limits.
 type look struct {
 	d     *drainer
 	job   *update.Job
@@ -140,11 +140,12 @@ type look struct {
 	// limits count it as if the job had staged it.
 	rehearsal bool
 
-	census   update.Census
-	all      []cluster.Instance
-	tasks    []cluster.Task
-	services []cluster.Service
-	read     struct{ census, cluster, tasks, services bool }
+	census           update.Census
+	updatedInstances []cluster.Instance
+	hosts            []cluster.Instance
+	tasks            []cluster.Task
+	services         []cluster.Service
+	read             struct{ census, updated, hosts, tasks, services bool }
 }
 
 // newLook starts a look at job, whose instance is inst.
@@ -184,18 +185,36 @@ func (l *look) readCensus(ctx context.Context) (update.Census, error) {
 	return census, nil
 }
 
-// cluster reads every instance of the job's cluster, once per look: for the gates that need
-// the instances in service too (capacity, the health gate).
-func (l *look) cluster(ctx context.Context) ([]cluster.Instance, error) {
-	if l.read.cluster {
-		return l.all, nil
+// updated reads the instances of the job's cluster that rollwave updated and the health gate has
+// not proven yet (they carry rollwave.verified-at), once per look.
+func (l *look) updated(ctx context.Context) ([]cluster.Instance, error) {
+	if l.read.updated {
+		return l.updatedInstances, nil
 	}
-	all, err := l.d.ecs.ListInstances(ctx, l.job.Cluster, "", "")
+	updated, err := l.d.ecs.ListInstances(ctx, l.job.Cluster, "", "attribute:"+update.AttrVerifiedAt+" exists")
 	if err != nil {
 		return nil, err
 	}
-	l.all, l.read.cluster = all, true
-	return l.all, nil
+	l.updatedInstances, l.read.updated = updated, true
+	return updated, nil
+}
+
+// hostsFilter, with status ACTIVE, finds the instances that may take the tasks of a drain:
+// cluster.Hosts leaves out those among them that rollwave claimed.
+const hostsFilter = "agentConnected == true"
+
+// candidateHosts reads the instances of the job's cluster that may take the tasks of its drain,
+// once per look: a read of every instance would describe those out of service too.
+func (l *look) candidateHosts(ctx context.Context) ([]cluster.Instance, error) {
+	if l.read.hosts {
+		return l.hosts, nil
+	}
+	hosts, err := l.d.ecs.ListInstances(ctx, l.job.Cluster, cluster.StatusActive, hostsFilter)
+	if err != nil {
+		return nil, err
+	}
+	l.hosts, l.read.hosts = hosts, true
+	return hosts, nil
 }
 
 // instanceTasks reads the tasks on the job's instance, once per look.
@@ -228,7 +247,8 @@ func (l *look) clusterServices(ctx context.Context) ([]cluster.Service, error) {
 // ECS read), the promotion (the earlier stages' clusters, read once per ROLLWAVE_PAUSE_REFRESH
 // for every job of the stage), the cluster limit and the global limit (one census of each
 // cluster), then extra gates (d.extraGates), eligibility (the instance's tasks), the health gate
-// and capacity (every instance of the cluster and its services).
+// (the instances updated and not yet proven, the services) and capacity (the instances that may
+// take the tasks, the services).
 func (d *drainer) gates() []gate {
 	gs := []gate{
 		{name: "pause", check: d.pauseGate},
@@ -355,7 +375,7 @@ func capacityGate(ctx context.Context, l *look) (verdict, error) {
 	if !l.rules.CheckCapacity {
 		return admit(""), nil
 	}
-	all, err := l.cluster(ctx)
+	hosts, err := l.candidateHosts(ctx)
 	if err != nil {
 		return verdict{}, err
 	}
@@ -367,7 +387,7 @@ func capacityGate(ctx context.Context, l *look) (verdict, error) {
 	if err != nil {
 		return verdict{}, err
 	}
-	if ok, why := update.CanHost(cluster.Loads(services, tasks), cluster.Hosts(all, l.inst.ARN)); !ok {
+	if ok, why := update.CanHost(cluster.Loads(services, tasks), cluster.Hosts(hosts, l.inst.ARN)); !ok {
 		return holdFor(update.WaitCapacity, wakeReturn, fmt.Sprintf("cluster %s: capacity: %s", l.job.Cluster, why)), nil
 	}
 	return admit(""), nil

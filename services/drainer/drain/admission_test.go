@@ -258,9 +258,9 @@ func TestCapacityGate(t *testing.T) {
 }
 
 // TestHeldByTheLimitReadsOnlyTheCensus: a job that the cluster limit holds costs one census of
-// its cluster (four calls, whatever its size); its tasks, every instance of the cluster and the
-// cluster's services are read only for a job within the limit, and the claim reads the census
-// again.
+// its cluster (four calls, whatever its size); its tasks, the instances the health gate and
+// capacity look at and the cluster's services are read only for a job within the limit, and the
+// claim reads the census again.
 func TestHeldByTheLimitReadsOnlyTheCensus(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -269,7 +269,10 @@ func TestHeldByTheLimitReadsOnlyTheCensus(t *testing.T) {
 	}{
 		// Clusters resolves the managed clusters (once per process); Instance reads the job's own.
 		{name: "cluster full", full: true, reads: []string{"Clusters", "Instance", "Census"}},
-		{name: "room", reads: []string{"Clusters", "Instance", "Census", "Tasks", "ListInstances", "Services", "Census"}},
+		// Within the limit: the instance's tasks (eligibility), the instances updated and not
+		// yet proven and the services (health gate), the instances that may take the tasks
+		// (capacity), then the claim's census.
+		{name: "room", reads: []string{"Clusters", "Instance", "Census", "Tasks", "ListInstances", "Services", "ListInstances", "Census"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

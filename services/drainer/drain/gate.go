@@ -62,7 +62,7 @@ func (d *drainer) healthGateCheck(ctx context.Context, l *look) (verdict, error)
 	if !l.rules.HealthGate {
 		return admit(""), nil
 	}
-	all, err := l.cluster(ctx)
+	all, err := l.updated(ctx)
 	if err != nil {
 		return verdict{}, err
 	}
@@ -71,7 +71,7 @@ func (d *drainer) healthGateCheck(ctx context.Context, l *look) (verdict, error)
 		return verdict{}, err
 	}
 	updated := cluster.Updated(all)
-	byName := make(map[string]cluster.Instance, len(updated))
+	byName := make(map[string]cluster.Instance, len(all))
 	for _, in := range all {
 		byName[in.Name()] = in
 	}

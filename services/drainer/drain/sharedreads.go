@@ -12,10 +12,10 @@ import (
 // sharedReadTimeout bounds one shared read: no caller's context ends it (see freshReads.get).
 const sharedReadTimeout = time.Minute
 
-// sharedReads is the drainer's reader of ECS (instances) with the whole-cluster reads shared:
-// the census of a cluster, its instances (ListInstances without a status or filter) and its
-// services (Services of every service) are read once for all the looks of the cluster that ask
-// at the same time. An ECS event wakes every job that waits in its cluster at once, and each look read the
+// sharedReads is the drainer's reader of ECS (instances) with the cluster-wide reads shared: the
+// census of a cluster, its instances (ListInstances, by status and filter) and its services
+// (Services of every service) are read once for all the looks of the cluster that ask at the
+// same time. An ECS event wakes every job that waits in its cluster at once, and each look read the
 // whole cluster: at 1,000 hosts, clusters of 600 instances read page by page, once per job.
 // Every other read goes to the reader as it is.
 type sharedReads struct {
@@ -30,11 +30,9 @@ func newSharedReads(r instances) *sharedReads {
 }
 
 func (s *sharedReads) ListInstances(ctx context.Context, clusterName, status, filter string) ([]cluster.Instance, error) {
-	if status != "" || filter != "" {
+	key := clusterName + "\x00" + status + "\x00" + filter
+	all, err := s.all.get(ctx, key, func(ctx context.Context) ([]cluster.Instance, error) {
 		return s.instances.ListInstances(ctx, clusterName, status, filter)
-	}
-	all, err := s.all.get(ctx, clusterName, func(ctx context.Context) ([]cluster.Instance, error) {
-		return s.instances.ListInstances(ctx, clusterName, "", "")
 	})
 	return slices.Clone(all), err
 }
