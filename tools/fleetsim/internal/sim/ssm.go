@@ -319,6 +319,11 @@ func (w *World) SendCommand(in SendCommandInput) (CommandView, error) {
 		RequestedAt: w.clock.Now(), DeliveryTimeout: time.Duration(timeout) * time.Second, doc: d}
 	w.commands = append(w.commands, c)
 	w.cmdByID[c.ID] = c
+	for _, id := range c.InstanceIDs {
+		if cs := w.cmdsByInstance[id]; len(cs) == 0 || cs[len(cs)-1] != c { // an ID named twice
+			w.cmdsByInstance[id] = append(cs, c)
+		}
+	}
 	for _, id := range in.InstanceIDs {
 		inv := &Invocation{cmd: c, in: w.instByEC2[id], Status: SSMPending, StatusDetails: SSMPending, ResponseCode: -1}
 		for _, s := range d.Steps {
@@ -635,9 +640,17 @@ func (w *World) selectCommands(f CommandFilter) ([]*Command, error) {
 			return nil, apiErr("InvalidFilterKey", "filter key %s is not valid", k)
 		}
 	}
+	// The commands to look at, oldest first: one, one instance's, or all.
+	candidates := w.commands
+	switch {
+	case f.CommandID != "":
+		candidates = []*Command{w.cmdByID[f.CommandID]}
+	case f.InstanceID != "":
+		candidates = w.cmdsByInstance[f.InstanceID]
+	}
 	var out []*Command
-	for i := len(w.commands) - 1; i >= 0; i-- {
-		c := w.commands[i]
+	for i := len(candidates) - 1; i >= 0; i-- {
+		c := candidates[i]
 		if f.CommandID != "" && c.ID != f.CommandID {
 			continue
 		}

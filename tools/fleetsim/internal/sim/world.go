@@ -92,6 +92,8 @@ type World struct {
 	params   map[string]string // the scenario's SSM parameters
 	commands []*Command
 	cmdByID  map[string]*Command
+	// cmdsByInstance are the commands sent to each EC2 instance, oldest first.
+	cmdsByInstance map[string][]*Command
 
 	rec *recorder
 	// changes counts the changes of instances, tasks and hosts: what the scheduler and the
@@ -254,6 +256,7 @@ func (w *World) load(sc *scenario.Scenario) {
 	created := w.docs
 	w.docs = map[string]*Document{}
 	w.cmdByID = map[string]*Command{}
+	w.cmdsByInstance = map[string][]*Command{}
 	w.hostRules = append([]scenario.HostFaultRule(nil), sc.Faults.Hosts...)
 	w.apiFaults = append([]scenario.APIFault(nil), sc.Faults.API...)
 	w.rec = newRecorder()
