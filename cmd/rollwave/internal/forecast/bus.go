@@ -131,13 +131,9 @@ const deliveryDelay = 500 * time.Millisecond
 func (b *bus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
 	out := &eventbridge.PutEventsOutput{}
 	for _, e := range in.Entries {
-		env, deliveries, err := b.accept(e)
+		env, body, deliveries, err := b.accept(e)
 		if err != nil {
 			return nil, err
-		}
-		body, err := json.Marshal(env)
-		if err != nil {
-			return nil, fmt.Errorf("put events: %w", err)
 		}
 		for _, queueARN := range deliveries {
 			b.clock.AfterFunc(deliveryDelay, func() {
@@ -161,7 +157,7 @@ func (b *bus) Failed() error {
 }
 
 // accept keeps e and returns its envelope and the queues its rules deliver it to.
-func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (ecsevent.Envelope, []string, error) {
+func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (ecsevent.Envelope, []byte, []string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
@@ -172,24 +168,20 @@ func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (ecsevent.Envelope, []stri
 	env := ecsevent.Envelope{Version: "0", ID: fmt.Sprintf("forecast-%08d", b.seq), DetailType: aws.ToString(e.DetailType),
 		Source: aws.ToString(e.Source), Account: b.account, Time: at, Region: b.region,
 		Resources: append([]string{}, e.Resources...), Detail: json.RawMessage(aws.ToString(e.Detail))}
-	if !json.Valid(env.Detail) {
-		return ecsevent.Envelope{}, nil, fmt.Errorf("put events: the detail of a %q event is not JSON", env.DetailType)
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return ecsevent.Envelope{}, nil, nil, fmt.Errorf("put events: the detail of a %q event is not JSON: %w", env.DetailType, err)
 	}
 	b.events = append(b.events, env)
-	var doc map[string]any
-	raw, _ := json.Marshal(env)
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return ecsevent.Envelope{}, nil, fmt.Errorf("put events: %w", err)
-	}
 	var to []string
 	for _, r := range b.rules {
-		if matches(r.pattern, doc) {
+		if matches(r.pattern, raw) {
 			for _, t := range r.targets {
 				to = append(to, aws.ToString(t.Arn))
 			}
 		}
 	}
-	return env, to, nil
+	return env, raw, to, nil
 }
 
 // deliver sends body to the queue of ARN arn:aws:sqs:region:account:name.
@@ -238,21 +230,31 @@ func exactOnly(pattern map[string]any) error {
 	return nil
 }
 
-// matches reports whether doc matches pattern: every field of the pattern is in doc, and equal
-// to one of the pattern's values (any element of it, when doc's field is an array).
-func matches(pattern, doc map[string]any) bool {
+// matches reports whether the event raw (JSON) matches pattern: every field of the pattern is in
+// it, and equal to one of the pattern's values (any element of it, when the event's field is an
+// array).
+func matches(pattern map[string]any, raw json.RawMessage) bool {
+	// Only the fields the pattern names are decoded: an instance's event carries its attributes
+	// and resources, which no rule looks at.
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(raw, &doc) != nil {
+		return false // not an object
+	}
 	for k, want := range pattern {
-		got, ok := doc[k]
+		field, ok := doc[k]
 		if !ok {
 			return false
 		}
 		switch want := want.(type) {
 		case map[string]any:
-			sub, ok := got.(map[string]any)
-			if !ok || !matches(want, sub) {
+			if !matches(want, field) {
 				return false
 			}
 		case []any:
+			var got any
+			if json.Unmarshal(field, &got) != nil {
+				return false
+			}
 			values, isArray := got.([]any)
 			if !isArray {
 				values = []any{got}

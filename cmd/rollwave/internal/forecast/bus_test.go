@@ -36,8 +36,15 @@ func TestBusMatchesExactValues(t *testing.T) {
 		{"another cluster", event("ACTIVE", 0.0, "arn:cluster/other"), false},
 		{"another status", event("INACTIVE", 0.0, "arn:cluster/prod"), false},
 		{"no detail", map[string]any{"source": "aws.ecs", "detail-type": topology.ECSContainerInstanceStateChange}, false},
+		{"a detail that is not an object", map[string]any{"source": "aws.ecs", "detail-type": topology.ECSContainerInstanceStateChange, "detail": "ACTIVE"}, false},
+		{"another source", map[string]any{"source": "rollwave", "detail-type": topology.ECSContainerInstanceStateChange,
+			"detail": map[string]any{"status": "ACTIVE", "pendingTasksCount": 0.0, "clusterArn": "arn:cluster/prod"}}, false},
 	} {
-		if got := matches(pattern, tt.event); got != tt.want {
+		raw, err := json.Marshal(tt.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matches(pattern, raw); got != tt.want {
 			t.Errorf("%s: matches = %v, want %v", tt.name, got, tt.want)
 		}
 	}
