@@ -174,8 +174,9 @@ func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (ecsevent.Envelope, []byte
 	}
 	b.events = append(b.events, env)
 	var to []string
+	doc := newLazyDoc(raw)
 	for _, r := range b.rules {
-		if matches(r.pattern, raw) {
+		if matches(r.pattern, doc) {
 			for _, t := range r.targets {
 				to = append(to, aws.ToString(t.Arn))
 			}
@@ -230,24 +231,19 @@ func exactOnly(pattern map[string]any) error {
 	return nil
 }
 
-// matches reports whether the event raw (JSON) matches pattern: every field of the pattern is in
-// it, and equal to one of the pattern's values (any element of it, when the event's field is an
+// matches reports whether the event doc matches pattern: every field of the pattern is in it,
+// and equal to one of the pattern's values (any element of it, when the event's field is an
 // array).
-func matches(pattern map[string]any, raw json.RawMessage) bool {
-	// Only the fields the pattern names are decoded: an instance's event carries its attributes
-	// and resources, which no rule looks at.
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(raw, &doc) != nil {
-		return false // not an object
-	}
+func matches(pattern map[string]any, doc *lazyDoc) bool {
 	for k, want := range pattern {
-		field, ok := doc[k]
+		field, ok := doc.field(k)
 		if !ok {
 			return false
 		}
 		switch want := want.(type) {
 		case map[string]any:
-			if !matches(want, field) {
+			sub, ok := doc.object(k)
+			if !ok || !matches(want, sub) {
 				return false
 			}
 		case []any:
@@ -265,6 +261,46 @@ func matches(pattern map[string]any, raw json.RawMessage) bool {
 		}
 	}
 	return true
+}
+
+// lazyDoc is a JSON object decoded as far as the patterns look into it, once for all the rules:
+// an instance's event carries its attributes and resources, which no rule names.
+type lazyDoc struct {
+	raw     json.RawMessage
+	fields  map[string]json.RawMessage // nil until read
+	objects map[string]*lazyDoc
+	bad     bool // raw is not an object
+}
+
+func newLazyDoc(raw json.RawMessage) *lazyDoc { return &lazyDoc{raw: raw} }
+
+// field returns the raw value of the object's field k.
+func (d *lazyDoc) field(k string) (json.RawMessage, bool) {
+	if d.fields == nil && !d.bad {
+		if json.Unmarshal(d.raw, &d.fields) != nil || d.fields == nil {
+			d.bad = true
+		}
+	}
+	v, ok := d.fields[k]
+	return v, ok
+}
+
+// object returns the object's field k as an object, or false when it is none.
+func (d *lazyDoc) object(k string) (*lazyDoc, bool) {
+	if sub, ok := d.objects[k]; ok {
+		return sub, !sub.bad
+	}
+	v, ok := d.field(k)
+	if !ok {
+		return nil, false
+	}
+	if d.objects == nil {
+		d.objects = map[string]*lazyDoc{}
+	}
+	sub := newLazyDoc(v)
+	sub.field("") // decode now, to know whether it is an object
+	d.objects[k] = sub
+	return sub, !sub.bad
 }
 
 // equal compares two JSON values exactly, as EventBridge does: a string never equals a number.

@@ -44,7 +44,7 @@ func TestBusMatchesExactValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := matches(pattern, raw); got != tt.want {
+		if got := matches(pattern, newLazyDoc(raw)); got != tt.want {
 			t.Errorf("%s: matches = %v, want %v", tt.name, got, tt.want)
 		}
 	}
