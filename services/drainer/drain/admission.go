@@ -127,9 +127,9 @@ func (d *drainer) rules(cluster string) policy.Policy {
 // look is one look at a job by admission: what the gates know of it, and the reads they share.
 // Each read is made at most once per look, by the first gate that needs it, so the order of
 // the gates is the order of the reads: nothing but the pause tags and the clock before the
-// limits, one census of the cluster for the limits (four calls, whatever its size), and the
-// instance's tasks, the instances the health gate and capacity look at, and the cluster's
-// services only for a job within the limits.
+// limits, one census of the cluster for the limits (two calls up to 100 instances, five
+// beyond), and the instance's tasks, the instances the health gate and capacity look at, and
+// the cluster's services only for a job within the limits.
 type look struct {
 	d     *drainer
 	job   *update.Job
@@ -140,7 +140,10 @@ type look struct {
 	// limits count it as if the job had staged it.
 	rehearsal bool
 
-	census           update.Census
+	census update.Census
+	// whole is every instance of the cluster when its census read them all (a cluster of one
+	// page): the health gate and capacity then read nothing more.
+	whole            []cluster.Instance
 	updatedInstances []cluster.Instance
 	hosts            []cluster.Instance
 	tasks            []cluster.Task
@@ -170,6 +173,7 @@ func (l *look) readCensus(ctx context.Context) (update.Census, error) {
 		return update.Census{}, err
 	}
 	census := l.d.census(l.job.Cluster, c)
+	l.whole = c.All
 	mine := l.inst.View()
 	if l.rehearsal {
 		mine.Job, mine.Stage = l.job.ID, update.StageStaged
@@ -191,16 +195,30 @@ func (l *look) updated(ctx context.Context) ([]cluster.Instance, error) {
 	if l.read.updated {
 		return l.updatedInstances, nil
 	}
-	updated, err := l.d.ecs.ListInstances(ctx, l.job.Cluster, "", "attribute:"+update.AttrVerifiedAt+" exists")
-	if err != nil {
+	if _, err := l.readCensus(ctx); err != nil {
 		return nil, err
+	}
+	var updated []cluster.Instance
+	if l.whole != nil {
+		for _, in := range l.whole {
+			if _, ok := in.Attributes[update.AttrVerifiedAt]; ok {
+				updated = append(updated, in)
+			}
+		}
+	} else {
+		var err error
+		updated, err = l.d.ecs.ListInstances(ctx, l.job.Cluster, "", "attribute:"+update.AttrVerifiedAt+" exists")
+		if err != nil {
+			return nil, err
+		}
 	}
 	l.updatedInstances, l.read.updated = updated, true
 	return updated, nil
 }
 
-// hostsFilter, with status ACTIVE, finds the instances that may take the tasks of a drain:
-// cluster.Hosts leaves out those among them that rollwave claimed.
+// hostsFilter, with status ACTIVE, finds the instances that may take the tasks of a drain
+// (the instances of a cluster read whole are chosen alike): cluster.Hosts leaves out those among
+// them that rollwave claimed.
 const hostsFilter = "agentConnected == true"
 
 // candidateHosts reads the instances of the job's cluster that may take the tasks of its drain,
@@ -209,9 +227,22 @@ func (l *look) candidateHosts(ctx context.Context) ([]cluster.Instance, error) {
 	if l.read.hosts {
 		return l.hosts, nil
 	}
-	hosts, err := l.d.ecs.ListInstances(ctx, l.job.Cluster, cluster.StatusActive, hostsFilter)
-	if err != nil {
+	if _, err := l.readCensus(ctx); err != nil {
 		return nil, err
+	}
+	var hosts []cluster.Instance
+	if l.whole != nil {
+		for _, in := range l.whole {
+			if in.Status == cluster.StatusActive && in.AgentConnected {
+				hosts = append(hosts, in)
+			}
+		}
+	} else {
+		var err error
+		hosts, err = l.d.ecs.ListInstances(ctx, l.job.Cluster, cluster.StatusActive, hostsFilter)
+		if err != nil {
+			return nil, err
+		}
 	}
 	l.hosts, l.read.hosts = hosts, true
 	return hosts, nil

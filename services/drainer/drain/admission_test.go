@@ -242,7 +242,21 @@ func TestHealthGate(t *testing.T) {
 			want:  "hold halted on-resume", wantWhy: "cluster prod: halted: health gate: not healthy 15m0s"},
 		{rule: "a rollback does not wait for the gate it answers", setup: func(t *testing.T, w *world) { pending(t, w, time.Minute) },
 			rollback: true, want: "admit"},
+		{rule: "in a cluster of more than a page, the instances updated are read by their mark: hold",
+			setup: func(t *testing.T, w *world) {
+				large(w)
+				pending(t, w, time.Minute)
+			},
+			want: "hold health-gate on-settle", wantWhy: "cluster prod: health gate: i-"},
 	})
+}
+
+// large makes the test cluster larger than one page of instances (100): the census no longer
+// reads it whole, and the gates read what they look at.
+func large(w *world) {
+	for range 100 {
+		w.ecs.AddInstance(testCluster, cluster.Instance{AgentConnected: true, Status: cluster.StatusActive})
+	}
 }
 
 func TestCapacityGate(t *testing.T) {
@@ -250,6 +264,10 @@ func TestCapacityGate(t *testing.T) {
 		{rule: "room for the replacement: admit", setup: func(t *testing.T, w *world) { tight(w, 1024) }, want: "admit"},
 		{rule: "no room: hold until an instance returns", setup: func(t *testing.T, w *world) { tight(w, 0) },
 			want: "hold capacity on-return", wantWhy: "cluster prod: capacity: service web: no room"},
+		{rule: "in a cluster of more than a page, room on the instances in service: admit", setup: func(t *testing.T, w *world) {
+			large(w)
+			tight(w, 1024)
+		}, want: "admit"},
 		{rule: "check off: admit without room", setup: func(t *testing.T, w *world) {
 			tight(w, 0)
 			w.d.policies.Default.CheckCapacity = false
@@ -258,26 +276,32 @@ func TestCapacityGate(t *testing.T) {
 }
 
 // TestHeldByTheLimitReadsOnlyTheCensus: a job that the cluster limit holds costs one census of
-// its cluster (four calls, whatever its size); its tasks, the instances the health gate and
+// its cluster (two calls up to 100 instances, five beyond); its tasks, the instances the health gate and
 // capacity look at and the cluster's services are read only for a job within the limit, and the
 // claim reads the census again.
 func TestHeldByTheLimitReadsOnlyTheCensus(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		full  bool
+		large bool // more than one page of instances: the census reads only those out of service
 		reads []string
 	}{
 		// Clusters resolves the managed clusters (once per process); Instance reads the job's own.
 		{name: "cluster full", full: true, reads: []string{"Clusters", "Instance", "Census"}},
-		// Within the limit: the instance's tasks (eligibility), the instances updated and not
-		// yet proven and the services (health gate), the instances that may take the tasks
-		// (capacity), then the claim's census.
-		{name: "room", reads: []string{"Clusters", "Instance", "Census", "Tasks", "ListInstances", "Services", "ListInstances", "Census"}},
+		// Within the limit: the instance's tasks (eligibility), the services (health gate,
+		// capacity), then the claim's census. A cluster of one page was read whole by the census.
+		{name: "room", reads: []string{"Clusters", "Instance", "Census", "Tasks", "Services", "Census"}},
+		// A larger one: the instances updated and not yet proven (health gate), and those that
+		// may take the tasks (capacity), are read besides.
+		{name: "room in a large cluster", large: true, reads: []string{"Clusters", "Instance", "Census", "Tasks", "ListInstances", "Services", "ListInstances", "Census"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t, defaultPolicy())
 				tight(w, 1024)
+				if tc.large {
+					large(w)
+				}
 				if tc.full {
 					w.mark(w.others[0], "job-2", update.StageDraining, cluster.StatusDraining)
 				}

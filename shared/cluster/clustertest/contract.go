@@ -217,6 +217,20 @@ func RunContract(t *testing.T, newEnv func(t *testing.T) Env) {
 		if diff := cmp.Diff(want, got); diff != "" || !slices.Contains(got, drained.ARN) || !slices.Contains(got, claimed.ARN) {
 			t.Errorf("Census().Instances: want every instance out of service, %s (DRAINING) and %s (claimed) among them (-want +got):\n%s", drained.ARN, claimed.ARN, diff)
 		}
+		if c.All != nil {
+			var every, read []string
+			for _, in := range all {
+				every = append(every, in.ARN)
+			}
+			for _, in := range c.All {
+				read = append(read, in.ARN)
+			}
+			slices.Sort(every)
+			slices.Sort(read)
+			if diff := cmp.Diff(every, read); diff != "" {
+				t.Errorf("Census().All of a cluster read whole: want every instance (-want +got):\n%s", diff)
+			}
+		}
 		if _, err := e.Adapter.Census(ctx, "rollwave-contract-no-such-cluster"); !errors.Is(err, cluster.ErrClusterNotFound) {
 			t.Errorf("Census(unknown cluster) error = %v, want ErrClusterNotFound", err)
 		}

@@ -371,14 +371,22 @@ func (f *Fake) Census(ctx context.Context, clusterName string) (cluster.Census, 
 		return cluster.Census{}, err
 	}
 	var out cluster.Census
+	var all []cluster.Instance
 	for _, p := range c.instances {
 		if p.Status == "INACTIVE" {
 			continue
 		}
-		out.Registered++ // as describe counts it
-		if v := f.view(c, p); match(v) || p.Status == cluster.StatusDraining {
+		v := f.view(c, p)
+		all = append(all, v)
+		if p.Status == cluster.StatusActive || p.Status == cluster.StatusDraining {
+			out.Registered++
+		}
+		if match(v) || p.Status == cluster.StatusDraining {
 			out.Instances = append(out.Instances, v)
 		}
+	}
+	if len(all) <= 100 {
+		out.All = all // one page: the client reads it whole
 	}
 	return out, nil
 }
