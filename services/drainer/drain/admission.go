@@ -195,57 +195,51 @@ func (l *look) updated(ctx context.Context) ([]cluster.Instance, error) {
 	if l.read.updated {
 		return l.updatedInstances, nil
 	}
-	if _, err := l.readCensus(ctx); err != nil {
+	updated, err := l.instancesWhere(ctx, "", "attribute:"+update.AttrVerifiedAt+" exists", func(in cluster.Instance) bool {
+		_, ok := in.Attributes[update.AttrVerifiedAt]
+		return ok
+	})
+	if err != nil {
 		return nil, err
-	}
-	var updated []cluster.Instance
-	if l.whole != nil {
-		for _, in := range l.whole {
-			if _, ok := in.Attributes[update.AttrVerifiedAt]; ok {
-				updated = append(updated, in)
-			}
-		}
-	} else {
-		var err error
-		updated, err = l.d.ecs.ListInstances(ctx, l.job.Cluster, "", "attribute:"+update.AttrVerifiedAt+" exists")
-		if err != nil {
-			return nil, err
-		}
 	}
 	l.updatedInstances, l.read.updated = updated, true
 	return updated, nil
 }
 
-// hostsFilter, with status ACTIVE, finds the instances that may take the tasks of a drain
-// (the instances of a cluster read whole are chosen alike): cluster.Hosts leaves out those among
-// them that rollwave claimed.
-const hostsFilter = "agentConnected == true"
-
-// candidateHosts reads the instances of the job's cluster that may take the tasks of its drain,
+// candidateHosts reads the instances of the job's cluster that may take the tasks of its drain
+// (ACTIVE, agent connected; cluster.Hosts leaves out those among them that rollwave claimed),
 // once per look: a read of every instance would describe those out of service too.
 func (l *look) candidateHosts(ctx context.Context) ([]cluster.Instance, error) {
 	if l.read.hosts {
 		return l.hosts, nil
 	}
-	if _, err := l.readCensus(ctx); err != nil {
+	hosts, err := l.instancesWhere(ctx, cluster.StatusActive, "agentConnected == true", func(in cluster.Instance) bool {
+		return in.AgentConnected
+	})
+	if err != nil {
 		return nil, err
-	}
-	var hosts []cluster.Instance
-	if l.whole != nil {
-		for _, in := range l.whole {
-			if in.Status == cluster.StatusActive && in.AgentConnected {
-				hosts = append(hosts, in)
-			}
-		}
-	} else {
-		var err error
-		hosts, err = l.d.ecs.ListInstances(ctx, l.job.Cluster, cluster.StatusActive, hostsFilter)
-		if err != nil {
-			return nil, err
-		}
 	}
 	l.hosts, l.read.hosts = hosts, true
 	return hosts, nil
+}
+
+// instancesWhere returns the instances of the job's cluster whose status is status ("" any)
+// and that match filter, a cluster query that keep tests: taken from the census when it read the
+// cluster whole, listed otherwise.
+func (l *look) instancesWhere(ctx context.Context, status, filter string, keep func(cluster.Instance) bool) ([]cluster.Instance, error) {
+	if _, err := l.readCensus(ctx); err != nil {
+		return nil, err
+	}
+	if l.whole == nil {
+		return l.d.ecs.ListInstances(ctx, l.job.Cluster, status, filter)
+	}
+	var out []cluster.Instance
+	for _, in := range l.whole {
+		if (status == "" || in.Status == status) && keep(in) {
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 // instanceTasks reads the tasks on the job's instance, once per look.

@@ -98,11 +98,9 @@ func detailOf(t *testing.T, e received) detail {
 	return d
 }
 
-// The default fleet on a virtual clock, reached by an SDK client in process: a host set DRAINING
-// has its service tasks replaced within seconds and is drained when its standalone task ends, two
-// hours after the load, and the events of each step reach the sink at the virtual time it
-// happened. Two hours pass in the time the work takes.
-func TestDrainRunsInVirtualTime(t *testing.T) {
+// defaultScenario is fleetsim's default scenario.
+func defaultScenario(t *testing.T) *scenario.Scenario {
+	t.Helper()
 	b, err := os.ReadFile("../scenarios/default.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +109,15 @@ func TestDrainRunsInVirtualTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sc
+}
+
+// The default fleet on a virtual clock, reached by an SDK client in process: a host set DRAINING
+// has its service tasks replaced within seconds and is drained when its standalone task ends, two
+// hours after the load, and the events of each step reach the sink at the virtual time it
+// happened. Two hours pass in the time the work takes.
+func TestDrainRunsInVirtualTime(t *testing.T) {
+	sc := defaultScenario(t)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	v := clock.NewVirtual(start)
 	events := newSink(v)
@@ -258,14 +265,7 @@ func TestDrainRunsInVirtualTime(t *testing.T) {
 // TestEventTypesLimitWhatIsSent: a subscriber that wants only instance changes gets those, and
 // no task event, while the report still counts every event the world emitted.
 func TestEventTypesLimitWhatIsSent(t *testing.T) {
-	b, err := os.ReadFile("../scenarios/default.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := scenario.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc := defaultScenario(t)
 	v := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	events := newSink(v)
 	f, err := fleet.New(sc, fleet.Options{Clock: v, Events: events, EventTypes: []string{"ECS Container Instance State Change"},
