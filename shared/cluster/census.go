@@ -13,10 +13,11 @@ import (
 // Census is a cluster as the limits read it (update.Census): its size, and every instance that
 // may be out of service, described.
 type Census struct {
-	// Registered is the cluster's registered container instances, ACTIVE or DRAINING.
+	// Registered is the cluster's container instances, of every status but INACTIVE, as
+	// ListContainerInstances lists them.
 	Registered int
-	// Instances are the instances that are DRAINING, whose agent is disconnected, or that
-	// rollwave took out of service (update.OutOfServiceFilter).
+	// Instances are the instances out of service (update.InstanceView.OutOfService): not
+	// ACTIVE, their agent disconnected, or taken out of service by rollwave.
 	Instances []Instance
 	// All is every instance of the cluster when it has no more than one page of them (100):
 	// the census then read them all, in as many calls as it would have taken otherwise. Nil
@@ -31,11 +32,11 @@ func (c Census) View() update.Census {
 
 // Census reads cluster for the limits in a number of calls that does not grow with its size.
 // A cluster of up to 100 instances is read whole: one ListContainerInstances, one
-// DescribeContainerInstances. A larger one costs five calls, where a read of every instance
-// costs two per 100: that first page, DescribeClusters for its size, ListContainerInstances with
-// update.OutOfServiceFilter and with status DRAINING, and one DescribeContainerInstances of what
-// those found (one per 100). Instances that are registering or deregistering are in neither the
-// size nor the instances, as ECS's registered count leaves them out, unless rollwave marked them.
+// DescribeContainerInstances. A larger one costs eight calls, where a read of every instance
+// costs two per 100: that first page, DescribeClusters for its size (ACTIVE and DRAINING
+// instances), ListContainerInstances with update.OutOfServiceFilter and with each status other
+// than ACTIVE (DRAINING, REGISTERING, DEREGISTERING, REGISTRATION_FAILED), and one
+// DescribeContainerInstances of what those found (one per 100).
 func (c *Client) Census(ctx context.Context, cluster string) (Census, error) {
 	first, err := c.api.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), MaxResults: aws.Int32(pageSize)})
 	if err != nil {
@@ -52,40 +53,47 @@ func (c *Client) Census(ctx context.Context, cluster string) (Census, error) {
 	if err != nil {
 		return Census{}, err
 	}
+	registered := cs[0].RegisteredInstances
 	arns, err := c.listInstanceARNs(ctx, cluster, "", update.OutOfServiceFilter())
 	if err != nil {
 		return Census{}, fmt.Errorf("list container instances of %s out of service: %w", cluster, err)
-	}
-	draining, err := c.listInstanceARNs(ctx, cluster, StatusDraining, "")
-	if err != nil {
-		return Census{}, fmt.Errorf("list container instances of %s draining: %w", cluster, err)
 	}
 	seen := make(map[string]bool, len(arns))
 	for _, a := range arns {
 		seen[a] = true
 	}
-	for _, a := range draining {
-		if !seen[a] {
-			arns = append(arns, a)
+	for _, status := range notActive {
+		found, err := c.listInstanceARNs(ctx, cluster, status, "")
+		if err != nil {
+			return Census{}, fmt.Errorf("list container instances of %s %s: %w", cluster, status, err)
+		}
+		if status != StatusDraining {
+			registered += len(found) // not in ECS's registered count, but in the cluster
+		}
+		for _, a := range found {
+			if !seen[a] {
+				seen[a] = true
+				arns = append(arns, a)
+			}
 		}
 	}
 	instances, _, err := c.describeInstances(ctx, cluster, arns)
 	if err != nil {
 		return Census{}, fmt.Errorf("describe container instances of %s out of service: %w", cluster, err)
 	}
-	return Census{Registered: cs[0].RegisteredInstances, Instances: instances}, nil
+	return Census{Registered: registered, Instances: instances}, nil
 }
 
+// notActive are the statuses of a registered container instance other than ACTIVE: each one
+// out of service (update.InstanceView.OutOfService).
+var notActive = []string{StatusDraining, "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"}
+
 // censusOf is the census of a cluster read whole, all: what the reads of a larger cluster's
-// census would have found (DescribeClusters counts ACTIVE and DRAINING; the filter finds a
-// disconnected agent or a stage whatever the status), and all besides.
+// census would have found, and all besides.
 func censusOf(all []Instance) Census {
-	c := Census{All: all}
+	c := Census{Registered: len(all), All: all}
 	for _, in := range all {
-		if in.Status == StatusActive || in.Status == StatusDraining {
-			c.Registered++
-		}
-		if v := in.View(); in.Status == StatusDraining || !v.AgentConnected || v.Stage.TakenOutOfService() {
+		if in.View().OutOfService() {
 			c.Instances = append(c.Instances, in)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rollwave/rollwave/shared/update"
 )
 
 // stubECS answers the SDK operations from slices, enforcing ECS's page and batch limits, and
@@ -283,5 +285,35 @@ func TestClassify(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A cluster read whole counts every instance out of service as the limits do: not ACTIVE
+// (registering and deregistering too), its agent disconnected, or claimed by rollwave.
+func TestCensusOfAClusterReadWhole(t *testing.T) {
+	in := func(name, status string, agent bool, stage update.Stage) Instance {
+		attrs := map[string]string{}
+		if stage != update.StageNone {
+			attrs[update.AttrStage] = string(stage)
+		}
+		return Instance{ARN: name, Status: status, AgentConnected: agent, Attributes: attrs}
+	}
+	all := []Instance{
+		in("serving", StatusActive, true, update.StageNone),
+		in("staged", StatusActive, true, update.StageStaged),
+		in("claimed", StatusActive, true, update.StageAdmitting),
+		in("draining", StatusDraining, true, update.StageNone),
+		in("registering", "REGISTERING", true, update.StageNone),
+		in("deregistering", "DEREGISTERING", true, update.StageNone),
+		in("disconnected", StatusActive, false, update.StageNone),
+	}
+	c := censusOf(all)
+	var out []string
+	for _, in := range c.Instances {
+		out = append(out, in.ARN)
+	}
+	want := []string{"claimed", "draining", "registering", "deregistering", "disconnected"}
+	if !slices.Equal(out, want) || c.Registered != len(all) || len(c.All) != len(all) {
+		t.Errorf("censusOf = %d registered, %d in All, out of service %v; want %d, %d, %v", c.Registered, len(c.All), out, len(all), len(all), want)
 	}
 }

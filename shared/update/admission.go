@@ -105,9 +105,9 @@ func Everyone(instances []InstanceView) Census {
 }
 
 // OutOfServiceFilter is the ECS cluster query that finds, among a cluster's instances, those that
-// may be out of service for a reason other than their status: an agent that is disconnected, or
-// a stage at which rollwave took the instance out (TakenOutOfService). With the cluster's
-// DRAINING instances it finds every instance OutOfService counts.
+// are out of service for a reason other than their status: an agent that is disconnected, or a
+// stage at which rollwave took the instance out (TakenOutOfService). With the cluster's
+// instances of every status but ACTIVE it finds every instance OutOfService counts.
 func OutOfServiceFilter() string {
 	var taken []string
 	for _, s := range stages {

@@ -127,7 +127,7 @@ func (d *drainer) rules(cluster string) policy.Policy {
 // look is one look at a job by admission: what the gates know of it, and the reads they share.
 // Each read is made at most once per look, by the first gate that needs it, so the order of
 // the gates is the order of the reads: nothing but the pause tags and the clock before the
-// limits, one census of the cluster for the limits (two calls up to 100 instances, five
+// limits, one census of the cluster for the limits (two calls up to 100 instances, eight
 // beyond), and the instance's tasks, the instances the health gate and capacity look at, and
 // the cluster's services only for a job within the limits.
 type look struct {

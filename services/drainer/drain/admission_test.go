@@ -276,9 +276,9 @@ func TestCapacityGate(t *testing.T) {
 }
 
 // TestHeldByTheLimitReadsOnlyTheCensus: a job that the cluster limit holds costs one census of
-// its cluster (two calls up to 100 instances, five beyond); its tasks, the instances the health gate and
-// capacity look at and the cluster's services are read only for a job within the limit, and the
-// claim reads the census again.
+// its cluster (two calls up to 100 instances, eight beyond); its tasks, the instances the health
+// gate and capacity look at and the cluster's services are read only for a job within the
+// limit, and the claim reads the census again.
 func TestHeldByTheLimitReadsOnlyTheCensus(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -372,6 +372,31 @@ func TestAdmission(t *testing.T) {
 			wantStatus: cluster.StatusActive,
 		},
 		{
+			name:  "another instance still registering, its agent connected: out of service, back off",
+			limit: "1",
+			setup: func(w *world) {
+				o := w.others[0]
+				o.Status = "REGISTERING"
+				w.ecs.SetInstance(o)
+			},
+			want:       "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this claim",
+			wantStage:  update.StageStaged,
+			wantStatus: cluster.StatusActive,
+		},
+		{
+			name:  "in a cluster of more than a page, another instance deregistering: back off",
+			limit: "1",
+			setup: func(w *world) {
+				large(w)
+				o := w.others[0]
+				o.Status = "DEREGISTERING"
+				w.ecs.SetInstance(o)
+			},
+			want:       "retry after 5m30s: cluster prod: 2 of at most 1 instances out of service with this claim",
+			wantStage:  update.StageStaged,
+			wantStatus: cluster.StatusActive,
+		},
+		{
 			name:       "a racing claim seen only after ours is written: back off, claim withdrawn",
 			limit:      "1",
 			setup:      func(w *world) { w.raceClaim = true },

@@ -378,10 +378,8 @@ func (f *Fake) Census(ctx context.Context, clusterName string) (cluster.Census, 
 		}
 		v := f.view(c, p)
 		all = append(all, v)
-		if p.Status == cluster.StatusActive || p.Status == cluster.StatusDraining {
-			out.Registered++
-		}
-		if match(v) || p.Status == cluster.StatusDraining {
+		out.Registered++
+		if match(v) || p.Status != cluster.StatusActive {
 			out.Instances = append(out.Instances, v)
 		}
 	}
