@@ -279,7 +279,9 @@ func TestEventTypesLimitWhatIsSent(t *testing.T) {
 	go func() { ran <- v.Run(ctx, 0) }()
 	defer func() {
 		cancel()
-		<-ran
+		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
+			t.Errorf("Run = %v", err)
+		}
 	}()
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		HTTPClient: f.HTTPClient()}

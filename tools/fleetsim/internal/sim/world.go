@@ -490,13 +490,14 @@ func (w *World) settle() {
 	if w.changes == w.settledAt {
 		return // nothing the scheduler or the report looks at changed since the last time
 	}
-	for i := 0; i < 10; i++ {
-		if !w.schedule() {
-			break
-		}
+	settled := false
+	for i := 0; i < 10 && !settled; i++ {
+		settled = !w.schedule()
 	}
 	w.rec.sample(w)
-	w.settledAt = w.changes
+	if settled {
+		w.settledAt = w.changes // else the next callback schedules again, as before
+	}
 }
 
 func (w *World) hostDown(in *Instance) {
