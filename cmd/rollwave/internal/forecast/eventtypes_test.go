@@ -20,6 +20,11 @@ func TestTheFleetBuildsOnlyTheEventsTheRulesRoute(t *testing.T) {
 	if got, err := ecsEventTypes(topo); err != nil || got != nil {
 		t.Errorf("ecsEventTypes(with a rule on every ECS event) = %q, %v; want nil (all)", got, err)
 	}
+	anySource := topology.Default(prefix)
+	anySource.Rules = append(anySource.Rules, topology.Rule{Name: "every-change", EventPattern: `{"detail":{"status":["ACTIVE"]}}`})
+	if got, err := ecsEventTypes(anySource); err != nil || got != nil {
+		t.Errorf("ecsEventTypes(with a rule on any source) = %q, %v; want nil (all)", got, err)
+	}
 	broken := topology.Default(prefix)
 	broken.Rules = append([]topology.Rule{{Name: "broken", EventPattern: `{`}}, broken.Rules...)
 	if _, err := ecsEventTypes(broken); err == nil {

@@ -196,8 +196,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 // ecsEventTypes are the detail types of the ECS events that the rules of topo route: the only
-// ones the simulated fleet needs to build. A rule on ECS events that names no detail type
-// routes them all (nil).
+// ones the simulated fleet needs to build. A rule that may take ECS events (its source is
+// aws.ecs, or it names none) and names no detail type takes them all (nil).
 func ecsEventTypes(topo topology.Topology) ([]string, error) {
 	var types []string
 	for _, r := range topo.Rules {
@@ -208,7 +208,7 @@ func ecsEventTypes(topo topology.Topology) ([]string, error) {
 		if err := json.Unmarshal([]byte(r.EventPattern), &p); err != nil {
 			return nil, fmt.Errorf("rule %s: read its event pattern: %w", r.Name, err)
 		}
-		if !slices.Contains(p.Source, "aws.ecs") {
+		if len(p.Source) > 0 && !slices.Contains(p.Source, "aws.ecs") {
 			continue
 		}
 		if len(p.DetailType) == 0 {
