@@ -98,6 +98,22 @@ func detailOf(t *testing.T, e received) detail {
 	return d
 }
 
+// runClock moves v on in the background until the test ends, and returns the test's context,
+// which ends before the clock stops.
+func runClock(t *testing.T, v *clock.Virtual) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- v.Run(ctx, 0) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	return ctx
+}
+
 // defaultScenario is fleetsim's default scenario.
 func defaultScenario(t *testing.T) *scenario.Scenario {
 	t.Helper()
@@ -130,15 +146,7 @@ func TestDrainRunsInVirtualTime(t *testing.T) {
 	if !f.Now().Equal(start) {
 		t.Fatalf("the world starts at %s, want the virtual clock's %s", f.Now(), start)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- v.Run(ctx, 0) }()
-	defer func() {
-		cancel()
-		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("Run = %v", err)
-		}
-	}()
+	ctx := runClock(t, v)
 	realStart := time.Now()
 
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
@@ -274,15 +282,7 @@ func TestEventTypesLimitWhatIsSent(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	defer f.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- v.Run(ctx, 0) }()
-	defer func() {
-		cancel()
-		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("Run = %v", err)
-		}
-	}()
+	ctx := runClock(t, v)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		HTTPClient: f.HTTPClient()}
 	client := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fleet.Endpoint) })
