@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/clock/clocktest"
 	"github.com/rollwave/rollwave/shared/queue"
 )
 
@@ -84,23 +85,6 @@ func (s *virtualSQS) DeleteMessage(context.Context, *sqs.DeleteMessageInput, ...
 	return &sqs.DeleteMessageOutput{}, nil
 }
 
-// runVirtual moves v whenever the process is idle until the test ends, and returns a channel
-// closed if it stops before (nothing left to wait for: a wait went to another clock).
-func runVirtual(t *testing.T, v *clock.Virtual) (stalled <-chan struct{}) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	var err error
-	go func() { err = v.Run(ctx, 0); close(stopped) }()
-	t.Cleanup(func() {
-		cancel()
-		<-stopped
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("virtual clock Run = %v", err)
-		}
-	})
-	return stopped
-}
-
 // await waits for ch, failing the test if the virtual clock stalls first.
 func await(t *testing.T, ch <-chan struct{}, stalled <-chan struct{}, what string) {
 	t.Helper()
@@ -125,7 +109,7 @@ func virtualConfig(v *clock.Virtual) queue.Config {
 // that clock: the worker keeps no real timer.
 func TestWorkerExtendsVisibilityOnItsClock(t *testing.T) {
 	v := clock.NewVirtual(virtualStart)
-	stalled := runVirtual(t, v)
+	stalled := clocktest.Run(t, v)
 	s := newVirtualSQS(v)
 	const work = 5*time.Minute + 5*time.Second
 	w, err := queue.NewWorker(s, virtualConfig(v), func(ctx context.Context, _ queue.Message) queue.Outcome {
@@ -165,7 +149,7 @@ func TestWorkerExtendsVisibilityOnItsClock(t *testing.T) {
 // before it returns the message itself.
 func TestWorkerWaitsOnItsClock(t *testing.T) {
 	v := clock.NewVirtual(virtualStart)
-	stalled := runVirtual(t, v)
+	stalled := clocktest.Run(t, v)
 	s := newVirtualSQS(v)
 	s.failReceives = 3
 	started, stuck := make(chan struct{}), make(chan struct{})

@@ -1,33 +1,20 @@
 package ssmcommand
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/clock/clocktest"
 )
-
-// runVirtual moves v whenever the process is idle until the test ends.
-func runVirtual(t *testing.T, v *clock.Virtual) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- v.Run(ctx, 0) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("virtual clock Run = %v", err)
-		}
-	})
-}
 
 // On a virtual clock, Run looks at the command on its schedule and gives up at its wait, both in
 // the clock's time: a command of minutes takes no real time to wait for.
 func TestRunWaitsOnTheClientsClock(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	v := clock.NewVirtual(start)
-	runVirtual(t, v)
+	clocktest.Run(t, v)
 
 	s := &stubSSM{takes: 75 * time.Second, clock: v}
 	c := newClient(s)

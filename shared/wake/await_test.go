@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/clock/clocktest"
 	"github.com/rollwave/rollwave/shared/wake"
 )
 
@@ -16,15 +17,7 @@ import (
 func TestAwaitWaitsOnTheRegistrysClock(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	v := clock.NewVirtual(start)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- v.Run(ctx, 0) }()
-	defer func() {
-		cancel()
-		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("virtual clock Run = %v", err)
-		}
-	}()
+	clocktest.Run(t, v)
 
 	w := wake.NewRegistry()
 	w.Clock = v

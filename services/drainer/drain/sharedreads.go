@@ -21,7 +21,7 @@ const sharedReadTimeout = time.Minute
 type sharedReads struct {
 	instances
 	census   freshReads[cluster.Census]
-	all      freshReads[[]cluster.Instance]
+	lists    freshReads[[]cluster.Instance] // by cluster, status and filter
 	services freshReads[[]cluster.Service]
 }
 
@@ -31,10 +31,10 @@ func newSharedReads(r instances) *sharedReads {
 
 func (s *sharedReads) ListInstances(ctx context.Context, clusterName, status, filter string) ([]cluster.Instance, error) {
 	key := clusterName + "\x00" + status + "\x00" + filter
-	all, err := s.all.get(ctx, key, func(ctx context.Context) ([]cluster.Instance, error) {
+	list, err := s.lists.get(ctx, key, func(ctx context.Context) ([]cluster.Instance, error) {
 		return s.instances.ListInstances(ctx, clusterName, status, filter)
 	})
-	return slices.Clone(all), err
+	return slices.Clone(list), err
 }
 
 func (s *sharedReads) Census(ctx context.Context, clusterName string) (cluster.Census, error) {

@@ -1,13 +1,13 @@
 package ssmcommandtest_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/clock/clocktest"
 	"github.com/rollwave/rollwave/shared/ssmcommand"
 	"github.com/rollwave/rollwave/shared/ssmcommand/ssmcommandtest"
 )
@@ -52,15 +52,7 @@ func TestFakeRunWaitsForScriptedLatency(t *testing.T) {
 func TestFakeRunsOnItsClock(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	v := clock.NewVirtual(start)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- v.Run(ctx, 0) }()
-	defer func() {
-		cancel()
-		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("virtual clock Run = %v", err)
-		}
-	}()
+	clocktest.Run(t, v)
 
 	f := ssmcommandtest.NewFake()
 	f.Clock = v

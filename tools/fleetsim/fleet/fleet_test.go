@@ -3,7 +3,6 @@ package fleet_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"slices"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/clock/clocktest"
 	"github.com/rollwave/rollwave/tools/fleetsim/admin"
 	"github.com/rollwave/rollwave/tools/fleetsim/fleet"
 	"github.com/rollwave/rollwave/tools/fleetsim/scenario"
@@ -98,22 +98,6 @@ func detailOf(t *testing.T, e received) detail {
 	return d
 }
 
-// runClock moves v on in the background until the test ends, and returns the test's context,
-// which ends before the clock stops.
-func runClock(t *testing.T, v *clock.Virtual) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- v.Run(ctx, 0) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; !errors.Is(err, context.Canceled) && !errors.Is(err, clock.ErrStalled) {
-			t.Errorf("Run = %v", err)
-		}
-	})
-	return ctx
-}
-
 // defaultScenario is fleetsim's default scenario.
 func defaultScenario(t *testing.T) *scenario.Scenario {
 	t.Helper()
@@ -146,7 +130,8 @@ func TestDrainRunsInVirtualTime(t *testing.T) {
 	if !f.Now().Equal(start) {
 		t.Fatalf("the world starts at %s, want the virtual clock's %s", f.Now(), start)
 	}
-	ctx := runClock(t, v)
+	clocktest.Run(t, v)
+	ctx := t.Context()
 	realStart := time.Now()
 
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
@@ -282,7 +267,8 @@ func TestEventTypesLimitWhatIsSent(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	defer f.Close()
-	ctx := runClock(t, v)
+	clocktest.Run(t, v)
+	ctx := t.Context()
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		HTTPClient: f.HTTPClient()}
 	client := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fleet.Endpoint) })
