@@ -99,11 +99,6 @@ type Census struct {
 	Instances []InstanceView
 }
 
-// Everyone is the census of a cluster read whole: every instance counted and seen.
-func Everyone(instances []InstanceView) Census {
-	return Census{Total: len(instances), Instances: instances}
-}
-
 // OutOfServiceFilter is the ECS cluster query that finds, among a cluster's instances, those that
 // are out of service for a reason other than their status: an agent that is disconnected, or a
 // stage at which rollwave took the instance out (TakenOutOfService). With the cluster's

@@ -141,7 +141,7 @@ func TestCanClaim(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := CanClaim("prod", tt.limit, Everyone(tt.instances), "me")
+			d := CanClaim("prod", tt.limit, everyone(tt.instances), "me")
 			if d.Action != tt.wantAction || d.Reason != tt.wantReason {
 				t.Errorf("CanClaim() = %s %q, want %s %q", d.Action, d.Reason, tt.wantAction, tt.wantReason)
 			}
@@ -201,7 +201,7 @@ func TestAdmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := Admit("prod", tt.limit, Everyone(tt.instances), "me")
+			d := Admit("prod", tt.limit, everyone(tt.instances), "me")
 			if d.Action != tt.wantAction || d.Reason != tt.wantReason || d.Outcome.Code != tt.wantOutcome {
 				t.Errorf("Admit() = %s %q (outcome %q), want %s %q (outcome %q)",
 					d.Action, d.Reason, d.Outcome.Code, tt.wantAction, tt.wantReason, tt.wantOutcome)
@@ -272,7 +272,7 @@ func checkInterleaving(t *testing.T, limit Limit, size, racers, outAlready int, 
 		if step[r] == 0 {
 			cluster[r].Stage = StageAdmitting
 		} else {
-			d := Admit("prod", limit, Everyone(append([]InstanceView(nil), cluster...)), job)
+			d := Admit("prod", limit, everyone(append([]InstanceView(nil), cluster...)), job)
 			if d.Proceed() {
 				cluster[r].Stage = StageDraining
 				proceeded++
@@ -359,7 +359,7 @@ func TestAdmitOnACensus(t *testing.T) {
 		}
 	}
 	for _, limit := range []Limit{{n: 3}, {n: 4}, {n: 50, percent: true}, {n: 40, percent: true}} {
-		if got, want := Admit("prod", limit, census, "me"), Admit("prod", limit, Everyone(whole), "me"); got != want {
+		if got, want := Admit("prod", limit, census, "me"), Admit("prod", limit, everyone(whole), "me"); got != want {
 			t.Errorf("limit %s: Admit on the census = %+v, on the whole cluster = %+v", limit, got, want)
 		}
 	}
@@ -369,7 +369,7 @@ func TestAdmitOnACensus(t *testing.T) {
 	wholeStaged := slices.Clone(whole)
 	wholeStaged[0].Stage = StageStaged
 	for _, limit := range []Limit{{n: 4}, {n: 5}, {n: 50, percent: true}} {
-		if got, want := CanClaim("prod", limit, mine, "me"), CanClaim("prod", limit, Everyone(wholeStaged), "me"); got != want {
+		if got, want := CanClaim("prod", limit, mine, "me"), CanClaim("prod", limit, everyone(wholeStaged), "me"); got != want {
 			t.Errorf("limit %s: CanClaim on the census = %+v, on the whole cluster = %+v", limit, got, want)
 		}
 	}
@@ -380,4 +380,9 @@ func TestOutOfServiceFilterNamesTheStagesTakenOutOfService(t *testing.T) {
 	if got := OutOfServiceFilter(); got != want {
 		t.Errorf("OutOfServiceFilter() = %q, want %q", got, want)
 	}
+}
+
+// everyone is the census of a cluster read whole: every instance counted and seen.
+func everyone(instances []InstanceView) Census {
+	return Census{Total: len(instances), Instances: instances}
 }
