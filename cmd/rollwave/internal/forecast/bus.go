@@ -156,6 +156,30 @@ func (b *bus) Failed() error {
 	return errors.Join(b.failed...)
 }
 
+// DetailTypes are the detail types of the events from source that its rules may route; nil
+// when a rule that may take them (it names source, or no source) names no detail type: all.
+func (b *bus) DetailTypes(source string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var types []string
+	for _, r := range b.rules {
+		if sources, ok := r.pattern["source"].([]any); ok && !slices.Contains(sources, any(source)) {
+			continue
+		}
+		named, ok := r.pattern["detail-type"].([]any)
+		if !ok {
+			return nil
+		}
+		for _, t := range named {
+			if t, ok := t.(string); ok && !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	}
+	slices.Sort(types)
+	return types
+}
+
 // accept keeps e and returns its envelope and the queues its rules deliver it to.
 func (b *bus) accept(e ebtypes.PutEventsRequestEntry) (ecsevent.Envelope, []byte, []string, error) {
 	b.mu.Lock()

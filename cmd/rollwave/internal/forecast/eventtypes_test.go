@@ -4,30 +4,38 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/rollwave/rollwave/shared/clock"
+	"github.com/rollwave/rollwave/shared/queue/queuetest"
 	"github.com/rollwave/rollwave/shared/topology"
 )
 
 // TestTheFleetBuildsOnlyTheEventsTheRulesRoute: the simulated fleet is asked for the ECS events
-// that the deployment's rules route (instance changes), and for all of them when a rule on ECS
-// events names no detail type.
+// that the deployment's rules route (instance changes), and for all of them once a rule that
+// may take ECS events names no detail type.
 func TestTheFleetBuildsOnlyTheEventsTheRulesRoute(t *testing.T) {
-	topo := topology.Default(prefix)
-	got, err := ecsEventTypes(topo)
-	if err != nil || !slices.Equal(got, []string{topology.ECSContainerInstanceStateChange}) {
-		t.Errorf("ecsEventTypes(default) = %q, %v; want only %q", got, err, topology.ECSContainerInstanceStateChange)
+	queues := queuetest.NewSQS()
+	b := newBus(queues, clock.Real, "123456789012", "us-east-1")
+	if _, err := topology.Bootstrap(t.Context(), topology.Clients{SQS: queues, Events: b}, topology.Default(prefix)); err != nil {
+		t.Fatal(err)
 	}
-	topo.Rules = append(topo.Rules, topology.Rule{Name: "every-ecs-event", EventPattern: `{"source":["aws.ecs"]}`})
-	if got, err := ecsEventTypes(topo); err != nil || got != nil {
-		t.Errorf("ecsEventTypes(with a rule on every ECS event) = %q, %v; want nil (all)", got, err)
+	if got := b.DetailTypes("aws.ecs"); !slices.Equal(got, []string{topology.ECSContainerInstanceStateChange}) {
+		t.Errorf("DetailTypes(aws.ecs) of the default topology = %q, want only %q", got, topology.ECSContainerInstanceStateChange)
 	}
-	anySource := topology.Default(prefix)
-	anySource.Rules = append(anySource.Rules, topology.Rule{Name: "every-change", EventPattern: `{"detail":{"status":["ACTIVE"]}}`})
-	if got, err := ecsEventTypes(anySource); err != nil || got != nil {
-		t.Errorf("ecsEventTypes(with a rule on any source) = %q, %v; want nil (all)", got, err)
+	if _, err := b.PutRule(t.Context(), &eventbridge.PutRuleInput{Name: aws.String("another-source"),
+		EventPattern: aws.String(`{"source":["rollwave"]}`)}); err != nil {
+		t.Fatal(err)
 	}
-	broken := topology.Default(prefix)
-	broken.Rules = append([]topology.Rule{{Name: "broken", EventPattern: `{`}}, broken.Rules...)
-	if _, err := ecsEventTypes(broken); err == nil {
-		t.Error("ecsEventTypes(with a rule whose pattern is not JSON) succeeded, want an error")
+	if got := b.DetailTypes("aws.ecs"); len(got) != 1 {
+		t.Errorf("DetailTypes(aws.ecs) with a rule on another source = %q, want the instance changes only", got)
+	}
+	if _, err := b.PutRule(t.Context(), &eventbridge.PutRuleInput{Name: aws.String("any-source"),
+		EventPattern: aws.String(`{"detail":{"status":["ACTIVE"]}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.DetailTypes("aws.ecs"); got != nil {
+		t.Errorf("DetailTypes(aws.ecs) with a rule on any source = %q, want nil (all)", got)
 	}
 }

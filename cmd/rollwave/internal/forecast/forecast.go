@@ -114,19 +114,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	queues := queuetest.NewSQSOn(v)
 	events := newBus(queues, v, sc.Account, sc.Region)
 	topo := topology.Default(prefix)
-	types, err := ecsEventTypes(topo)
-	if err != nil {
-		return nil, err
-	}
-	world, err := fleet.New(sc, fleet.Options{Clock: v, Events: events, EventTypes: types})
-	if err != nil {
-		return nil, fmt.Errorf("simulate the fleet: %w", err)
-	}
-	defer world.Close()
 	resolved, err := topology.Bootstrap(ctx, topology.Clients{SQS: queues, Events: events}, topo)
 	if err != nil {
 		return nil, fmt.Errorf("create the simulated queues: %w", err)
 	}
+	// The fleet builds only the ECS events that the rules route.
+	world, err := fleet.New(sc, fleet.Options{Clock: v, Events: events, EventTypes: events.DetailTypes("aws.ecs")})
+	if err != nil {
+		return nil, fmt.Errorf("simulate the fleet: %w", err)
+	}
+	defer world.Close()
 	fleetAWS := aws.Config{
 		Region: sc.Region,
 		// Calls to the simulated fleet go unsigned: no one checks a signature in process,
@@ -193,34 +190,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("simulated event bus: %w", err)
 	}
 	return res, nil
-}
-
-// ecsEventTypes are the detail types of the ECS events that the rules of topo route: the only
-// ones the simulated fleet needs to build. A rule that may take ECS events (its source is
-// aws.ecs, or it names none) and names no detail type takes them all (nil).
-func ecsEventTypes(topo topology.Topology) ([]string, error) {
-	var types []string
-	for _, r := range topo.Rules {
-		var p struct {
-			Source     []string `json:"source"`
-			DetailType []string `json:"detail-type"`
-		}
-		if err := json.Unmarshal([]byte(r.EventPattern), &p); err != nil {
-			return nil, fmt.Errorf("rule %s: read its event pattern: %w", r.Name, err)
-		}
-		if len(p.Source) > 0 && !slices.Contains(p.Source, "aws.ecs") {
-			continue
-		}
-		if len(p.DetailType) == 0 {
-			return nil, nil
-		}
-		for _, t := range p.DetailType {
-			if !slices.Contains(types, t) {
-				types = append(types, t)
-			}
-		}
-	}
-	return types, nil
 }
 
 // watch looks at the simulated deployment's queues.
