@@ -162,8 +162,9 @@ func (d *drainer) newLook(job *update.Job, inst cluster.Instance, rehearsal bool
 }
 
 // readCensus reads the job's cluster for the limits (cluster.Client.Census), once per look: its
-// size, the instances out of service, and the job's own instance as the look found it, which
-// is staged and so in service (a rehearsal's carries no mark: it is seen as if staged).
+// size, the instances out of service, and the job's own instance: as the census read it, or,
+// staged and so in service, as the look found it. A rehearsal's instance carries no mark: it is
+// seen as if staged.
 func (l *look) readCensus(ctx context.Context) (update.Census, error) {
 	if l.read.census {
 		return l.census, nil
@@ -174,16 +175,13 @@ func (l *look) readCensus(ctx context.Context) (update.Census, error) {
 	}
 	census := l.d.census(l.job.Cluster, c)
 	l.whole = c.All
-	mine := l.inst.View()
-	if l.rehearsal {
-		mine.Job, mine.Stage = l.job.ID, update.StageStaged
+	i := slices.IndexFunc(census.Instances, func(v update.InstanceView) bool { return v.ARN == l.inst.ARN })
+	if i < 0 {
+		census.Instances = append(census.Instances, l.inst.View())
+		i = len(census.Instances) - 1
 	}
-	if i := slices.IndexFunc(census.Instances, func(v update.InstanceView) bool { return v.ARN == mine.ARN }); i >= 0 {
-		if l.rehearsal {
-			census.Instances[i] = mine
-		}
-	} else {
-		census.Instances = append(census.Instances, mine)
+	if l.rehearsal {
+		census.Instances[i].Job, census.Instances[i].Stage = l.job.ID, update.StageStaged
 	}
 	l.census, l.read.census = census, true
 	return census, nil
